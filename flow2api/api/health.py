@@ -1,0 +1,48 @@
+"""``/health`` (liveness with pool and catalog state) and ``/ready`` (serving), both without auth.
+
+Neither reveals secrets or account e-mails: only counts, the catalog digest
+and its last reload error (file, line, field).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from flow2api import __version__
+from flow2api.keys import CATALOG, DEMO, POOL, PROVIDERS
+
+
+async def health(request: web.Request) -> web.Response:
+    """``GET /health`` → ``{"status", "version", "demo", "accounts": {...}, "catalog": {...}, "providers": [...]}``.
+
+    ``catalog``: ``digest``, ``loaded_at`` (Unix s), ``models``, ``last_error``
+    (list of problems or null), ``warnings``. ``status`` is ``degraded`` when
+    the last reload failed or no account is enabled, else ``ok``.
+    """
+    holder = request.config_dict[CATALOG]
+    pool = request.config_dict[POOL]
+    counts = pool.counts()
+    catalog = holder.current
+    degraded = holder.last_error is not None or counts["enabled"] == 0
+    return web.json_response({
+        "status": "degraded" if degraded else "ok",
+        "version": __version__,
+        "demo": request.config_dict[DEMO],
+        "accounts": counts,
+        "catalog": {
+            "digest": catalog.digest, "loaded_at": catalog.loaded_at, "models": len(catalog.entries),
+            "last_error": holder.last_error, "warnings": list(catalog.warnings),
+        },
+        "providers": sorted(request.config_dict[PROVIDERS]),
+    })
+
+
+async def ready(request: web.Request) -> web.Response:
+    """``GET /ready`` → 200 ``{"ready": true}`` once start-up finished (the route exists only then)."""
+    return web.json_response({"ready": True})
+
+
+def setup_health_routes(app: web.Application) -> None:
+    """Register ``/health`` and ``/ready`` on the root app."""
+    app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)

@@ -1,0 +1,215 @@
+"""The exception hierarchy of flow2api and what each error means on the wire.
+
+Every error a request can end with is a subclass of :class:`Flow2APIError`.
+Each class declares the HTTP ``status``, the OpenAI error ``type`` and
+``code`` it renders as, and two flags the pipeline reads to decide what to do
+next: ``account_fault`` (the leased account is to blame: mark it and try
+another one) and ``retryable`` (another attempt may succeed)::
+
+    Flow2APIError                       500 server_error / internal_error
+    ├── InvalidRequestError             400 invalid_request_error / invalid_request
+    │   ├── ModelNotFoundError          404 invalid_request_error / model_not_found
+    │   ├── NotFoundError               404 invalid_request_error / not_found
+    │   ├── PayloadTooLargeError        413 invalid_request_error / payload_too_large
+    │   └── ContentPolicyError          400 invalid_request_error / content_policy_violation
+    ├── AuthenticationError             401 invalid_request_error / invalid_api_key
+    ├── PermissionDeniedError           403 invalid_request_error / permission_denied
+    ├── RateLimitError                  429 rate_limit_error / rate_limit_exceeded
+    ├── NoAccountAvailableError         503 server_error / no_account_available
+    ├── ProviderUnavailableError        503 server_error / provider_unavailable
+    └── UpstreamError                   502 upstream_error / upstream_error
+        ├── CredentialRejectedError         account credential expired/revoked
+        ├── UpstreamRateLimitedError        quota / 429 upstream (cool the account down)
+        ├── CaptchaError                    reCAPTCHA token missing or rejected
+        ├── UpstreamUnavailableError        5xx, connection errors
+        │   └── UpstreamTimeoutError        504
+        ├── ProxyConnectError               the account's proxy itself failed
+        ├── UpstreamProtocolError           a reply we cannot read: "upstream changed"
+        └── GenerationFailedError           the upstream job ran and failed
+
+Messages are shown to API clients: they must never contain a secret (ST, AT,
+API key, cookie). Providers translate ``aiohttp.ClientError`` and timeouts at
+their boundary with ``raise … from exc`` (see ../shared/STYLE.md §3).
+"""
+
+from __future__ import annotations
+
+
+class Flow2APIError(Exception):
+    """Root of every error flow2api renders to a client.
+
+    ``message`` is client-facing text; ``param`` names the offending request
+    field (OpenAI error ``param``) when there is one.
+    """
+
+    status: int = 500
+    type: str = "server_error"
+    code: str = "internal_error"
+    account_fault: bool = False
+    retryable: bool = False
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class InvalidRequestError(Flow2APIError):
+    """The request itself is wrong; retrying it unchanged cannot help."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_request"
+
+
+class ModelNotFoundError(InvalidRequestError):
+    """The ``model`` is not in the catalog (or is disabled there)."""
+
+    status = 404
+    code = "model_not_found"
+
+
+class NotFoundError(InvalidRequestError):
+    """A resource addressed by the URL (media, video job) does not exist."""
+
+    status = 404
+    code = "not_found"
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    """The body or an input image is larger than the configured limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class ContentPolicyError(InvalidRequestError):
+    """Upstream refused the prompt or an input for policy/safety reasons."""
+
+    code = "content_policy_violation"
+
+
+class AuthenticationError(Flow2APIError):
+    """Missing, unknown, disabled or expired API key (OpenAI: 401 ``invalid_api_key``)."""
+
+    status = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class PermissionDeniedError(Flow2APIError):
+    """The key is valid but may not do this (model not allowed, tier missing)."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "permission_denied"
+
+
+class RateLimitError(Flow2APIError):
+    """A flow2api limit refused the request; ``retry_after`` is in seconds."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.retry_after = retry_after
+
+
+class NoAccountAvailableError(Flow2APIError):
+    """No pool account can serve the model right now (none enabled, none with the tier, all busy)."""
+
+    status = 503
+    code = "no_account_available"
+    retryable = True
+
+
+class ProviderUnavailableError(Flow2APIError):
+    """The catalog routes the model to a provider that is not installed."""
+
+    status = 503
+    code = "provider_unavailable"
+
+
+class UpstreamError(Flow2APIError):
+    """Base of everything that went wrong on the upstream side."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_error"
+
+
+class CredentialRejectedError(UpstreamError):
+    """Upstream rejected the account's credential (expired/revoked ST or AT)."""
+
+    code = "upstream_credential_rejected"
+    account_fault = True
+    retryable = True
+
+
+class UpstreamRateLimitedError(UpstreamError):
+    """Upstream quota or 429 for this account; ``retry_after`` in seconds when upstream gave one."""
+
+    status = 429
+    code = "upstream_rate_limited"
+    account_fault = True
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.retry_after = retry_after
+
+
+class CaptchaError(UpstreamError):
+    """No reCAPTCHA token could be had, or upstream rejected it (spec §1.6)."""
+
+    code = "recaptcha_failed"
+    account_fault = True
+    retryable = True
+
+
+class UpstreamUnavailableError(UpstreamError):
+    """Upstream answered 5xx or could not be reached."""
+
+    code = "upstream_unavailable"
+    account_fault = True
+    retryable = True
+
+
+class UpstreamTimeoutError(UpstreamUnavailableError):
+    """Upstream did not answer, or a job did not finish, in the configured time."""
+
+    status = 504
+    code = "upstream_timeout"
+
+
+class ProxyConnectError(UpstreamError):
+    """The configured HTTP/SOCKS proxy could not be used; Google was never reached."""
+
+    code = "proxy_error"
+    account_fault = True
+    retryable = True
+
+
+class UpstreamProtocolError(UpstreamError):
+    """Upstream answered with a shape we cannot read ("upstream changed")."""
+
+    code = "upstream_changed"
+
+
+class GenerationFailedError(UpstreamError):
+    """The upstream job was accepted and then failed; retrying would duplicate work."""
+
+    code = "generation_failed"
+
+
+def all_error_classes() -> list[type[Flow2APIError]]:
+    """Every error class in this module, root first (used by the error-shape meta-test)."""
+    found: list[type[Flow2APIError]] = []
+    stack: list[type[Flow2APIError]] = [Flow2APIError]
+    while stack:
+        cls = stack.pop(0)
+        found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return found

@@ -1,0 +1,37 @@
+"""Every typed application and request key, in one place (see ../shared/STYLE.md §1).
+
+App state is frozen after start-up; what changes at run time sits in holder
+objects (the catalog holder, the pool), never in a re-assigned key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from aiohttp import web
+
+from flow2api.catalog import CatalogHolder
+from flow2api.limits import RateLimiter
+from flow2api.media import MediaCache
+from flow2api.request_state import RequestState
+from flow2api.plugin import Provider
+from flow2api.pool import AccountPool
+from flow2api.proxies import HttpSessions
+from flow2api.settings import Settings
+from flow2api.storage import Database
+from flow2api.storage.tasks import RequestLogRepository, TaskRepository
+
+SETTINGS: Final = web.AppKey("settings", Settings)
+PROVIDERS: Final = web.AppKey("providers", Mapping[str, Provider])
+CATALOG: Final = web.AppKey("catalog", CatalogHolder)
+DATABASE: Final = web.AppKey("database", Database)
+HTTP_SESSIONS: Final = web.AppKey("http_sessions", HttpSessions)
+POOL: Final = web.AppKey("account_pool", AccountPool)
+TASKS: Final = web.AppKey("tasks", TaskRepository)
+REQUEST_LOGS: Final = web.AppKey("request_logs", RequestLogRepository)
+MEDIA: Final = web.AppKey("media_cache", MediaCache)
+DEMO: Final = web.AppKey("demo", bool)
+RATE_LIMITER: Final = web.AppKey("rate_limiter", RateLimiter)
+
+STATE: Final = web.RequestKey("state", RequestState)

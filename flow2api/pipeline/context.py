@@ -1,0 +1,64 @@
+"""Stage 1, request context: a request id, one access log line, timing, and the request log row."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from aiohttp import web
+
+from flow2api.keys import REQUEST_LOGS, STATE
+from flow2api.logs import request_id_var
+from flow2api.request_state import RequestState
+
+log = logging.getLogger("flow2api.access")
+
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+API_PREFIXES = ("/v1/", "/v1beta/")
+
+
+def surface_of(path: str) -> str:
+    """Which error shape a path answers with: ``gemini`` (/v1beta), ``openai`` (/v1), else ``plain``."""
+    if path.startswith("/v1beta/") or path == "/v1beta":
+        return "gemini"
+    if path.startswith("/v1/") or path == "/v1":
+        return "openai"
+    return "plain"
+
+
+@web.middleware
+async def context_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """Create the request's :class:`RequestState`, echo ``X-Request-ID``, log and record the outcome.
+
+    A client-sent ``X-Request-ID`` (1–64 of ``[A-Za-z0-9._-]``) is reused, else
+    a random one is made. API requests get a ``request_logs`` row (no bodies,
+    no secrets); the access line is ``METHOD path status duration_ms``.
+    """
+    sent = request.headers.get("X-Request-ID", "")
+    request_id = sent if _CLIENT_ID.match(sent) else uuid.uuid4().hex[:16]
+    state = RequestState(request_id=request_id, surface=surface_of(request.path))
+    request[STATE] = state
+    token = request_id_var.set(request_id)
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        if not response.prepared:
+            response.headers["X-Request-ID"] = request_id
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        exc.headers["X-Request-ID"] = request_id
+        raise
+    finally:
+        duration_ms = (time.perf_counter() - state.started) * 1000
+        log.info("%s %s %d %.1fms", request.method, request.path, status, duration_ms)
+        if request.path.startswith(API_PREFIXES):
+            await request.config_dict[REQUEST_LOGS].add(
+                request_id=request_id, method=request.method, path=request.path, status=status,
+                duration_ms=duration_ms, model=state.entry.id if state.entry else None,
+                account_id=state.account_id, api_key=state.caller.name if state.caller else None,
+            )
+        request_id_var.reset(token)

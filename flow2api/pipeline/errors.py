@@ -1,0 +1,104 @@
+"""Stage 2, errors: every failure becomes the calling surface's error body, never a stack trace.
+
+``openai_error_body`` renders the OpenAI shape
+(``{"error": {"message", "type", "param", "code"}}``, OpenAI API reference
+"Error codes"); ``gemini_error_body`` the Gemini one
+(``{"error": {"code", "message", "status"}}`` with gRPC status names, spec §5.4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from flow2api.errors import (
+    AuthenticationError,
+    Flow2APIError,
+    InvalidRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RateLimitError,
+    UpstreamRateLimitedError,
+)
+from flow2api.keys import STATE
+
+log = logging.getLogger(__name__)
+
+GRPC_STATUS = {
+    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+    405: "INVALID_ARGUMENT", 409: "ABORTED", 413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL", 502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
+}
+
+
+def openai_error_body(exc: Flow2APIError) -> dict[str, Any]:
+    """``{"error": {"message", "type", "param", "code"}}`` for any :class:`Flow2APIError`."""
+    return {"error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}}
+
+
+def gemini_error_body(exc: Flow2APIError) -> dict[str, Any]:
+    """``{"error": {"code": <http status>, "message", "status": <gRPC name>}}`` for any :class:`Flow2APIError`."""
+    return {"error": {"code": exc.status, "message": exc.message, "status": GRPC_STATUS.get(exc.status, "UNKNOWN")}}
+
+
+def error_response(exc: Flow2APIError, surface: str) -> web.Response:
+    """The HTTP response for ``exc`` on ``surface`` (``gemini`` or anything else = OpenAI shape).
+
+    Sets ``Retry-After`` (whole seconds) for rate-limit errors that carry one,
+    and ``WWW-Authenticate`` for 401s.
+    """
+    body = gemini_error_body(exc) if surface == "gemini" else openai_error_body(exc)
+    headers: dict[str, str] = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(exc, (RateLimitError, UpstreamRateLimitedError)) and retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(retry_after)))
+    if isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = "Bearer"
+    return web.json_response(body, status=exc.status, headers=headers, dumps=json.dumps)
+
+
+def _from_http_exception(exc: web.HTTPException) -> Flow2APIError:
+    if exc.status == 404:
+        return NotFoundError("Unknown path: no such endpoint")
+    if exc.status == 405:
+        err = InvalidRequestError("Method not allowed for this endpoint")
+        err.status, err.code = 405, "method_not_allowed"
+        return err
+    if exc.status == 413:
+        return PayloadTooLargeError("The request body is larger than the server accepts")
+    err = InvalidRequestError(exc.reason or "Bad request")
+    err.status = exc.status
+    return err
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """Render :class:`Flow2APIError` and stray exceptions in the request's surface shape.
+
+    HTTP exceptions (404, 405, 413 from aiohttp) on API paths become API error
+    bodies too; on other paths (admin, media) they pass through. Unexpected
+    exceptions are logged with their traceback and answered with a 500 that
+    names only the request id.
+    """
+    state = request[STATE]
+    try:
+        return await handler(request)
+    except Flow2APIError as exc:
+        if exc.status >= 500:
+            log.warning("request failed: %s %s: %s", exc.status, exc.code, exc.message)
+        return error_response(exc, state.surface)
+    except web.HTTPException as exc:
+        if state.surface == "plain" or exc.status < 400:
+            raise
+        return error_response(_from_http_exception(exc), state.surface)
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("unhandled error")
+        if state.surface == "plain":
+            raise web.HTTPInternalServerError(text=f"internal error (request id {state.request_id})") from None
+        return error_response(Flow2APIError(f"Internal server error (request id {state.request_id})"), state.surface)

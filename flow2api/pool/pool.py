@@ -1,0 +1,433 @@
+"""Leasing pool accounts to requests, and keeping their health.
+
+A :class:`Lease` is one account held for one attempt of one request, for the
+whole response (streaming included); it implements the plugin API's
+``AccountSession``. Slots are counted per account and kind
+(``image_concurrency`` / ``video_concurrency``, ``-1`` = unlimited). When every
+account that could serve a request is busy, the request waits in a FIFO queue
+up to the slot-wait timeout; a waiter only queues behind earlier waiters that
+could use the same accounts, so a busy model never blocks another one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import itertools
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flow2api.catalog import CatalogEntry, Route
+from flow2api.errors import (
+    CaptchaError,
+    CredentialRejectedError,
+    Flow2APIError,
+    InvalidRequestError,
+    NoAccountAvailableError,
+    UpstreamRateLimitedError,
+)
+from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Provider
+from flow2api.pool.strategies import STRATEGIES, StrategyState
+from flow2api.proxies import HttpSessions
+from flow2api.settings import Settings
+from flow2api.storage.accounts import AccountRecord, AccountRepository
+
+log = logging.getLogger(__name__)
+
+SESSION_EXPIRED = "session expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An account that could serve a route now, with its load (what strategies compare)."""
+
+    account_id: int
+    in_flight: int
+    credits: int | None
+    route: Route
+    provider: Provider
+
+
+class AccountHandle:
+    """One pool account as the plugin API's ``AccountSession`` (``view`` + ``save``)."""
+
+    def __init__(self, pool: AccountPool, account_id: int) -> None:
+        self._pool = pool
+        self.account_id = account_id
+
+    @property
+    def view(self) -> AccountView:
+        """The account's current snapshot (secrets decrypted)."""
+        return self._pool.view(self.account_id)
+
+    async def save(self, update: AccountUpdate) -> None:
+        """Persist what a provider or family hook learned about the account."""
+        await self._pool.apply_update(self.account_id, update)
+
+
+class Lease(AccountHandle):
+    """One account leased for one attempt of one request.
+
+    Release it with :meth:`AccountPool.release` (the lease middleware does so in
+    ``finally``). ``route`` and ``provider`` say how this account serves the model.
+    """
+
+    def __init__(self, pool: AccountPool, account_id: int, kind: str, route: Route, provider: Provider) -> None:
+        super().__init__(pool, account_id)
+        self.kind = kind
+        self.route = route
+        self.provider = provider
+        self.released = False
+
+    def __repr__(self) -> str:
+        return f"Lease(account_id={self.account_id}, kind={self.kind!r}, provider={self.provider.name!r})"
+
+
+class AccountPool:
+    """All accounts of all families, their slots and their health.
+
+    ``families`` maps family names to the plugins' :class:`AccountFamily`
+    objects; ``http`` gives the proxy-routed client sessions used for refreshes.
+    Call :meth:`load` once before use.
+    """
+
+    def __init__(
+        self,
+        repo: AccountRepository,
+        *,
+        settings: Settings,
+        families: Mapping[str, AccountFamily],
+        http: HttpSessions,
+    ) -> None:
+        self.repo = repo
+        self.settings = settings
+        self.families = families
+        self.http = http
+        self._records: dict[int, AccountRecord] = {}
+        self._projects: dict[int, list[str]] = defaultdict(list)
+        self._in_flight: dict[tuple[int, str], int] = defaultdict(int)
+        self._waiters: list[tuple[int, frozenset[int], asyncio.Future[None]]] = []
+        self._tickets = itertools.count()
+        self._refreshing: dict[int, asyncio.Task[None]] = {}
+        self._force_refresh: set[int] = set()
+        self._strategy_state = StrategyState()
+
+    async def load(self) -> None:
+        """Read every account and its projects from storage."""
+        for record in await self.repo.list():
+            self._records[record.id] = record
+            self._projects[record.id] = await self.repo.projects(record.id)
+        log.info("account pool loaded: %d accounts", len(self._records))
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def records(self) -> list[AccountRecord]:
+        """Every account record, by id (shared objects: do not mutate)."""
+        return [self._records[i] for i in sorted(self._records)]
+
+    def view(self, account_id: int) -> AccountView:
+        """The plugin-facing snapshot of one account; raises ``KeyError`` if unknown."""
+        r = self._records[account_id]
+        return AccountView(
+            id=r.id, family=r.family, email=r.email, secrets=dict(r.secrets), state=dict(r.state),
+            tier=r.tier, credits=r.credits, proxy_url=r.proxy_url, projects=tuple(self._projects[r.id]),
+        )
+
+    def in_flight(self, account_id: int, kind: str) -> int:
+        """Jobs of ``kind`` (``"image"``/``"video"``) the account is serving now."""
+        return self._in_flight[(account_id, kind)]
+
+    def counts(self) -> dict[str, int]:
+        """Accounts by state for ``/health``: total, enabled, disabled, cooling_down, in-flight jobs."""
+        now = time.time()
+        enabled = [r for r in self._records.values() if r.enabled]
+        return {
+            "total": len(self._records),
+            "enabled": len(enabled),
+            "disabled": len(self._records) - len(enabled),
+            "cooling_down": sum(1 for r in enabled if r.cooldown_until and r.cooldown_until > now),
+            "in_flight": sum(self._in_flight.values()),
+        }
+
+    # -- changing --------------------------------------------------------------------------------------------
+
+    async def add(self, family_name: str, credentials: Mapping[str, str], **fields: Any) -> AccountRecord:
+        """Check a credential with its family, then store the account (upsert by family + e-mail).
+
+        ``fields`` may set editable columns (``remark``, ``proxy_url``, concurrency …).
+        Raises ``InvalidRequestError`` for an unknown family or missing field, and
+        whatever the family raises (``CredentialRejectedError`` …) when upstream refuses.
+        """
+        family = self.families.get(family_name)
+        if family is None:
+            raise InvalidRequestError(f"unknown account family '{family_name}'", param="family")
+        missing = [f for f in family.credential_fields if not credentials.get(f)]
+        if missing:
+            raise InvalidRequestError(f"missing credential field(s): {', '.join(missing)}", param=missing[0])
+        session = self.http.get(fields.get("proxy_url") or self.settings.global_proxy_url)
+        update = await family.add(credentials, session)
+        if not update.email:
+            raise InvalidRequestError("the account family did not report an e-mail for this credential")
+        record = await self.repo.upsert(
+            family_name, update.email, secrets=update.secrets or {}, state=update.state, name=update.name,
+            tier=update.tier, credits=update.credits, **fields,
+        )
+        self._records[record.id] = record
+        self._projects[record.id] = await self.repo.projects(record.id)
+        await self._add_projects(record.id, update.new_projects)
+        self._force_refresh.discard(record.id)
+        log.info("account %d (%s) added or updated", record.id, family_name)
+        self._wake_all()
+        return record
+
+    async def update(self, account_id: int, **changes: Any) -> AccountRecord:
+        """Change editable fields of an account (enable, limits, proxy …); raises ``KeyError`` if unknown."""
+        record = await self.repo.update(account_id, changes)
+        self._records[account_id] = record
+        self._wake_all()
+        return record
+
+    async def delete(self, account_id: int) -> bool:
+        """Remove an account; leases already held finish normally."""
+        self._records.pop(account_id, None)
+        return await self.repo.delete(account_id)
+
+    async def apply_update(self, account_id: int, update: AccountUpdate) -> None:
+        """Persist an :class:`AccountUpdate` from a plugin and refresh the in-memory record."""
+        changes: dict[str, Any] = {}
+        for name in ("email", "name", "tier", "credits"):
+            value = getattr(update, name)
+            if value is not None:
+                changes[name] = value
+        self._records[account_id] = await self.repo.update(
+            account_id, changes, secrets=update.secrets, state=update.state
+        )
+        await self._add_projects(account_id, update.new_projects)
+
+    async def _add_projects(self, account_id: int, projects: Mapping[str, str] | None) -> None:
+        for project_id, title in (projects or {}).items():
+            if project_id not in self._projects[account_id]:
+                await self.repo.add_project(account_id, project_id, title)
+                self._projects[account_id].append(project_id)
+
+    # -- leasing ---------------------------------------------------------------------------------------------
+
+    def _limit(self, record: AccountRecord, kind: str) -> int:
+        return record.image_concurrency if kind == "image" else record.video_concurrency
+
+    def _candidates(
+        self, entry: CatalogEntry, providers: Mapping[str, Provider], exclude: frozenset[int]
+    ) -> tuple[list[Candidate], str]:
+        kind = entry.kind.value
+        now = time.time()
+        found: list[Candidate] = []
+        reasons: list[str] = []
+        routes: list[tuple[Route, Provider]] = []
+        for route in entry.routes:
+            provider = providers.get(route.provider)
+            if provider is not None and route.options is not None:
+                routes.append((route, provider))
+        if not routes:
+            return [], f"no installed provider serves the model '{entry.id}'"
+        for record in sorted(self._records.values(), key=lambda r: r.id):
+            if record.id in exclude:
+                continue
+            if not record.enabled:
+                reasons.append("disabled")
+                continue
+            if not (record.image_enabled if kind == "image" else record.video_enabled):
+                reasons.append(f"{kind} generation off")
+                continue
+            if record.cooldown_until and record.cooldown_until > now:
+                reasons.append("cooling down after a rate limit")
+                continue
+            view = None
+            for route, provider in routes:
+                if provider.family.name != record.family:
+                    continue
+                view = view or self.view(record.id)
+                if provider.can_serve(route.options, view):
+                    found.append(Candidate(record.id, self._in_flight[(record.id, kind)], record.credits, route, provider))
+                    break
+            else:
+                reasons.append("wrong family or tier" if view else "wrong family")
+        if found:
+            return found, ""
+        if not self._records:
+            return [], "no account is configured"
+        summary = ", ".join(f"{n} {why}" for why, n in _tally(reasons).items())
+        return [], f"no account can serve the model '{entry.id}' ({summary or 'all tried'})"
+
+    def _has_slot(self, candidate: Candidate, kind: str) -> bool:
+        limit = self._limit(self._records[candidate.account_id], kind)
+        return limit < 0 or candidate.in_flight < limit
+
+    async def acquire(
+        self,
+        entry: CatalogEntry,
+        providers: Mapping[str, Provider],
+        *,
+        exclude: frozenset[int] = frozenset(),
+        timeout: float = 0.0,
+    ) -> Lease:
+        """Lease an account that can serve ``entry``, refreshing its credential first if due.
+
+        Waits up to ``timeout`` seconds for a free slot. Raises
+        ``NoAccountAvailableError`` (503) when no account can serve the model or
+        none became free in time; the message says why, without secrets.
+        """
+        kind = entry.kind.value
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        ticket = next(self._tickets)
+        excluded = set(exclude)
+        while True:
+            candidates, why = self._candidates(entry, providers, frozenset(excluded))
+            if not candidates:
+                raise NoAccountAvailableError(why)
+            usable = frozenset(c.account_id for c in candidates)
+            free = [c for c in candidates if self._has_slot(c, kind)]
+            blocked = any(t < ticket and ids & usable for t, ids, _ in self._waiters)
+            if free and not blocked:
+                select = STRATEGIES[self.settings.call_logic.call_mode]
+                eligible = [
+                    c for c in free
+                    if (c.credits or 0) >= self.settings.call_logic.credits_floor
+                    or self.settings.call_logic.call_mode != "credits"
+                ] or free
+                chosen = select(eligible, self._strategy_state, kind)
+                self._in_flight[(chosen.account_id, kind)] += 1
+                lease = Lease(self, chosen.account_id, kind, chosen.route, chosen.provider)
+                try:
+                    await self._ensure_fresh(chosen.account_id)
+                except Flow2APIError as exc:
+                    self.release(lease)
+                    if not isinstance(exc, CredentialRejectedError):  # already disabled by _ensure_fresh
+                        await self.record_failure(lease, exc)
+                    excluded.add(chosen.account_id)
+                    continue
+                return lease
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise NoAccountAvailableError(
+                    f"all {len(candidates)} account(s) that can serve the model '{entry.id}' are busy"
+                    + (f"; waited {timeout:g} s for a free slot" if timeout else "")
+                )
+            waiter: asyncio.Future[None] = loop.create_future()
+            item = (ticket, usable, waiter)
+            bisect.insort(self._waiters, item, key=lambda w: w[0])
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter), remaining)
+            except TimeoutError:
+                pass
+            finally:
+                self._waiters.remove(item)
+
+    def release(self, lease: Lease) -> None:
+        """Give the lease's slot back (idempotent) and wake waiting requests."""
+        if lease.released:
+            return
+        lease.released = True
+        key = (lease.account_id, lease.kind)
+        self._in_flight[key] -= 1
+        if self._in_flight[key] <= 0:
+            del self._in_flight[key]
+        self._wake_all()
+
+    def _wake_all(self) -> None:
+        for _, _, waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _ensure_fresh(self, account_id: int) -> None:
+        """Refresh the credential if due (one refresh per account at a time); a rejected one disables the account."""
+        record = self._records[account_id]
+        family = self.families[record.family]
+        if account_id not in self._force_refresh and not family.refresh_due(self.view(account_id), time.time()):
+            return
+        task = self._refreshing.get(account_id)
+        if task is None:
+            task = asyncio.create_task(self._refresh(account_id))
+            self._refreshing[account_id] = task
+            task.add_done_callback(lambda _t: self._refreshing.pop(account_id, None))
+        try:
+            await asyncio.shield(task)
+        except CredentialRejectedError as exc:
+            await self._disable(account_id, SESSION_EXPIRED, exc.message)
+            raise
+
+    async def _refresh(self, account_id: int) -> None:
+        record = self._records[account_id]
+        family = self.families[record.family]
+        await family.refresh(AccountHandle(self, account_id), self.http.get(record.proxy_url or self.settings.global_proxy_url))
+        self._force_refresh.discard(account_id)
+        log.info("account %d credentials refreshed", account_id)
+
+    async def refresh_now(self, account_id: int) -> None:
+        """Refresh an account's credential now (admin "refresh" button); raises what the family raises."""
+        if account_id not in self._records:
+            raise KeyError(account_id)
+        self._force_refresh.add(account_id)
+        await self._ensure_fresh(account_id)
+
+    # -- health ----------------------------------------------------------------------------------------------
+
+    async def record_success(self, lease: Lease) -> None:
+        """A job on this account succeeded: clear its error streak, count its use."""
+        record = self._records.get(lease.account_id)
+        if record is None:
+            return
+        await self.update(
+            lease.account_id, consecutive_errors=0, last_used_at=time.time(), use_count=record.use_count + 1,
+        )
+
+    async def record_failure(self, lease: Lease, exc: Flow2APIError) -> None:
+        """Apply the health policy to an account-specific failure.
+
+        Credential rejected: refresh before next use (a rejected refresh
+        disables the account with reason "session expired"). Upstream 429: cool down
+        for ``retry_after`` or ``[admin] rate_limit_cooldown`` seconds.
+        reCAPTCHA failures do not count towards the ban threshold (they are
+        the solver's fault, not the account's: spec §5.7). Anything else counts;
+        at ``[admin] error_ban_threshold`` consecutive errors the account is disabled.
+        """
+        account_id = lease.account_id
+        record = self._records.get(account_id)
+        if record is None or not exc.account_fault:
+            return
+        if isinstance(exc, CredentialRejectedError):
+            # The short-lived credential may just have expired early: refresh before the next use;
+            # _ensure_fresh disables the account if the refresh is rejected too.
+            self._force_refresh.add(account_id)
+            await self.update(account_id, last_error=exc.message)
+            return
+        if isinstance(exc, UpstreamRateLimitedError):
+            pause = exc.retry_after if exc.retry_after is not None else self.settings.admin.rate_limit_cooldown
+            await self.update(account_id, cooldown_until=time.time() + pause, last_error=exc.message)
+            log.warning("account %d rate limited upstream: cooling down for %.0f s", account_id, pause)
+            return
+        if isinstance(exc, CaptchaError):
+            await self.update(account_id, last_error=exc.message)
+            return
+        errors = record.consecutive_errors + 1
+        threshold = self.settings.admin.error_ban_threshold
+        await self.update(account_id, consecutive_errors=errors, last_error=exc.message)
+        if threshold and errors >= threshold:
+            await self._disable(account_id, f"{errors} consecutive errors", exc.message)
+
+    async def _disable(self, account_id: int, reason: str, detail: str) -> None:
+        if account_id not in self._records or not self._records[account_id].enabled:
+            return
+        await self.update(account_id, enabled=False, ban_reason=reason, last_error=detail)
+        log.warning("account %d disabled: %s", account_id, reason)
+
+
+def _tally(items: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    return out

@@ -1,0 +1,257 @@
+"""Settings: one TOML file plus ``FLOW2API_*`` environment overrides, validated by pydantic.
+
+Section and key names follow the original project's ``setting.toml`` where one
+exists (``[global] api_key``, ``[flow] timeout``, ``[admin] error_ban_threshold``,
+``[call_logic] call_mode`` …), so its users can bring their file.
+
+The core owns the sections modelled here. Every other section (``[flow]``,
+``[captcha]`` …) belongs to a provider plugin, which validates it with its own
+pydantic model when the app starts (see :class:`flow2api.plugin.PluginContext`);
+a section nobody claims is an error there.
+
+Environment: ``FLOW2API_CONFIG`` names the file, ``FLOW2API_DATA_DIR`` the data
+directory, and ``FLOW2API_<SECTION>__<KEY>=value`` overrides one key (the value
+is read as a TOML value when it parses as one, else as a string), e.g.
+``FLOW2API_GLOBAL__API_KEY=sk-…`` or ``FLOW2API_FLOW__TIMEOUT=60``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG_PATH = Path("config/flow2api.toml")
+ENV_PREFIX = "FLOW2API_"
+
+
+class SettingsError(Exception):
+    """The settings file or environment is invalid; ``str()`` is one readable line per problem."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GlobalSection(_Section):
+    """``[global]``: the client API key and the admin login (original project names)."""
+
+    api_key: SecretStr = SecretStr("han1234")
+    admin_username: str = "admin"
+    admin_password: SecretStr = SecretStr("admin")
+
+
+class ServerSection(_Section):
+    """``[server]``: where the HTTP server listens."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest request body accepted, bytes")
+
+
+class StorageSection(_Section):
+    """``[storage]``: data directory (SQLite, media cache, keys) and the secrets key."""
+
+    data_dir: Path = Path("data")
+    secret_key: SecretStr | None = Field(
+        None, description="Fernet key for secrets at rest; generated into <data_dir>/secret.key when unset"
+    )
+
+
+class ProxySection(_Section):
+    """``[proxy]``: the global upstream proxy (http://, https://, socks5://, socks5h://)."""
+
+    proxy_enabled: bool = False
+    proxy_url: str = ""
+
+
+class CacheSection(_Section):
+    """``[cache]``: the media cache that serves results under ``/media/``."""
+
+    timeout: float = Field(7200, ge=0, description="seconds a cached file is kept; 0 keeps forever")
+    base_url: str = Field("", description="public base URL for media links; empty = derived from the request")
+    max_bytes: int = Field(0, ge=0, description="size cap of the cache in bytes; 0 = no cap")
+
+
+class GenerationSection(_Section):
+    """``[generation]``: time limits and failover for one client request."""
+
+    image_timeout: float = Field(300, gt=0, description="seconds for a whole image request")
+    video_timeout: float = Field(1500, gt=0, description="seconds for a whole video request")
+    image_slot_wait_timeout: float = Field(30, ge=0, description="seconds to wait for a free account slot")
+    video_slot_wait_timeout: float = Field(60, ge=0, description="seconds to wait for a free account slot")
+    max_retries: int = Field(3, ge=0, le=10, description="other accounts tried after an account-specific failure")
+    progress_field: Literal["reasoning_content", "content"] = "reasoning_content"
+
+
+class AdminSection(_Section):
+    """``[admin]``: account health policy."""
+
+    error_ban_threshold: int = Field(3, ge=0, description="consecutive errors that disable an account; 0 = never")
+    rate_limit_cooldown: float = Field(60, ge=0, description="seconds an account rests after an upstream 429 without Retry-After")
+
+
+class CallLogicSection(_Section):
+    """``[call_logic]``: how the pool picks an account (``polling`` is the original's name for round robin)."""
+
+    call_mode: Literal["default", "random", "round_robin", "polling", "least_busy", "credits"] = "default"
+    credits_floor: int = Field(0, ge=0, description="with call_mode=credits, skip accounts below this many credits")
+
+
+class CatalogSection(_Section):
+    """``[catalog]``: the model catalog file and whether edits are picked up while serving."""
+
+    path: Path = Path("models.yaml")
+    watch: bool = True
+
+
+class DemoSection(_Section):
+    """``[demo]``: run against the bundled emulators when no account is configured."""
+
+    auto: bool = True
+
+
+class LoggingSection(_Section):
+    """``[logging]``: log level of the server."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+CORE_SECTIONS = (
+    "global", "server", "storage", "proxy", "cache", "generation", "admin", "call_logic", "catalog", "demo", "logging",
+)
+
+
+class Settings(_Section):
+    """All settings. Core sections are typed; ``plugin_sections`` holds the raw plugin-owned ones."""
+
+    global_: GlobalSection = Field(default_factory=GlobalSection, alias="global")
+    server: ServerSection = Field(default_factory=ServerSection)
+    storage: StorageSection = Field(default_factory=StorageSection)
+    proxy: ProxySection = Field(default_factory=ProxySection)
+    cache: CacheSection = Field(default_factory=CacheSection)
+    generation: GenerationSection = Field(default_factory=GenerationSection)
+    admin: AdminSection = Field(default_factory=AdminSection)
+    call_logic: CallLogicSection = Field(default_factory=CallLogicSection)
+    catalog: CatalogSection = Field(default_factory=CatalogSection)
+    demo: DemoSection = Field(default_factory=DemoSection)
+    logging: LoggingSection = Field(default_factory=LoggingSection)
+    plugin_sections: Mapping[str, Mapping[str, Any]] = Field(default_factory=dict)
+    source: str = "defaults"
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def global_proxy_url(self) -> str | None:
+        """The global proxy URL when ``[proxy] proxy_enabled`` is on, else ``None``."""
+        return self.proxy.proxy_url or None if self.proxy.proxy_enabled else None
+
+    def with_overrides(self, **sections: Mapping[str, Any]) -> Settings:
+        """A copy with whole core sections replaced, validated again (used by the CLI flags and tests)."""
+        data = self.model_dump(by_alias=True, exclude={"plugin_sections", "source"})
+        data = _unwrap_secrets(data)
+        for name, values in sections.items():
+            data.setdefault(name, {}).update(values)
+        return _validate(data, dict(self.plugin_sections), self.source)
+
+    def with_plugin_sections(self, sections: Mapping[str, Mapping[str, Any]]) -> Settings:
+        """A copy whose plugin sections are updated key by key from ``sections`` (demo mode, tests)."""
+        merged = {name: dict(values) for name, values in self.plugin_sections.items()}
+        for name, values in sections.items():
+            merged.setdefault(name, {}).update(values)
+        frozen = {name: MappingProxyType(values) for name, values in merged.items()}
+        return self.model_copy(update={"plugin_sections": MappingProxyType(frozen)})
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _unwrap_secrets(v) for k, v in value.items()}
+    return value
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> bool:
+    applied = False
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX):].partition("__")
+        if section and key:
+            data.setdefault(section.lower(), {})[key.lower()] = _parse_env_value(raw)
+            applied = True
+    return applied
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        where = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else f"[{loc[0]}]"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{source}: {where}: unknown key")
+        else:
+            lines.append(f"{source}: {where}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def _validate(core: dict[str, Any], plugin: dict[str, Any], source: str) -> Settings:
+    try:
+        return Settings.model_validate(
+            {**core, "plugin_sections": MappingProxyType(plugin), "source": source}
+        )
+    except ValidationError as exc:
+        raise SettingsError(_format_errors(exc, source)) from None
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load settings from ``path`` (or ``FLOW2API_CONFIG``, or ``config/flow2api.toml`` if present).
+
+    ``environ`` defaults to ``os.environ`` and is injectable for tests.
+    Raises :class:`SettingsError` naming the file, section and key of every problem;
+    no secret value is ever part of the message.
+    """
+    environ = os.environ if environ is None else environ
+    chosen = path or environ.get("FLOW2API_CONFIG")
+    file = Path(chosen) if chosen else (DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None)
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if file is not None:
+        source = str(file)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"{source}: settings file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{source}: not valid TOML: {exc}") from None
+    for name, value in data.items():
+        if not isinstance(value, dict):
+            raise SettingsError(f"{source}: top-level key {name!r}: expected a [section]")
+    if _apply_env(data, environ):
+        source = f"{source} + FLOW2API_* environment"
+    if "FLOW2API_DATA_DIR" in environ:
+        data.setdefault("storage", {})["data_dir"] = environ["FLOW2API_DATA_DIR"]
+    core = {k: v for k, v in data.items() if k in CORE_SECTIONS}
+    plugin = {k: MappingProxyType(dict(v)) for k, v in data.items() if k not in CORE_SECTIONS}
+    settings = _validate(core, plugin, source)
+    log.info("settings loaded from %s (%d plugin sections)", source, len(plugin))
+    return settings

@@ -1,0 +1,202 @@
+"""Queries of the ``accounts`` and ``projects`` tables.
+
+Secrets are sealed with :class:`~flow2api.storage.crypto.SecretBox` on the way
+in and opened on the way out: the file never holds them in clear.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from flow2api.storage.crypto import SecretBox
+from flow2api.storage.database import Database
+
+EDITABLE_FIELDS = frozenset({
+    "name", "remark", "enabled", "image_enabled", "video_enabled", "image_concurrency", "video_concurrency",
+    "proxy_url", "credits", "tier", "consecutive_errors", "cooldown_until", "ban_reason", "last_error",
+    "use_count", "last_used_at", "email",
+})
+
+
+@dataclass(slots=True)
+class AccountRecord:
+    """One row of ``accounts`` with ``secrets`` decrypted and ``state`` parsed.
+
+    Concurrency limits are per kind, ``-1`` = unlimited; ``cooldown_until`` and
+    the ``*_at`` fields are Unix seconds.
+    """
+
+    id: int
+    family: str
+    email: str
+    name: str = ""
+    remark: str = ""
+    enabled: bool = True
+    image_enabled: bool = True
+    video_enabled: bool = True
+    image_concurrency: int = -1
+    video_concurrency: int = -1
+    proxy_url: str | None = None
+    credits: int | None = None
+    tier: str | None = None
+    secrets: dict[str, str] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    consecutive_errors: int = 0
+    cooldown_until: float | None = None
+    ban_reason: str | None = None
+    last_error: str | None = None
+    use_count: int = 0
+    last_used_at: float | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    def __repr__(self) -> str:
+        return f"AccountRecord(id={self.id}, family={self.family!r}, email={self.email!r}, enabled={self.enabled})"
+
+
+_COLUMNS = [f.name for f in fields(AccountRecord)]
+
+
+class AccountRepository:
+    """CRUD for accounts and their projects."""
+
+    def __init__(self, db: Database, box: SecretBox) -> None:
+        self._db = db
+        self._box = box
+
+    def _record(self, row: Any) -> AccountRecord:
+        data = dict(row)
+        data["secrets"] = self._box.open(data["secrets"])
+        data["state"] = json.loads(data["state"] or "{}")
+        for flag in ("enabled", "image_enabled", "video_enabled"):
+            data[flag] = bool(data[flag])
+        return AccountRecord(**{k: data[k] for k in _COLUMNS})
+
+    async def list(self) -> list[AccountRecord]:
+        """Every account, oldest first."""
+        async with self._db.conn.execute("SELECT * FROM accounts ORDER BY id") as cur:
+            return [self._record(row) for row in await cur.fetchall()]
+
+    async def get(self, account_id: int) -> AccountRecord | None:
+        """The account with this id, or ``None``."""
+        async with self._db.conn.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)) as cur:
+            row = await cur.fetchone()
+        return self._record(row) if row else None
+
+    async def upsert(
+        self,
+        family: str,
+        email: str,
+        *,
+        secrets: dict[str, str],
+        state: dict[str, Any] | None = None,
+        name: str | None = None,
+        tier: str | None = None,
+        credits: int | None = None,
+        **extra: Any,
+    ) -> AccountRecord:
+        """Insert an account, or update the one with the same ``(family, email)``.
+
+        On update, ``secrets`` and ``state`` are merged into the stored ones, and the
+        account is re-enabled with its error counters cleared (new credentials
+        are a fresh start, as in the original project). ``extra`` may set any
+        editable field (``remark``, ``proxy_url``, concurrency …).
+        """
+        now = time.time()
+        existing = await self._find(family, email)
+        if existing is None:
+            record = AccountRecord(
+                id=0, family=family, email=email, name=name or "", tier=tier, credits=credits,
+                secrets=dict(secrets), state=dict(state or {}), created_at=now, updated_at=now,
+            )
+            for key, value in extra.items():
+                setattr(record, key, value)
+            values = self._row_values(record)
+            del values["id"]
+            cols = ", ".join(values)
+            marks = ", ".join("?" for _ in values)
+            cur = await self._db.conn.execute(f"INSERT INTO accounts ({cols}) VALUES ({marks})", tuple(values.values()))
+            await self._db.conn.commit()
+            record.id = cur.lastrowid
+            return record
+        changes: dict[str, Any] = {
+            "enabled": True, "consecutive_errors": 0, "ban_reason": None, "cooldown_until": None, "last_error": None,
+            **extra,
+        }
+        if name is not None:
+            changes["name"] = name
+        if tier is not None:
+            changes["tier"] = tier
+        if credits is not None:
+            changes["credits"] = credits
+        return await self.update(existing.id, changes, secrets=secrets, state=state)
+
+    async def _find(self, family: str, email: str) -> AccountRecord | None:
+        async with self._db.conn.execute(
+            "SELECT * FROM accounts WHERE family = ? AND email = ?", (family, email)
+        ) as cur:
+            row = await cur.fetchone()
+        return self._record(row) if row else None
+
+    def _row_values(self, record: AccountRecord) -> dict[str, Any]:
+        values = {name: getattr(record, name) for name in _COLUMNS}
+        values["secrets"] = self._box.seal(record.secrets)
+        values["state"] = json.dumps(record.state, separators=(",", ":"))
+        return values
+
+    async def update(
+        self,
+        account_id: int,
+        changes: dict[str, Any] | None = None,
+        *,
+        secrets: dict[str, str] | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> AccountRecord:
+        """Apply ``changes`` (editable fields only) and merge ``secrets``/``state``; returns the new record.
+
+        Raises ``KeyError`` for an unknown account and ``ValueError`` for a field that is not editable.
+        """
+        changes = dict(changes or {})
+        bad = set(changes) - EDITABLE_FIELDS
+        if bad:
+            raise ValueError(f"not editable: {', '.join(sorted(bad))}")
+        record = await self.get(account_id)
+        if record is None:
+            raise KeyError(account_id)
+        if secrets:
+            changes["secrets"] = {**record.secrets, **secrets}
+        if state:
+            changes["state"] = {**record.state, **state}
+        for key, value in changes.items():
+            setattr(record, key, value)
+        record.updated_at = time.time()
+        values = self._row_values(record)
+        assignments = ", ".join(f"{k} = ?" for k in values if k != "id")
+        params = tuple(v for k, v in values.items() if k != "id") + (account_id,)
+        await self._db.conn.execute(f"UPDATE accounts SET {assignments} WHERE id = ?", params)
+        await self._db.conn.commit()
+        return record
+
+    async def delete(self, account_id: int) -> bool:
+        """Delete an account and its projects; True when it existed."""
+        cur = await self._db.conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
+        await self._db.conn.commit()
+        return cur.rowcount > 0
+
+    async def add_project(self, account_id: int, project_id: str, title: str) -> None:
+        """Record an upstream project owned by the account (idempotent)."""
+        await self._db.conn.execute(
+            "INSERT OR IGNORE INTO projects (account_id, project_id, title, created_at) VALUES (?, ?, ?, ?)",
+            (account_id, project_id, title, time.time()),
+        )
+        await self._db.conn.commit()
+
+    async def projects(self, account_id: int) -> list[str]:
+        """The account's project ids, oldest first."""
+        async with self._db.conn.execute(
+            "SELECT project_id FROM projects WHERE account_id = ? ORDER BY id", (account_id,)
+        ) as cur:
+            return [row[0] for row in await cur.fetchall()]

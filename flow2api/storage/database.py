@@ -1,0 +1,130 @@
+"""The SQLite database: one aiosqlite connection in WAL mode and the versioned schema.
+
+Migrations are a list of SQL scripts; ``PRAGMA user_version`` records how many
+have run. A migration only ever adds (tables, columns, indexes): stored data
+is never dropped. Append new migrations to :data:`MIGRATIONS`; never edit one
+that has shipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: list[str] = [
+    # 1: accounts, projects, tasks, request logs
+    """
+    CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        family TEXT NOT NULL,
+        email TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        remark TEXT NOT NULL DEFAULT '',
+        enabled INTEGER NOT NULL DEFAULT 1,
+        image_enabled INTEGER NOT NULL DEFAULT 1,
+        video_enabled INTEGER NOT NULL DEFAULT 1,
+        image_concurrency INTEGER NOT NULL DEFAULT -1,
+        video_concurrency INTEGER NOT NULL DEFAULT -1,
+        proxy_url TEXT,
+        credits INTEGER,
+        tier TEXT,
+        secrets BLOB,
+        state TEXT NOT NULL DEFAULT '{}',
+        consecutive_errors INTEGER NOT NULL DEFAULT 0,
+        cooldown_until REAL,
+        ban_reason TEXT,
+        last_error TEXT,
+        use_count INTEGER NOT NULL DEFAULT 0,
+        last_used_at REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (family, email)
+    );
+    CREATE TABLE projects (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        project_id TEXT NOT NULL,
+        title TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        UNIQUE (account_id, project_id)
+    );
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        model TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        status TEXT NOT NULL,
+        progress REAL NOT NULL DEFAULT 0,
+        account_id INTEGER,
+        api_key TEXT,
+        result TEXT,
+        error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        completed_at REAL
+    );
+    CREATE INDEX tasks_status ON tasks(status);
+    CREATE TABLE request_logs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id TEXT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        model TEXT,
+        status INTEGER NOT NULL,
+        duration_ms REAL NOT NULL,
+        account_id INTEGER,
+        api_key TEXT,
+        error TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX request_logs_created ON request_logs(created_at);
+    """,
+]
+
+
+class Database:
+    """One aiosqlite connection to ``<data_dir>/flow2api.db``.
+
+    Use :meth:`open` / :meth:`close` (the app does so in a ``cleanup_ctx``);
+    ``conn`` is the live connection with ``row_factory = aiosqlite.Row``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: aiosqlite.Connection | None = None
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        """The open connection; raises ``RuntimeError`` before :meth:`open`."""
+        if self._conn is None:
+            raise RuntimeError("database is not open")
+        return self._conn
+
+    async def open(self) -> None:
+        """Open the file (creating its directory), enable WAL and foreign keys, apply pending migrations."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = await aiosqlite.connect(self.path)
+        self._conn.row_factory = aiosqlite.Row
+        await self._conn.execute("PRAGMA journal_mode=WAL")
+        await self._conn.execute("PRAGMA foreign_keys=ON")
+        await self._conn.execute("PRAGMA busy_timeout=5000")
+        await self.migrate()
+
+    async def migrate(self) -> int:
+        """Apply the migrations not yet applied; returns the schema version now in place."""
+        async with self.conn.execute("PRAGMA user_version") as cur:
+            (version,) = await cur.fetchone()
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self.conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+            log.info("database %s migrated to schema version %d", self.path, number)
+        return max(version, len(MIGRATIONS))
+
+    async def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
