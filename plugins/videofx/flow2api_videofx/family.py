@@ -1,0 +1,108 @@
+"""The ``videofx`` account family: ST → AT, credits and tier, projects (spec §1.3–1.4, §2.1–2.3, §5.8).
+
+Secrets stored per account: ``st`` (the long-lived session token) and ``at``
+(the access token). State: ``at_expires`` (Unix s). Projects are recorded
+through the pool (``AccountUpdate.new_projects``) and rotated round robin,
+created lazily up to ``[flow] project_pool_size``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import aiohttp
+
+from flow2api.plugin import AccountSession, AccountUpdate, AccountView, DemoUpstream
+from flow2api_videofx.client import FlowClient, SessionInfo
+from flow2api_videofx.config import VideoFXConfig
+
+
+class VideoFXFamily:
+    """Account hooks for labs.google Flow accounts (see :class:`flow2api.plugin.AccountFamily`)."""
+
+    name = "videofx"
+    config_sections = ("flow", "captcha")
+    credential_fields = ("st",)
+
+    def __init__(self, config: VideoFXConfig) -> None:
+        self.config = config
+        self._rotation: dict[int, itertools.count] = {}
+
+    def client(self, http: aiohttp.ClientSession, view: AccountView | None = None, **kwargs) -> FlowClient:  # noqa: ANN003
+        """A :class:`FlowClient` with the account's ST and AT."""
+        secrets = view.secrets if view is not None else {}
+        return FlowClient(http, self.config.flow, st=secrets.get("st"), at=secrets.get("at"), **kwargs)
+
+    async def _identify(self, http: aiohttp.ClientSession, st: str) -> AccountUpdate:
+        session: SessionInfo = await FlowClient(http, self.config.flow, st=st).auth_session()
+        credits, tier = await FlowClient(http, self.config.flow, at=session.access_token).credits()
+        return AccountUpdate(
+            email=session.email, name=session.name, tier=tier, credits=credits,
+            secrets={"st": st, "at": session.access_token}, state={"at_expires": session.expires_at},
+        )
+
+    async def add(self, credentials: Mapping[str, str], http: aiohttp.ClientSession) -> AccountUpdate:
+        """Exchange the ST for an AT, read e-mail, credits and tier (spec §2.1, §2.2)."""
+        st = credentials["st"].strip()
+        return await self._identify(http, st)
+
+    def refresh_due(self, view: AccountView, now: float) -> bool:
+        """Refresh when the AT is missing, has no expiry, or expires within ``at_refresh_margin`` seconds (spec §1.4)."""
+        expires = view.state.get("at_expires")
+        if not view.secrets.get("at") or not isinstance(expires, (int, float)):
+            return True
+        return expires - now < self.config.flow.at_refresh_margin
+
+    async def refresh(self, account: AccountSession, http: aiohttp.ClientSession) -> None:
+        """New AT from the ST, then credits and tier with it; ``CredentialRejectedError`` when the ST is dead."""
+        st = account.view.secrets.get("st", "")
+        update = await self._identify(http, st)
+        update.email = None  # the identity of a stored account never changes on refresh
+        await account.save(update)
+
+    async def project_for(self, account: AccountSession, client: FlowClient) -> str:
+        """The project for the next request: a new one until the pool is full, then round robin (spec §5.8)."""
+        view = account.view
+        if len(view.projects) < self.config.flow.project_pool_size:
+            title = f"flow2api P{len(view.projects) + 1}"
+            project_id = await client.create_project(title)
+            await account.save(AccountUpdate(new_projects={project_id: title}))
+            return project_id
+        turn = next(self._rotation.setdefault(view.id, itertools.count()))
+        return view.projects[turn % len(view.projects)]
+
+    def demo_upstream(self, data_dir: Path) -> contextlib.AbstractAsyncContextManager[DemoUpstream] | None:
+        """Run the bundled Flow emulator on a free loopback port with one demo account."""
+        return _demo_upstream()
+
+
+@contextlib.asynccontextmanager
+async def _demo_upstream() -> AsyncIterator[DemoUpstream]:
+    from aiohttp import web
+
+    from flow2api_videofx.emulator import DEMO_ST, EmulatorSettings, FlowEmulator, demo_account
+
+    emulator = FlowEmulator(EmulatorSettings(at_lifetime_s=24 * 3600, captcha_polls_to_ready=0), accounts=[demo_account()])
+    runner = web.AppRunner(emulator.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        yield DemoUpstream(
+            sections={
+                "flow": {"labs_base_url": f"{base}/fx/api", "api_base_url": f"{base}/v1"},
+                "captcha": {
+                    "captcha_method": "yescaptcha", "yescaptcha_base_url": f"{base}/solver",
+                    "yescaptcha_api_key": emulator.settings.solver_client_key, "solver_poll_interval": 0.05,
+                },
+            },
+            credentials={"st": DEMO_ST},
+        )
+    finally:
+        await runner.cleanup()
+

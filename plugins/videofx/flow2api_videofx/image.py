@@ -1,0 +1,117 @@
+"""The ``videofx-image`` provider: text-to-image and image-to-image, with 2K/4K upsampling (spec §2.5–2.7).
+
+Sequence per attempt: project → upload input images → reCAPTCHA token →
+``batchGenerateImages`` (``n`` request items) → optional ``upsampleImage`` per
+image with the generation's sessionId. Nothing is yielded before the
+generation call succeeded, so the pipeline may still fail over until then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from flow2api.errors import CaptchaError, Flow2APIError, InvalidRequestError, PermissionDeniedError
+from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress
+from flow2api_videofx.captcha import TokenChain
+from flow2api_videofx.config import load_config
+from flow2api_videofx.family import VideoFXFamily
+from flow2api_videofx.options import ImageOptions, tier_allows
+from flow2api_videofx.wire import REFERER, session_id
+
+IMAGE_ACTION = "IMAGE_GENERATION"
+
+
+def check_image_count(count: int, low: int, high: int | None) -> None:
+    """400 when ``count`` input images is outside the model's ``[low, high]`` (spec §4.2 rule 4)."""
+    if count < low or (high is not None and count > high):
+        bound = f"{low}" if high == low else f"{low} to {high}" if high is not None else f"at least {low}"
+        raise InvalidRequestError(f"This model takes {bound} input image(s); {count} given.", param="messages")
+
+
+async def solved_call(chain: TokenChain, call: Call, client, page_url: str, action: str, attempts: int, operation):  # noqa: ANN001
+    """Run ``operation(token)`` with a fresh reCAPTCHA token, again with a new token after a ``CaptchaError``.
+
+    ``attempts`` bounds the tries (``[flow] max_retries``); the last ``CaptchaError``
+    propagates so the pipeline can try another account. The Flow request's
+    User-Agent is switched to the solver's (spec §1.6).
+    """
+    last: CaptchaError | None = None
+    for _ in range(attempts):
+        solved = await chain.token(call.http, page_url=page_url, action=action, user_agent=client.user_agent)
+        if solved is not None and solved.user_agent:
+            client.user_agent = solved.user_agent
+        try:
+            return await operation(solved.token if solved else "")
+        except CaptchaError as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
+class VideoFXImageProvider:
+    """Flow image generation (GEM_PIX_2, NARWHAL, IMAGEN_3_5); see :class:`flow2api.plugin.Provider`."""
+
+    name = "videofx-image"
+    kinds = frozenset({Kind.IMAGE})
+    Options = ImageOptions
+
+    def __init__(self, context: PluginContext) -> None:
+        self.config = load_config(context.sections)
+        self.family = VideoFXFamily(self.config)
+        self.tokens = TokenChain.from_config(self.config.captcha)
+
+    def describe(self, options: ImageOptions) -> dict[str, Any]:
+        """Capabilities for ``/v1/models``: sub_kind, aspect ratio, upsample target, input image counts, tier."""
+        return {
+            "sub_kind": "t2i/i2i", "aspect_ratio": options.aspect_ratio, "upsample": options.upsample,
+            "min_images": options.min_images, "max_images": options.max_images, "required_tier": options.required_tier,
+        }
+
+    def can_serve(self, options: ImageOptions, account: AccountView) -> bool:
+        """Only accounts whose ``userPaygateTier`` reaches the model's ``required_tier``."""
+        return tier_allows(account.tier, options.required_tier)
+
+    async def generate(self, call: Call) -> AsyncIterator[Event]:
+        """Generate ``job.n`` images; yields one :class:`MediaOutput` per image (upstream ``fifeUrl`` or upsampled bytes)."""
+        options: ImageOptions = call.job.options  # type: ignore[assignment]
+        check_image_count(len(call.job.images), options.min_images, options.max_images)
+        view = call.account.view
+        if not tier_allows(view.tier, options.required_tier):
+            raise PermissionDeniedError(f"This model needs an account of tier {options.required_tier}.")
+        client = self.family.client(call.http, view)
+        project_id = await self.family.project_for(call.account, client)
+        media_ids = [await client.upload_image(project_id, image) for image in call.job.images]
+        sid = session_id()
+
+        async def generate(token: str):  # noqa: ANN202
+            return await client.generate_images(
+                project_id, token=token, image_model=options.image_model, aspect_ratio=options.aspect_ratio,
+                prompt=call.job.prompt, media_ids=media_ids, count=call.job.n, sid=sid,
+            )
+
+        page = client.page_url(project_id)
+        images = await solved_call(self.tokens, call, client, page, IMAGE_ACTION, self.config.flow.max_retries, generate)
+        yield Progress(f"Flow generated {len(images)} image(s) with {options.image_model}.", percent=80)
+        if options.upsample is None:
+            for image in images:
+                yield MediaOutput(Kind.IMAGE, url=image.fife_url, headers={"Referer": REFERER}, upstream_id=image.name)
+            return
+        label = options.upsample.rsplit("_", 1)[-1]
+        for image in images:
+            yield Progress(f"Upsampling to {label}…")
+
+            async def upsample(token: str, media_id: str = image.name) -> bytes:
+                return await client.upsample_image(
+                    project_id, token=token, media_id=media_id, target=options.upsample, sid=sid,
+                    tier=view.tier or "PAYGATE_TIER_NOT_PAID",
+                )
+
+            try:
+                data = await solved_call(self.tokens, call, client, page, IMAGE_ACTION, self.config.flow.max_retries, upsample)
+            except Flow2APIError as exc:
+                # Spec §2.7: when upsampling fails the original 1K image is still a result.
+                yield Progress(f"Upsampling failed ({exc.code}); returning the 1K image.")
+                yield MediaOutput(Kind.IMAGE, url=image.fife_url, headers={"Referer": REFERER}, upstream_id=image.name)
+                continue
+            yield MediaOutput(Kind.IMAGE, mime_type="image/jpeg", data=data, upstream_id=image.name)
