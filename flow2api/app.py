@@ -19,6 +19,7 @@ from aiohttp import web
 
 from flow2api.api.health import setup_health_routes
 from flow2api.api.media import setup_media_routes
+from flow2api.api.models import setup_model_routes
 from flow2api.api.openai import setup_openai_routes
 from flow2api.catalog import CatalogHolder
 from flow2api.discovery import build_providers, families_of, installed_factories
@@ -32,7 +33,7 @@ from flow2api.pipeline import API_MIDDLEWARES, ROOT_MIDDLEWARES
 from flow2api.plugin import Provider
 from flow2api.pool import AccountPool
 from flow2api.proxies import HttpSessions
-from flow2api.settings import Settings
+from flow2api.settings import Settings, SettingsHolder
 from flow2api.storage import Database, SecretBox, load_or_create_key
 from flow2api.storage.accounts import AccountRepository
 from flow2api.storage.tasks import RequestLogRepository, TaskRepository
@@ -62,10 +63,11 @@ def create_app(
     secret = settings.storage.secret_key.get_secret_value() if settings.storage.secret_key else None
     box = SecretBox(load_or_create_key(data_dir, secret))
     http = HttpSessions()
+    holder = SettingsHolder(settings)
     database = Database(data_dir / "flow2api.db")
 
     app = web.Application(middlewares=ROOT_MIDDLEWARES, client_max_size=settings.server.max_body_bytes)
-    app[SETTINGS] = settings
+    app[SETTINGS] = holder
     app[PROVIDERS] = dict(providers)
     app[DEMO] = bool(demo_accounts)
     app[HTTP_SESSIONS] = http
@@ -73,7 +75,7 @@ def create_app(
     app[TASKS] = TaskRepository(database)
     app[REQUEST_LOGS] = RequestLogRepository(database)
     app[POOL] = AccountPool(
-        AccountRepository(database, box), settings=settings, families=families_of(providers), http=http,
+        AccountRepository(database, box), settings=holder, families=families_of(providers), http=http,
     )
     app[CATALOG] = CatalogHolder.load(settings.catalog.path, providers)
     app[MEDIA] = MediaCache(data_dir / "media", ttl=settings.cache.timeout)
@@ -86,6 +88,7 @@ def create_app(
     app.cleanup_ctx.append(_media_janitor)
 
     v1 = web.Application(middlewares=API_MIDDLEWARES)
+    setup_model_routes(v1)
     setup_openai_routes(v1)
     app.add_subapp("/v1", v1)
     setup_media_routes(app)
@@ -118,7 +121,7 @@ def _account_pool(demo_accounts: Sequence[DemoAccount]):  # noqa: ANN202 - a cle
 
 
 async def _catalog_watch(app: web.Application) -> AsyncIterator[None]:
-    if not app[SETTINGS].catalog.watch:
+    if not app[SETTINGS].current.catalog.watch:
         yield
         return
     task = asyncio.create_task(app[CATALOG].watch(), name="catalog-watch")

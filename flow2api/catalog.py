@@ -89,6 +89,22 @@ class CatalogEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class ResolveHints:
+    """What a request says about the variant it wants, used to resolve alias ids (spec §4.4).
+
+    ``aspect_ratio`` like ``"16:9"``; ``image_size`` like ``"2k"``/``"4k"``/``"1080p"``;
+    ``size`` OpenAI's ``"WxH"``; ``quality`` OpenAI's ``standard|medium|high|hd``;
+    ``image_dims`` the first input image's ``(width, height)`` in pixels.
+    """
+
+    aspect_ratio: str | None = None
+    image_size: str | None = None
+    size: str | None = None
+    quality: str | None = None
+    image_dims: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
     """An immutable snapshot of ``models.yaml``.
 
@@ -103,8 +119,11 @@ class Catalog:
     source: str
     warnings: tuple[str, ...] = ()
 
-    def resolve(self, model_id: str) -> CatalogEntry:
-        """The enabled entry for ``model_id``; raises ``ModelNotFoundError`` (404 ``model_not_found``)."""
+    def resolve(self, model_id: str, hints: ResolveHints | None = None) -> CatalogEntry:
+        """The enabled entry for ``model_id``; raises ``ModelNotFoundError`` (404 ``model_not_found``).
+
+        ``hints`` choose the concrete variant when ``model_id`` is an alias.
+        """
         entry = self.entries.get(model_id)
         if entry is None or not entry.enabled:
             raise ModelNotFoundError(f"The model '{model_id}' does not exist", param="model")

@@ -28,7 +28,7 @@ from flow2api.errors import Flow2APIError
 from flow2api.logs import configure_logging
 from flow2api.pool import AccountPool
 from flow2api.proxies import HttpSessions
-from flow2api.settings import Settings, SettingsError, load_settings
+from flow2api.settings import Settings, SettingsError, SettingsHolder, load_settings
 from flow2api.storage import Database, SecretBox, load_or_create_key
 from flow2api.storage.accounts import AccountRepository
 from flow2api.storage.crypto import mask
@@ -59,7 +59,7 @@ async def _account_pool(settings: Settings):  # noqa: ANN202 - yields an Account
     await database.open()
     try:
         repo = AccountRepository(database, SecretBox(load_or_create_key(data_dir, secret)))
-        pool = AccountPool(repo, settings=settings, families=families_of(providers), http=http)
+        pool = AccountPool(repo, settings=SettingsHolder(settings), families=families_of(providers), http=http)
         await pool.load()
         yield pool
     finally:

@@ -18,11 +18,11 @@ from flow2api.request_state import RequestState
 from flow2api.plugin import Provider
 from flow2api.pool import AccountPool
 from flow2api.proxies import HttpSessions
-from flow2api.settings import Settings
+from flow2api.settings import SettingsHolder
 from flow2api.storage import Database
 from flow2api.storage.tasks import RequestLogRepository, TaskRepository
 
-SETTINGS: Final = web.AppKey("settings", Settings)
+SETTINGS: Final = web.AppKey("settings", SettingsHolder)
 PROVIDERS: Final = web.AppKey("providers", Mapping[str, Provider])
 CATALOG: Final = web.AppKey("catalog", CatalogHolder)
 DATABASE: Final = web.AppKey("database", Database)

@@ -53,6 +53,7 @@ __all__ = [
     "PluginContext",
     "Progress",
     "Provider",
+    "Submitted",
     "Usage",
 ]
 
@@ -214,13 +215,25 @@ class MediaOutput:
 
 
 @dataclass(frozen=True, slots=True)
+class Submitted:
+    """Upstream accepted the job; ``resume`` (JSON-able) lets :meth:`Provider.resume` continue it later.
+
+    The core stores ``resume`` with the task, so a video job survives a
+    restart of flow2api: it is resumed on the same account instead of being
+    submitted (and paid for) again.
+    """
+
+    resume: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     """Credits the account has left after the job, as upstream reported them."""
 
     remaining_credits: int | None = None
 
 
-Event = Progress | MediaOutput | Usage
+Event = Progress | MediaOutput | Submitted | Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,8 +311,13 @@ class Provider(Protocol):
     ``can_serve(options, account) -> bool``
         Whether this account may serve this route (tier, enabled kinds); no I/O.
     ``generate(call) -> AsyncIterator[Event]``
-        Run one attempt of a job, yielding :class:`Progress`, :class:`MediaOutput`
-        and :class:`Usage` events. Raises :mod:`flow2api.errors` types only.
+        Run one attempt of a job, yielding :class:`Progress`, :class:`Submitted`,
+        :class:`MediaOutput` and :class:`Usage` events. Raises
+        :mod:`flow2api.errors` types only.
+    ``resume(call, state) -> AsyncIterator[Event]`` (optional)
+        Continue a job from the ``resume`` mapping of its :class:`Submitted`
+        event (after a restart), on the same account; same events as ``generate``.
+        Providers without long-running jobs need not define it.
     """
 
     name: str

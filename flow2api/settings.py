@@ -255,3 +255,23 @@ def load_settings(
     settings = _validate(core, plugin, source)
     log.info("settings loaded from %s (%d plugin sections)", source, len(plugin))
     return settings
+
+
+class SettingsHolder:
+    """The settings in force: ``current`` is swapped whole when an operator changes a section at run time.
+
+    Readers take ``holder.current`` once per use and keep that snapshot (like
+    the catalog). Persisting runtime changes is the caller's job.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.current = settings
+
+    def update(self, **sections: Mapping[str, Any]) -> Settings:
+        """Validate core ``sections`` (section name → changed keys) on top of the current settings and swap them in.
+
+        Raises :class:`SettingsError` (current settings unchanged) when the result is invalid.
+        """
+        self.current = self.current.with_overrides(**sections)
+        log.info("settings changed at run time: %s", ", ".join(f"[{name}]" for name in sections))
+        return self.current

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from flow2api.errors import Flow2APIError, UpstreamProtocolError
 from flow2api.keys import MEDIA, POOL, SETTINGS, STATE, TASKS
-from flow2api.plugin import Call, Job, Kind, MediaOutput, Progress, Usage
+from flow2api.plugin import Call, Job, Kind, MediaOutput, Progress, Submitted, Usage
 from flow2api.storage.tasks import FAILED, RUNNING, SUCCEEDED
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class Result:
 
 def public_base_url(request: web.Request) -> str:
     """Base URL for media links: ``[cache] base_url``, else the request's (honouring ``X-Forwarded-Proto/Host``)."""
-    configured = request.config_dict[SETTINGS].cache.base_url
+    configured = request.config_dict[SETTINGS].current.cache.base_url
     if configured:
         return configured.rstrip("/")
     proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
@@ -75,6 +75,8 @@ async def run_job(request: web.Request, job: Job) -> AsyncIterator[Progress | Re
                 result = await _cache(media, state.http, event, base)
                 results.append(result)
                 yield result
+            elif isinstance(event, Submitted):
+                await tasks.update(state.request_id, resume=dict(event.resume))
             elif isinstance(event, Usage) and event.remaining_credits is not None:
                 await request.config_dict[POOL].update(state.lease.account_id, credits=event.remaining_credits)
         if not results:

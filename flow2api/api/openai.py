@@ -1,8 +1,7 @@
-"""The OpenAI surface under ``/v1``: models and chat completions.
+"""The OpenAI chat completions surface: ``POST /v1/chat/completions``.
 
-Shapes follow the OpenAI API reference ("Models", "Chat Completions", "Chat
-Completions streaming"): ``/v1/models`` is ``{"object": "list", "data": [...]}``;
-a completion is ``chat.completion``; a stream is Server-Sent Events of
+Shapes follow the OpenAI API reference ("Chat Completions", "Chat
+Completions streaming"): a completion is ``chat.completion``; a stream is Server-Sent Events of
 ``chat.completion.chunk`` objects with one ``id`` and ``created``, the role in
 the first delta, ``finish_reason`` on the last chunk, then ``data: [DONE]``.
 Progress goes to ``delta.reasoning_content`` (or ``content``, per
@@ -21,58 +20,13 @@ from aiohttp import web
 
 from flow2api.api.inputs import image_from_url, last_user_parts
 from flow2api.api.jobs import Result, run_job
-from flow2api.catalog import Catalog, CatalogEntry
 from flow2api.errors import Flow2APIError
-from flow2api.keys import CATALOG, PROVIDERS, SETTINGS, STATE
+from flow2api.keys import SETTINGS, STATE
 from flow2api.pipeline import generation
 from flow2api.pipeline.errors import openai_error_body
-from flow2api.plugin import Job, Kind, Progress, Provider
+from flow2api.plugin import Job, Kind, Progress
 
 log = logging.getLogger(__name__)
-
-
-def model_object(entry: CatalogEntry, catalog: Catalog, providers: dict[str, Provider]) -> dict[str, Any]:
-    """One ``/v1/models`` item: OpenAI's ``id``/``object``/``created``/``owned_by`` plus ``flow2api``.
-
-    The ``flow2api`` extension: ``kind`` (image/video), ``available`` (an
-    installed provider serves it), ``description``, ``providers`` (route
-    provider ids) and the first available route's capabilities from its
-    provider's ``describe`` (aspect ratio, input image counts, tier …).
-    """
-    capabilities: dict[str, Any] = {}
-    for route in entry.routes:
-        provider = providers.get(route.provider)
-        if provider is not None and route.options is not None:
-            capabilities = provider.describe(route.options)
-            break
-    return {
-        "id": entry.id,
-        "object": "model",
-        "created": int(catalog.loaded_at),
-        "owned_by": "flow2api",
-        "flow2api": {
-            "kind": entry.kind.value,
-            "available": entry.available,
-            "description": entry.description,
-            "providers": [r.provider for r in entry.routes],
-            **capabilities,
-        },
-    }
-
-
-async def list_models(request: web.Request) -> web.Response:
-    """``GET /v1/models`` → ``{"object": "list", "data": [model, …]}`` of every enabled catalog model."""
-    catalog = request.config_dict[CATALOG].current
-    providers = request.config_dict[PROVIDERS]
-    data = [model_object(e, catalog, providers) for e in catalog.public_entries()]
-    return web.json_response({"object": "list", "data": data})
-
-
-async def retrieve_model(request: web.Request) -> web.Response:
-    """``GET /v1/models/{model}`` → one model object; 404 ``model_not_found`` when unknown or disabled."""
-    catalog = request.config_dict[CATALOG].current
-    entry = catalog.resolve(request.match_info["model"])
-    return web.json_response(model_object(entry, catalog, request.config_dict[PROVIDERS]))
 
 
 def result_markdown(result: Result) -> str:
@@ -122,7 +76,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         })
 
-    progress_field = request.config_dict[SETTINGS].generation.progress_field
+    progress_field = request.config_dict[SETTINGS].current.generation.progress_field
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
@@ -175,7 +129,5 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 def setup_openai_routes(app: web.Application) -> None:
-    """Register the OpenAI routes on the ``/v1`` sub-app."""
-    app.router.add_get("/models", list_models)
-    app.router.add_get("/models/{model}", retrieve_model)
+    """Register ``/chat/completions`` on the ``/v1`` sub-app."""
     app.router.add_post("/chat/completions", chat_completions)

@@ -36,7 +36,7 @@ async def auth_middleware(request: web.Request, handler: web.Handler) -> web.Str
         raise AuthenticationError(
             "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
         )
-    expected = request.config_dict[SETTINGS].global_.api_key.get_secret_value()
+    expected = request.config_dict[SETTINGS].current.global_.api_key.get_secret_value()
     if not hmac.compare_digest(key.encode(), expected.encode()):
         raise AuthenticationError("Incorrect API key provided.")
     state.caller = Caller(name="global")

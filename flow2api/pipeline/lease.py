@@ -31,7 +31,7 @@ async def lease_middleware(request: web.Request, handler: web.Handler) -> web.St
     assert state.entry is not None
     pool = request.config_dict[POOL]
     providers = request.config_dict[PROVIDERS]
-    generation = request.config_dict[SETTINGS].generation
+    generation = request.config_dict[SETTINGS].current.generation
     wait = generation.image_slot_wait_timeout if state.entry.kind.value == "image" else generation.video_slot_wait_timeout
     tried: set[int] = set()
     last_error: Flow2APIError | None = None

@@ -12,6 +12,6 @@ async def proxy_middleware(request: web.Request, handler: web.Handler) -> web.St
     """Set ``state.http``: the account's ``proxy_url`` session, else the ``[proxy]`` one, else direct."""
     state = request[STATE]
     if state.lease is not None:
-        proxy = state.lease.view.proxy_url or request.config_dict[SETTINGS].global_proxy_url
+        proxy = state.lease.view.proxy_url or request.config_dict[SETTINGS].current.global_proxy_url
         state.http = request.config_dict[HTTP_SESSIONS].get(proxy)
     return await handler(request)

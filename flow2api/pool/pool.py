@@ -33,7 +33,7 @@ from flow2api.errors import (
 from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Provider
 from flow2api.pool.strategies import STRATEGIES, StrategyState
 from flow2api.proxies import HttpSessions
-from flow2api.settings import Settings
+from flow2api.settings import Settings, SettingsHolder
 from flow2api.storage.accounts import AccountRecord, AccountRepository
 
 log = logging.getLogger(__name__)
@@ -99,12 +99,12 @@ class AccountPool:
         self,
         repo: AccountRepository,
         *,
-        settings: Settings,
+        settings: SettingsHolder,
         families: Mapping[str, AccountFamily],
         http: HttpSessions,
     ) -> None:
         self.repo = repo
-        self.settings = settings
+        self._settings = settings
         self.families = families
         self.http = http
         self._records: dict[int, AccountRecord] = {}
@@ -115,6 +115,11 @@ class AccountPool:
         self._refreshing: dict[int, asyncio.Task[None]] = {}
         self._force_refresh: set[int] = set()
         self._strategy_state = StrategyState()
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force now (runtime changes included)."""
+        return self._settings.current
 
     async def load(self) -> None:
         """Read every account and its projects from storage."""
@@ -273,8 +278,12 @@ class AccountPool:
         *,
         exclude: frozenset[int] = frozenset(),
         timeout: float = 0.0,
+        account_id: int | None = None,
     ) -> Lease:
         """Lease an account that can serve ``entry``, refreshing its credential first if due.
+
+        ``account_id`` restricts the choice to that one account (resuming a job
+        that upstream holds in that account's project).
 
         Waits up to ``timeout`` seconds for a free slot. Raises
         ``NoAccountAvailableError`` (503) when no account can serve the model or
@@ -287,6 +296,9 @@ class AccountPool:
         excluded = set(exclude)
         while True:
             candidates, why = self._candidates(entry, providers, frozenset(excluded))
+            if account_id is not None:
+                candidates = [c for c in candidates if c.account_id == account_id]
+                why = why or f"account {account_id} cannot serve the model '{entry.id}' now"
             if not candidates:
                 raise NoAccountAvailableError(why)
             usable = frozenset(c.account_id for c in candidates)

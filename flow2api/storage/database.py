@@ -83,6 +83,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX request_logs_created ON request_logs(created_at);
     """,
+    # 2: where an accepted upstream job can be resumed from (plugin Submitted.resume, JSON)
+    """
+    ALTER TABLE tasks ADD COLUMN resume TEXT;
+    """,
 ]
 
 

@@ -29,6 +29,7 @@ class TaskRecord:
     created_at: float
     updated_at: float
     completed_at: float | None
+    resume: dict[str, Any] | None = None
 
 
 class TaskRepository:
@@ -56,8 +57,12 @@ class TaskRepository:
         account_id: int | None = None,
         result: dict[str, Any] | None = None,
         error: str | None = None,
+        resume: dict[str, Any] | None = None,
     ) -> None:
-        """Advance a task; reaching ``completed`` or ``failed`` stamps ``completed_at``."""
+        """Advance a task; reaching ``completed`` or ``failed`` stamps ``completed_at``.
+
+        ``resume`` is the provider's :class:`~flow2api.plugin.Submitted` state.
+        """
         now = time.time()
         sets = {"updated_at": now}
         if status is not None:
@@ -72,6 +77,8 @@ class TaskRepository:
             sets["result"] = json.dumps(result)
         if error is not None:
             sets["error"] = error
+        if resume is not None:
+            sets["resume"] = json.dumps(resume)
         assignments = ", ".join(f"{k} = ?" for k in sets)
         await self._db.conn.execute(f"UPDATE tasks SET {assignments} WHERE id = ?", (*sets.values(), task_id))
         await self._db.conn.commit()
@@ -84,6 +91,7 @@ class TaskRepository:
             return None
         data = dict(row)
         data["result"] = json.loads(data["result"]) if data["result"] else None
+        data["resume"] = json.loads(data["resume"]) if data["resume"] else None
         return TaskRecord(**data)
 
 
