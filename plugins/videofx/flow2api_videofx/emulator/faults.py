@@ -1,0 +1,210 @@
+"""Fault injection: rules that make the emulator misbehave on purpose, and where they act.
+
+A `FaultRule` matches requests by account e-mail and/or operation name (an `fnmatch` pattern,
+e.g. ``batchAsyncGenerateVideo*``), fires at most ``count`` times (None = forever) with
+``probability`` (decided by a seeded `random.Random`, so runs are reproducible).
+
+| kind | acts | effect |
+|---|---|---|
+| ``status`` | before the handler | answers ``status`` in the surface's error shape (Google envelope on {api}; 429 adds ``Retry-After`` + RetryInfo when ``retry_after`` is set) |
+| ``latency`` | before the handler | sleeps ``latency_ms`` then handles normally |
+| ``expire_at`` | before the handler | the matched account's current ATs expire (so this call already gets 401) |
+| ``bad_shape`` | after the handler | a 2xx/3xx answer becomes 200 JSON without its key field(s) (``field``: comma-separated dotted paths) |
+| ``captcha_fail`` | in generation calls | the token check fails (403 ``PUBLIC_ERROR_UNUSUAL_ACTIVITY``) |
+| ``safety`` | in generation calls | 400 with ``reason`` (default ``PUBLIC_ERROR_UNSAFE_GENERATION``, invented) |
+| ``video_fail`` | in video submits | the videos end in ``media_status`` (default FAILED) with ``{code, message}`` |
+| ``slow_media`` | on the CDN | bytes are streamed at ``bytes_per_second`` |
+
+Rules are added with `FaultInjector.add` or ``POST /_emulator/faults`` (same JSON).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import json
+import logging
+import random
+import uuid
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .errors import CdnError, GoogleError, SolverError, TrpcError, error_info
+from .keys import CONTEXT, EMULATOR
+
+logger = logging.getLogger(__name__)
+
+FaultKind = Literal["status", "latency", "expire_at", "captcha_fail", "video_fail", "safety", "slow_media",
+                    "bad_shape"]
+
+
+class FaultRule(BaseModel):
+    """One fault. Matching: ``account`` (e-mail) and ``operation`` (fnmatch pattern), both optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: FaultKind
+    account: str | None = None
+    operation: str | None = None
+    count: int | None = Field(None, ge=1)
+    probability: float = Field(1.0, ge=0.0, le=1.0)
+    # kind parameters
+    status: int | None = Field(None, ge=400, le=599)
+    retry_after: float | None = Field(None, ge=0)
+    message: str | None = None
+    reason: str | None = None
+    latency_ms: int = Field(0, ge=0)
+    error_code: int = 13
+    error_message: str = "Video generation failed due to an internal error."
+    media_status: str = "MEDIA_GENERATION_STATUS_FAILED"
+    bytes_per_second: int = Field(16_384, ge=1)
+    field: str | None = None
+    # bookkeeping (set by the injector)
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    fired: int = 0
+
+    @model_validator(mode="after")
+    def _check_parameters(self) -> "FaultRule":
+        if self.kind == "status" and self.status is None:
+            raise ValueError("kind 'status' needs 'status' (an HTTP status 400-599)")
+        if self.kind == "latency" and self.latency_ms <= 0:
+            raise ValueError("kind 'latency' needs 'latency_ms' > 0")
+        if not self.media_status.startswith(("MEDIA_GENERATION_STATUS_FAILED", "MEDIA_GENERATION_STATUS_ERROR")):
+            raise ValueError("media_status must be MEDIA_GENERATION_STATUS_FAILED or start with "
+                             "MEDIA_GENERATION_STATUS_ERROR")
+        return self
+
+    def matches(self, kind: str, operation: str, account: str | None) -> bool:
+        if self.kind != kind or (self.count is not None and self.fired >= self.count):
+            return False
+        if self.account is not None and self.account != account:
+            return False
+        return self.operation is None or fnmatch.fnmatchcase(operation, self.operation)
+
+
+class FaultInjector:
+    """The active rules of one emulator. ``take`` decides (and counts) whether one fires."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rules: list[FaultRule] = []
+        self._random = random.Random(seed)
+
+    def add(self, rule: FaultRule | dict[str, Any]) -> FaultRule:
+        """Add a rule (a `FaultRule` or its JSON dict); returns it with its ``id``."""
+        if not isinstance(rule, FaultRule):
+            rule = FaultRule.model_validate(rule)
+        self.rules.append(rule)
+        logger.info("fault rule added: %s", rule.model_dump(exclude_defaults=True))
+        return rule
+
+    def remove(self, rule_id: str) -> bool:
+        before = len(self.rules)
+        self.rules = [r for r in self.rules if r.id != rule_id]
+        return len(self.rules) != before
+
+    def clear(self) -> None:
+        self.rules.clear()
+
+    def take(self, kind: str, operation: str, account: str | None) -> FaultRule | None:
+        """The first rule of ``kind`` that matches and wins its probability roll, counted as fired."""
+        for rule in self.rules:
+            if not rule.matches(kind, operation, account):
+                continue
+            if rule.probability < 1.0 and self._random.random() >= rule.probability:
+                continue
+            rule.fired += 1
+            logger.info("fault %s fired on %s (account %s)", kind, operation, account)
+            return rule
+        return None
+
+
+def status_error(rule: FaultRule, surface: str, operation: str) -> Exception:
+    """The error a ``status`` rule answers, in the shape of the request's surface."""
+    assert rule.status is not None
+    headers = {"Retry-After": str(int(rule.retry_after))} if rule.retry_after is not None else {}
+    if surface == "trpc":
+        return TrpcError(rule.status, rule.message or "Injected failure", operation, headers=headers)
+    if surface == "solver":
+        return SolverError(rule.reason or "ERROR_NO_SLOT_AVAILABLE", rule.message or "No idle workers are available",
+                           http_status=rule.status if rule.status != 400 else 200)
+    if surface in ("cdn", "labs", "other"):
+        return CdnError(rule.status, rule.message or "That's an error.", headers=headers)
+    details: list[dict[str, Any]] = []
+    reason = rule.reason or ("RATE_LIMIT_EXCEEDED" if rule.status == 429 else None)
+    if reason:
+        details.append(error_info(reason))
+    if rule.retry_after is not None:
+        details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{int(rule.retry_after)}s"})
+    return GoogleError(rule.status, rule.message, details=details or None, headers=headers, detail="fault-injected")
+
+
+# Key fields removed by ``bad_shape`` (dotted paths), per operation; "" = replace the body with {}.
+BAD_SHAPE_FIELDS: dict[str, tuple[str, ...]] = {
+    "auth.session": ("access_token",),
+    "project.createProject": ("result.data.json.result.projectId",),
+    "credits": ("credits", "userPaygateTier"),
+    "uploadImage": ("media",),
+    "uploadUserImage": ("mediaGenerationId",),
+    "batchGenerateImages": ("media",),
+    "upsampleImage": ("encodedImage",),
+    "batchCheckAsyncVideoGenerationStatus": ("media",),
+    "getMedia": ("video", "image"),
+    "runVideoFxConcatenation": ("operation",),
+    "runVideoFxCheckConcatenationStatus": ("status", "outputUri", "encodedVideo"),
+    "createTask": ("taskId",),
+    "getTaskResult": ("solution",),
+    **{op: ("media", "operations", "workflows") for op in (
+        "batchAsyncGenerateVideoText", "batchAsyncGenerateVideoStartImage", "batchAsyncGenerateVideoStartAndEndImage",
+        "batchAsyncGenerateVideoReferenceImages", "batchAsyncGenerateVideoExtendVideo",
+        "batchAsyncGenerateVideoUpsampleVideo")},
+}
+
+
+def _drop(body: Any, dotted: str) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        if not isinstance(body, dict):
+            return
+        body = body.get(part)
+    if isinstance(body, dict):
+        body.pop(leaf, None)
+
+
+def mangle(response: web.StreamResponse, rule: FaultRule, operation: str) -> web.Response:
+    """The ``bad_shape`` answer: 200 JSON of the real answer minus its key field(s)."""
+    body: Any = {}
+    if isinstance(response, web.Response) and response.content_type == "application/json" and response.text:
+        body = json.loads(response.text)
+    paths = tuple(p.strip() for p in rule.field.split(",")) if rule.field else BAD_SHAPE_FIELDS.get(operation, ())
+    if not paths or not isinstance(body, dict):
+        body = {}
+    for path in paths:
+        _drop(body, path)
+    return web.json_response(body, status=200)
+
+
+@web.middleware
+async def fault_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """Apply the faults that act around a handler: latency, expire_at, status, bad_shape."""
+    ctx = request.get(CONTEXT)
+    if ctx is None or ctx.surface == "control":
+        return await handler(request)
+    emulator = request.app[EMULATOR]
+    faults = emulator.faults
+    rule = faults.take("latency", ctx.operation, ctx.account)
+    if rule is not None:
+        await asyncio.sleep(rule.latency_ms / 1000)
+    if ctx.account is not None:
+        rule = faults.take("expire_at", ctx.operation, ctx.account)
+        if rule is not None:
+            emulator.world.expire_access_tokens(ctx.account, emulator.clock())
+    rule = faults.take("status", ctx.operation, ctx.account)
+    if rule is not None:
+        raise status_error(rule, ctx.surface, ctx.operation)
+    shape_rule = faults.take("bad_shape", ctx.operation, ctx.account)
+    response = await handler(request)
+    if shape_rule is not None and response.status < 400:
+        return mangle(response, shape_rule, ctx.operation)
+    return response
