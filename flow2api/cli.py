@@ -1,11 +1,12 @@
-"""The ``flow2api`` command line: ``serve``, ``demo``, ``accounts add|list``, ``models check``.
+"""The ``flow2api`` command line: ``serve``, ``demo``, ``accounts add|list``, ``keys create|list|revoke``, ``models check``.
 
 ``serve`` starts the server; when ``[demo] auto`` is on and no account is
 stored yet, it runs in demo mode, like ``demo``: each installed family's
 bundled emulator is started on loopback, the family's settings point at it,
 a demo account is added, and the data lives in ``<data_dir>/demo`` so real
 data is never mixed with it. Exit codes: 0 ok, 1 runtime failure, 2 bad
-settings, catalog or arguments.
+settings, catalog or arguments. ``models check`` exits 2 when the file has
+errors and 1 when it only has warnings (a route's provider is not installed).
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ async def run_server(settings: Settings, *, demo: bool | None) -> None:
             loop.add_signal_handler(sig, stop.set)
         from flow2api.keys import CATALOG
 
-        loop.add_signal_handler(signal.SIGHUP, app[CATALOG].reload)
+        # Parsed in a worker thread, so a reload does not stall requests being served.
+        loop.add_signal_handler(signal.SIGHUP, app[CATALOG].request_reload)
         await stop.wait()
         log.info("shutting down")
 
@@ -143,6 +145,61 @@ async def list_accounts(settings: Settings) -> list[str]:
             state = "enabled" if r.enabled else f"disabled ({r.ban_reason or 'by operator'})"
             secret = mask(next(iter(r.secrets.values()), ""))
             lines.append(f"{r.id}\t{r.family}\t{r.email}\t{r.tier or '-'}\t{r.credits if r.credits is not None else '-'}\t{state}\t{secret}")
+        return lines
+
+
+def parse_expiry(text: str, *, now: float | None = None) -> float:
+    """Unix seconds for ``--expires``: ISO 8601 (``2027-01-31`` or with a time, UTC unless an offset is given)
+    or a duration from now (``30d``, ``12h``, ``45m``). Raises ``ValueError`` with a readable message."""
+    import re
+    import time
+    from datetime import datetime, timezone
+
+    now = time.time() if now is None else now
+    match = re.fullmatch(r"(\d+)([dhm])", text.strip())
+    if match:
+        return now + int(match.group(1)) * {"d": 86400, "h": 3600, "m": 60}[match.group(2)]
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"--expires {text!r}: use a date like 2027-01-31, a timestamp, or a duration like 30d") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+@contextlib.asynccontextmanager
+async def _key_store(settings: Settings):  # noqa: ANN202 - yields an ApiKeyStore
+    from flow2api.apikeys import ApiKeyStore
+
+    database = Database(settings.storage.data_dir / "flow2api.db")
+    await database.open()
+    try:
+        store = ApiKeyStore(database)
+        await store.load()
+        yield store
+    finally:
+        await database.close()
+
+
+async def keys_command(settings: Settings, args: argparse.Namespace) -> list[str]:
+    """Run ``flow2api keys create|list|revoke``; returns the lines to print (the new key only once, on create)."""
+    async with _key_store(settings) as store:
+        if args.action == "create":
+            models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
+            expires = parse_expiry(args.expires) if args.expires else None
+            record, key = await store.create(
+                args.name, rpm=args.rpm, concurrency=args.concurrency, models=models, expires_at=expires,
+            )
+            return [f"created key {record.id} ({record.name}); copy it now, it is not shown again:", key]
+        if args.action == "revoke":
+            return [f"key {args.id} revoked" if await store.revoke(args.id) else f"no key {args.id}"]
+        lines = ["id\tname\tprefix\trpm\tconcurrency\tmodels\texpires_at\tenabled"]
+        for r in await store.list():
+            lines.append(
+                f"{r.id}\t{r.name}\t{r.prefix}…\t{r.rpm or '-'}\t{r.concurrency or '-'}\t"
+                f"{','.join(r.models) or 'all'}\t{r.expires_at or '-'}\t{'yes' if r.enabled else 'no'}"
+            )
         return lines
 
 
@@ -169,10 +226,26 @@ def _parser() -> argparse.ArgumentParser:
     common(add)
     add.add_argument("--family", default="videofx", help="account family (default videofx)")
     add.add_argument("--st", help="labs.google session token (__Secure-next-auth.session-token)")
+    add.add_argument("--cookies", metavar="FILE",
+                     help="flowweb family: cookies.txt (Netscape) or JSON cookie export of a flow.google.com tab")
+    add.add_argument("--email", help="flowweb family: the account's e-mail, when the Flow page does not name it")
     add.add_argument("--proxy", help="per-account proxy URL (http://, socks5://, socks5h://)")
     add.add_argument("--remark", default="", help="free-text note")
     lst = accounts.add_parser("list", help="list accounts (secrets masked)")
     common(lst)
+
+    keys = sub.add_parser("keys", help="manage client API keys").add_subparsers(dest="action", required=True)
+    create = keys.add_parser("create", help="create a key (printed once)")
+    common(create)
+    create.add_argument("--name", required=True, help="who or what the key is for")
+    create.add_argument("--rpm", type=int, default=0, help="requests per minute (0 = unlimited)")
+    create.add_argument("--concurrency", type=int, default=0, help="requests at once (0 = unlimited)")
+    create.add_argument("--models", help="comma-separated model ids the key may use (default: all)")
+    create.add_argument("--expires", help="expiry: 2027-01-31, an ISO timestamp, or a duration like 30d")
+    common(keys.add_parser("list", help="list keys (never the keys themselves)"))
+    revoke = keys.add_parser("revoke", help="delete a key")
+    common(revoke)
+    revoke.add_argument("id", type=int)
 
     models = sub.add_parser("models", help="model catalog").add_subparsers(dest="action", required=True)
     check = models.add_parser("check", help="validate a catalog file against the installed providers")
@@ -193,14 +266,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             demo = True if args.command == "demo" else (False if args.no_demo else None)
             asyncio.run(run_server(settings, demo=demo))
         elif args.command == "accounts" and args.action == "add":
-            if not args.st:
-                out.write("flow2api accounts add: --st is required for the videofx family\n")
+            if args.cookies:  # the cookie file's text is the credential (flowweb); it is parsed by the family
+                try:
+                    credentials = {"cookies": Path(args.cookies).read_text(encoding="utf-8")}
+                except OSError as exc:
+                    sys.stderr.write(f"error: cannot read {args.cookies}: {exc.strerror}\n")
+                    return 2
+                if args.email:
+                    credentials["email"] = args.email
+            elif args.st:
+                credentials = {"st": args.st}
+            else:
+                out.write("flow2api accounts add: --st (videofx) or --cookies FILE (flowweb) is required\n")
                 return 2
             fields = {k: v for k, v in {"proxy_url": args.proxy, "remark": args.remark}.items() if v}
-            out.write(asyncio.run(add_account(settings, args.family, {"st": args.st}, **fields)) + "\n")
+            out.write(asyncio.run(add_account(settings, args.family, credentials, **fields)) + "\n")
         elif args.command == "accounts" and args.action == "list":
             out.write("id\tfamily\temail\ttier\tcredits\tstate\tsecret\n")
             for line in asyncio.run(list_accounts(settings)):
+                out.write(line + "\n")
+        elif args.command == "keys":
+            for line in asyncio.run(keys_command(settings, args)):
                 out.write(line + "\n")
         elif args.command == "models" and args.action == "check":
             path = Path(args.path) if args.path else settings.catalog.path
@@ -208,7 +294,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             catalog = load_catalog(path, providers)
             for warning in catalog.warnings:
                 out.write(f"warning: {warning}\n")
-            out.write(f"{path}: {len(catalog.entries)} models, digest {catalog.digest}\n")
+            out.write(
+                f"{path}: {len(catalog.entries)} models, {len(catalog.aliases)} aliases, digest {catalog.digest}"
+                f"{f', {len(catalog.warnings)} warning(s)' if catalog.warnings else ''}\n"
+            )
             return 1 if catalog.warnings else 0
     except (SettingsError, CatalogError) as exc:
         problems = exc.problems if isinstance(exc, CatalogError) else [str(exc)]
@@ -218,6 +307,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Flow2APIError as exc:
         sys.stderr.write(f"error: {exc.message}\n")
         return 1
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
     except KeyboardInterrupt:
         return 0
     return 0

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import aiohttp
+import aiohttp_socks
+import python_socks
 from pydantic import BaseModel
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "Job",
     "Kind",
     "MediaOutput",
+    "PROXY_ERRORS",
     "PluginConfigError",
     "PluginContext",
     "Progress",
@@ -56,6 +59,20 @@ __all__ = [
     "Submitted",
     "Usage",
 ]
+
+
+#: Exceptions a ``Call.http`` request raises when the account's proxy (not the upstream) failed.
+#: The core routes sessions through aiohttp-socks, whose errors are not ``aiohttp.ClientError``s;
+#: providers map these to ``ProxyConnectError`` so the failure counts against the proxy, not Google.
+PROXY_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientProxyConnectionError,
+    aiohttp_socks.ProxyError,
+    aiohttp_socks.ProxyConnectionError,
+    aiohttp_socks.ProxyTimeoutError,
+    python_socks.ProxyError,
+    python_socks.ProxyConnectionError,
+    python_socks.ProxyTimeoutError,
+)
 
 
 class Kind(str, enum.Enum):
@@ -275,6 +292,13 @@ class AccountFamily(Protocol):
     ``demo_upstream(data_dir) -> AsyncContextManager[DemoUpstream] | None``
         Start the family's bundled emulator for demo mode, or ``None`` when it
         has none.
+    ``web_app() -> aiohttp.web.Application | None`` (optional)
+        HTTP routes the family serves itself (e.g. a WebSocket its browser
+        executors connect to). ``create_app`` mounts the application at
+        ``/api/<name>`` on the root app, beside the admin ``/api`` sub-app
+        (aiohttp resolves the longer prefix first), so only the root
+        middlewares (request context, errors) run: the family authenticates
+        its own routes. Families without routes need not define it.
     """
 
     name: str

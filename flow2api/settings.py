@@ -79,6 +79,10 @@ class CacheSection(_Section):
     timeout: float = Field(7200, ge=0, description="seconds a cached file is kept; 0 keeps forever")
     base_url: str = Field("", description="public base URL for media links; empty = derived from the request")
     max_bytes: int = Field(0, ge=0, description="size cap of the cache in bytes; 0 = no cap")
+    sign_urls: bool = Field(False, description="media URLs carry an HMAC signature and expiry (?expires=&sig=)")
+    signed_url_ttl: float = Field(
+        0, ge=0, description="seconds a signed media URL stays valid; 0 = as long as the file ([cache] timeout)"
+    )
 
 
 class GenerationSection(_Section):
@@ -90,13 +94,24 @@ class GenerationSection(_Section):
     video_slot_wait_timeout: float = Field(60, ge=0, description="seconds to wait for a free account slot")
     max_retries: int = Field(3, ge=0, le=10, description="other accounts tried after an account-specific failure")
     progress_field: Literal["reasoning_content", "content"] = "reasoning_content"
+    keepalive_interval: float = Field(15, ge=0, description="seconds of silence before an SSE keep-alive; 0 = never")
+    video_output: Literal["tag", "link"] = Field(
+        "tag", description="chat video result: HTML <video> tag or markdown link"
+    )
+    max_input_image_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest input image accepted, bytes")
+    video_workers: int = Field(16, ge=1, le=1000, description="Videos API jobs running at once; the rest wait queued")
 
 
 class AdminSection(_Section):
-    """``[admin]``: account health policy."""
+    """``[admin]``: account health policy, and the admin site's session timeouts."""
 
     error_ban_threshold: int = Field(3, ge=0, description="consecutive errors that disable an account; 0 = never")
     rate_limit_cooldown: float = Field(60, ge=0, description="seconds an account rests after an upstream 429 without Retry-After")
+    maintenance_interval: float = Field(60, gt=0, description="seconds between background credential checks")
+    credits_refresh_interval: float = Field(3600, ge=0, description="seconds between background credit re-reads; 0 = never")
+    maintenance_concurrency: int = Field(4, ge=1, description="accounts refreshed at once in the background")
+    session_idle_timeout: float = Field(1800, gt=0, description="seconds of inactivity that end an admin session")
+    session_absolute_timeout: float = Field(43200, gt=0, description="seconds after login that end an admin session")
 
 
 class CallLogicSection(_Section):
@@ -104,6 +119,18 @@ class CallLogicSection(_Section):
 
     call_mode: Literal["default", "random", "round_robin", "polling", "least_busy", "credits"] = "default"
     credits_floor: int = Field(0, ge=0, description="with call_mode=credits, skip accounts below this many credits")
+
+
+class RateLimitSection(_Section):
+    """``[rate_limit]``: limits for the whole gateway and for the settings' ``[global] api_key``.
+
+    Keys created in the admin site or CLI carry their own limits. 0 = unlimited.
+    """
+
+    global_rpm: int = Field(0, ge=0, description="requests per minute across all callers")
+    global_concurrency: int = Field(0, ge=0, description="requests in progress across all callers")
+    settings_key_rpm: int = Field(0, ge=0, description="requests per minute for [global] api_key")
+    settings_key_concurrency: int = Field(0, ge=0, description="requests in progress for [global] api_key")
 
 
 class CatalogSection(_Section):
@@ -120,13 +147,15 @@ class DemoSection(_Section):
 
 
 class LoggingSection(_Section):
-    """``[logging]``: log level of the server."""
+    """``[logging]``: log level of the server and retention of the request log."""
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    request_log_days: float = Field(30, ge=0, description="days request log rows are kept; 0 = no age limit")
+    request_log_max_rows: int = Field(100_000, ge=0, description="request log rows kept at most; 0 = no row limit")
 
 
 CORE_SECTIONS = (
-    "global", "server", "storage", "proxy", "cache", "generation", "admin", "call_logic", "catalog", "demo", "logging",
+    "global", "server", "storage", "proxy", "cache", "generation", "admin", "call_logic", "rate_limit", "catalog", "demo", "logging",
 )
 
 
@@ -141,6 +170,7 @@ class Settings(_Section):
     generation: GenerationSection = Field(default_factory=GenerationSection)
     admin: AdminSection = Field(default_factory=AdminSection)
     call_logic: CallLogicSection = Field(default_factory=CallLogicSection)
+    rate_limit: RateLimitSection = Field(default_factory=RateLimitSection)
     catalog: CatalogSection = Field(default_factory=CatalogSection)
     demo: DemoSection = Field(default_factory=DemoSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)

@@ -1,18 +1,21 @@
 """Stage 3, auth: the API key → ``state.caller``.
 
 Accepted as ``Authorization: Bearer <key>`` (OpenAI), and on the Gemini
-surface also as ``x-goog-api-key`` or ``?key=`` (spec §5.1). Keys are compared
-in constant time; the key itself is never logged or echoed.
+surface also as ``x-goog-api-key`` or ``?key=`` (spec §5.1). The settings'
+``[global] api_key`` is compared in constant time; keys created by operators
+are looked up by their SHA-256 (:mod:`flow2api.apikeys`). The key itself is
+never logged or echoed.
 """
 
 from __future__ import annotations
 
 import hmac
+import time
 
 from aiohttp import web
 
 from flow2api.errors import AuthenticationError
-from flow2api.keys import SETTINGS, STATE
+from flow2api.keys import API_KEYS, SETTINGS, STATE
 from flow2api.request_state import Caller
 
 
@@ -29,15 +32,26 @@ def presented_key(request: web.Request, surface: str) -> str | None:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
-    """Refuse requests without a valid key with 401 ``invalid_api_key``; set ``state.caller`` otherwise."""
+    """Refuse requests without a valid, enabled, unexpired key with 401 ``invalid_api_key``; set ``state.caller``."""
     state = request[STATE]
     key = presented_key(request, state.surface)
     if key is None:
-        raise AuthenticationError(
-            "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
-        )
+        raise AuthenticationError("You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.")
     expected = request.config_dict[SETTINGS].current.global_.api_key.get_secret_value()
-    if not hmac.compare_digest(key.encode(), expected.encode()):
+    if expected and hmac.compare_digest(key.encode(), expected.encode()):
+        state.caller = Caller(name="global")
+        return await handler(request)
+    store = request.config_dict[API_KEYS]
+    record = store.find(key)
+    if record is None:
         raise AuthenticationError("Incorrect API key provided.")
-    state.caller = Caller(name="global")
+    if not record.enabled:
+        raise AuthenticationError("This API key has been disabled.")
+    if not record.usable(time.time()):
+        raise AuthenticationError("This API key has expired.")
+    await store.touch(record)
+    state.caller = Caller(
+        name=record.name, key_id=record.id, rpm=record.rpm, concurrency=record.concurrency,
+        models=frozenset(record.models),
+    )
     return await handler(request)

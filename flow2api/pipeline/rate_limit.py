@@ -1,4 +1,4 @@
-"""Stage 4, rate limiting: asks the app's :class:`~flow2api.limits.RateLimiter` to admit the caller."""
+"""Stage 4, rate limiting: the app's :class:`~flow2api.limits.RateLimiter` admits the caller for the whole response."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from flow2api.keys import RATE_LIMITER, STATE
 
 @web.middleware
 async def rate_limit_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
-    """Admit or refuse (429 ``rate_limit_exceeded`` with ``Retry-After``) before any work is done."""
+    """Refuse with 429 ``rate_limit_exceeded`` + ``Retry-After`` before any work, else hold a slot until the response ends."""
     caller = request[STATE].caller
-    if caller is not None:
-        await request.config_dict[RATE_LIMITER].admit(caller)
-    return await handler(request)
+    if caller is None:
+        return await handler(request)
+    async with request.config_dict[RATE_LIMITER].admit(caller):
+        return await handler(request)

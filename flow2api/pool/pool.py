@@ -30,6 +30,7 @@ from flow2api.errors import (
     NoAccountAvailableError,
     UpstreamRateLimitedError,
 )
+from flow2api.logs import register_secrets
 from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Provider
 from flow2api.pool.strategies import STRATEGIES, StrategyState
 from flow2api.proxies import HttpSessions
@@ -114,6 +115,7 @@ class AccountPool:
         self._tickets = itertools.count()
         self._refreshing: dict[int, asyncio.Task[None]] = {}
         self._force_refresh: set[int] = set()
+        self._last_checked: dict[int, float] = {}
         self._strategy_state = StrategyState()
 
     @property
@@ -124,9 +126,14 @@ class AccountPool:
     async def load(self) -> None:
         """Read every account and its projects from storage."""
         for record in await self.repo.list():
-            self._records[record.id] = record
+            self._remember(record)
             self._projects[record.id] = await self.repo.projects(record.id)
         log.info("account pool loaded: %d accounts", len(self._records))
+
+    def _remember(self, record: AccountRecord) -> None:
+        """Keep ``record`` as the account's current state; its secrets join the log redactor."""
+        self._records[record.id] = record
+        register_secrets(*record.secrets.values())
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -181,10 +188,11 @@ class AccountPool:
             family_name, update.email, secrets=update.secrets or {}, state=update.state, name=update.name,
             tier=update.tier, credits=update.credits, **fields,
         )
-        self._records[record.id] = record
+        self._remember(record)
         self._projects[record.id] = await self.repo.projects(record.id)
         await self._add_projects(record.id, update.new_projects)
         self._force_refresh.discard(record.id)
+        self._last_checked[record.id] = time.time()  # add just read credentials, credits and tier
         log.info("account %d (%s) added or updated", record.id, family_name)
         self._wake_all()
         return record
@@ -192,7 +200,7 @@ class AccountPool:
     async def update(self, account_id: int, **changes: Any) -> AccountRecord:
         """Change editable fields of an account (enable, limits, proxy …); raises ``KeyError`` if unknown."""
         record = await self.repo.update(account_id, changes)
-        self._records[account_id] = record
+        self._remember(record)
         self._wake_all()
         return record
 
@@ -208,9 +216,7 @@ class AccountPool:
             value = getattr(update, name)
             if value is not None:
                 changes[name] = value
-        self._records[account_id] = await self.repo.update(
-            account_id, changes, secrets=update.secrets, state=update.state
-        )
+        self._remember(await self.repo.update(account_id, changes, secrets=update.secrets, state=update.state))
         await self._add_projects(account_id, update.new_projects)
 
     async def _add_projects(self, account_id: int, projects: Mapping[str, str] | None) -> None:
@@ -385,6 +391,51 @@ class AccountPool:
             raise KeyError(account_id)
         self._force_refresh.add(account_id)
         await self._ensure_fresh(account_id)
+
+    # -- background maintenance ------------------------------------------------------------------------------
+
+    async def maintain_once(self, now: float | None = None) -> int:
+        """Refresh every enabled account whose credential is due, or whose credits are older than
+        ``[admin] credits_refresh_interval`` seconds; at most ``maintenance_concurrency`` at once.
+
+        A failure is recorded on the account (a rejected credential disables it,
+        "session expired"); it never stops the others. Returns how many were refreshed.
+        """
+        admin = self.settings.admin
+        now = time.time() if now is None else now
+        due = []
+        for record in self.records():
+            if not record.enabled or record.family not in self.families:
+                continue
+            stale = admin.credits_refresh_interval and now - self._last_checked.get(record.id, 0.0) >= admin.credits_refresh_interval
+            if stale or self.families[record.family].refresh_due(self.view(record.id), now):
+                due.append(record.id)
+        gate = asyncio.Semaphore(admin.maintenance_concurrency)
+
+        async def one(account_id: int) -> bool:
+            async with gate:
+                try:
+                    await self.refresh_now(account_id)
+                except Flow2APIError as exc:
+                    if account_id in self._records and not isinstance(exc, CredentialRejectedError):
+                        await self.update(account_id, last_error=exc.message)
+                    log.warning("background refresh of account %d failed: %s", account_id, exc.code)
+                    return False
+                self._last_checked[account_id] = time.time()
+                return True
+
+        return sum(await asyncio.gather(*(one(i) for i in due)))
+
+    async def maintain(self) -> None:
+        """Run :meth:`maintain_once` every ``[admin] maintenance_interval`` seconds until cancelled."""
+        for record in self.records():
+            self._last_checked.setdefault(record.id, time.time())  # freshly loaded: credits were read on add/refresh
+        while True:
+            await asyncio.sleep(self.settings.admin.maintenance_interval)
+            try:
+                await self.maintain_once()
+            except Exception:  # a bug here must not end maintenance for good
+                log.exception("account maintenance round failed")
 
     # -- health ----------------------------------------------------------------------------------------------
 

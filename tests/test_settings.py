@@ -1,0 +1,86 @@
+"""Settings: TOML + FLOW2API_* environment, one readable line naming the key for every problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flow2api.discovery import build_providers
+from flow2api.settings import Settings, SettingsError, SettingsHolder, load_settings
+from tests.conftest import VIDEOFX_FACTORIES
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "flow2api.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_follow_the_original_project() -> None:
+    settings = load_settings(environ={})
+    assert settings.global_.api_key.get_secret_value() == "han1234"
+    assert settings.server.port == 8000 and settings.admin.error_ban_threshold == 3
+    assert "han1234" not in repr(settings)
+
+
+def test_file_and_environment_overrides(tmp_path: Path) -> None:
+    path = write(tmp_path, '[global]\napi_key = "from-file"\n[server]\nport = 9000\n[flow]\ntimeout = 50\n')
+    settings = load_settings(path, environ={"FLOW2API_SERVER__PORT": "9100", "FLOW2API_CAPTCHA__CAPTCHA_METHOD": "none"})
+    assert settings.global_.api_key.get_secret_value() == "from-file"
+    assert settings.server.port == 9100
+    assert dict(settings.plugin_sections["flow"]) == {"timeout": 50}
+    assert dict(settings.plugin_sections["captcha"]) == {"captcha_method": "none"}
+    assert "environment" in settings.source
+
+
+def test_config_path_from_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server]\nport = 1234\n")
+    assert load_settings(environ={"FLOW2API_CONFIG": str(path)}).server.port == 1234
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[server]\nport = \"eighty\"\n", "[server] port: Input should be a valid integer"),
+    ("[server]\nprot = 80\n", "[server] prot: unknown key"),
+    ("[call_logic]\ncall_mode = \"fastest\"\n", "[call_logic] call_mode: Input should be"),
+    ("api_key = 1\n", "top-level key 'api_key': expected a [section]"),
+    ("[server\n", "not valid TOML"),
+])
+def test_bad_file_names_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        load_settings(write(tmp_path, text), environ={})
+    assert expected in str(err.value)
+    assert str(tmp_path) in str(err.value)
+
+
+def test_secret_values_never_appear_in_errors(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as err:
+        load_settings(write(tmp_path, '[global]\napi_key = "sk-very-secret"\nbogus = 1\n'), environ={})
+    assert "sk-very-secret" not in str(err.value)
+
+
+def test_missing_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="not found"):
+        load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_plugin_sections_are_validated_by_the_plugin(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "[flow]\ntimeout = -1\n"), environ={})
+    with pytest.raises(SettingsError, match=r"\[flow\] timeout"):
+        build_providers(settings, VIDEOFX_FACTORIES)
+
+
+def test_unclaimed_sections_are_refused(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "[flwo]\ntimeout = 1\n"), environ={})
+    with pytest.raises(SettingsError, match=r"unknown section\(s\) \[flwo\]"):
+        build_providers(settings, VIDEOFX_FACTORIES)
+
+
+def test_holder_swaps_validated_settings_and_keeps_the_old_on_error() -> None:
+    holder = SettingsHolder(Settings())
+    before = holder.current
+    holder.update(admin={"error_ban_threshold": 7})
+    assert holder.current.admin.error_ban_threshold == 7 and before.admin.error_ban_threshold == 3
+    with pytest.raises(SettingsError):
+        holder.update(admin={"error_ban_threshold": -1})
+    assert holder.current.admin.error_ban_threshold == 7
