@@ -199,7 +199,7 @@ class AccountPool:
 
     async def update(self, account_id: int, **changes: Any) -> AccountRecord:
         """Change editable fields of an account (enable, limits, proxy …); raises ``KeyError`` if unknown."""
-        record = await self.repo.update(account_id, changes)
+        record = await self.repo.update(account_id, changes, current=self._records.get(account_id))
         self._remember(record)
         self._wake_all()
         return record
@@ -216,7 +216,9 @@ class AccountPool:
             value = getattr(update, name)
             if value is not None:
                 changes[name] = value
-        self._remember(await self.repo.update(account_id, changes, secrets=update.secrets, state=update.state))
+        self._remember(await self.repo.update(
+            account_id, changes, secrets=update.secrets, state=update.state, current=self._records.get(account_id),
+        ))
         await self._add_projects(account_id, update.new_projects)
 
     async def _add_projects(self, account_id: int, projects: Mapping[str, str] | None) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from flow2api.storage.crypto import SecretBox
@@ -154,30 +154,39 @@ class AccountRepository:
         *,
         secrets: dict[str, str] | None = None,
         state: dict[str, Any] | None = None,
+        current: AccountRecord | None = None,
     ) -> AccountRecord:
         """Apply ``changes`` (editable fields only) and merge ``secrets``/``state``; returns the new record.
 
-        Raises ``KeyError`` for an unknown account and ``ValueError`` for a field that is not editable.
+        Only changed columns are written; secrets are re-sealed only when they
+        change. ``current`` is the caller's up-to-date copy of the record (the
+        pool's), which saves reading and decrypting the row. Raises ``KeyError``
+        for an unknown account and ``ValueError`` for a field that is not editable.
         """
         changes = dict(changes or {})
         bad = set(changes) - EDITABLE_FIELDS
         if bad:
             raise ValueError(f"not editable: {', '.join(sorted(bad))}")
-        record = await self.get(account_id)
+        record = replace(current) if current is not None else await self.get(account_id)
         if record is None:
             raise KeyError(account_id)
+        columns: dict[str, Any] = dict(changes)
         if secrets:
-            changes["secrets"] = {**record.secrets, **secrets}
+            record.secrets = {**record.secrets, **secrets}
+            columns["secrets"] = self._box.seal(record.secrets)
         if state:
-            changes["state"] = {**record.state, **state}
+            record.state = {**record.state, **state}
+            columns["state"] = json.dumps(record.state, separators=(",", ":"))
         for key, value in changes.items():
             setattr(record, key, value)
-        record.updated_at = time.time()
-        values = self._row_values(record)
-        assignments = ", ".join(f"{k} = ?" for k in values if k != "id")
-        params = tuple(v for k, v in values.items() if k != "id") + (account_id,)
-        await self._db.conn.execute(f"UPDATE accounts SET {assignments} WHERE id = ?", params)
+        record.updated_at = columns["updated_at"] = time.time()
+        assignments = ", ".join(f"{k} = ?" for k in columns)
+        cur = await self._db.conn.execute(
+            f"UPDATE accounts SET {assignments} WHERE id = ?", (*columns.values(), account_id)
+        )
         await self._db.conn.commit()
+        if cur.rowcount == 0:
+            raise KeyError(account_id)
         return record
 
     async def delete(self, account_id: int) -> bool:

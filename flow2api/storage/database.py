@@ -87,6 +87,80 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE tasks ADD COLUMN resume TEXT;
     """,
+    # 3: client API keys (SHA-256 of the key; the key itself is shown once at creation)
+    """
+    CREATE TABLE api_keys (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        prefix TEXT NOT NULL,
+        rpm INTEGER NOT NULL DEFAULT 0,
+        concurrency INTEGER NOT NULL DEFAULT 0,
+        models TEXT NOT NULL DEFAULT '[]',
+        expires_at REAL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        created_at REAL NOT NULL,
+        last_used_at REAL
+    );
+    """,
+    # admin site: the admin login (argon2 hash), admin API tokens (SHA-256), revoked sessions,
+    # and settings changed in the admin site (values sealed with the secrets key)
+    """
+    CREATE TABLE admin_credentials (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        username TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        seed_hash TEXT NOT NULL,
+        must_change INTEGER NOT NULL DEFAULT 1,
+        changed_at REAL NOT NULL
+    );
+    CREATE TABLE admin_tokens (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        prefix TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        last_used_at REAL
+    );
+    CREATE TABLE admin_revoked_sessions (
+        sid TEXT PRIMARY KEY,
+        until REAL NOT NULL
+    );
+    CREATE TABLE settings_overrides (
+        section TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value BLOB NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (section, key)
+    );
+    """,
+    # issue 6: task ownership, surface, what a queued Videos API job needs to be submitted again,
+    # idempotency keys, soft delete; daily usage statistics per account, key and model
+    """
+    ALTER TABLE tasks ADD COLUMN surface TEXT;
+    ALTER TABLE tasks ADD COLUMN owner TEXT;
+    ALTER TABLE tasks ADD COLUMN api_key_id INTEGER;
+    ALTER TABLE tasks ADD COLUMN request TEXT;
+    ALTER TABLE tasks ADD COLUMN idempotency_key TEXT;
+    ALTER TABLE tasks ADD COLUMN request_hash TEXT;
+    ALTER TABLE tasks ADD COLUMN deleted_at REAL;
+    CREATE UNIQUE INDEX tasks_idempotency ON tasks(owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX tasks_owner_surface ON tasks(owner, surface, created_at);
+    CREATE TABLE usage_daily (
+        day TEXT NOT NULL,
+        account_id INTEGER NOT NULL,
+        api_key_id INTEGER NOT NULL,
+        api_key TEXT NOT NULL,
+        model TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        succeeded INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        outputs INTEGER NOT NULL DEFAULT 0,
+        duration_ms REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, account_id, api_key_id, model)
+    );
+    """,
 ]
 
 
@@ -109,11 +183,14 @@ class Database:
         return self._conn
 
     async def open(self) -> None:
-        """Open the file (creating its directory), enable WAL and foreign keys, apply pending migrations."""
+        """Open the file (creating its directory), enable WAL (synchronous=NORMAL) and foreign keys, apply pending migrations."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = await aiosqlite.connect(self.path)
         self._conn.row_factory = aiosqlite.Row
         await self._conn.execute("PRAGMA journal_mode=WAL")
+        # With WAL, NORMAL syncs at checkpoints instead of every commit: a crash of flow2api loses nothing,
+        # a power cut may lose the last few commits (SQLite docs, "PRAGMA synchronous").
+        await self._conn.execute("PRAGMA synchronous=NORMAL")
         await self._conn.execute("PRAGMA foreign_keys=ON")
         await self._conn.execute("PRAGMA busy_timeout=5000")
         await self.migrate()
