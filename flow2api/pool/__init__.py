@@ -7,6 +7,7 @@ account with the configured strategy, refreshes credentials before use
 threshold, 429 cool-down, expired session).
 """
 
-from flow2api.pool.pool import AccountPool, Candidate, Lease
+from flow2api.pool.leases import AccountHandle, Candidate, Lease
+from flow2api.pool.pool import AccountPool
 
-__all__ = ["AccountPool", "Candidate", "Lease"]
+__all__ = ["AccountHandle", "AccountPool", "Candidate", "Lease"]

@@ -1,24 +1,19 @@
-"""Leasing pool accounts to requests, and keeping their health.
+"""The account pool: accounts in memory (mirrored to storage), leasing, credential refresh, health.
 
-A :class:`Lease` is one account held for one attempt of one request, for the
-whole response (streaming included); it implements the plugin API's
-``AccountSession``. Slots are counted per account and kind
-(``image_concurrency`` / ``video_concurrency``, ``-1`` = unlimited). When every
-account that could serve a request is busy, the request waits in a FIFO queue
-up to the slot-wait timeout; a waiter only queues behind earlier waiters that
-could use the same accounts, so a busy model never blocks another one.
+Slots are counted per account and kind (``image_concurrency`` /
+``video_concurrency``, ``-1`` = unlimited). When every account that could serve
+a request is busy, the request waits in a FIFO queue (:mod:`.leases`) up to the
+slot-wait timeout, then gets 503.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import itertools
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from flow2api.catalog import CatalogEntry, Route
@@ -32,6 +27,7 @@ from flow2api.errors import (
 )
 from flow2api.logs import register_secrets
 from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Provider
+from flow2api.pool.leases import AccountHandle, Candidate, Lease, SlotWaiters
 from flow2api.pool.strategies import STRATEGIES, StrategyState
 from flow2api.proxies import HttpSessions
 from flow2api.settings import Settings, SettingsHolder
@@ -40,52 +36,6 @@ from flow2api.storage.accounts import AccountRecord, AccountRepository
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRED = "session expired"
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """An account that could serve a route now, with its load (what strategies compare)."""
-
-    account_id: int
-    in_flight: int
-    credits: int | None
-    route: Route
-    provider: Provider
-
-
-class AccountHandle:
-    """One pool account as the plugin API's ``AccountSession`` (``view`` + ``save``)."""
-
-    def __init__(self, pool: AccountPool, account_id: int) -> None:
-        self._pool = pool
-        self.account_id = account_id
-
-    @property
-    def view(self) -> AccountView:
-        """The account's current snapshot (secrets decrypted)."""
-        return self._pool.view(self.account_id)
-
-    async def save(self, update: AccountUpdate) -> None:
-        """Persist what a provider or family hook learned about the account."""
-        await self._pool.apply_update(self.account_id, update)
-
-
-class Lease(AccountHandle):
-    """One account leased for one attempt of one request.
-
-    Release it with :meth:`AccountPool.release` (the lease middleware does so in
-    ``finally``). ``route`` and ``provider`` say how this account serves the model.
-    """
-
-    def __init__(self, pool: AccountPool, account_id: int, kind: str, route: Route, provider: Provider) -> None:
-        super().__init__(pool, account_id)
-        self.kind = kind
-        self.route = route
-        self.provider = provider
-        self.released = False
-
-    def __repr__(self) -> str:
-        return f"Lease(account_id={self.account_id}, kind={self.kind!r}, provider={self.provider.name!r})"
 
 
 class AccountPool:
@@ -111,11 +61,11 @@ class AccountPool:
         self._records: dict[int, AccountRecord] = {}
         self._projects: dict[int, list[str]] = defaultdict(list)
         self._in_flight: dict[tuple[int, str], int] = defaultdict(int)
-        self._waiters: list[tuple[int, frozenset[int], asyncio.Future[None]]] = []
+        self._waiters = SlotWaiters()
         self._tickets = itertools.count()
         self._refreshing: dict[int, asyncio.Task[None]] = {}
         self._force_refresh: set[int] = set()
-        self._last_checked: dict[int, float] = {}
+        self.last_checked: dict[int, float] = {}
         self._strategy_state = StrategyState()
 
     @property
@@ -192,7 +142,7 @@ class AccountPool:
         self._projects[record.id] = await self.repo.projects(record.id)
         await self._add_projects(record.id, update.new_projects)
         self._force_refresh.discard(record.id)
-        self._last_checked[record.id] = time.time()  # add just read credentials, credits and tier
+        self.last_checked[record.id] = time.time()  # add just read credentials, credits and tier
         log.info("account %d (%s) added or updated", record.id, family_name)
         self._wake_all()
         return record
@@ -311,7 +261,7 @@ class AccountPool:
                 raise NoAccountAvailableError(why)
             usable = frozenset(c.account_id for c in candidates)
             free = [c for c in candidates if self._has_slot(c, kind)]
-            blocked = any(t < ticket and ids & usable for t, ids, _ in self._waiters)
+            blocked = self._waiters.blocked(ticket, usable)
             if free and not blocked:
                 select = STRATEGIES[self.settings.call_logic.call_mode]
                 eligible = [
@@ -337,15 +287,7 @@ class AccountPool:
                     f"all {len(candidates)} account(s) that can serve the model '{entry.id}' are busy"
                     + (f"; waited {timeout:g} s for a free slot" if timeout else "")
                 )
-            waiter: asyncio.Future[None] = loop.create_future()
-            item = (ticket, usable, waiter)
-            bisect.insort(self._waiters, item, key=lambda w: w[0])
-            try:
-                await asyncio.wait_for(asyncio.shield(waiter), remaining)
-            except TimeoutError:
-                pass
-            finally:
-                self._waiters.remove(item)
+            await self._waiters.wait(ticket, usable, remaining)
 
     def release(self, lease: Lease) -> None:
         """Give the lease's slot back (idempotent) and wake waiting requests."""
@@ -359,9 +301,7 @@ class AccountPool:
         self._wake_all()
 
     def _wake_all(self) -> None:
-        for _, _, waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        self._waiters.wake_all()
 
     async def _ensure_fresh(self, account_id: int) -> None:
         """Refresh the credential if due (one refresh per account at a time); a rejected one disables the account."""
@@ -388,56 +328,16 @@ class AccountPool:
         log.info("account %d credentials refreshed", account_id)
 
     async def refresh_now(self, account_id: int) -> None:
-        """Refresh an account's credential now (admin "refresh" button); raises what the family raises."""
+        """Refresh an account's credential (and credits) now; raises what the family raises, ``KeyError`` if unknown."""
         if account_id not in self._records:
             raise KeyError(account_id)
         self._force_refresh.add(account_id)
         await self._ensure_fresh(account_id)
+        self.last_checked[account_id] = time.time()
 
-    # -- background maintenance ------------------------------------------------------------------------------
-
-    async def maintain_once(self, now: float | None = None) -> int:
-        """Refresh every enabled account whose credential is due, or whose credits are older than
-        ``[admin] credits_refresh_interval`` seconds; at most ``maintenance_concurrency`` at once.
-
-        A failure is recorded on the account (a rejected credential disables it,
-        "session expired"); it never stops the others. Returns how many were refreshed.
-        """
-        admin = self.settings.admin
-        now = time.time() if now is None else now
-        due = []
-        for record in self.records():
-            if not record.enabled or record.family not in self.families:
-                continue
-            stale = admin.credits_refresh_interval and now - self._last_checked.get(record.id, 0.0) >= admin.credits_refresh_interval
-            if stale or self.families[record.family].refresh_due(self.view(record.id), now):
-                due.append(record.id)
-        gate = asyncio.Semaphore(admin.maintenance_concurrency)
-
-        async def one(account_id: int) -> bool:
-            async with gate:
-                try:
-                    await self.refresh_now(account_id)
-                except Flow2APIError as exc:
-                    if account_id in self._records and not isinstance(exc, CredentialRejectedError):
-                        await self.update(account_id, last_error=exc.message)
-                    log.warning("background refresh of account %d failed: %s", account_id, exc.code)
-                    return False
-                self._last_checked[account_id] = time.time()
-                return True
-
-        return sum(await asyncio.gather(*(one(i) for i in due)))
-
-    async def maintain(self) -> None:
-        """Run :meth:`maintain_once` every ``[admin] maintenance_interval`` seconds until cancelled."""
-        for record in self.records():
-            self._last_checked.setdefault(record.id, time.time())  # freshly loaded: credits were read on add/refresh
-        while True:
-            await asyncio.sleep(self.settings.admin.maintenance_interval)
-            try:
-                await self.maintain_once()
-            except Exception:  # a bug here must not end maintenance for good
-                log.exception("account maintenance round failed")
+    def account_ids(self) -> set[int]:
+        """Ids of every account in the pool."""
+        return set(self._records)
 
     # -- health ----------------------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from openai import AsyncOpenAI, APIStatusError
 
 from flow2api.keys import HTTP_SESSIONS
+from flow2api.pool.maintenance import maintain_once
 from flow2api_videofx.emulator import EmulatorSettings, FaultRule, FlowEmulator
 from tests.conftest import API_KEY, Gateway, Upstream, make_settings
 
@@ -241,7 +242,7 @@ async def test_background_maintenance_refreshes_credentials_and_credits(
     upstream.emulator.add_account("live@example.com", credits=77)  # spent elsewhere
     upstream.emulator.world.accounts.pop("dead@example.com")  # its session token was revoked
     sessions_before = len(upstream.emulator.calls("auth.session"))
-    assert await gw.pool.maintain_once() == 1
+    assert await maintain_once(gw.pool) == 1
     assert len(upstream.emulator.calls("auth.session")) == sessions_before + 2
     by_email = {r.email: r for r in gw.pool.records()}
     assert by_email["live@example.com"].credits == 77 and by_email["live@example.com"].enabled
@@ -253,5 +254,5 @@ async def test_credits_are_re_read_when_stale(tmp_path: Path, upstream: Upstream
     account = upstream.emulator.add_account("c@example.com", credits=10)
     await gw.pool.add("videofx", {"st": account.st})
     upstream.emulator.add_account("c@example.com", credits=9)
-    assert await gw.pool.maintain_once(now=time.time() + 7200) == 1
+    assert await maintain_once(gw.pool, now=time.time() + 7200) == 1
     assert gw.pool.records()[0].credits == 9

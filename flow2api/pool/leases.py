@@ -1,0 +1,96 @@
+"""What a request holds: a :class:`Lease` on one account, and the FIFO queue of requests waiting for one.
+
+A :class:`Lease` is one account held for one attempt of one request, for the
+whole response (streaming included); it implements the plugin API's
+``AccountSession``. :class:`SlotWaiters` keeps requests that found every
+suitable account busy in arrival order; a waiter only queues behind earlier
+waiters that could use the same accounts, so a busy model never blocks another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flow2api.catalog import Route
+from flow2api.plugin import AccountUpdate, AccountView, Provider
+
+if TYPE_CHECKING:
+    from flow2api.pool.pool import AccountPool
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An account that could serve a route now, with its load (what strategies compare)."""
+
+    account_id: int
+    in_flight: int
+    credits: int | None
+    route: Route
+    provider: Provider
+
+
+class AccountHandle:
+    """One pool account as the plugin API's ``AccountSession`` (``view`` + ``save``)."""
+
+    def __init__(self, pool: AccountPool, account_id: int) -> None:
+        self._pool = pool
+        self.account_id = account_id
+
+    @property
+    def view(self) -> AccountView:
+        """The account's current snapshot (secrets decrypted)."""
+        return self._pool.view(self.account_id)
+
+    async def save(self, update: AccountUpdate) -> None:
+        """Persist what a provider or family hook learned about the account."""
+        await self._pool.apply_update(self.account_id, update)
+
+
+class Lease(AccountHandle):
+    """One account leased for one attempt of one request.
+
+    Release it with :meth:`AccountPool.release` (the lease middleware does so in
+    ``finally``). ``route`` and ``provider`` say how this account serves the model.
+    """
+
+    def __init__(self, pool: AccountPool, account_id: int, kind: str, route: Route, provider: Provider) -> None:
+        super().__init__(pool, account_id)
+        self.kind = kind
+        self.route = route
+        self.provider = provider
+        self.released = False
+
+    def __repr__(self) -> str:
+        return f"Lease(account_id={self.account_id}, kind={self.kind!r}, provider={self.provider.name!r})"
+
+
+class SlotWaiters:
+    """Requests waiting for a free slot, ordered by arrival ticket, each with the account ids it could use."""
+
+    def __init__(self) -> None:
+        self._waiters: list[tuple[int, frozenset[int], asyncio.Future[None]]] = []
+
+    def blocked(self, ticket: int, usable: frozenset[int]) -> bool:
+        """Whether an earlier waiter could take one of ``usable`` (then ``ticket`` must wait its turn)."""
+        return any(t < ticket and ids & usable for t, ids, _ in self._waiters)
+
+    async def wait(self, ticket: int, usable: frozenset[int], timeout: float) -> None:
+        """Wait in line until woken or ``timeout`` seconds passed (the caller then re-checks for a slot)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        item = (ticket, usable, waiter)
+        bisect.insort(self._waiters, item, key=lambda w: w[0])
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._waiters.remove(item)
+
+    def wake_all(self) -> None:
+        """Wake every waiter (in arrival order) to re-check; called whenever a slot or an account changes."""
+        for _, _, waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
