@@ -1,9 +1,14 @@
 """Regenerate ``models.yaml`` from the spec's machine-readable catalog (``shared/spec/flow-models.yaml``).
 
 Usage: ``python scripts/catalog_from_spec.py ../shared/spec/flow-models.yaml > models.yaml``.
-Only ``active_at_head`` ids become models; each gets one ``videofx-*`` route
-whose options are the spec's upstream params. Run it when the spec changes,
-then review the diff: ``models.yaml`` is the file of record, edited by hand after that.
+``active_at_head`` ids become models; each gets one ``videofx-*`` route whose
+options are the spec's upstream params. ``resolver_alias_at_head`` ids become
+``aliases``: the spec's resolution rule (§4.4) written out as a target table
+per alias (aspect word → size → model id). Video aliases get the ``4k`` /
+``1080p`` rows of their ``<alias>_4k`` / ``<alias>_1080p`` sibling alias,
+image aliases the ``-2k`` / ``-4k`` ids of their pattern. Run it when the spec
+changes, then review the diff: ``models.yaml`` is the file of record, edited
+by hand after that.
 """
 
 from __future__ import annotations
@@ -60,14 +65,64 @@ def video_model(e: dict) -> dict:
     return {"id": e["id"], "kind": "video", "description": desc, "routes": [{"provider": "videofx-video", "options": options}]}
 
 
+IMAGE_HINTS = ["aspect_ratio", "size", "image_size", "quality", "image_dims"]
+# OpenAI ``quality`` is an Images API notion (spec §4.4 names it for image aliases only).
+VIDEO_HINTS = ["aspect_ratio", "size", "image_size", "image_dims"]
+VIDEO_SIZES = ("4k", "1080p")
+
+
+def image_alias(e: dict, known: set[str]) -> dict:
+    """``gemini-3.0-pro-image`` → rows ``<id>-<aspect>`` plus ``-2k``/``-4k`` where the spec lists such ids."""
+    targets = {}
+    for aspect in e["supported_aspects"]:
+        row = {"none": f"{e['id']}-{aspect}"}
+        row.update({size: f"{e['id']}-{aspect}-{size}" for size in e["supported_sizes"] if f"{e['id']}-{aspect}-{size}" in known})
+        targets[aspect] = row
+    sizes = ", ".join(s.upper() for s in e["supported_sizes"])
+    desc = f"{e['id']} in {', '.join(e['supported_aspects'])}{' (1K, ' + sizes + ')' if sizes else ''}, picked per request"
+    return {
+        "id": e["id"], "kind": "image", "description": desc, "default_aspect": e["default_aspect"],
+        "hints": list(IMAGE_HINTS), "targets": targets,
+    }
+
+
+def video_alias(e: dict, by_id: dict[str, dict]) -> dict:
+    """``veo_3_1_t2v_fast`` → landscape/portrait rows; a sibling ``<id>_4k``/``_1080p`` alias adds that size (spec §4.4)."""
+    targets = {}
+    for aspect, target in e["resolves_to"].items():
+        row = {"none": target}
+        for size in VIDEO_SIZES:
+            sibling = by_id.get(f"{e['id']}_{size}")
+            if sibling is not None and aspect in sibling["resolves_to"]:
+                row[size] = sibling["resolves_to"][aspect]
+        targets[aspect] = row
+    sizes = sorted({size for row in targets.values() for size in row if size != "none"})
+    desc = f"{e['id']} in {', '.join(targets)}{' (' + ', '.join(sizes) + ' via image_size)' if sizes else ''}, picked per request"
+    alias = {"id": e["id"], "kind": "video", "description": desc}
+    if e.get("also_concrete_model_id"):
+        alias["also_concrete"] = True
+    alias.update({"default_aspect": e["default_aspect"], "hints": list(VIDEO_HINTS), "targets": targets})
+    return alias
+
+
 def main(path: str) -> None:
     spec = yaml.safe_load(open(path, encoding="utf-8"))
     models = [
         image_model(e) if e["kind"] == "image" else video_model(e)
         for e in spec if e["status"] == "active_at_head"
     ]
+    known = {m["id"] for m in models}
+    alias_specs = {e["id"]: e for e in spec if e["status"] == "resolver_alias_at_head"}
+    aliases = [
+        image_alias(e, known) if e["kind"] == "image" else video_alias(e, alias_specs)
+        for e in alias_specs.values()
+    ]
     sys.stdout.write(HEADER)
     yaml.safe_dump({"version": 1, "models": models}, sys.stdout, sort_keys=False, width=120, allow_unicode=True)
+    sys.stdout.write(ALIASES_HEADER)
+    # Flow style for the innermost tables keeps one alias to a handful of lines.
+    yaml.safe_dump({"aliases": aliases}, sys.stdout, sort_keys=False, width=160, allow_unicode=True,
+                   default_flow_style=None)
 
 
 HEADER = """\
@@ -84,7 +139,24 @@ HEADER = """\
 #                       (entry point in group flow2api.providers) and that provider's options.
 #                       videofx-image / videofx-video options: see plugins/videofx/README.md.
 #
+# aliases[]             resolver aliases (spec §4.4): one id standing for a table of model ids; see below.
+#
 # Generated from the spec's catalog by scripts/catalog_from_spec.py, then maintained by hand.
+"""
+
+ALIASES_HEADER = """\
+
+# Resolver aliases. A request naming an alias is served by one of its targets, chosen per request:
+#   aspect  from aspect_ratio ("16:9", Gemini imageConfig.aspectRatio), else OpenAI size "WxH" (nearest),
+#           else the first input image's pixel size (nearest), else default_aspect.
+#           A ratio the alias has no row for selects default_aspect.
+#   size    from image_size ("1k" = none, "2k", "4k", "1080p"), else OpenAI quality (medium → 2k,
+#           high/hd/ultra → 4k), else none. A size the chosen row lacks is ignored.
+# aliases[].hints          which of aspect_ratio, size, image_size, quality, image_dims the alias listens to
+# aliases[].targets        aspect (landscape|portrait|square|four-three|three-four) → size (none|2k|4k|1080p) → model id
+# aliases[].also_concrete  the alias id is also a model id: without hints it resolves to that model itself
+# aliases[].enabled        false hides the alias (an also_concrete id then behaves as the plain model)
+# Check with:  flow2api models check   (every target must be a model of the alias's kind)
 """
 
 if __name__ == "__main__":

@@ -4,28 +4,63 @@ Only handlers marked with :func:`generation` go through this stage (and the
 lease and proxy stages after it); listing models or reading a video job does not.
 The catalog snapshot read here is the one the request keeps, even if the file
 is reloaded while it runs.
+
+When the model is a resolver alias (spec §4.4), the request's hints choose the
+concrete model here, before an account is leased for it (a 4K variant needs
+another tier than the 1K one). Hints are read from the body the stage parsed:
+
+* JSON (OpenAI chat / Images / Videos, and Gemini bodies): top-level ``size``,
+  ``quality``, ``aspect_ratio`` (or ``aspectRatio``), ``image_size`` (or
+  ``imageSize``); ``generationConfig.imageConfig.{aspectRatio,imageSize}``
+  (also under ``extra_body``, and snake_case spellings), which win over the
+  top-level ones; the first input image — the first ``image_url`` data URI of
+  the last message, the deprecated top-level ``image`` data URI, or the first
+  ``inlineData`` of the last Gemini ``contents`` item — for its pixel size.
+* forms (multipart, for Images edits and Videos): the same field names, and the
+  first uploaded image file.
+
+Input images given as ``http(s)`` URLs are not fetched here (no account, no
+proxy yet): such a request resolves from its other hints or the alias's default.
 """
 
 from __future__ import annotations
 
+import binascii
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from aiohttp import web
 
-from flow2api.errors import InvalidRequestError, PayloadTooLargeError
+from flow2api.catalog import Catalog, ResolveHints, hints_from_image
+from flow2api.errors import InvalidRequestError, PayloadTooLargeError, ProviderUnavailableError
 from flow2api.keys import CATALOG, STATE
 
-ModelSource = Literal["json", "path"]
+log = logging.getLogger(__name__)
+
+ModelSource = Literal["json", "path", "form"]
 _MARK = "__flow2api_generation__"
+# Image headers sit at the start of the file; 1 MiB of base64 (768 KiB of bytes) covers JPEGs with big EXIF blocks.
+_HEADER_B64_CHARS = 1 << 20
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def generation(model_source: ModelSource = "json") -> Callable[[Any], Any]:
     """Mark a handler as a generation endpoint: it gets a parsed body, a catalog entry, a leased account.
 
-    ``model_source`` says where the model id is: the JSON body's ``model``
-    field, or the URL's ``{model}`` part (Gemini).
+    ``model_source`` says where the body and the model id are:
+
+    ``json``
+        A JSON object body (``state.body``) with a ``model`` field.
+    ``path``
+        The URL's ``{model}`` part (Gemini); a JSON body, if any, is parsed into
+        ``state.body`` too (an empty body gives ``{}``).
+    ``form``
+        A multipart or urlencoded form (OpenAI Images edits, Videos): its text
+        fields become ``state.body`` (last value wins; files stay in
+        ``await request.post()``, which aiohttp caches); a JSON body is accepted
+        as well, by Content-Type.
     """
 
     def mark(handler: Any) -> Any:
@@ -40,12 +75,17 @@ def generation_source(request: web.Request) -> ModelSource | None:
     return getattr(request.match_info.handler, _MARK, None)
 
 
-async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object; 400 for bad JSON or a non-object, 413 past the size limit."""
+async def read_json_object(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
+    """The request body as a JSON object; 400 for bad JSON or a non-object, 413 past the size limit.
+
+    ``allow_empty`` turns an empty body into ``{}`` (Gemini paths carry the model in the URL).
+    """
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLargeError("The request body is larger than the server accepts") from None
+    if allow_empty and not raw.strip():
+        return {}
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -57,20 +97,142 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
+async def read_form_fields(request: web.Request) -> dict[str, Any]:
+    """A form body's text fields (multipart or urlencoded), or a JSON object body; 413 past the size limit."""
+    if request.content_type not in _FORM_TYPES:
+        return await read_json_object(request)
+    try:
+        form = await request.post()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLargeError("The request body is larger than the server accepts") from None
+    except ValueError:
+        raise InvalidRequestError("We could not parse the form body of your request.") from None
+    return {name: value for name, value in form.items() if isinstance(value, str)}
+
+
+def _text(*values: Any) -> str | None:
+    for value in values:
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def hints_from_body(body: Mapping[str, Any]) -> ResolveHints:
+    """:class:`ResolveHints` from a parsed JSON or form body (without input image dims; see the module docstring)."""
+    extra = _dict(body.get("extra_body") or body.get("extraBody"))
+    config = _dict(body.get("generationConfig") or body.get("generation_config")
+                   or extra.get("generationConfig") or extra.get("generation_config"))
+    image_config = _dict(config.get("imageConfig") or config.get("image_config"))
+    return ResolveHints(
+        aspect_ratio=_text(image_config.get("aspectRatio"), image_config.get("aspect_ratio"),
+                           body.get("aspect_ratio"), body.get("aspectRatio"), config.get("aspectRatio")),
+        image_size=_text(image_config.get("imageSize"), image_config.get("image_size"),
+                         body.get("image_size"), body.get("imageSize")),
+        size=_text(body.get("size")),
+        quality=_text(body.get("quality")),
+    )
+
+
+def _data_uri_header(uri: str) -> bytes | None:
+    head, sep, payload = uri.partition(",")
+    if not sep or not head.startswith("data:") or not head.endswith(";base64"):
+        return None
+    chunk = payload[:_HEADER_B64_CHARS]
+    chunk = chunk[: len(chunk) - len(chunk) % 4]
+    try:
+        return binascii.a2b_base64(chunk)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def first_image_bytes(body: Mapping[str, Any]) -> bytes | None:
+    """The start of the request's first inline input image (enough for its header), or ``None``.
+
+    Looks at the last OpenAI message's ``image_url`` parts, then the deprecated
+    top-level ``image`` data URI, then the last Gemini ``contents`` item's
+    ``inlineData``; only inline (data URI / base64) images count.
+    """
+    messages = body.get("messages")
+    if isinstance(messages, list) and messages and isinstance(messages[-1], Mapping):
+        content = messages[-1].get("content")
+        for part in content if isinstance(content, list) else ():
+            if isinstance(part, Mapping) and part.get("type") == "image_url":
+                image_url = part.get("image_url")
+                url = image_url.get("url") if isinstance(image_url, Mapping) else image_url
+                if isinstance(url, str) and url.startswith("data:"):
+                    return _data_uri_header(url)
+    if isinstance(body.get("image"), str) and body["image"].startswith("data:"):
+        return _data_uri_header(body["image"])
+    contents = body.get("contents")
+    if isinstance(contents, list) and contents and isinstance(contents[-1], Mapping):
+        for part in contents[-1].get("parts") or ():
+            inline = _dict(_dict(part).get("inlineData") or _dict(part).get("inline_data"))
+            if isinstance(inline.get("data"), str):
+                return _data_uri_header(f"data:;base64,{inline['data']}")
+    return None
+
+
+async def _first_form_image(request: web.Request) -> bytes | None:
+    if request.content_type != "multipart/form-data":
+        return None
+    for value in (await request.post()).values():
+        if isinstance(value, web.FileField) and (value.content_type or "").startswith("image/"):
+            position = value.file.tell()
+            try:
+                return value.file.read(_HEADER_B64_CHARS)
+            finally:
+                value.file.seek(position)  # the handler reads the whole upload later
+    return None
+
+
+async def request_hints(request: web.Request, catalog: Catalog, model: str, body: Mapping[str, Any]) -> ResolveHints | None:
+    """The hints for resolving ``model``: ``None`` unless it is an enabled alias; image dims only when they matter."""
+    alias = catalog.alias(model)
+    if alias is None:
+        return None
+    hints = hints_from_body(body)
+    if alias.wants_image_dims(hints):
+        data = first_image_bytes(body)
+        if data is None and generation_source(request) == "form":
+            data = await _first_form_image(request)
+        if data is not None:
+            hints = hints_from_image(data, hints)
+    return hints
+
+
 @web.middleware
 async def route_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
-    """Set ``state.body``, ``state.catalog`` and ``state.entry``; 400/404 for a missing or unknown model."""
+    """Set ``state.body``, ``state.catalog`` and ``state.entry``.
+
+    Errors: 400 ``invalid_request`` for a bad body or a missing model, 413 for
+    an oversized body, 404 ``model_not_found`` for an unknown or disabled
+    model (or alias target), 503 ``provider_unavailable`` when no installed
+    provider serves the model.
+    """
     source = generation_source(request)
     if source is None:
         return await handler(request)
     state = request[STATE]
-    if source == "json":
-        state.body = await read_json_object(request)
+    if source == "path":
+        state.body = await read_json_object(request, allow_empty=True)
+        model = request.match_info["model"]
+    else:
+        state.body = await read_json_object(request) if source == "json" else await read_form_fields(request)
         model = state.body.get("model")
         if not isinstance(model, str) or not model:
             raise InvalidRequestError("You must provide a model parameter.", param="model")
-    else:
-        model = request.match_info["model"]
     state.catalog = request.config_dict[CATALOG].current
-    state.entry = state.catalog.resolve(model)
+    hints = await request_hints(request, state.catalog, model, state.body)
+    state.entry = state.catalog.resolve(model, hints)
+    if hints is not None:
+        log.debug("alias %s resolved to %s (%s)", model, state.entry.id, hints)
+    if not state.entry.available:
+        missing = ", ".join(f"'{p}'" for p in state.entry.missing_providers)
+        raise ProviderUnavailableError(
+            f"The model '{state.entry.id}' is unavailable: its provider {missing} is not installed on this server."
+        )
     return await handler(request)

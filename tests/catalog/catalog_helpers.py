@@ -1,0 +1,184 @@
+"""Helpers of the catalog tests: tiny fake providers, catalog text builders, the echo plugin's entry points."""
+
+from __future__ import annotations
+
+import asyncio
+import configparser
+import os
+import time
+import shutil
+import textwrap
+from collections.abc import AsyncIterator
+from importlib.metadata import EntryPoint
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput
+
+REPO = Path(__file__).resolve().parents[2]
+ECHO_DIR = REPO / "tests" / "plugins" / "echo_provider"
+SPEC_DIR = REPO / ".." / "shared" / "spec"
+
+
+class PaintOptions(BaseModel):
+    """Options of the fake providers: a colour (checked) and an optional ratio label."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    color: Literal["red", "green", "blue"]
+    ratio: str = "16:9"
+
+
+class FakeFamily:
+    name = "fake"
+    config_sections: tuple[str, ...] = ()
+    credential_fields = ("token",)
+
+
+class FakeProvider:
+    """A provider that is never asked to generate in loader tests; ``kinds`` chosen per instance."""
+
+    Options = PaintOptions
+
+    def __init__(self, name: str, kind: Kind) -> None:
+        self.name, self.kinds, self.family = name, frozenset({kind}), FakeFamily()
+
+    def describe(self, options: PaintOptions) -> dict[str, Any]:
+        return {"color": options.color}
+
+    def can_serve(self, options: PaintOptions, account: AccountView) -> bool:
+        return True
+
+    async def generate(self, call: Call) -> AsyncIterator[Event]:
+        yield MediaOutput(Kind.IMAGE, mime_type="image/png", data=b"")
+
+
+PROVIDERS = {"paint": FakeProvider("paint", Kind.IMAGE), "film": FakeProvider("film", Kind.VIDEO)}
+
+
+def catalog_text(body: str) -> str:
+    """Dedent a catalog written inline in a test."""
+    return textwrap.dedent(body).lstrip("\n")
+
+
+SMALL = catalog_text("""
+    version: 1
+    models:
+    - id: pic-landscape
+      kind: image
+      routes:
+      - provider: paint
+        options: {color: red, ratio: "16:9"}
+    - id: pic-portrait
+      kind: image
+      routes:
+      - provider: paint
+        options: {color: green, ratio: "9:16"}
+    - id: pic-square
+      kind: image
+      routes:
+      - provider: paint
+        options: {color: blue, ratio: "1:1"}
+    - id: pic-landscape-4k
+      kind: image
+      routes:
+      - provider: paint
+        options: {color: red}
+    - id: clip
+      kind: video
+      routes:
+      - provider: film
+        options: {color: red}
+    - id: clip-portrait
+      kind: video
+      routes:
+      - provider: film
+        options: {color: blue}
+    aliases:
+    - id: pic
+      kind: image
+      targets:
+        landscape: {none: pic-landscape, 4k: pic-landscape-4k}
+        portrait: {none: pic-portrait}
+        square: {none: pic-square}
+    - id: clip
+      kind: video
+      also_concrete: true
+      hints: [aspect_ratio, size, image_size, image_dims]
+      targets:
+        landscape: {none: clip}
+        portrait: {none: clip-portrait}
+""")
+
+
+def copy_models_yaml(tmp_path: Path, name: str = "models.yaml") -> Path:
+    """A private copy of the repository's ``models.yaml`` in its own directory (watchers see only it)."""
+    folder = tmp_path / "catalog"
+    folder.mkdir(exist_ok=True)
+    return Path(shutil.copy(REPO / "models.yaml", folder / name))
+
+
+def echo_entry_points() -> list[EntryPoint]:
+    """The ``flow2api.providers`` entry points the echo plugin's ``setup.cfg`` declares, as installers would register them."""
+    config = configparser.ConfigParser()
+    config.read(ECHO_DIR / "setup.cfg", encoding="utf-8")
+    lines = config["options.entry_points"]["flow2api.providers"].strip().splitlines()
+    points = []
+    for line in lines:
+        name, _, value = (part.strip() for part in line.partition("="))
+        points.append(EntryPoint(name=name, value=value, group="flow2api.providers"))
+    return points
+
+
+def echo_model(model_id: str = "echo-red", color: str = "red", width: int = 64, height: int = 36) -> str:
+    """A ``models:`` item routed to the echo plugin, indented for appending to a catalog's model list."""
+    return (
+        f"- id: {model_id}\n  kind: image\n  description: painted by the echo plugin\n  routes:\n"
+        f"  - provider: echo-image\n    options: {{color: {color}, width: {width}, height: {height}}}\n"
+    )
+
+
+def with_models(text: str, items: str) -> str:
+    """``text`` (a catalog with ``models:`` before ``aliases:``) with ``items`` appended to its model list."""
+    head, sep, tail = text.partition("\n# Resolver aliases.")
+    if not sep:
+        head, sep, tail = text.partition("\naliases:")
+    return head.rstrip("\n") + "\n" + items + sep + tail
+
+
+
+
+def png_bytes(width: int, height: int, color: str = "white", fmt: Literal["PNG", "JPEG", "WEBP"] = "PNG") -> bytes:
+    """An encoded image of the given pixel size (Pillow)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def write_replace(path: Path, text: str) -> None:
+    """Write the way editors and deploy tools do: a temporary file in the same directory, then ``os.replace``."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def write_in_place(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+async def until(predicate, timeout: float, interval: float = 0.01):  # noqa: ANN001, ANN201
+    """Poll the async ``predicate`` until it returns a truthy value; that value, or an AssertionError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)

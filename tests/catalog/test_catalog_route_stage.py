@@ -1,0 +1,123 @@
+"""The route stage on a bare app: body parsed once (JSON, Gemini path, forms), aliases resolved from the request's hints."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from flow2api.catalog import CatalogHolder, parse_catalog
+from flow2api.keys import CATALOG, STATE
+from flow2api.pipeline.errors import errors_middleware
+from flow2api.pipeline.route import generation, route_middleware
+from flow2api.request_state import RequestState
+from tests.catalog.catalog_helpers import PROVIDERS, SMALL, png_bytes
+
+
+@web.middleware
+async def state_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    request[STATE] = RequestState(request_id="test", surface="gemini" if "generateContent" in request.path else "openai")
+    return await handler(request)
+
+
+def bare_app(text: str = SMALL) -> web.Application:
+    app = web.Application(middlewares=[state_middleware, errors_middleware, route_middleware])
+    app[CATALOG] = CatalogHolder(path=Path("cat.yaml"), providers=PROVIDERS, current=parse_catalog(text, "cat.yaml", PROVIDERS))
+
+    async def answer(request: web.Request) -> web.Response:
+        state = request[STATE]
+        upload = None
+        if request.content_type == "multipart/form-data":
+            upload = len((await request.post())["image"].file.read())   # the stage left the upload readable
+        return web.json_response({"entry": state.entry.id, "body": state.body, "upload": upload})
+
+    @generation("json")
+    async def chat(request: web.Request) -> web.Response:
+        return await answer(request)
+
+    @generation("form")
+    async def edits(request: web.Request) -> web.Response:
+        return await answer(request)
+
+    @generation("path")
+    async def gemini(request: web.Request) -> web.Response:
+        return await answer(request)
+
+    async def plain(request: web.Request) -> web.Response:
+        state = request[STATE]
+        return web.json_response({"entry": state.entry, "body": state.body, "raw": (await request.read()).decode()})
+
+    app.router.add_post("/chat", chat)
+    app.router.add_post("/edits", edits)
+    app.router.add_post("/models/{model}:generateContent", gemini)
+    app.router.add_post("/plain", plain)
+    return app
+
+
+async def test_json_bodies_resolve_aliases_from_their_hints(aiohttp_client: Callable) -> None:
+    client = await aiohttp_client(bare_app())
+    resp = await client.post("/chat", json={"model": "pic", "aspect_ratio": "9:16", "messages": []})
+    assert (await resp.json())["entry"] == "pic-portrait"
+    tall = "data:image/png;base64," + base64.b64encode(png_bytes(90, 160)).decode()
+    resp = await client.post("/chat", json={"model": "pic", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": tall}}]}]})
+    body = await resp.json()
+    assert body["entry"] == "pic-portrait" and body["body"]["model"] == "pic"
+    resp = await client.post("/chat", json={"model": "pic-square", "size": "1792x1024"})
+    assert (await resp.json())["entry"] == "pic-square"   # a concrete id ignores hints
+
+
+async def test_forms_resolve_from_fields_and_the_first_uploaded_image(aiohttp_client: Callable) -> None:
+    client = await aiohttp_client(bare_app())
+    image = png_bytes(160, 160)
+    form = aiohttp.FormData()
+    form.add_field("model", "pic")
+    form.add_field("prompt", "a bird")
+    form.add_field("image", image, filename="in.png", content_type="image/png")
+    body = await (await client.post("/edits", data=form)).json()
+    assert body == {"entry": "pic-square", "body": {"model": "pic", "prompt": "a bird"}, "upload": len(image)}
+    resp = await client.post("/edits", data={"model": "pic", "size": "720x1280", "quality": "hd"})
+    assert (await resp.json())["entry"] == "pic-portrait"
+    resp = await client.post("/edits", json={"model": "pic", "quality": "high"})
+    assert (await resp.json())["entry"] == "pic-landscape-4k"
+
+
+async def test_gemini_paths_read_generation_config_and_inline_data(aiohttp_client: Callable) -> None:
+    client = await aiohttp_client(bare_app())
+    resp = await client.post("/models/pic:generateContent", json={"generationConfig": {"imageConfig": {"aspectRatio": "1:1"}}})
+    assert (await resp.json())["entry"] == "pic-square"
+    inline = {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(png_bytes(90, 160)).decode()}}
+    resp = await client.post("/models/clip:generateContent", json={"contents": [{"role": "user", "parts": [{"text": "x"}, inline]}]})
+    assert (await resp.json())["entry"] == "clip-portrait"
+    resp = await client.post("/models/clip:generateContent")   # no body at all: the alias's default
+    assert (await resp.json()) == {"entry": "clip", "body": {}, "upload": None}
+
+
+async def test_errors_of_the_stage(aiohttp_client: Callable) -> None:
+    text = SMALL.replace("  - provider: paint\n    options: {color: green", "  - provider: airbrush\n    options: {color: green", 1)
+    client = await aiohttp_client(bare_app(text))
+    cases = [
+        ("/chat", {"messages": []}, 400, "invalid_request"),
+        ("/chat", {"model": "nope"}, 404, "model_not_found"),
+        ("/chat", {"model": "pic-portrait"}, 503, "provider_unavailable"),
+        ("/chat", {"model": "pic", "aspect_ratio": "9:16"}, 503, "provider_unavailable"),
+        ("/edits", {"prompt": "x"}, 400, "invalid_request"),
+    ]
+    for path, payload, status, code in cases:
+        resp = await client.post(path, json=payload)
+        assert (resp.status, (await resp.json())["error"]["code"]) == (status, code), payload
+    resp = await client.post("/chat", data=b"{nope", headers={"Content-Type": "application/json"})
+    assert resp.status == 400
+    resp = await client.post("/models/pic:generateContent", data=b"[1]", headers={"Content-Type": "application/json"})
+    assert resp.status == 400 and (await resp.json())["error"]["status"] == "INVALID_ARGUMENT"
+    error = (await (await client.post("/chat", json={"model": "pic-portrait"})).json())["error"]
+    assert error["message"] == "The model 'pic-portrait' is unavailable: its provider 'airbrush' is not installed on this server."
+
+
+async def test_handlers_that_are_not_generations_pass_through_untouched(aiohttp_client: Callable) -> None:
+    client = await aiohttp_client(bare_app())
+    resp = await client.post("/plain", data=b"not json")
+    assert await resp.json() == {"entry": None, "body": None, "raw": "not json"}
