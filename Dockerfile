@@ -2,7 +2,7 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY . .
-RUN pip install --no-cache-dir . ./plugins/videofx
+RUN pip install --no-cache-dir . ./plugins/videofx ./plugins/flowweb
 ENV FLOW2API_DATA_DIR=/app/data
 VOLUME ["/app/data"]
 EXPOSE 8000

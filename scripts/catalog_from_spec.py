@@ -1,8 +1,11 @@
 """Regenerate ``models.yaml`` from the spec's machine-readable catalog (``shared/spec/flow-models.yaml``).
 
-Usage: ``python scripts/catalog_from_spec.py ../shared/spec/flow-models.yaml > models.yaml``.
+Usage: ``python scripts/catalog_from_spec.py ../shared/spec/flow-models.yaml [ROUTES.yaml …] > models.yaml``
+(today: ``… plugins/flowweb/models-routes.yaml``).
 ``active_at_head`` ids become models; each gets one ``videofx-*`` route whose
-options are the spec's upstream params. ``resolver_alias_at_head`` ids become
+options are the spec's upstream params, followed by the routes the extra
+files (``{"routes": {model id: route}}``, as provider plugins publish them)
+give for that id. ``resolver_alias_at_head`` ids become
 ``aliases``: the spec's resolution rule (§4.4) written out as a target table
 per alias (aspect word → size → model id). Video aliases get the ``4k`` /
 ``1080p`` rows of their ``<alias>_4k`` / ``<alias>_1080p`` sibling alias,
@@ -105,12 +108,19 @@ def video_alias(e: dict, by_id: dict[str, dict]) -> dict:
     return alias
 
 
-def main(path: str) -> None:
+def main(path: str, route_files: list[str] | None = None) -> None:
     spec = yaml.safe_load(open(path, encoding="utf-8"))
     models = [
         image_model(e) if e["kind"] == "image" else video_model(e)
         for e in spec if e["status"] == "active_at_head"
     ]
+    by_id = {m["id"]: m for m in models}
+    for route_file in route_files or []:
+        extra = yaml.safe_load(open(route_file, encoding="utf-8"))["routes"]
+        for model_id, route in extra.items():
+            if model_id not in by_id:
+                raise SystemExit(f"{route_file}: route for unknown model {model_id!r}")
+            by_id[model_id]["routes"].append(route)
     known = {m["id"] for m in models}
     alias_specs = {e["id"]: e for e in spec if e["status"] == "resolver_alias_at_head"}
     aliases = [
@@ -160,4 +170,4 @@ ALIASES_HEADER = """\
 """
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])

@@ -1,0 +1,123 @@
+"""Fault injection for the flow.google.com emulator: rules that make it misbehave on purpose.
+
+A :class:`FaultRule` matches by account e-mail and/or operation (an ``fnmatch`` pattern over
+rpc ids such as ``ogiZ0b`` and the names ``page``, ``reload``, ``content``, ``createTask``,
+``getTaskResult``, ``SetOSID``), fires at most ``count`` times (None = forever) with
+``probability`` (a seeded ``random.Random``, so runs repeat).
+
+| kind | effect |
+|---|---|
+| ``status`` | answer HTTP ``status`` before handling (429 adds ``Retry-After`` when ``retry_after`` is set) |
+| ``rpc_error`` | the RPC answers a ``wrb.fr`` error ``[code, null, details]`` (``code``, ``reason``, ``aitk``) |
+| ``latency`` | sleep ``latency_ms`` then handle normally |
+| ``expire_cookies`` | the account's cookies stop working (this request already gets 401 / a redirect to /about) |
+| ``expire_xsrf`` | the account's ``at`` is rotated: this request gets the HTTP 400 XSRF challenge |
+| ``captcha_fail`` | the reCAPTCHA check of a generation RPC fails (unusual activity), token consumed |
+| ``safety`` | a generation RPC answers code 7 with ``reason`` (default ``PUBLIC_ERROR_UNSAFE_GENERATION``) |
+| ``video_fail`` | the videos of the next submit end in ``media_status`` (7) with ``message`` |
+| ``slow_media`` | content bytes are streamed at ``bytes_per_second`` |
+| ``bad_shape`` | the RPC payload becomes ``[]`` (or the slot at ``path`` is nulled) |
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import random
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+log = logging.getLogger(__name__)
+
+FaultKind = Literal["status", "rpc_error", "latency", "expire_cookies", "expire_xsrf", "captcha_fail", "safety",
+                    "video_fail", "slow_media", "bad_shape"]
+
+
+class FaultRule(BaseModel):
+    """One fault rule (also the JSON of ``POST /_emulator/faults``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: FaultKind
+    account: str | None = None
+    operation: str | None = None
+    count: int | None = Field(None, ge=1)
+    probability: float = Field(1.0, ge=0.0, le=1.0)
+    status: int | None = Field(None, ge=400, le=599)
+    retry_after: int | None = Field(None, ge=0)
+    code: int = 8
+    reason: str | None = None
+    aitk: int | None = None
+    latency_ms: int = Field(0, ge=0)
+    media_status: int = 7
+    message: str = "Video generation failed."
+    bytes_per_second: int = Field(16_384, ge=1)
+    path: list[int] | None = None
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    fired: int = 0
+
+    @model_validator(mode="after")
+    def _parameters(self) -> FaultRule:
+        if self.kind == "status" and self.status is None:
+            raise ValueError("kind 'status' needs 'status' (an HTTP status 400-599)")
+        if self.kind == "latency" and self.latency_ms <= 0:
+            raise ValueError("kind 'latency' needs 'latency_ms' > 0")
+        return self
+
+    def matches(self, kind: str, operation: str, account: str | None) -> bool:
+        if self.kind != kind or (self.count is not None and self.fired >= self.count):
+            return False
+        if self.account is not None and self.account != account:
+            return False
+        return self.operation is None or fnmatch.fnmatchcase(operation, self.operation)
+
+
+class FaultInjector:
+    """The active rules; :meth:`take` decides (and counts) whether one fires."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rules: list[FaultRule] = []
+        self._random = random.Random(seed)
+
+    def add(self, rule: FaultRule | dict[str, Any]) -> FaultRule:
+        """Add a rule (a :class:`FaultRule` or its JSON); returns it with its ``id``."""
+        if not isinstance(rule, FaultRule):
+            rule = FaultRule.model_validate(rule)
+        self.rules.append(rule)
+        return rule
+
+    def remove(self, rule_id: str) -> bool:
+        before = len(self.rules)
+        self.rules = [r for r in self.rules if r.id != rule_id]
+        return len(self.rules) != before
+
+    def clear(self) -> None:
+        self.rules.clear()
+
+    def take(self, kind: str, operation: str, account: str | None) -> FaultRule | None:
+        """The first matching rule of ``kind`` that wins its probability roll, counted as fired."""
+        for rule in self.rules:
+            if not rule.matches(kind, operation, account):
+                continue
+            if rule.probability < 1.0 and self._random.random() >= rule.probability:
+                continue
+            rule.fired += 1
+            log.info("fault %s fired on %s (account %s)", kind, operation, account)
+            return rule
+        return None
+
+
+def mangle(payload: Any, rule: FaultRule) -> Any:
+    """The ``bad_shape`` payload: ``[]``, or ``payload`` with the slot at ``rule.path`` set to null."""
+    if not rule.path:
+        return []
+    target = payload
+    for index in rule.path[:-1]:
+        if not isinstance(target, list) or not -len(target) <= index < len(target):
+            return payload
+        target = target[index]
+    if isinstance(target, list) and -len(target) <= rule.path[-1] < len(target):
+        target[rule.path[-1]] = None
+    return payload

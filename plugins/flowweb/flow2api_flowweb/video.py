@@ -1,0 +1,190 @@
+"""The ``flowweb-video`` provider: Veo / Omni videos on flow.google.com (spec §5.3–§5.8, §6).
+
+One job: upload frames or references (maseQ) → submit (YhhmEf / eb1hJf / nprQif / MZZa6b /
+fZytfe) → :class:`~flow2api.plugin.Submitted` (the commit point; ``resume`` holds project and
+media ids) → batched ``jwpduf`` polls until status 3 → optional promotion (p0UkFb, polled the
+same way) → ``as29s`` until the signed MP4 URL exists (it follows status 3 by 2–8 s, spec §6.1)
+→ :class:`~flow2api.plugin.MediaOutput`. :meth:`FlowWebVideoProvider.resume` continues from
+the ``resume`` state after a restart, on the same account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from flow2api.errors import (
+    Flow2APIError,
+    GenerationFailedError,
+    InvalidRequestError,
+    PermissionDeniedError,
+    UpstreamTimeoutError,
+)
+from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, Submitted, Usage
+from flow2api_flowweb.client import FlowWebClient
+from flow2api_flowweb.family import FlowWebFamily
+from flow2api_flowweb.layouts import new_uuid, upscaled_id
+from flow2api_flowweb.options import VideoOptions, check_image_count, tier_allows
+from flow2api_flowweb.records import COMPLAINT, DONE, FAILED_STATUSES, RUNNING, SUBMITTED, Record
+
+_STATUS_TEXT = {SUBMITTED: ("queued", 10.0), RUNNING: ("generating", 40.0), COMPLAINT: ("running with a warning", 50.0)}
+
+
+def plan(options: VideoOptions, images: int, extras: Mapping[str, Any]) -> tuple[str, str]:
+    """(submit mode, model key) for a route and the number of input images; 400 when they do not fit."""
+    sub = options.sub_kind
+    if sub == "t2v":
+        return "t2v", options.video_model_key  # text-to-video models ignore images (as on labs)
+    if sub == "extend":
+        if not extras.get("extend_media_id"):
+            raise InvalidRequestError("Extend models need the source video's media id (extend://<mediaId>).",
+                                      param="messages")
+        return "extend", options.video_model_key
+    if sub == "r2v":
+        check_image_count(images, max(1, options.min_images), options.max_images or 3)
+        return "r2v", options.video_model_key
+    if sub == "omni":
+        check_image_count(images, 0, options.max_images if options.max_images is not None else 3)
+        return ("r2v", options.with_images_key or "") if images else ("t2v", options.video_model_key)
+    if sub == "i2v_first":
+        check_image_count(images, 1, 1)
+        return "i2v", options.video_model_key
+    if sub == "i2v_first_last":
+        check_image_count(images, 2, 2)
+        return "first_last", options.video_model_key
+    check_image_count(images, 1, 2 if options.first_last_key else 1)
+    if images == 2:
+        return "first_last", options.first_last_key or options.video_model_key
+    return "i2v", options.video_model_key
+
+
+class FlowWebVideoProvider:
+    """Flow videos on flow.google.com; see :class:`flow2api.plugin.Provider`."""
+
+    name = "flowweb-video"
+    kinds = frozenset({Kind.VIDEO})
+    Options = VideoOptions
+
+    def __init__(self, context: PluginContext) -> None:
+        self.family = FlowWebFamily.shared(context)
+
+    def describe(self, options: VideoOptions) -> dict[str, Any]:
+        """Capabilities for ``/v1/models``: sub_kind, aspect, resolution, duration, upscale, image counts, tier."""
+        return {
+            "sub_kind": options.sub_kind, "aspect_ratio": options.aspect_ratio, "resolution": options.resolution,
+            "duration_seconds": options.duration_seconds, "upsample": options.upsample,
+            "min_images": options.min_images, "max_images": options.max_images, "required_tier": options.required_tier,
+            "upstream": "flow.google.com",
+        }
+
+    def can_serve(self, options: VideoOptions, account: AccountView) -> bool:
+        """Accounts whose tier reaches ``required_tier``; in browser mode only while their browser is connected."""
+        return tier_allows(account.tier, options.required_tier) and self.family.serves(account)
+
+    async def generate(self, call: Call) -> AsyncIterator[Event]:
+        """Submit and follow one video job (module docstring); raises :mod:`flow2api.errors` types only."""
+        options: VideoOptions = call.job.options  # type: ignore[assignment]
+        mode, key = plan(options, len(call.job.images), call.job.extras)
+        if not tier_allows(call.account.view.tier, options.required_tier):
+            raise PermissionDeniedError(f"This model needs an account of tier {options.required_tier}.")
+        client = self.family.client(call.account, call.http)
+        project = await self.family.project_for(call.account, client)
+        images = [] if mode in ("t2v", "extend") else call.job.images
+        media = [await client.upload_image(project, image) for image in images]
+        common = {"model": key, "aspect_ratio": options.aspect_ratio, "prompt": call.job.prompt}
+        if mode == "t2v":
+            kwargs = {**common, "resolution": options.resolution}
+        elif mode == "i2v":
+            kwargs = {**common, "start": media[0], "resolution": options.resolution}
+        elif mode == "first_last":
+            kwargs = {**common, "start": media[0], "end": media[1]}
+        elif mode == "r2v":
+            kwargs = {**common, "references": media, "resolution": options.resolution}
+        else:
+            seconds = call.job.extras.get("extend_source_seconds")
+            kwargs = {**common, "source": str(call.job.extras["extend_media_id"]),
+                      "source_seconds": int(seconds) if seconds else None}
+        records = await client.submit_video(mode, project, **kwargs)
+        first = records[0]
+        state = {"project": project, "media_id": first.media_id, "workflow_id": first.workflow_id, "stage": "generate"}
+        yield Submitted(resume=state)
+        yield Progress(f"Flow accepted the video job ({key}).", percent=5)
+        async for event in self._follow(client, options, state):
+            yield event
+
+    async def resume(self, call: Call, state: Mapping[str, Any]) -> AsyncIterator[Event]:
+        """Continue a submitted job from its ``resume`` state (same account): poll, promote if due, deliver."""
+        options: VideoOptions = call.job.options  # type: ignore[assignment]
+        client = self.family.client(call.account, call.http)
+        async for event in self._follow(client, options, dict(state)):
+            yield event
+
+    async def _follow(self, client: FlowWebClient, options: VideoOptions, state: dict[str, Any]) -> AsyncIterator[Event]:
+        project, media_id = state["project"], state["media_id"]
+        final = media_id
+        if state["stage"] == "generate":
+            found: list[Record] = []
+            async for event in self._poll(client, project, media_id, "video", found):
+                yield event
+            if options.upsample is not None and options.upsampler_key is not None:
+                seed = new_uuid()
+                yield Progress(f"Promoting the video to {options.upsample.rsplit('_', 1)[-1]}…", percent=70)
+                try:
+                    await client.submit_video(
+                        "upscale", project, source=media_id, workflow_id=found[0].workflow_id or state["workflow_id"],
+                        aspect_ratio=options.aspect_ratio, target=options.upsample,
+                        upsampler_key=options.upsampler_key, seed=seed,
+                    )
+                except Flow2APIError as exc:
+                    yield Progress(f"Promotion failed ({exc.code}); returning the original video.")
+                else:
+                    state = {**state, "stage": "upscale",
+                             "upscale_id": upscaled_id(media_id, options.upsample, seed, self.family.config.upscale_output_id)}
+                    yield Submitted(resume=state)
+        if state["stage"] == "upscale":
+            try:
+                async for event in self._poll(client, project, state["upscale_id"], "promotion", []):
+                    yield event
+                final = state["upscale_id"]
+            except GenerationFailedError as exc:
+                yield Progress(f"Promotion failed ({exc.message}); returning the original video.")
+        url = await self._video_url(client, project, final)
+        yield MediaOutput(Kind.VIDEO, mime_type="video/mp4", url=url, upstream_id=final)
+        with contextlib.suppress(Flow2APIError):
+            credits, _, _ = await client.credits()
+            yield Usage(remaining_credits=credits)
+
+    async def _poll(self, client: FlowWebClient, project: str, media_id: str, label: str,
+                    found: list[Record]) -> AsyncIterator[Progress]:
+        """Progress events until ``media_id`` reaches status 3 (appended to ``found``); raises on failure or timeout."""
+        config = self.family.config
+        polls, last = 0, None
+        async with contextlib.aclosing(self.family.poller.updates(client, project, media_id)) as updates:
+            async for record in updates:
+                polls += 1
+                status = record.status if record is not None else None
+                if status == DONE:
+                    found.append(record)  # type: ignore[arg-type]
+                    return
+                if status in FAILED_STATUSES or (status == COMPLAINT and config.status_4 == "failure"):
+                    detail = record.message if record is not None and record.message else f"status {status}"
+                    raise GenerationFailedError(f"Flow {label} generation failed: {detail}")
+                if status in _STATUS_TEXT and status != last:
+                    text, percent = _STATUS_TEXT[status]
+                    yield Progress(f"Flow {label} {text}…", percent=percent)
+                last = status
+                if polls >= config.max_poll_attempts:
+                    raise UpstreamTimeoutError(f"Flow {label} did not finish within {polls} polls")
+
+    async def _video_url(self, client: FlowWebClient, project: str, media_id: str) -> str:
+        """The signed MP4 URL from ``as29s``, read until it exists (``url_wait_attempts`` tries)."""
+        config = self.family.config
+        for attempt in range(config.url_wait_attempts):
+            record = await client.get_media(project, media_id)
+            if record is not None and record.video_url:
+                return record.video_url
+            if attempt + 1 < config.url_wait_attempts:
+                await asyncio.sleep(config.poll_interval)
+        raise UpstreamTimeoutError(f"Flow gave no video URL for {media_id} after {config.url_wait_attempts} reads")

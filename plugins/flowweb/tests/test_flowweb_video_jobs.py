@@ -1,0 +1,79 @@
+"""Video jobs beyond one request: extend (fZytfe), resume after a restart, late signed URLs, failed promotion."""
+
+from __future__ import annotations
+
+import aiohttp
+from flowweb_helpers import FlowWeb, chat, download, result_url
+
+from flow2api.keys import PROVIDERS
+from flow2api.plugin import Call, Job, Kind, MediaOutput, Progress, Submitted, Usage
+from flow2api.pool.pool import AccountHandle
+from flow2api_flowweb.options import VideoOptions
+from tests.conftest import Gateway
+
+
+def video_job(prompt: str, **options: object) -> Job:
+    defaults = {"video_model_key": "abra_t2v_8s", "sub_kind": "t2v", "aspect_ratio": "VIDEO_ASPECT_RATIO_LANDSCAPE"}
+    extras = options.pop("extras", {})
+    return Job(model="test", kind=Kind.VIDEO, prompt=prompt, options=VideoOptions(**{**defaults, **options}),
+               extras=extras)  # type: ignore[arg-type]
+
+
+def call_for(gateway: Gateway, job: Job, http: aiohttp.ClientSession) -> Call:
+    return Call(job, AccountHandle(gateway.pool, gateway.pool.records()[0].id), http)
+
+
+async def test_extend_sends_the_source_media_id_and_its_last_second(fw_gateway: Gateway, flowweb: FlowWeb) -> None:
+    await chat(fw_gateway, "fw-t2v", "a train leaves")
+    source = next(m for m in flowweb.emulator.world.media.values() if m.kind == "video")
+    provider = fw_gateway.app[PROVIDERS]["flowweb-video"]
+    job = video_job("it enters a tunnel", video_model_key="veo_3_1_extend_lite", sub_kind="extend",
+                    extras={"extend_media_id": source.id, "extend_source_seconds": 8})
+    async with aiohttp.ClientSession() as http:
+        events = [e async for e in provider.generate(call_for(fw_gateway, job, http))]
+    media = [e for e in events if isinstance(e, MediaOutput)]
+    assert len(media) == 1 and media[0].upstream_id != source.id
+    item = flowweb.emulator.calls("fZytfe")[0].args[0][0]
+    assert item[0] == [None, source.id, 169, 192] and item[2] == "veo_3_1_extend_lite"
+    assert flowweb.emulator.calls("fZytfe")[0].args[2][1] == 2
+
+
+async def test_a_job_is_resumed_from_its_submitted_state(fw_gateway: Gateway, flowweb: FlowWeb) -> None:
+    provider = fw_gateway.app[PROVIDERS]["flowweb-video"]
+    job = video_job("a slow sunrise", upsample="VIDEO_RESOLUTION_1080P", upsampler_key="veo_3_1_upsampler_1080p",
+                    video_model_key="veo_3_1_t2v_lite")
+    async with aiohttp.ClientSession() as http:
+        events = provider.generate(call_for(fw_gateway, job, http))
+        submitted = None
+        async for event in events:
+            if isinstance(event, Submitted):
+                submitted = event
+                break
+        await events.aclose()  # the process "stops" right after upstream accepted the job
+        assert submitted is not None and submitted.resume["stage"] == "generate"
+        assert len(flowweb.emulator.calls("YhhmEf")) == 1 and flowweb.emulator.calls("jwpduf") == []
+        resumed = [e async for e in provider.resume(call_for(fw_gateway, job, http), dict(submitted.resume))]
+    assert len(flowweb.emulator.calls("YhhmEf")) == 1  # not submitted (and paid for) again
+    stages = [e.resume["stage"] for e in resumed if isinstance(e, Submitted)]
+    output = next(e for e in resumed if isinstance(e, MediaOutput))
+    assert stages == ["upscale"] and output.upstream_id == submitted.resume["media_id"] + "_upsampled"
+    assert any(isinstance(e, Usage) for e in resumed)
+
+
+async def test_the_signed_url_is_waited_for_after_status_3(fw_gateway: Gateway, flowweb: FlowWeb) -> None:
+    flowweb.emulator.settings.url_delay_reads = 2
+    body, _ = await download(result_url(await chat(fw_gateway, "fw-t2v", "late url")))
+    assert body[4:8] == b"ftyp" and len(flowweb.emulator.calls("as29s")) == 3
+
+
+async def test_a_failed_promotion_returns_the_original_video(fw_gateway: Gateway, flowweb: FlowWeb) -> None:
+    flowweb.emulator.faults.add({"kind": "video_fail", "operation": "p0UkFb"})
+    provider = fw_gateway.app[PROVIDERS]["flowweb-video"]
+    job = video_job("a bridge", video_model_key="veo_3_1_t2v_lite", upsample="VIDEO_RESOLUTION_4K",
+                    upsampler_key="veo_3_1_upsampler_4k")
+    async with aiohttp.ClientSession() as http:
+        events = [e async for e in provider.generate(call_for(fw_gateway, job, http))]
+    output = next(e for e in events if isinstance(e, MediaOutput))
+    source = flowweb.emulator.calls("YhhmEf") and flowweb.emulator.calls("jwpduf")[0].args[2][0][0]
+    assert output.upstream_id == source
+    assert any(isinstance(e, Progress) and "Promotion failed" in e.message for e in events)
