@@ -1,4 +1,4 @@
-"""The ``flow2api`` command line: ``serve``, ``demo``, ``accounts add|list``, ``keys create|list|revoke``, ``models check``.
+"""The ``flow2api`` command line: ``serve``, ``demo``, ``accounts add|list|import|export|enable|disable|edit|delete|refresh``, ``keys create|list|revoke``, ``models check``.
 
 ``serve`` starts the server; when ``[demo] auto`` is on and no account is
 stored yet, it runs in demo mode, like ``demo``: each installed family's
@@ -148,6 +148,61 @@ async def list_accounts(settings: Settings) -> list[str]:
         return lines
 
 
+async def manage_account(settings: Settings, args: argparse.Namespace) -> list[str]:
+    """``flow2api accounts import|export|enable|disable|delete|refresh|edit``; returns the lines to print.
+
+    Import and export use the same formats as the admin site (the original
+    project's ``{"tokens": [...]}`` included); export leaves credentials out
+    unless ``--with-secrets``. Raises ``KeyError`` for an unknown account id.
+    """
+    import json
+
+    from flow2api.admin.transfer import build_export, parse_import, run_import
+
+    async with _account_pool(settings) as pool:
+        if args.action == "import":
+            items, problems = parse_import(Path(args.file).read_text(encoding="utf-8"))
+            report = (await run_import(pool, items)).as_json()
+            errors = problems + report["errors"]
+            return [f"{report['added']} added, {report['updated']} updated, {len(errors)} failed"] + [
+                f"item {e.get('item', '?')}: {e.get('error', e)}" for e in errors
+            ]
+        if args.action == "export":
+            text = json.dumps(build_export(pool, include_secrets=args.with_secrets), indent=2, ensure_ascii=False)
+            if args.output:
+                Path(args.output).write_text(text + "\n", encoding="utf-8")
+                return [f"{len(pool.records())} accounts written to {args.output}"]
+            return [text]
+        if args.id not in pool.account_ids():
+            raise KeyError(args.id)
+        if args.action == "delete":
+            await pool.delete(args.id)
+            return [f"account {args.id} deleted"]
+        if args.action == "refresh":
+            await pool.refresh_now(args.id)
+            record = next(r for r in pool.records() if r.id == args.id)
+            return [f"account {args.id} refreshed: tier {record.tier}, credits {record.credits}"]
+        if args.action in ("enable", "disable"):
+            enable = args.action == "enable"
+            changes = {"enabled": enable, "ban_reason": None if enable else "disabled by operator"}
+            if enable:
+                changes.update(consecutive_errors=0, cooldown_until=None)
+            await pool.update(args.id, **changes)
+            return [f"account {args.id} {args.action}d"]
+        changes = {
+            key: value for key, value in {
+                "remark": args.remark, "proxy_url": args.proxy, "image_concurrency": args.image_concurrency,
+                "video_concurrency": args.video_concurrency, "image_enabled": args.image, "video_enabled": args.video,
+            }.items() if value is not None
+        }
+        if changes.get("proxy_url"):
+            from flow2api.proxies import validate_proxy_url
+
+            validate_proxy_url(changes["proxy_url"])
+        await pool.update(args.id, **changes)
+        return [f"account {args.id} updated: {', '.join(sorted(changes)) or 'nothing to change'}"]
+
+
 def parse_expiry(text: str, *, now: float | None = None) -> float:
     """Unix seconds for ``--expires``: ISO 8601 (``2027-01-31`` or with a time, UTC unless an offset is given)
     or a duration from now (``30d``, ``12h``, ``45m``). Raises ``ValueError`` with a readable message."""
@@ -233,6 +288,27 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--remark", default="", help="free-text note")
     lst = accounts.add_parser("list", help="list accounts (secrets masked)")
     common(lst)
+    imp = accounts.add_parser("import", help="import accounts from a JSON file (original flow2api format accepted)")
+    common(imp)
+    imp.add_argument("file")
+    exp = accounts.add_parser("export", help="export accounts as JSON (credentials only with --with-secrets)")
+    common(exp)
+    exp.add_argument("--with-secrets", action="store_true", help="include session tokens and proxy URLs")
+    exp.add_argument("-o", "--output", help="write to this file instead of standard output")
+    for action, text in (("enable", "enable (clears a ban)"), ("disable", "disable"), ("delete", "delete"),
+                         ("refresh", "refresh the access token, credits and tier now")):
+        one = accounts.add_parser(action, help=f"{text} one account")
+        common(one)
+        one.add_argument("id", type=int)
+    edit = accounts.add_parser("edit", help="change an account's settings")
+    common(edit)
+    edit.add_argument("id", type=int)
+    edit.add_argument("--remark")
+    edit.add_argument("--proxy", help="proxy URL, or an empty string for none")
+    edit.add_argument("--image-concurrency", type=int, help="-1 = unlimited")
+    edit.add_argument("--video-concurrency", type=int, help="-1 = unlimited")
+    edit.add_argument("--image", action=argparse.BooleanOptionalAction, help="serve image requests")
+    edit.add_argument("--video", action=argparse.BooleanOptionalAction, help="serve video requests")
 
     keys = sub.add_parser("keys", help="manage client API keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="create a key (printed once)")
@@ -285,6 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.write("id\tfamily\temail\ttier\tcredits\tstate\tsecret\n")
             for line in asyncio.run(list_accounts(settings)):
                 out.write(line + "\n")
+        elif args.command == "accounts":
+            for line in asyncio.run(manage_account(settings, args)):
+                out.write(line + "\n")
         elif args.command == "keys":
             for line in asyncio.run(keys_command(settings, args)):
                 out.write(line + "\n")
@@ -309,6 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ValueError as exc:
         sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyError as exc:
+        sys.stderr.write(f"error: no account {exc.args[0]}\n")
         return 2
     except KeyboardInterrupt:
         return 0

@@ -129,3 +129,43 @@ async def test_serve_without_accounts_runs_the_demo_end_to_end(tmp_path: Path) -
         _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 0, err.decode()[-2000:]
     assert "demo mode" in err.decode()
+
+
+async def test_account_management_commands(tmp_path: Path, upstream: Upstream) -> None:
+    import json
+
+    first = upstream.emulator.add_account("one@example.com", tier="PAYGATE_TIER_ONE", credits=10)
+    second = upstream.emulator.add_account("two@example.com", tier="PAYGATE_TIER_ONE", credits=20)
+    config = config_for(tmp_path, upstream)
+    common = ["--config", str(config), "--data-dir", str(tmp_path / "data")]
+    original_format = {"tokens": [{"session_token": first.st, "email": "ignored@x", "is_active": True},
+                                  {"session_token": second.st, "is_active": False, "image_concurrency": 2},
+                                  {"session_token": "dead-token"}]}
+    source = tmp_path / "tokens.json"
+    source.write_text(json.dumps(original_format), encoding="utf-8")
+    code, out, err = await flow2api("accounts", "import", str(source), *common)
+    assert code == 0, err
+    assert out.startswith("2 added, 0 updated, 1 failed") and "item 3" in out and "dead-token" not in out
+
+    code, out, _ = await flow2api("accounts", "export", *common)
+    exported = json.loads(out)["tokens"]
+    assert [t["email"] for t in exported] == ["one@example.com", "two@example.com"]
+    assert [t["is_active"] for t in exported] == [True, False] and exported[1]["image_concurrency"] == 2
+    assert first.st not in out and "session_token" not in exported[0]
+    code, out, _ = await flow2api("accounts", "export", "--with-secrets", "-o", str(tmp_path / "full.json"), *common)
+    assert json.loads((tmp_path / "full.json").read_text())["tokens"][0]["session_token"] == first.st
+
+    assert (await flow2api("accounts", "enable", "2", *common))[0] == 0
+    assert (await flow2api("accounts", "edit", "1", "--remark", "main", "--no-video", "--image-concurrency", "3", *common))[0] == 0
+    upstream.emulator.add_account("one@example.com", tier="PAYGATE_TIER_TWO", credits=99)
+    code, out, _ = await flow2api("accounts", "refresh", "1", *common)
+    assert code == 0 and "PAYGATE_TIER_TWO" in out and "credits 99" in out
+    code, out, _ = await flow2api("accounts", "list", *common)
+    rows = [line.split("\t") for line in out.strip().splitlines()[1:]]
+    assert [r[5] for r in rows] == ["enabled", "enabled"]
+    code, out, _ = await flow2api("accounts", "export", *common)
+    one = json.loads(out)["tokens"][0]
+    assert one["remark"] == "main" and one["video_enabled"] is False and one["image_concurrency"] == 3
+    assert (await flow2api("accounts", "delete", "2", *common))[0] == 0
+    code, _, err = await flow2api("accounts", "disable", "2", *common)
+    assert code == 2 and "no account 2" in err
