@@ -1,27 +1,42 @@
-"""reCAPTCHA Enterprise token sources (spec §1.6): anti-captcha-style solver APIs, and "none".
+"""reCAPTCHA Enterprise token sources (spec §1.6): the source protocol and the built-in sources.
 
 A source returns a :class:`CaptchaToken`: the token plus the User-Agent it was
 solved with, which the Flow request must then send (spec §1.6 "UA
-consistency"). :class:`TokenChain` tries the configured sources in order and
-raises ``CaptchaError`` when none produced a token. Each generation attempt
-asks for a fresh token; tokens are single-use.
+consistency"). Tokens are single-use: callers ask for a fresh one for every
+submission and every retry. Built-ins, each a factory ``(CaptchaConfig) ->
+TokenSource`` registered under its name (see :mod:`flow2api_videofx.captcha_chain`
+for the registry, the ``flow2api_videofx.captcha`` entry-point group and the
+failover chain):
+
+============  ==============================  ===========================================
+name          default base                    task ``type`` (spec §1.6 table)
+============  ==============================  ===========================================
+none          —                               no token (requests carry an empty one)
+yescaptcha    https://api.yescaptcha.com      ``[captcha] yescaptcha_task_type`` (+minScore)
+capmonster    https://api.capmonster.cloud    ``RecaptchaV3TaskProxyless``
+ezcaptcha     https://api.ez-captcha.com      ``ReCaptchaV3TaskProxylessS9``
+capsolver     https://api.capsolver.com       ``ReCaptchaV3EnterpriseTaskProxyLess``
+============  ==============================  ===========================================
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
 
 from flow2api.errors import CaptchaError
+from flow2api.plugin import PROXY_ERRORS
 from flow2api_videofx.config import CaptchaConfig
 
 log = logging.getLogger(__name__)
 
 SITE_KEY = "6LdsFiUsAAAAAIjVDZcuLhaHiDn5nnHVXVRQGeMV"
+NO_SLOT_CODES = frozenset({"ERROR_NO_SLOT_AVAILABLE", "ERROR_NO_SLOT_AVAILABLE_BLOCK"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +51,12 @@ class CaptchaToken:
 
 
 class TokenSource(Protocol):
-    """One way to get a token for ``page_url`` and ``action`` (``IMAGE_GENERATION`` / ``VIDEO_GENERATION``)."""
+    """One way to get a token for ``page_url`` and ``action`` (``IMAGE_GENERATION`` / ``VIDEO_GENERATION``).
+
+    ``solve`` returns ``None`` when the source deliberately gives no token
+    (``none``) and raises ``CaptchaError`` when it failed; the message names
+    the source and the solver's error code, never its API key.
+    """
 
     name: str
 
@@ -44,11 +64,12 @@ class TokenSource(Protocol):
 
 
 class NoCaptcha:
-    """For upstreams that do not ask for reCAPTCHA: no token (requests carry none)."""
+    """For upstreams that do not ask for reCAPTCHA: no token (requests carry an empty one)."""
 
     name = "none"
 
     async def solve(self, http: aiohttp.ClientSession, *, page_url: str, action: str, user_agent: str) -> CaptchaToken | None:
+        """Always ``None``."""
         return None
 
 
@@ -56,12 +77,15 @@ class AntiCaptchaApi:
     """A solver with the anti-captcha JSON API (YesCaptcha, CapMonster, EzCaptcha, CapSolver): spec §1.6.
 
     ``createTask`` then ``getTaskResult`` every ``poll_interval`` seconds, at
-    most ``max_polls`` times. ``min_score`` is added for YesCaptcha's ``*S7``/``*S9`` task types.
+    most ``max_polls`` times. ``min_score`` is sent for YesCaptcha's
+    ``*S7``/``*S9`` task types. ``no_slot_backoff`` lists the seconds to wait
+    before each retry of a ``createTask`` answered ``ERROR_NO_SLOT_AVAILABLE``
+    (``no_slot_block_backoff`` for ``…_BLOCK``); empty = no retry.
     """
 
     def __init__(
         self, name: str, *, base_url: str, api_key: str, task_type: str, poll_interval: float, max_polls: int,
-        enterprise_flag: bool = False,
+        min_score: float | None = None, no_slot_backoff: Sequence[float] = (), no_slot_block_backoff: float = 0.0,
     ) -> None:
         self.name = name
         self._base = base_url.rstrip("/")
@@ -69,91 +93,110 @@ class AntiCaptchaApi:
         self._task_type = task_type
         self._poll_interval = poll_interval
         self._max_polls = max_polls
-        self._enterprise_flag = enterprise_flag
+        self._min_score = min_score
+        self._no_slot_backoff = tuple(no_slot_backoff)
+        self._no_slot_block_backoff = no_slot_block_backoff
+
+    def __repr__(self) -> str:  # the API key must never reach a log line
+        return f"AntiCaptchaApi(name={self.name!r}, task_type={self._task_type!r})"
 
     async def _post(self, http: aiohttp.ClientSession, path: str, body: dict) -> dict:
         try:
             async with http.post(f"{self._base}/{path}", json=body, timeout=aiohttp.ClientTimeout(total=30)) as resp:
                 reply = await resp.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        except (aiohttp.ClientError, TimeoutError, ValueError, *PROXY_ERRORS) as exc:
             raise CaptchaError(f"the {self.name} solver could not be reached: {type(exc).__name__}") from exc
         if not isinstance(reply, dict):
             raise CaptchaError(f"the {self.name} solver answered with an unexpected body")
         return reply
 
+    async def _create_task(self, http: aiohttp.ClientSession, task: dict[str, object]) -> dict:
+        """``createTask``, retried with back-off while the solver has no free slot (spec §1.6)."""
+        retries = 0
+        while True:
+            created = await self._post(http, "createTask", {"clientKey": self._key, "task": task})
+            code = str(created.get("errorCode") or "")
+            if not created.get("errorId") or code not in NO_SLOT_CODES or retries >= len(self._no_slot_backoff):
+                return created
+            delay = self._no_slot_block_backoff if code.endswith("_BLOCK") else self._no_slot_backoff[retries]
+            retries += 1
+            log.info("%s solver has no free slot (%s); retry %d in %.1f s", self.name, code, retries, delay)
+            await asyncio.sleep(delay)
+
     async def solve(self, http: aiohttp.ClientSession, *, page_url: str, action: str, user_agent: str) -> CaptchaToken | None:
+        """Solve one token for ``page_url``/``action``, sending ``user_agent``; ``CaptchaError`` when it fails."""
         task: dict[str, object] = {
             "type": self._task_type, "websiteURL": page_url, "websiteKey": SITE_KEY, "pageAction": action,
             "userAgent": user_agent,
         }
-        if self._task_type.endswith("S7"):
-            task["minScore"] = 0.7
-        elif self._task_type.endswith("S9"):
-            task["minScore"] = 0.9
-        if self._enterprise_flag:
-            task["isEnterprise"] = True
-        created = await self._post(http, "createTask", {"clientKey": self._key, "task": task})
+        if self._min_score is not None:
+            task["minScore"] = self._min_score
+        created = await self._create_task(http, task)
         if created.get("errorId"):
             raise CaptchaError(f"the {self.name} solver refused the task: {created.get('errorCode', 'unknown error')}")
         task_id = created.get("taskId")
+        if not task_id:
+            raise CaptchaError(f"the {self.name} solver answered createTask without a taskId")
         for _ in range(self._max_polls):
             await asyncio.sleep(self._poll_interval)
             result = await self._post(http, "getTaskResult", {"clientKey": self._key, "taskId": task_id})
             if result.get("errorId"):
                 raise CaptchaError(f"the {self.name} solver failed: {result.get('errorCode', 'unknown error')}")
             if result.get("status") == "ready":
-                solution = result.get("solution") or {}
+                solution = result.get("solution") if isinstance(result.get("solution"), dict) else {}
                 token = solution.get("gRecaptchaResponse")
                 if not token:
                     raise CaptchaError(f"the {self.name} solver returned no token")
-                return CaptchaToken(token, solution.get("userAgent") or None)
+                return CaptchaToken(str(token), solution.get("userAgent") or None)
         raise CaptchaError(f"the {self.name} solver gave no token within {self._max_polls} polls")
 
 
-def build_source(method: str, config: CaptchaConfig) -> TokenSource:
-    """The token source for one ``captcha_method`` name; ``ValueError`` when its API key is missing."""
-    if method == "none":
-        return NoCaptcha()
+def _key(config: CaptchaConfig, method: str) -> str:
     key = getattr(config, f"{method}_api_key").get_secret_value()
     if not key:
-        raise ValueError(f"[captcha] {method}_api_key is required for captcha_method = {method!r}")
-    task_types = {
-        "yescaptcha": config.yescaptcha_task_type,
-        "capmonster": "RecaptchaV3TaskProxyless",
-        "ezcaptcha": "ReCaptchaV3TaskProxylessS9",
-        "capsolver": "ReCaptchaV3EnterpriseTaskProxyLess",
-    }
+        raise ValueError(f"[captcha] {method}_api_key is required for the {method!r} token source")
+    return key
+
+
+def none_source(config: CaptchaConfig) -> TokenSource:
+    """``none``: no token."""
+    return NoCaptcha()
+
+
+def yescaptcha_source(config: CaptchaConfig) -> TokenSource:
+    """``yescaptcha``: task type from settings, ``minScore`` 0.7/0.9 for ``*S7``/``*S9``, no-slot back-off."""
+    task_type = config.yescaptcha_task_type
+    min_score = 0.7 if task_type.endswith("S7") else 0.9 if task_type.endswith("S9") else None
     return AntiCaptchaApi(
-        method, base_url=getattr(config, f"{method}_base_url"), api_key=key, task_type=task_types[method],
-        poll_interval=config.solver_poll_interval, max_polls=config.solver_max_polls,
+        "yescaptcha", base_url=config.yescaptcha_base_url, api_key=_key(config, "yescaptcha"), task_type=task_type,
+        poll_interval=config.solver_poll_interval, max_polls=config.solver_max_polls, min_score=min_score,
+        no_slot_backoff=config.yescaptcha_no_slot_backoff,
+        no_slot_block_backoff=config.yescaptcha_no_slot_block_backoff,
     )
 
 
-class TokenChain:
-    """The configured sources, first ``captcha_method`` then ``fallback_methods``; each failure moves to the next."""
+def capmonster_source(config: CaptchaConfig) -> TokenSource:
+    """``capmonster``: ``RecaptchaV3TaskProxyless``."""
+    return AntiCaptchaApi(
+        "capmonster", base_url=config.capmonster_base_url, api_key=_key(config, "capmonster"),
+        task_type="RecaptchaV3TaskProxyless", poll_interval=config.solver_poll_interval,
+        max_polls=config.solver_max_polls,
+    )
 
-    def __init__(self, sources: list[TokenSource]) -> None:
-        self.sources = sources
 
-    @classmethod
-    def from_config(cls, config: CaptchaConfig) -> TokenChain:
-        """Build the chain; sources whose API key is missing are left out (logged once)."""
-        sources: list[TokenSource] = []
-        for method in [config.captcha_method, *config.fallback_methods]:
-            try:
-                sources.append(build_source(method, config))
-            except ValueError as exc:
-                log.warning("reCAPTCHA source skipped: %s", exc)
-        return cls(sources)
+def ezcaptcha_source(config: CaptchaConfig) -> TokenSource:
+    """``ezcaptcha``: ``ReCaptchaV3TaskProxylessS9``."""
+    return AntiCaptchaApi(
+        "ezcaptcha", base_url=config.ezcaptcha_base_url, api_key=_key(config, "ezcaptcha"),
+        task_type="ReCaptchaV3TaskProxylessS9", poll_interval=config.solver_poll_interval,
+        max_polls=config.solver_max_polls,
+    )
 
-    async def token(self, http: aiohttp.ClientSession, *, page_url: str, action: str, user_agent: str) -> CaptchaToken | None:
-        """A fresh token from the first source that gives one; ``CaptchaError`` listing why each failed."""
-        if not self.sources:
-            raise CaptchaError("no reCAPTCHA source is configured: set [captcha] captcha_method and its API key")
-        reasons = []
-        for source in self.sources:
-            try:
-                return await source.solve(http, page_url=page_url, action=action, user_agent=user_agent)
-            except CaptchaError as exc:
-                reasons.append(exc.message)
-        raise CaptchaError("no reCAPTCHA token could be obtained: " + "; ".join(reasons))
+
+def capsolver_source(config: CaptchaConfig) -> TokenSource:
+    """``capsolver``: ``ReCaptchaV3EnterpriseTaskProxyLess``."""
+    return AntiCaptchaApi(
+        "capsolver", base_url=config.capsolver_base_url, api_key=_key(config, "capsolver"),
+        task_type="ReCaptchaV3EnterpriseTaskProxyLess", poll_interval=config.solver_poll_interval,
+        max_polls=config.solver_max_polls,
+    )

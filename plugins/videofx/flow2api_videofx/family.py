@@ -1,23 +1,39 @@
-"""The ``videofx`` account family: ST → AT, credits and tier, projects (spec §1.3–1.4, §2.1–2.3, §5.8).
+"""The ``videofx`` account family: ST → AT, credits and tier, projects, pollers (spec §1.3–1.4, §2.1–2.3, §5.8).
 
 Secrets stored per account: ``st`` (the long-lived session token) and ``at``
-(the access token). State: ``at_expires`` (Unix s). Projects are recorded
-through the pool (``AccountUpdate.new_projects``) and rotated round robin,
-created lazily up to ``[flow] project_pool_size``.
+(the access token). State: ``at_expires`` (Unix s) and ``checked_at`` (Unix s
+of the last credits/tier read). Projects are recorded through the pool
+(``AccountUpdate.new_projects``) and rotated round robin, created lazily up to
+``[flow] project_pool_size`` (one creation at a time per account). The family
+also owns one :class:`~flow2api_videofx.polling.StatusPoller` per account, so
+every video job of an account shares one status call per poll interval.
+
+Hooks for the pool beyond the :class:`~flow2api.plugin.AccountFamily`
+protocol (the pool's background health check may call them):
+``check_due(view, now)`` says credits/tier are older than ``[flow]
+check_interval``; ``check(account, http)`` re-reads them (refreshing the AT
+first when upstream refuses it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
+import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import aiohttp
 
+from flow2api.errors import CredentialRejectedError
 from flow2api.plugin import AccountSession, AccountUpdate, AccountView, DemoUpstream
 from flow2api_videofx.client import FlowClient, SessionInfo
 from flow2api_videofx.config import VideoFXConfig
+from flow2api_videofx.polling import StatusPoller
+
+log = logging.getLogger(__name__)
 
 
 class VideoFXFamily:
@@ -30,18 +46,28 @@ class VideoFXFamily:
     def __init__(self, config: VideoFXConfig) -> None:
         self.config = config
         self._rotation: dict[int, itertools.count] = {}
+        self._project_locks: dict[int, asyncio.Lock] = {}
+        self._pollers: dict[int, StatusPoller] = {}
 
     def client(self, http: aiohttp.ClientSession, view: AccountView | None = None, **kwargs) -> FlowClient:  # noqa: ANN003
         """A :class:`FlowClient` with the account's ST and AT."""
         secrets = view.secrets if view is not None else {}
         return FlowClient(http, self.config.flow, st=secrets.get("st"), at=secrets.get("at"), **kwargs)
 
+    def poller(self, account_id: int) -> StatusPoller:
+        """The account's status poller (created once, kept; its task runs only while media are watched)."""
+        poller = self._pollers.get(account_id)
+        if poller is None:
+            poller = self._pollers[account_id] = StatusPoller(self, account_id)
+        return poller
+
     async def _identify(self, http: aiohttp.ClientSession, st: str) -> AccountUpdate:
         session: SessionInfo = await FlowClient(http, self.config.flow, st=st).auth_session()
         credits, tier = await FlowClient(http, self.config.flow, at=session.access_token).credits()
         return AccountUpdate(
             email=session.email, name=session.name, tier=tier, credits=credits,
-            secrets={"st": st, "at": session.access_token}, state={"at_expires": session.expires_at},
+            secrets={"st": st, "at": session.access_token},
+            state={"at_expires": session.expires_at, "checked_at": time.time()},
         )
 
     async def add(self, credentials: Mapping[str, str], http: aiohttp.ClientSession) -> AccountUpdate:
@@ -57,22 +83,56 @@ class VideoFXFamily:
         return expires - now < self.config.flow.at_refresh_margin
 
     async def refresh(self, account: AccountSession, http: aiohttp.ClientSession) -> None:
-        """New AT from the ST, then credits and tier with it; ``CredentialRejectedError`` when the ST is dead."""
+        """New AT from the ST, then credits and tier with it (spec §1.4, §2.2); saved through ``account.save``.
+
+        Raises ``CredentialRejectedError`` when the ST is dead (the pool then
+        disables the account as "session expired").
+        """
         st = account.view.secrets.get("st", "")
         update = await self._identify(http, st)
         update.email = None  # the identity of a stored account never changes on refresh
         await account.save(update)
+        log.info("account %d: access token refreshed (tier %s)", account.view.id, update.tier)
+
+    def check_due(self, view: AccountView, now: float) -> bool:
+        """Whether credits/tier were last read more than ``[flow] check_interval`` seconds ago (0 = never due)."""
+        interval = self.config.flow.check_interval
+        checked = view.state.get("checked_at")
+        return bool(interval) and (not isinstance(checked, (int, float)) or now - checked >= interval)
+
+    async def check(self, account: AccountSession, http: aiohttp.ClientSession) -> None:
+        """Re-read credits and tier with the current AT (spec §2.2); a refused AT is refreshed first (§1.4 probe).
+
+        Raises ``CredentialRejectedError`` when even a refresh cannot get a working AT.
+        """
+        view = account.view
+        try:
+            credits, tier = await self.client(http, view).credits()
+        except CredentialRejectedError:
+            await self.refresh(account, http)
+            return
+        await account.save(AccountUpdate(tier=tier, credits=credits, state={"checked_at": time.time()}))
 
     async def project_for(self, account: AccountSession, client: FlowClient) -> str:
-        """The project for the next request: a new one until the pool is full, then round robin (spec §5.8)."""
-        view = account.view
-        if len(view.projects) < self.config.flow.project_pool_size:
-            title = f"flow2api P{len(view.projects) + 1}"
-            project_id = await client.create_project(title)
-            await account.save(AccountUpdate(new_projects={project_id: title}))
-            return project_id
-        turn = next(self._rotation.setdefault(view.id, itertools.count()))
-        return view.projects[turn % len(view.projects)]
+        """The project for the next request: a new one until the pool is full, then round robin (spec §5.8).
+
+        Creations are serialised per account so concurrent first requests do
+        not create more than ``[flow] project_pool_size`` projects.
+        """
+        account_id = account.view.id
+        lock = self._project_locks.setdefault(account_id, asyncio.Lock())
+        async with lock:
+            view = account.view
+            if len(view.projects) < self.config.flow.project_pool_size:
+                title = f"flow2api P{len(view.projects) + 1}"
+                project_id = await client.create_project(title)
+                await account.save(AccountUpdate(new_projects={project_id: title}))
+                log.info("account %d: project %s created (%d of %d)", account_id, title,
+                         len(view.projects) + 1, self.config.flow.project_pool_size)
+                return project_id
+        projects = account.view.projects
+        turn = next(self._rotation.setdefault(account_id, itertools.count()))
+        return projects[turn % len(projects)]
 
     def demo_upstream(self, data_dir: Path) -> contextlib.AbstractAsyncContextManager[DemoUpstream] | None:
         """Run the bundled Flow emulator on a free loopback port with one demo account."""
@@ -105,4 +165,3 @@ async def _demo_upstream() -> AsyncIterator[DemoUpstream]:
         )
     finally:
         await runner.cleanup()
-

@@ -11,42 +11,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from flow2api.errors import CaptchaError, Flow2APIError, InvalidRequestError, PermissionDeniedError
+from flow2api.errors import Flow2APIError, PermissionDeniedError
 from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress
-from flow2api_videofx.captcha import TokenChain
+from flow2api_videofx.attempt import Attempt, check_image_count
+from flow2api_videofx.captcha_chain import TokenChain, installed_sources
 from flow2api_videofx.config import load_config
 from flow2api_videofx.family import VideoFXFamily
 from flow2api_videofx.options import ImageOptions, tier_allows
 from flow2api_videofx.wire import REFERER, session_id
 
 IMAGE_ACTION = "IMAGE_GENERATION"
-
-
-def check_image_count(count: int, low: int, high: int | None) -> None:
-    """400 when ``count`` input images is outside the model's ``[low, high]`` (spec §4.2 rule 4)."""
-    if count < low or (high is not None and count > high):
-        bound = f"{low}" if high == low else f"{low} to {high}" if high is not None else f"at least {low}"
-        raise InvalidRequestError(f"This model takes {bound} input image(s); {count} given.", param="messages")
-
-
-async def solved_call(chain: TokenChain, call: Call, client, page_url: str, action: str, attempts: int, operation):  # noqa: ANN001
-    """Run ``operation(token)`` with a fresh reCAPTCHA token, again with a new token after a ``CaptchaError``.
-
-    ``attempts`` bounds the tries (``[flow] max_retries``); the last ``CaptchaError``
-    propagates so the pipeline can try another account. The Flow request's
-    User-Agent is switched to the solver's (spec §1.6).
-    """
-    last: CaptchaError | None = None
-    for _ in range(attempts):
-        solved = await chain.token(call.http, page_url=page_url, action=action, user_agent=client.user_agent)
-        if solved is not None and solved.user_agent:
-            client.user_agent = solved.user_agent
-        try:
-            return await operation(solved.token if solved else "")
-        except CaptchaError as exc:
-            last = exc
-    assert last is not None
-    raise last
 
 
 class VideoFXImageProvider:
@@ -57,9 +31,10 @@ class VideoFXImageProvider:
     Options = ImageOptions
 
     def __init__(self, context: PluginContext) -> None:
-        self.config = load_config(context.sections)
+        sources = installed_sources()
+        self.config = load_config(context.sections, sources=sources)
         self.family = VideoFXFamily(self.config)
-        self.tokens = TokenChain.from_config(self.config.captcha)
+        self.tokens = TokenChain.from_config(self.config.captcha, sources)
 
     def describe(self, options: ImageOptions) -> dict[str, Any]:
         """Capabilities for ``/v1/models``: sub_kind, aspect ratio, upsample target, input image counts, tier."""
@@ -79,9 +54,10 @@ class VideoFXImageProvider:
         view = call.account.view
         if not tier_allows(view.tier, options.required_tier):
             raise PermissionDeniedError(f"This model needs an account of tier {options.required_tier}.")
-        client = self.family.client(call.http, view)
-        project_id = await self.family.project_for(call.account, client)
-        media_ids = [await client.upload_image(project_id, image) for image in call.job.images]
+        attempt = Attempt(self.family, self.tokens, call)
+        client = attempt.client
+        project_id = await attempt.run(lambda: self.family.project_for(call.account, client))
+        media_ids = [await attempt.run(lambda image=image: client.upload_image(project_id, image)) for image in call.job.images]
         sid = session_id()
 
         async def generate(token: str):  # noqa: ANN202
@@ -91,24 +67,24 @@ class VideoFXImageProvider:
             )
 
         page = client.page_url(project_id)
-        images = await solved_call(self.tokens, call, client, page, IMAGE_ACTION, self.config.flow.max_retries, generate)
+        images = await attempt.submit(page_url=page, action=IMAGE_ACTION, operation=generate)
         yield Progress(f"Flow generated {len(images)} image(s) with {options.image_model}.", percent=80)
         if options.upsample is None:
             for image in images:
                 yield MediaOutput(Kind.IMAGE, url=image.fife_url, headers={"Referer": REFERER}, upstream_id=image.name)
             return
         label = options.upsample.rsplit("_", 1)[-1]
+        tier = call.account.view.tier or "PAYGATE_TIER_NOT_PAID"
         for image in images:
             yield Progress(f"Upsampling to {label}…")
 
             async def upsample(token: str, media_id: str = image.name) -> bytes:
                 return await client.upsample_image(
-                    project_id, token=token, media_id=media_id, target=options.upsample, sid=sid,
-                    tier=view.tier or "PAYGATE_TIER_NOT_PAID",
+                    project_id, token=token, media_id=media_id, target=options.upsample, sid=sid, tier=tier,
                 )
 
             try:
-                data = await solved_call(self.tokens, call, client, page, IMAGE_ACTION, self.config.flow.max_retries, upsample)
+                data = await attempt.submit(page_url=page, action=IMAGE_ACTION, operation=upsample)
             except Flow2APIError as exc:
                 # Spec §2.7: when upsampling fails the original 1K image is still a result.
                 yield Progress(f"Upsampling failed ({exc.code}); returning the 1K image.")

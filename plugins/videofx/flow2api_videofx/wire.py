@@ -16,6 +16,7 @@ from flow2api.errors import (
     CredentialRejectedError,
     Flow2APIError,
     InvalidRequestError,
+    PermissionDeniedError,
     UpstreamError,
     UpstreamRateLimitedError,
     UpstreamUnavailableError,
@@ -34,11 +35,25 @@ def session_id() -> str:
     return f";{int(time.time() * 1000)}"
 
 
-def browser_headers(user_agent: str, *, referer: str = REFERER) -> dict[str, str]:
-    """Headers that make a call look like the Flow web app; ``sec-ch-ua*`` derived from ``user_agent`` (spec §1.5)."""
+# Copied from a real Chrome capture by the original project (spec §1.5); sent on generation calls.
+BROWSER_CHANNEL_HEADERS = {
+    "x-browser-channel": "stable",
+    "x-browser-copyright": "Copyright 2026 Google LLC. All Rights Reserved.",
+    "x-browser-validation": "MRCPrt/rS3JY47x2Yiz9h3ag4U8=",
+    "x-browser-year": "2026",
+}
+
+
+def browser_headers(user_agent: str, *, referer: str = REFERER, generation: bool = False) -> dict[str, str]:
+    """Headers that make a call look like the Flow web app; ``sec-ch-ua*`` derived from ``user_agent`` (spec §1.5).
+
+    ``generation`` adds what HEAD sends on generation calls only (``Priority``,
+    ``sec-fetch-storage-access``, ``x-browser-*``).
+    """
     major = re.search(r"Chrome/(\d+)", user_agent)
     version = major.group(1) if major else "149"
     platform = "Windows" if "Windows" in user_agent else "macOS" if "Mac OS" in user_agent else "Linux"
+    extra = {"Priority": "u=1, i", "sec-fetch-storage-access": "active", **BROWSER_CHANNEL_HEADERS} if generation else {}
     return {
         "User-Agent": user_agent,
         "sec-ch-ua": f'"Google Chrome";v="{version}", "Chromium";v="{version}", "Not)A;Brand";v="24"',
@@ -51,34 +66,59 @@ def browser_headers(user_agent: str, *, referer: str = REFERER) -> dict[str, str
         "sec-fetch-dest": "empty",
         "sec-fetch-mode": "cors",
         "sec-fetch-site": "cross-site",
+        **extra,
     }
 
 
-def _error_parts(body: Any) -> tuple[str, str, str]:
-    """(reason, message, status) from a Google error envelope, empty strings when absent."""
+def _error_parts(body: Any) -> tuple[str, str, str, float | None]:
+    """(reason, message, status, RetryInfo seconds) from a Google error envelope; empty/None when absent."""
     if not isinstance(body, dict):
-        return "", "", ""
+        return "", "", "", None
     error = body.get("error")
     if not isinstance(error, dict):
-        return "", "", ""
+        return "", "", "", None
     reason = ""
+    retry_delay = None
     for detail in error.get("details") or []:
-        if isinstance(detail, dict) and detail.get("reason"):
+        if not isinstance(detail, dict):
+            continue
+        if detail.get("reason") and not reason:
             reason = str(detail["reason"])
-            break
-    return reason, str(error.get("message") or ""), str(error.get("status") or "")
+        delay = detail.get("retryDelay")
+        if isinstance(delay, str) and re.fullmatch(r"\d+(\.\d+)?s", delay):
+            retry_delay = float(delay[:-1])
+    return reason, str(error.get("message") or ""), str(error.get("status") or ""), retry_delay
+
+
+def _retry_after(header: str | None, retry_info: float | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds form), else from ``RetryInfo.retryDelay``."""
+    if header and header.strip().replace(".", "", 1).isdigit():
+        return float(header.strip())
+    return retry_info
 
 
 def classify(status: int, body: Any, *, operation: str, retry_after: str | None = None) -> Flow2APIError:
     """Turn a non-2xx Flow reply into a typed error (spec §1.5 envelope, §5.7, §5.10).
 
-    401/UNAUTHENTICATED → credential rejected; reCAPTCHA reasons or messages →
-    ``CaptchaError``; 429/RESOURCE_EXHAUSTED → rate limited (``Retry-After``
-    seconds kept); other ``PUBLIC_ERROR_*`` → content policy (no retry); 400 →
-    invalid request; other 403 → credential rejected; 5xx → unavailable.
+    ===========================================  =============================================
+    upstream answer                              error (what the pipeline does)
+    ===========================================  =============================================
+    401 or ``UNAUTHENTICATED``                   ``CredentialRejectedError`` (refresh, failover)
+    reason ``PUBLIC_ERROR_UNUSUAL_ACTIVITY`` /   ``CaptchaError`` (new token, then failover)
+    ``…SOMETHING_WENT_WRONG`` or "recaptcha"
+    429 or ``RESOURCE_EXHAUSTED``                ``UpstreamRateLimitedError`` with ``retry_after``
+                                                 from ``Retry-After`` or ``RetryInfo`` (cool down)
+    reason ``PUBLIC_ERROR_MODEL_ACCESS_DENIED``  ``PermissionDeniedError`` (403, tier)
+    other ``PUBLIC_ERROR_*``                     ``ContentPolicyError`` (400, no retry)
+    400                                          ``InvalidRequestError`` (no retry)
+    other 403                                    ``CredentialRejectedError``
+    5xx                                          ``UpstreamUnavailableError`` (failover)
+    anything else                                ``UpstreamError`` (502)
+    ===========================================  =============================================
+
     The message carries upstream's reason and text, never a token.
     """
-    reason, message, grpc = _error_parts(body)
+    reason, message, grpc, retry_info = _error_parts(body)
     summary = f"{reason}: {message}" if reason else (message or f"HTTP {status}")
     text = f"Flow {operation} failed: {summary}"
     if status == 401 or grpc == "UNAUTHENTICATED":
@@ -86,10 +126,9 @@ def classify(status: int, body: Any, *, operation: str, retry_after: str | None 
     if reason in CAPTCHA_REASONS or "recaptcha" in message.lower():
         return CaptchaError(text)
     if status == 429 or grpc == "RESOURCE_EXHAUSTED":
-        seconds = None
-        if retry_after and retry_after.strip().isdigit():
-            seconds = float(retry_after.strip())
-        return UpstreamRateLimitedError(text, retry_after=seconds)
+        return UpstreamRateLimitedError(text, retry_after=_retry_after(retry_after, retry_info))
+    if reason == "PUBLIC_ERROR_MODEL_ACCESS_DENIED":
+        return PermissionDeniedError(f"Flow refused the model for this account's plan: {message or reason}")
     if reason.startswith("PUBLIC_ERROR_"):
         return ContentPolicyError(f"Flow refused the request ({reason}): {message}" if message else f"Flow refused the request ({reason})")
     if status == 400:
@@ -98,5 +137,4 @@ def classify(status: int, body: Any, *, operation: str, retry_after: str | None 
         return CredentialRejectedError(text)
     if status >= 500:
         return UpstreamUnavailableError(text)
-    err = UpstreamError(text)
-    return err
+    return UpstreamError(text)

@@ -1,0 +1,69 @@
+"""Fixtures for the VideoFX plugin tests: a fast Flow emulator on loopback and gateways wired to it.
+
+Everything runs on free loopback ports and is stopped by pytest-aiohttp at the
+end of the test. Settings come from the core test helper ``make_settings``
+(repo ``models.yaml``, test API key, data in ``tmp_path``); providers are
+built explicitly (no entry-point scan of providers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from videofx_helpers import API_KEY, Gateway, Upstream, flow_sections
+
+from flow2api.app import create_app
+from flow2api.discovery import build_providers
+from flow2api_videofx import VideoFXImageProvider, VideoFXVideoProvider
+from flow2api_videofx.emulator import EmulatorSettings, FlowEmulator
+from tests.conftest import make_settings
+
+FACTORIES = {"videofx-image": VideoFXImageProvider, "videofx-video": VideoFXVideoProvider}
+
+
+@pytest.fixture
+async def upstream(aiohttp_server: Callable) -> Upstream:
+    """A fresh emulator: AT lifetime 1 day, solver ready at once, videos finish on the 2nd poll."""
+    emulator = FlowEmulator(EmulatorSettings(at_lifetime_s=86400, captcha_polls_to_ready=0, video_polls_to_finish=2))
+    server = await aiohttp_server(emulator.app())
+    return Upstream(emulator, server)
+
+
+@pytest.fixture
+def start_gateway(aiohttp_server: Callable, tmp_path: Path, upstream: Upstream) -> Callable:
+    """``await start_gateway(flow={…}, captcha={…}, **core_sections)`` → a running :class:`Gateway` on the emulator.
+
+    ``flow``/``captcha`` override the fast test defaults of :func:`flow_sections`.
+    """
+
+    async def start(*, flow: dict[str, Any] | None = None, captcha: dict[str, Any] | None = None,
+                    **core: dict[str, Any]) -> Gateway:
+        sections = flow_sections(upstream, flow=flow, captcha=captcha)
+        settings = make_settings(tmp_path, None, **sections, **core)
+        app = create_app(settings, providers=build_providers(settings, FACTORIES))
+        server = await aiohttp_server(app)
+        return Gateway(app, server, upstream)
+
+    return start
+
+
+@pytest.fixture
+async def gateway(start_gateway: Callable) -> Gateway:
+    """A gateway with one Pro (PAYGATE_TIER_ONE) emulator account, ``alice@example.com``."""
+    gw = await start_gateway()
+    await gw.add_account("alice@example.com", tier="PAYGATE_TIER_ONE")
+    return gw
+
+
+@pytest.fixture
+async def http() -> aiohttp.ClientSession:
+    """A plain client session for client-level tests, closed after the test."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+__all__ = ["API_KEY"]
