@@ -10,6 +10,8 @@ another one) and ``retryable`` (another attempt may succeed)::
     ├── InvalidRequestError             400 invalid_request_error / invalid_request
     │   ├── ModelNotFoundError          404 invalid_request_error / model_not_found
     │   ├── NotFoundError               404 invalid_request_error / not_found
+    │   ├── MethodNotAllowedError       405 invalid_request_error / method_not_allowed
+    │   ├── ConflictError               409 invalid_request_error / conflict
     │   ├── PayloadTooLargeError        413 invalid_request_error / payload_too_large
     │   └── ContentPolicyError          400 invalid_request_error / content_policy_violation
     ├── AuthenticationError             401 invalid_request_error / invalid_api_key
@@ -74,6 +76,20 @@ class NotFoundError(InvalidRequestError):
 
     status = 404
     code = "not_found"
+
+
+class MethodNotAllowedError(InvalidRequestError):
+    """The endpoint exists but not for this HTTP method."""
+
+    status = 405
+    code = "method_not_allowed"
+
+
+class ConflictError(InvalidRequestError):
+    """The request contradicts stored state (e.g. an ``Idempotency-Key`` reused with another body)."""
+
+    status = 409
+    code = "conflict"
 
 
 class PayloadTooLargeError(InvalidRequestError):

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 
 from flow2api.catalog import Catalog, CatalogEntry
-from flow2api.errors import Flow2APIError
+from flow2api.errors import Flow2APIError, PermissionDeniedError
 from flow2api.pool import Lease
 
 
@@ -22,6 +22,11 @@ class Caller:
     rpm: int = 0
     concurrency: int = 0
     models: frozenset[str] = frozenset()
+
+    def check_model(self, model_id: str) -> None:
+        """Raise ``PermissionDeniedError`` (403) when this key is limited to other models."""
+        if self.models and model_id not in self.models:
+            raise PermissionDeniedError(f"This API key may not use the model '{model_id}'.", param="model")
 
 
 @dataclass(slots=True)

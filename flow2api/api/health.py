@@ -9,20 +9,23 @@ from __future__ import annotations
 from aiohttp import web
 
 from flow2api import __version__
-from flow2api.keys import CATALOG, DEMO, POOL, PROVIDERS
+from flow2api.keys import CATALOG, DEMO, MEDIA, POOL, PROVIDERS, VIDEO_JOBS
 
 
 async def health(request: web.Request) -> web.Response:
-    """``GET /health`` → ``{"status", "version", "demo", "accounts": {...}, "catalog": {...}, "providers": [...]}``.
+    """``GET /health`` → ``{"status", "version", "demo", "accounts", "catalog", "providers", "media", "video_jobs"}``.
 
     ``catalog``: ``digest``, ``loaded_at`` (Unix s), ``models``, ``last_error``
-    (list of problems or null), ``warnings``. ``status`` is ``degraded`` when
-    the last reload failed or no account is enabled, else ``ok``.
+    (list of problems or null), ``warnings``. ``media``: ``files`` and
+    ``bytes`` in the media cache; ``video_jobs``: Videos API jobs ``queued``
+    and ``running`` in this process. ``status`` is ``degraded`` when the last
+    reload failed or no account is enabled, else ``ok``.
     """
     holder = request.config_dict[CATALOG]
     pool = request.config_dict[POOL]
     counts = pool.counts()
     catalog = holder.current
+    media = request.config_dict[MEDIA]
     degraded = holder.last_error is not None or counts["enabled"] == 0
     return web.json_response({
         "status": "degraded" if degraded else "ok",
@@ -34,6 +37,8 @@ async def health(request: web.Request) -> web.Response:
             "last_error": holder.last_error, "warnings": list(catalog.warnings),
         },
         "providers": sorted(request.config_dict[PROVIDERS]),
+        "media": {"files": len(media), "bytes": media.total_bytes},
+        "video_jobs": request.config_dict[VIDEO_JOBS].counts(),
     })
 
 

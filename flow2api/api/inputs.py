@@ -1,66 +1,125 @@
 """Turning client input into a prompt and input images (spec §5.2), shared by the surfaces.
 
-Images arrive as ``data:image/…;base64,…`` URIs or ``http(s)://`` URLs; both
-are checked (size, real image type by magic bytes) before a provider sees them.
+Images arrive as ``data:image/…;base64,…`` URIs, ``http(s)://`` URLs,
+multipart uploads or Gemini ``inlineData``; every one is checked (size ≤
+``[generation] max_input_image_bytes``, real image type by magic bytes) before
+a provider sees it. URLs of flow2api's own media (``…/media/<name>``) are read
+from the media cache, never fetched over HTTP (no self-call, works behind any
+reverse proxy).
+
+Conversation memory (spec §5.2): :func:`history_image_url` finds the image
+flow2api produced in the newest earlier assistant message, which the chat
+surface makes the first input image of the next turn.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import re
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from flow2api.api.jobs import media_name_from_url
 from flow2api.errors import InvalidRequestError, PayloadTooLargeError
+from flow2api.media import MediaCache
 from flow2api.media.types import sniff_mime
 from flow2api.plugin import InputImage
 
+log = logging.getLogger(__name__)
+
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp"})
+_MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?\s*\)")
+# Spec §5.2: a systemInstruction that looks like agent/tool scaffolding is dropped, not prepended to a media prompt.
+_SCAFFOLDING = re.compile(
+    r"<tools>|<tool_call>|<function_calls>|\"type\"\s*:\s*\"function\"|\"parameters\"\s*:\s*\{|\$schema|"
+    r"function[_ ]call|You have access to the following tools",
+    re.IGNORECASE,
+)
+MAX_SYSTEM_INSTRUCTION_CHARS = 1200
 
 
-def decode_image(data: bytes, *, param: str) -> InputImage:
-    """Check raw image bytes (≤ 20 MiB, PNG/JPEG/WebP/GIF/BMP by magic bytes) → :class:`InputImage`."""
-    if len(data) > MAX_IMAGE_BYTES:
-        raise PayloadTooLargeError(f"An input image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB.", param=param)
+def decode_image(data: bytes, *, param: str, max_bytes: int = MAX_IMAGE_BYTES) -> InputImage:
+    """Check raw image bytes (≤ ``max_bytes``, PNG/JPEG/WebP/GIF/BMP by magic bytes) → :class:`InputImage`.
+
+    Raises ``PayloadTooLargeError`` (413) or ``InvalidRequestError`` (400) naming ``param``.
+    """
+    if len(data) > max_bytes:
+        raise PayloadTooLargeError(f"An input image is larger than {max_bytes // 1024} KiB.", param=param)
     mime = sniff_mime(data)
     if mime not in IMAGE_TYPES:
         raise InvalidRequestError("An input image is not a PNG, JPEG, WebP, GIF or BMP image.", param=param)
     return InputImage(data=data, mime_type=mime)
 
 
-def decode_data_uri(uri: str, *, param: str) -> InputImage:
+def decode_base64_image(payload: str, *, param: str, max_bytes: int = MAX_IMAGE_BYTES) -> InputImage:
+    """Decode base64 (standard or URL-safe alphabet) image bytes; 400 for bad base64 or a non-image."""
+    if len(payload) > max_bytes * 4 // 3 + 4:
+        raise PayloadTooLargeError(f"An input image is larger than {max_bytes // 1024} KiB.", param=param)
+    try:
+        data = base64.b64decode(payload, altchars=b"-_" if ("-" in payload or "_" in payload) else None, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequestError("An input image is not valid base64.", param=param) from None
+    return decode_image(data, param=param, max_bytes=max_bytes)
+
+
+def decode_data_uri(uri: str, *, param: str, max_bytes: int = MAX_IMAGE_BYTES) -> InputImage:
     """Decode ``data:image/<type>;base64,<data>``; 400 for another scheme, bad base64 or a non-image."""
     header, sep, payload = uri.partition(",")
     if not sep or not header.startswith("data:") or not header.endswith(";base64"):
         raise InvalidRequestError("Image data URIs must look like data:image/png;base64,<data>.", param=param)
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequestError("An image data URI is not valid base64.", param=param) from None
-    return decode_image(data, param=param)
+    return decode_base64_image(payload, param=param, max_bytes=max_bytes)
 
 
-async def fetch_image(http: aiohttp.ClientSession, url: str, *, param: str) -> InputImage:
-    """Download an ``http(s)`` image URL (≤ 20 MiB, 30 s); 400 when it cannot be fetched or is not an image."""
-    try:
-        async with http.get(url, timeout=aiohttp.ClientTimeout(total=30)) as resp:
-            if resp.status >= 400:
-                raise InvalidRequestError(f"Fetching an input image URL failed with HTTP {resp.status}.", param=param)
-            data = await resp.content.read(MAX_IMAGE_BYTES + 1)
-    except (aiohttp.ClientError, TimeoutError):
-        raise InvalidRequestError("An input image URL could not be fetched.", param=param) from None
-    return decode_image(data, param=param)
+@dataclass(frozen=True, slots=True)
+class ImageReader:
+    """Reads input images for one request: ``http`` fetches URLs, ``media`` serves our own, ``max_bytes`` caps each."""
+
+    http: aiohttp.ClientSession
+    media: MediaCache
+    max_bytes: int = MAX_IMAGE_BYTES
+
+    async def from_url(self, url: str, *, param: str) -> InputImage:
+        """An input image from a data URI, one of our ``/media/`` URLs, or an http(s) URL; other schemes → 400."""
+        if url.startswith("data:"):
+            return decode_data_uri(url, param=param, max_bytes=self.max_bytes)
+        if not url.startswith(("http://", "https://", "/media/")):
+            raise InvalidRequestError("Image URLs must be data: URIs or http(s) URLs.", param=param)
+        own = await self.cached(url)
+        if own is not None:
+            return decode_image(own, param=param, max_bytes=self.max_bytes)
+        if url.startswith("/media/"):
+            raise InvalidRequestError("The referenced flow2api media file has expired or does not exist.", param=param)
+        return await self.fetch(url, param=param)
+
+    async def cached(self, url: str) -> bytes | None:
+        """The bytes of one of our media files when ``url`` names one that is still cached, else ``None``."""
+        name = media_name_from_url(url)
+        return await self.media.read_bytes(name) if name is not None else None
+
+    async def fetch(self, url: str, *, param: str) -> InputImage:
+        """Download an ``http(s)`` image (≤ ``max_bytes``, 30 s); 400 when it cannot be fetched or is not an image."""
+        try:
+            async with self.http.get(url, timeout=aiohttp.ClientTimeout(total=30)) as resp:
+                if resp.status >= 400:
+                    raise InvalidRequestError(
+                        f"Fetching an input image URL failed with HTTP {resp.status}.", param=param)
+                data = await resp.content.read(self.max_bytes + 1)
+        except (aiohttp.ClientError, TimeoutError):
+            raise InvalidRequestError("An input image URL could not be fetched.", param=param) from None
+        return decode_image(data, param=param, max_bytes=self.max_bytes)
 
 
-async def image_from_url(http: aiohttp.ClientSession, url: str, *, param: str) -> InputImage:
-    """An input image from a data URI or an http(s) URL; other schemes → 400."""
-    if url.startswith("data:"):
-        return decode_data_uri(url, param=param)
-    if url.startswith(("http://", "https://")):
-        return await fetch_image(http, url, param=param)
-    raise InvalidRequestError("Image URLs must be data: URIs or http(s) URLs.", param=param)
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
 
 
 def last_user_parts(messages: Any) -> tuple[str, list[str]]:
@@ -102,3 +161,93 @@ def last_user_parts(messages: Any) -> tuple[str, list[str]]:
     if not prompt:
         raise InvalidRequestError("The last message has no text prompt.", param="messages")
     return prompt, urls
+
+
+def history_image_url(messages: list[Any]) -> str | None:
+    """The last markdown image URL of the newest earlier assistant message that has one (spec §5.2), or ``None``."""
+    for message in reversed(messages[:-1]):
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            found = _MARKDOWN_IMAGE.findall(_content_text(message.get("content")))
+            if found:
+                return found[-1]
+    return None
+
+
+def system_instruction_text(value: Any) -> str:
+    """The text of a Gemini ``systemInstruction`` (a string, or ``{"parts": [{"text"}]}``) to prepend to the prompt.
+
+    Spec §5.2: instructions that look like agent or tool scaffolding (longer
+    than 1200 characters, ``<tools>`` blocks, function-calling boilerplate,
+    JSON-schema markers) are dropped, since they would only pollute a media prompt.
+    """
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, dict):
+        text = "\n".join(p.get("text", "") for p in value.get("parts") or () if isinstance(p, dict)
+                         and isinstance(p.get("text"), str))
+    else:
+        return ""
+    text = text.strip()
+    if len(text) > MAX_SYSTEM_INSTRUCTION_CHARS or _SCAFFOLDING.search(text):
+        log.debug("systemInstruction dropped: looks like tool scaffolding (%d chars)", len(text))
+        return ""
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class GeminiInput:
+    """What the last user ``contents`` item says: prompt text, and images as inline bytes or URIs in order."""
+
+    prompt: str
+    images: tuple[InputImage | str, ...]
+
+
+def gemini_input(body: dict[str, Any], *, max_bytes: int = MAX_IMAGE_BYTES) -> GeminiInput:
+    """Read ``contents[]`` (last ``user`` item) and ``systemInstruction`` of a Gemini request (spec §5.2).
+
+    Parts: ``text``; ``inlineData {mimeType, data}`` (images only, decoded here);
+    ``fileData {fileUri, mimeType}`` (returned as the URI, fetched by the caller).
+    snake_case spellings are accepted too. Raises ``InvalidRequestError`` for a
+    malformed body, a non-image inline part or an empty prompt.
+    """
+    contents = body.get("contents")
+    if isinstance(contents, dict):
+        contents = [contents]
+    if not isinstance(contents, list) or not contents:
+        raise InvalidRequestError("'contents' must be a non-empty list.")
+    users = [c for c in contents if isinstance(c, dict) and c.get("role", "user") == "user"]
+    if not users:
+        raise InvalidRequestError("'contents' has no user turn.")
+    parts = users[-1].get("parts")
+    if not isinstance(parts, list):
+        raise InvalidRequestError("'contents[].parts' must be a list.")
+    texts: list[str] = []
+    images: list[InputImage | str] = []
+    for i, part in enumerate(parts):
+        param = f"contents.parts[{i}]"
+        if not isinstance(part, dict):
+            raise InvalidRequestError("Each part must be an object.", param=param)
+        inline = part.get("inlineData") or part.get("inline_data")
+        file_data = part.get("fileData") or part.get("file_data")
+        if isinstance(part.get("text"), str):
+            if not part.get("thought"):
+                texts.append(part["text"])
+        elif isinstance(inline, dict):
+            mime = inline.get("mimeType") or inline.get("mime_type") or ""
+            if mime and not str(mime).startswith("image/"):
+                raise InvalidRequestError(f"Only image inlineData is accepted, not {mime}.", param=param)
+            images.append(decode_base64_image(str(inline.get("data") or ""), param=param, max_bytes=max_bytes))
+        elif isinstance(file_data, dict):
+            uri = file_data.get("fileUri") or file_data.get("file_uri")
+            if not isinstance(uri, str) or not uri:
+                raise InvalidRequestError("fileData needs a fileUri.", param=param)
+            images.append(uri)
+        else:
+            raise InvalidRequestError("Parts must be text, inlineData or fileData.", param=param)
+    system = system_instruction_text(body.get("systemInstruction") or body.get("system_instruction"))
+    prompt = "\n".join(t for t in texts if t.strip()).strip()
+    if not prompt:
+        raise InvalidRequestError("The last user turn has no text prompt.")
+    if system:
+        prompt = f"{system}\n\n{prompt}"
+    return GeminiInput(prompt=prompt, images=tuple(images))

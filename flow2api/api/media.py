@@ -1,25 +1,38 @@
-"""``GET /media/{name}``: cached results, with Content-Type, Content-Length and HTTP ranges.
+"""``GET /media/{name}``: cached results, with Content-Type, Content-Length and HTTP ranges (docs/media.md).
 
 No API key is needed: the random name is the capability, as with upstream's
-signed URLs, so ``<img src>`` and video players can load it directly.
+signed URLs, so ``<img src>`` and video players can load it directly. With
+``[cache] sign_urls`` on, a URL must also carry a valid, unexpired
+``?expires=&sig=`` (HMAC, :mod:`flow2api.media.signing`), else 403.
 """
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
-from flow2api.keys import MEDIA
+from flow2api.keys import MEDIA, SETTINGS
 
 
 async def get_media(request: web.Request) -> web.StreamResponse:
-    """Serve one cached file (``Range`` honoured by ``FileResponse``); 404 when unknown or expired."""
+    """Serve one cached file (``Range`` honoured by ``FileResponse``; HEAD too).
+
+    404 when unknown, expired or evicted; 403 when signing is on and the
+    signature is missing, wrong or past its ``expires``.
+    """
     cache = request.config_dict[MEDIA]
     name = request.match_info["name"]
+    if request.config_dict[SETTINGS].current.cache.sign_urls and not cache.signer.verify(
+        name, request.query.get("expires"), request.query.get("sig"), now=time.time()
+    ):
+        raise web.HTTPForbidden(text="media URL signature missing, invalid or expired")
     path = cache.path_for(name)
     if path is None:
         raise web.HTTPNotFound(text="media not found or expired")
     return web.FileResponse(path, headers={
-        "Content-Type": cache.mime_for(name), "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff",
+        "Content-Type": cache.mime_for(name), "Cache-Control": "public, max-age=3600",
+        "X-Content-Type-Options": "nosniff",
     })
 
 

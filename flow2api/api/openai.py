@@ -1,47 +1,83 @@
 """The OpenAI chat completions surface: ``POST /v1/chat/completions``.
 
 Shapes follow the OpenAI API reference ("Chat Completions", "Chat
-Completions streaming"): a completion is ``chat.completion``; a stream is Server-Sent Events of
-``chat.completion.chunk`` objects with one ``id`` and ``created``, the role in
-the first delta, ``finish_reason`` on the last chunk, then ``data: [DONE]``.
-Progress goes to ``delta.reasoning_content`` (or ``content``, per
-``[generation] progress_field``); the result is markdown: ``![Generated
-Image](<url>)`` for images, a ``<video>`` tag for videos (spec §5.3/§5.4).
+Completions streaming"): a completion is ``chat.completion``; a stream is
+Server-Sent Events of ``chat.completion.chunk`` objects sharing one ``id`` and
+``created``, echoing the requested ``model``, the role in the first delta,
+``finish_reason`` on the last choice chunk, a ``usage`` chunk (empty
+``choices``) when ``stream_options.include_usage`` is set, then ``data: [DONE]``.
+
+Progress goes to ``delta.reasoning_content`` (clients that render thinking) or
+``delta.content``, per ``[generation] progress_field``; SSE keep-alive
+comments are written during silences (``[generation] keepalive_interval``).
+Results are markdown (spec §5.3/§5.4): ``![Generated Image](<url>)`` for
+images; for videos, with ``[generation] video_output = "tag"`` (default) the
+``<video src='<url>' data-media-id='…' controls …></video>`` tag when
+streaming and the same tag in an ```` ```html ```` block in a non-stream
+answer, or with ``"link"`` a markdown link ``[Generated Video](<url>)``.
+
+Input (spec §5.2): the last message's text and ``image_url`` parts (data URIs,
+http(s) URLs, our own ``/media/`` URLs), the deprecated top-level ``image``
+data URI; for image models, the image flow2api produced in the newest earlier
+assistant message becomes the first input image (multi-turn editing).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
 
 from aiohttp import web
 
-from flow2api.api.inputs import image_from_url, last_user_parts
-from flow2api.api.jobs import Result, run_job
+from flow2api.api.inputs import ImageReader, decode_image, history_image_url, last_user_parts
+from flow2api.api.jobs import Result, events_from, run_job
+from flow2api.api.streaming import OPENAI_KEEPALIVE, open_sse, send_event, with_keepalive
 from flow2api.errors import Flow2APIError
-from flow2api.keys import SETTINGS, STATE
+from flow2api.keys import MEDIA, SETTINGS, STATE
 from flow2api.pipeline import generation
 from flow2api.pipeline.errors import openai_error_body
-from flow2api.plugin import Job, Kind, Progress
+from flow2api.plugin import InputImage, Job, Kind, Progress
 
 log = logging.getLogger(__name__)
 
-
-def result_markdown(result: Result) -> str:
-    """The chat rendering of one result (spec §5.3): markdown image, or an HTML ``<video>`` tag."""
-    if result.kind is Kind.VIDEO:
-        return f"<video src='{result.url}' controls style='max-width:100%'></video>"
-    return f"![Generated Image]({result.url})"
+ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 
-async def _prepare_inputs(request: web.Request) -> tuple[str, tuple]:
+def result_markdown(result: Result, *, stream: bool = True, video_output: str = "tag") -> str:
+    """The chat rendering of one result (spec §5.3 stream, §5.4 non-stream); see the module docstring."""
+    if result.kind is not Kind.VIDEO:
+        return f"![Generated Image]({result.url})"
+    if video_output == "link":
+        return f"[Generated Video]({result.url})"
+    if not stream:
+        return f"```html\n<video src='{result.url}' controls></video>\n```"
+    media_id = f" data-media-id='{result.upstream_id}'" if result.upstream_id else ""
+    return f"<video src='{result.url}'{media_id} controls style='max-width:100%'></video>"
+
+
+async def _prepare_inputs(request: web.Request) -> tuple[str, tuple[InputImage, ...]]:
+    """Prompt and input images, computed once per request (the lease stage may run the handler again)."""
     state = request[STATE]
-    if state.prepared is None:
-        prompt, urls = last_user_parts(state.body.get("messages"))
-        images = [await image_from_url(state.http, url, param="messages") for url in urls]
-        state.prepared = (prompt, tuple(images))
+    if state.prepared is not None:
+        return state.prepared
+    assert state.body is not None and state.http is not None and state.entry is not None
+    settings = request.config_dict[SETTINGS].current.generation
+    reader = ImageReader(state.http, request.config_dict[MEDIA], settings.max_input_image_bytes)
+    messages = state.body.get("messages")
+    prompt, urls = last_user_parts(messages)
+    legacy = state.body.get("image")
+    if isinstance(legacy, str) and legacy:
+        urls.append(legacy)  # spec §5.1: the deprecated single data-URI field of the original project
+    images = [await reader.from_url(url, param="messages") for url in urls]
+    if state.entry.kind is Kind.IMAGE:
+        url = history_image_url(messages)
+        data = await reader.cached(url) if url else None
+        if data is not None and all(image.data != data for image in images):
+            images.insert(0, decode_image(data, param="messages", max_bytes=reader.max_bytes))
+        elif url and data is None:
+            log.info("earlier image in the conversation is not one of our cached files; not used as input")
+    state.prepared = (prompt, tuple(images))
     return state.prepared
 
 
@@ -51,13 +87,15 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
     Body: OpenAI's ``model``, ``messages`` (text and ``image_url`` parts),
     ``stream``, ``stream_options.include_usage``. Answers a ``chat.completion``
-    or, with ``stream: true``, an SSE stream of chunks. Errors before the first
-    chunk are HTTP errors in the OpenAI shape; after it, one
+    or, with ``stream: true``, an SSE stream of chunks. Errors before the
+    provider accepted the job are HTTP errors in the OpenAI shape (and fail over
+    to another account where that can help); after the stream started, one
     ``data: {"error": {...}}`` event followed by ``data: [DONE]``.
     """
     state = request[STATE]
     body = state.body
     assert body is not None and state.entry is not None and state.lease is not None
+    settings = request.config_dict[SETTINGS].current.generation
     prompt, images = await _prepare_inputs(request)
     job = Job(
         model=state.entry.id, kind=state.entry.kind, prompt=prompt, options=state.lease.route.options,
@@ -66,17 +104,16 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     completion_id = f"chatcmpl-{state.request_id}"
     created = int(time.time())
     model = body["model"]
-    events = run_job(request, job)
+    events = run_job(request, job, surface="chat")
     if not body.get("stream"):
         results = [e async for e in events if isinstance(e, Result)]
-        content = "\n\n".join(result_markdown(r) for r in results)
+        content = "\n\n".join(result_markdown(r, stream=False, video_output=settings.video_output) for r in results)
         return web.json_response({
             "id": completion_id, "object": "chat.completion", "created": created, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "usage": ZERO_USAGE,
         })
 
-    progress_field = request.config_dict[SETTINGS].current.generation.progress_field
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
@@ -85,45 +122,39 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
         }
 
-    # The first event decides: until the provider commits, errors are plain HTTP errors (and fail over).
+    # Until the provider commits, errors are plain HTTP errors, so the lease stage can still fail over.
     first = await anext(events)
-    response = web.StreamResponse(headers={
-        "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
-    })
-    await response.prepare(request)
+    response = await open_sse(request)
 
-    async def send(payload: dict[str, Any] | str) -> None:
-        data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
-        await response.write(f"data: {data}\n\n".encode())
+    async def beat() -> None:
+        await response.write(OPENAI_KEEPALIVE)
 
     results: list[Result] = []
     try:
-        await send(chunk({"role": "assistant", "content": ""}))
-        event = first
-        while True:
+        await send_event(response, chunk({"role": "assistant", "content": ""}))
+        async for event in with_keepalive(events_from(first, events), settings.keepalive_interval, beat):
             if isinstance(event, Progress):
-                await send(chunk({progress_field: event.message + "\n"}))
+                await send_event(response, chunk({settings.progress_field: event.message + "\n"}))
             elif isinstance(event, Result):
                 results.append(event)
-            try:
-                event = await anext(events)
-            except StopAsyncIteration:
-                break
-        await send(chunk({"content": "\n\n".join(result_markdown(r) for r in results)}))
-        await send(chunk({}, "stop"))
+        content = "\n\n".join(result_markdown(r, video_output=settings.video_output) for r in results)
+        await send_event(response, chunk({"content": content}))
+        await send_event(response, chunk({}, "stop"))
         if include_usage:
-            await send({
+            await send_event(response, {
                 "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [], "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                "choices": [], "usage": ZERO_USAGE,
             })
     except Flow2APIError as exc:
         state.failure = exc
-        await send(openai_error_body(exc))
-    except (ConnectionResetError, ConnectionError):
+        try:
+            await send_event(response, openai_error_body(exc))
+        except ConnectionError:
+            return response
+    except ConnectionError:
         log.info("client went away during the stream")
-        await events.aclose()
         return response
-    await send("[DONE]")
+    await send_event(response, "[DONE]")
     await response.write_eof()
     return response
 

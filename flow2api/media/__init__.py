@@ -1,6 +1,8 @@
-"""The media cache: generated images and videos on disk, served under ``/media/``."""
+"""The media cache: generated images and videos on disk, served under ``/media/`` (see docs/media.md)."""
 
-from flow2api.media.cache import MediaCache, StoredMedia
+from flow2api.media.cache import MediaCache, StoredMedia, valid_name
+from flow2api.media.inputs import InputStore
+from flow2api.media.signing import UrlSigner
 from flow2api.media.types import extension_for, sniff_mime
 
-__all__ = ["MediaCache", "StoredMedia", "extension_for", "sniff_mime"]
+__all__ = ["InputStore", "MediaCache", "StoredMedia", "UrlSigner", "extension_for", "sniff_mime", "valid_name"]

@@ -1,8 +1,19 @@
-"""Generated media on disk: stored from bytes or streamed from an upstream URL, expired by age.
+"""Generated media on disk: stored from bytes or streamed from an upstream URL, expired by age, capped in size.
 
 Files are named ``<random token><ext>``; the token is unguessable, so a media
 URL is a capability (like upstream's signed URLs). Video bytes are streamed
 to a temporary file and renamed into place, never held whole in memory.
+
+Every result is cached (docs/media.md): a client never receives an upstream
+URL that may expire before it is used. Two limits keep the directory bounded:
+
+* ``ttl`` — seconds a file is kept after it was written (0 = forever); expired
+  files are not served and are deleted by :meth:`MediaCache.purge_expired`.
+* ``max_bytes`` — size cap (0 = none); storing a file past the cap evicts the
+  least recently used files (written or served) first, never the file just stored.
+
+The recency index lives in memory (names, sizes, last use), rebuilt from the
+directory at start-up with modification times as last use.
 """
 
 from __future__ import annotations
@@ -12,14 +23,18 @@ import logging
 import os
 import re
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
-from flow2api.errors import UpstreamTimeoutError, UpstreamUnavailableError
+from flow2api.errors import ProxyConnectError, UpstreamTimeoutError, UpstreamUnavailableError
+from flow2api.plugin import PROXY_ERRORS
+from flow2api.media.signing import UrlSigner
 from flow2api.media.types import MIME_BY_EXTENSION, extension_for, sniff_mime
 
 log = logging.getLogger(__name__)
@@ -37,22 +52,92 @@ class StoredMedia:
     size: int
 
 
-class MediaCache:
-    """The cache directory. ``ttl`` is seconds a file is kept (0 = forever)."""
+def valid_name(name: str) -> bool:
+    """Whether ``name`` has the shape of a cache file name (token + extension); no path can pass."""
+    return bool(_NAME.match(name))
 
-    def __init__(self, directory: Path, *, ttl: float = 0.0) -> None:
+
+class MediaCache:
+    """The cache directory.
+
+    ``ttl`` is seconds a file is kept (0 = forever); ``max_bytes`` the size cap
+    (0 = none). Both are plain attributes, so a runtime settings change can
+    update them. ``key_file`` holds the HMAC key for signed URLs (created on
+    first use, mode 0600); see :attr:`signer`.
+    """
+
+    def __init__(self, directory: Path, *, ttl: float = 0.0, max_bytes: int = 0, key_file: Path | None = None) -> None:
         self.directory = directory
         self.ttl = ttl
+        self.max_bytes = max_bytes
+        self._key_file = key_file or directory.parent / "media.key"
+        self._signer: UrlSigner | None = None
+        self._index: OrderedDict[str, int] = OrderedDict()  # name → size, least recently used first
+        self._total = 0
+        self._lock = threading.Lock()  # purge_expired runs in a worker thread (the app's media janitor)
         directory.mkdir(parents=True, exist_ok=True)
+        self._scan()
+
+    @property
+    def signer(self) -> UrlSigner:
+        """The URL signer, its key loaded from (or created in) ``key_file`` on first use."""
+        if self._signer is None:
+            self._signer = UrlSigner.from_key_file(self._key_file)
+        return self._signer
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes of all files in the index."""
+        return self._total
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def _scan(self) -> None:
+        found: list[tuple[float, str, int]] = []
+        for path in self.directory.iterdir():
+            if path.name.startswith("."):
+                path.unlink(missing_ok=True)  # a .part left by a crash mid-download
+                continue
+            if valid_name(path.name) and path.is_file():
+                stat = path.stat()
+                found.append((stat.st_mtime, path.name, stat.st_size))
+        for _, name, size in sorted(found):
+            self._index[name] = size
+            self._total += size
 
     def _new_name(self, mime_type: str) -> str:
         return secrets.token_urlsafe(18) + extension_for(mime_type)
+
+    def _admit(self, name: str, size: int) -> None:
+        evicted: list[str] = []
+        with self._lock:
+            self._index[name] = size
+            self._index.move_to_end(name)
+            self._total += size
+            while self.max_bytes and self._total > self.max_bytes and len(self._index) > 1:
+                oldest = next(iter(self._index))
+                if oldest == name:  # never the file just stored, even when it alone exceeds the cap
+                    break
+                self._total -= self._index.pop(oldest)
+                evicted.append(oldest)
+        for old in evicted:
+            (self.directory / old).unlink(missing_ok=True)
+        if evicted:
+            log.info("media cache: %d least recently used files evicted (cap %d bytes)", len(evicted), self.max_bytes)
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            size = self._index.pop(name, None)
+            if size is not None:
+                self._total -= size
 
     async def store_bytes(self, data: bytes, mime_type: str | None = None) -> StoredMedia:
         """Write ``data`` to a new file; the MIME type is sniffed when not given."""
         mime = mime_type or sniff_mime(data) or "application/octet-stream"
         name = self._new_name(mime)
         await asyncio.to_thread(self._write_atomic, name, data)
+        self._admit(name, len(data))
         return StoredMedia(name, mime, len(data))
 
     def _write_atomic(self, name: str, data: bytes) -> None:
@@ -92,7 +177,11 @@ class MediaCache:
             mime = sniff_mime(first) or mime or "application/octet-stream"
             name = self._new_name(mime)
             os.replace(tmp, self.directory / name)
+            self._admit(name, size)
             return StoredMedia(name, mime, size)
+        except PROXY_ERRORS as exc:
+            raise ProxyConnectError(
+                f"the proxy could not be used to fetch the generated media: {type(exc).__name__}") from exc
         except TimeoutError as exc:
             raise UpstreamTimeoutError("fetching the generated media timed out") from exc
         except aiohttp.ClientError as exc:
@@ -100,18 +189,56 @@ class MediaCache:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def path_for(self, name: str) -> Path | None:
-        """The file for a served ``name``, or ``None`` when the name is malformed, unknown or expired."""
-        if not _NAME.match(name):
+    def path_for(self, name: str, *, touch: bool = True) -> Path | None:
+        """The file for a served ``name``, or ``None`` when the name is malformed, unknown or expired.
+
+        ``touch`` marks the file as recently used (LRU order).
+        """
+        if not valid_name(name):
             return None
         path = self.directory / name
         try:
             stat = path.stat()
         except FileNotFoundError:
+            self._forget(name)
             return None
         if self.ttl and stat.st_mtime + self.ttl < time.time():
             return None
+        if touch:
+            with self._lock:
+                if name in self._index:
+                    self._index.move_to_end(name)
         return path
+
+    async def read_bytes(self, name: str) -> bytes | None:
+        """The whole file (for inline images and chat-history inputs), or ``None`` when unknown or expired."""
+        path = self.path_for(name)
+        if path is None:
+            return None
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            return None
+
+    def expires_at(self, name: str) -> float | None:
+        """Unix time the file expires (by TTL), or ``None`` when it is kept forever or unknown."""
+        if not self.ttl or not valid_name(name):
+            return None
+        try:
+            return (self.directory / name).stat().st_mtime + self.ttl
+        except FileNotFoundError:
+            return None
+
+    def remove(self, name: str) -> bool:
+        """Delete one file (a deleted video job); True when it existed."""
+        if not valid_name(name):
+            return False
+        self._forget(name)
+        try:
+            (self.directory / name).unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     @staticmethod
     def mime_for(name: str) -> str:
@@ -128,6 +255,7 @@ class MediaCache:
             try:
                 if path.is_file() and path.stat().st_mtime < cutoff:
                     path.unlink()
+                    self._forget(path.name)
                     removed += 1
             except FileNotFoundError:
                 continue

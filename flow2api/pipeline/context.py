@@ -19,9 +19,13 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 API_PREFIXES = ("/v1/", "/v1beta/")
 
 
+GEMINI_METHODS = (":generateContent", ":streamGenerateContent")
+
+
 def surface_of(path: str) -> str:
-    """Which error shape a path answers with: ``gemini`` (/v1beta), ``openai`` (/v1), else ``plain``."""
-    if path.startswith("/v1beta/") or path == "/v1beta":
+    """Which error shape a path answers with: ``gemini`` (/v1beta, and the Gemini
+    ``/v1/models/{model}:generateContent`` paths google-genai uses by default), ``openai`` (/v1), else ``plain``."""
+    if path.startswith("/v1beta/") or path == "/v1beta" or (path.startswith("/v1/models/") and path.endswith(GEMINI_METHODS)):
         return "gemini"
     if path.startswith("/v1/") or path == "/v1":
         return "openai"

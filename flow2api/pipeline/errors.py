@@ -19,6 +19,7 @@ from flow2api.errors import (
     AuthenticationError,
     Flow2APIError,
     InvalidRequestError,
+    MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
     RateLimitError,
@@ -65,9 +66,7 @@ def _from_http_exception(exc: web.HTTPException) -> Flow2APIError:
     if exc.status == 404:
         return NotFoundError("Unknown path: no such endpoint")
     if exc.status == 405:
-        err = InvalidRequestError("Method not allowed for this endpoint")
-        err.status, err.code = 405, "method_not_allowed"
-        return err
+        return MethodNotAllowedError("Method not allowed for this endpoint")
     if exc.status == 413:
         return PayloadTooLargeError("The request body is larger than the server accepts")
     err = InvalidRequestError(exc.reason or "Bad request")

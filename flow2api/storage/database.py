@@ -8,8 +8,10 @@ that has shipped.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -164,19 +166,75 @@ MIGRATIONS: list[str] = [
 ]
 
 
+class Connection:
+    """The aiosqlite connection, with commits of concurrent callers coalesced into one.
+
+    Every statement runs in aiosqlite's one worker thread, and each call costs
+    two thread hand-offs (queue the call, wake the event loop with the result).
+    Repositories run ``execute`` then ``commit``; with many requests in flight
+    their commits pile up. :meth:`commit` lets every caller that arrives before
+    the next commit is queued share it: all statements executed so far (by
+    anyone: the connection and its implicit transaction are shared anyway) are
+    committed when it returns, as before, with one hop for the whole batch.
+    Everything else is the aiosqlite connection's own (attribute delegation).
+    """
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._joinable: asyncio.Task[None] | None = None  # the next commit, not queued yet: new callers join it
+        self._running: asyncio.Task[None] | None = None  # the commit queued in the worker thread
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    async def commit(self) -> None:
+        """Commit everything executed so far on this connection (shared with concurrent callers)."""
+        task = self._joinable
+        if task is None:
+            task = self._joinable = asyncio.ensure_future(self._commit_after(self._running))
+            task.add_done_callback(_retrieve)
+        # A caller that is cancelled must not cancel the commit the others are waiting for.
+        await asyncio.shield(task)
+
+    async def _commit_after(self, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # one commit at a time, whatever the previous one's outcome
+        # From here on, callers join the next batch: their statements may be queued after this commit.
+        self._joinable = None
+        self._running = asyncio.current_task()  # type: ignore[assignment]
+        try:
+            await self._conn.commit()
+        finally:
+            if self._running is asyncio.current_task():
+                self._running = None
+
+    async def close(self) -> None:
+        """Wait for the commits in progress, then close the aiosqlite connection."""
+        for task in (self._joinable, self._running):
+            if task is not None:
+                await asyncio.wait([task])
+        await self._conn.close()
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()  # every waiter got it; this keeps asyncio from logging it as never retrieved
+
+
 class Database:
     """One aiosqlite connection to ``<data_dir>/flow2api.db``.
 
     Use :meth:`open` / :meth:`close` (the app does so in a ``cleanup_ctx``);
-    ``conn`` is the live connection with ``row_factory = aiosqlite.Row``.
+    ``conn`` is the live connection with ``row_factory = aiosqlite.Row``, whose
+    ``commit()`` is shared by concurrent callers (:class:`Connection`).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._conn: aiosqlite.Connection | None = None
+        self._conn: Connection | None = None
 
     @property
-    def conn(self) -> aiosqlite.Connection:
+    def conn(self) -> Connection:
         """The open connection; raises ``RuntimeError`` before :meth:`open`."""
         if self._conn is None:
             raise RuntimeError("database is not open")
@@ -185,14 +243,15 @@ class Database:
     async def open(self) -> None:
         """Open the file (creating its directory), enable WAL (synchronous=NORMAL) and foreign keys, apply pending migrations."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await aiosqlite.connect(self.path)
-        self._conn.row_factory = aiosqlite.Row
-        await self._conn.execute("PRAGMA journal_mode=WAL")
+        raw = await aiosqlite.connect(self.path)
+        raw.row_factory = aiosqlite.Row
+        self._conn = Connection(raw)
+        await raw.execute("PRAGMA journal_mode=WAL")
         # With WAL, NORMAL syncs at checkpoints instead of every commit: a crash of flow2api loses nothing,
         # a power cut may lose the last few commits (SQLite docs, "PRAGMA synchronous").
-        await self._conn.execute("PRAGMA synchronous=NORMAL")
-        await self._conn.execute("PRAGMA foreign_keys=ON")
-        await self._conn.execute("PRAGMA busy_timeout=5000")
+        await raw.execute("PRAGMA synchronous=NORMAL")
+        await raw.execute("PRAGMA foreign_keys=ON")
+        await raw.execute("PRAGMA busy_timeout=5000")
         await self.migrate()
 
     async def migrate(self) -> int:
@@ -205,7 +264,7 @@ class Database:
         return max(version, len(MIGRATIONS))
 
     async def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Wait for commits in progress, then close the connection (idempotent)."""
         if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+            conn, self._conn = self._conn, None
+            await conn.close()

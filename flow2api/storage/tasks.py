@@ -1,8 +1,27 @@
-"""Queries of the ``tasks`` table: every accepted generation, from acceptance to its end."""
+"""Queries of the ``tasks`` table (every accepted generation, from acceptance to its end) and of ``request_logs``.
+
+A task row is written before anything is sent upstream (ARCHITECTURE "Nothing
+is lost"). Columns the surfaces rely on:
+
+``surface``
+    ``chat``, ``gemini``, ``images`` or ``videos`` (the Videos API lists only its own).
+``owner``
+    Who may see the task: ``"global"`` for the settings' key, ``"key:<id>"`` for a
+    created API key (see :func:`owner_of`).
+``request``
+    JSON: what a queued job needs to be submitted again after a restart
+    (Videos API), plus ``summary``, the client request with long strings
+    truncated and images replaced by a reference (:func:`summarize_request`).
+``resume``
+    The provider's :class:`~flow2api.plugin.Submitted` state (resume after a restart).
+``idempotency_key`` / ``request_hash``
+    The client's ``Idempotency-Key`` and a SHA-256 of the request; unique per owner.
+"""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -10,11 +29,46 @@ from typing import Any
 from flow2api.storage.database import Database
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "in_progress", "completed", "failed"
+UNFINISHED = (QUEUED, RUNNING)
+
+MAX_SUMMARY_STRING = 500
+MAX_SUMMARY_ITEMS = 50
+
+
+def owner_of(key_id: int | None) -> str:
+    """The ``owner`` value of a caller: ``"global"`` for the settings' key (no id), else ``"key:<id>"``."""
+    return "global" if key_id is None else f"key:{key_id}"
+
+
+def summarize_request(value: Any, *, limit: int = MAX_SUMMARY_STRING) -> Any:
+    """A bounded copy of a client request for logs: images become references, long strings are cut.
+
+    ``data:`` URIs become ``"<data URI image/png, 12345 chars>"``; other strings
+    longer than ``limit`` characters keep their start and say how much was cut;
+    lists keep their first 50 items. Keys and numbers are kept as they are.
+    """
+    if isinstance(value, str):
+        if value.startswith("data:"):
+            mime = value[5:].split(";", 1)[0].split(",", 1)[0] or "unknown"
+            return f"<data URI {mime}, {len(value)} chars>"
+        if len(value) > limit:
+            return f"{value[:limit]}…(+{len(value) - limit} chars)"
+        return value
+    if isinstance(value, dict):
+        return {str(k): summarize_request(v, limit=limit) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [summarize_request(v, limit=limit) for v in value[:MAX_SUMMARY_ITEMS]]
+        if len(value) > MAX_SUMMARY_ITEMS:
+            items.append(f"…(+{len(value) - MAX_SUMMARY_ITEMS} items)")
+        return items
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    return value
 
 
 @dataclass(frozen=True, slots=True)
 class TaskRecord:
-    """One generation task. ``result`` is a JSON-able dict (media URLs …); times are Unix seconds."""
+    """One generation task. ``result``, ``request`` and ``resume`` are JSON-able dicts; times are Unix seconds."""
 
     id: str
     kind: str
@@ -30,23 +84,85 @@ class TaskRecord:
     updated_at: float
     completed_at: float | None
     resume: dict[str, Any] | None = None
+    surface: str | None = None
+    owner: str | None = None
+    api_key_id: int | None = None
+    request: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    deleted_at: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the task is ``completed`` or ``failed``."""
+        return self.status in (SUCCEEDED, FAILED)
+
+
+_JSON_COLUMNS = ("result", "resume", "request")
+
+
+def _record(row: Any) -> TaskRecord:
+    data = dict(row)
+    for name in _JSON_COLUMNS:
+        data[name] = json.loads(data[name]) if data.get(name) else None
+    return TaskRecord(**data)
+
+
+class IdempotencyConflict(Exception):
+    """Another task of the same owner already holds this idempotency key; ``existing`` is that task."""
+
+    def __init__(self, existing: TaskRecord) -> None:
+        super().__init__(existing.id)
+        self.existing = existing
 
 
 class TaskRepository:
-    """Create and advance task rows."""
+    """Create, advance, list and soft-delete task rows."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, task_id: str, *, kind: str, model: str, prompt: str, api_key: str | None) -> None:
-        """Record an accepted generation as ``queued`` before anything is sent upstream."""
+    async def create(
+        self,
+        task_id: str,
+        *,
+        kind: str,
+        model: str,
+        prompt: str,
+        api_key: str | None,
+        api_key_id: int | None = None,
+        surface: str | None = None,
+        request: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> None:
+        """Record an accepted generation as ``queued`` before anything is sent upstream.
+
+        With an ``idempotency_key`` already used by the same owner, raises
+        :class:`IdempotencyConflict` carrying the existing task (the caller decides
+        whether the request is the same one). ``api_key`` is the caller's display
+        name, never the key itself.
+        """
         now = time.time()
-        await self._db.conn.execute(
-            "INSERT INTO tasks (id, kind, model, prompt, status, api_key, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (task_id, kind, model, prompt, QUEUED, api_key, now, now),
-        )
-        await self._db.conn.commit()
+        try:
+            await self._db.conn.execute(
+                "INSERT INTO tasks (id, kind, model, prompt, status, api_key, api_key_id, owner, surface, request,"
+                " idempotency_key, request_hash, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    task_id, kind, model, prompt, QUEUED, api_key, api_key_id, owner_of(api_key_id), surface,
+                    json.dumps(request) if request is not None else None, idempotency_key, request_hash, now, now,
+                ),
+            )
+            await self._db.conn.commit()
+        except sqlite3.IntegrityError:
+            # No rollback: the failed INSERT changed nothing, and a rollback on the shared connection could
+            # undo another coroutine's statement that is not committed yet.
+            if idempotency_key is not None:
+                existing = await self.find_idempotent(owner_of(api_key_id), idempotency_key)
+                if existing is not None:
+                    raise IdempotencyConflict(existing) from None
+            raise
 
     async def update(
         self,
@@ -64,7 +180,7 @@ class TaskRepository:
         ``resume`` is the provider's :class:`~flow2api.plugin.Submitted` state.
         """
         now = time.time()
-        sets = {"updated_at": now}
+        sets: dict[str, Any] = {"updated_at": now}
         if status is not None:
             sets["status"] = status
             if status in (SUCCEEDED, FAILED):
@@ -84,19 +200,60 @@ class TaskRepository:
         await self._db.conn.commit()
 
     async def get(self, task_id: str) -> TaskRecord | None:
-        """The task, or ``None``."""
+        """The task, or ``None`` (deleted ones included)."""
         async with self._db.conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)) as cur:
             row = await cur.fetchone()
-        if row is None:
-            return None
-        data = dict(row)
-        data["result"] = json.loads(data["result"]) if data["result"] else None
-        data["resume"] = json.loads(data["resume"]) if data["resume"] else None
-        return TaskRecord(**data)
+        return _record(row) if row is not None else None
+
+    async def find_idempotent(self, owner: str, idempotency_key: str) -> TaskRecord | None:
+        """The owner's task created with ``idempotency_key``, or ``None``."""
+        async with self._db.conn.execute(
+            "SELECT * FROM tasks WHERE owner = ? AND idempotency_key = ?", (owner, idempotency_key)
+        ) as cur:
+            row = await cur.fetchone()
+        return _record(row) if row is not None else None
+
+    async def unfinished(self, surface: str) -> list[TaskRecord]:
+        """Tasks of ``surface`` still ``queued`` or ``in_progress`` and not deleted, oldest first (restart resume)."""
+        async with self._db.conn.execute(
+            "SELECT * FROM tasks WHERE surface = ? AND status IN (?, ?) AND deleted_at IS NULL ORDER BY created_at, id",
+            (surface, *UNFINISHED),
+        ) as cur:
+            return [_record(row) for row in await cur.fetchall()]
+
+    async def page(
+        self, *, owner: str, surface: str, after: str | None = None, limit: int = 20, order: str = "desc",
+    ) -> tuple[list[TaskRecord], bool]:
+        """One page of the owner's not-deleted tasks of ``surface`` and whether more follow.
+
+        Ordered by creation time (``desc`` newest first, or ``asc``); ``after`` is
+        the id of the last task of the previous page (OpenAI cursor pagination).
+        An unknown ``after`` starts from the beginning.
+        """
+        descending = order != "asc"
+        where = "owner = ? AND surface = ? AND deleted_at IS NULL"
+        params: list[Any] = [owner, surface]
+        cursor = await self.get(after) if after else None
+        if cursor is not None and cursor.owner == owner:
+            op = "<" if descending else ">"
+            where += f" AND (created_at {op} ? OR (created_at = ? AND id {op} ?))"
+            params += [cursor.created_at, cursor.created_at, cursor.id]
+        direction = "DESC" if descending else "ASC"
+        async with self._db.conn.execute(
+            f"SELECT * FROM tasks WHERE {where} ORDER BY created_at {direction}, id {direction} LIMIT ?",
+            (*params, limit + 1),
+        ) as cur:
+            rows = [_record(row) for row in await cur.fetchall()]
+        return rows[:limit], len(rows) > limit
+
+    async def mark_deleted(self, task_id: str) -> None:
+        """Soft-delete a task: it disappears from the API, its row stays for statistics."""
+        await self._db.conn.execute("UPDATE tasks SET deleted_at = ? WHERE id = ?", (time.time(), task_id))
+        await self._db.conn.commit()
 
 
 class RequestLogRepository:
-    """Append-only request log (one row per API request; bodies are not stored)."""
+    """The request log: one row per API request, no bodies, bounded by age and row count."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -109,6 +266,32 @@ class RequestLogRepository:
         await self._db.conn.execute(
             "INSERT INTO request_logs (request_id, method, path, model, status, duration_ms, account_id, api_key,"
             " error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (request_id, method, path, model, status, duration_ms, account_id, api_key, error, time.time()),
+            (request_id, method, path, model, status, duration_ms, account_id, api_key,
+             summarize_request(error) if error else None, time.time()),
         )
         await self._db.conn.commit()
+
+    async def prune(self, *, max_age_s: float = 0, max_rows: int = 0) -> int:
+        """Delete rows older than ``max_age_s`` seconds and all but the newest ``max_rows``; returns rows deleted.
+
+        ``0`` turns a limit off. Run periodically (the app's request-log janitor).
+        """
+        removed = 0
+        if max_age_s:
+            cutoff = time.time() - max_age_s
+            cur = await self._db.conn.execute("DELETE FROM request_logs WHERE created_at < ?", (cutoff,))
+            removed += cur.rowcount
+        if max_rows:
+            cur = await self._db.conn.execute(
+                "DELETE FROM request_logs WHERE id <= (SELECT id FROM request_logs ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                (max_rows,),
+            )
+            removed += cur.rowcount
+        await self._db.conn.commit()
+        return removed
+
+    async def count(self) -> int:
+        """Rows in the request log."""
+        async with self._db.conn.execute("SELECT COUNT(*) FROM request_logs") as cur:
+            (n,) = await cur.fetchone()
+        return n

@@ -1,0 +1,199 @@
+"""The Gemini surface on the ``/v1beta`` sub-app (Gemini API reference "models", "generateContent"; spec §5.1–§5.4).
+
+Endpoints::
+
+    GET  /v1beta/models                                   {"models": [model, …]}
+    GET  /v1beta/models/{model}                           one model, or a Gemini 404
+    POST /v1beta/models/{model}:generateContent           one GenerateContentResponse
+    POST /v1beta/models/{model}:streamGenerateContent     SSE of GenerateContentResponse chunks (?alt=sse)
+
+Auth: ``x-goog-api-key``, ``?key=`` or a Bearer key; errors in Gemini's shape
+``{"error": {"code", "message", "status"}}`` (the errors stage does both).
+
+Request (spec §5.2): the last ``user`` item of ``contents`` (parts ``text``,
+``inlineData`` images, ``fileData`` image URIs — http(s) or our ``/media/``
+URLs), ``systemInstruction`` prepended to the prompt unless it looks like tool
+scaffolding, ``generationConfig.imageConfig.{aspectRatio,imageSize}`` as
+resolver hints (applied by the route stage).
+
+Response: ``candidates[0].content`` (role ``model``) with ``inlineData
+{mimeType, data}`` parts for images (read from our media cache) and
+``fileData {mimeType: "video/mp4", fileUri}`` for videos, ``finishReason
+"STOP"``, ``modelVersion`` = the concrete catalog model. Streaming sends
+progress as text parts (``thought: true`` when ``[generation] progress_field``
+is ``reasoning_content``, so SDKs keep it out of ``.text``), the media in the
+last chunk; an error after the stream started is one ``data:`` Gemini error
+object, then the stream ends (spec §5.4). Keep-alives are empty lines.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from flow2api.api.inputs import ImageReader, gemini_input
+from flow2api.api.jobs import JobEvent, Result, events_from, run_job
+from flow2api.api.streaming import GEMINI_KEEPALIVE, open_sse, send_event, with_keepalive
+from flow2api.errors import Flow2APIError, ModelNotFoundError
+from flow2api.keys import CATALOG, MEDIA, SETTINGS, STATE
+from flow2api.pipeline import API_MIDDLEWARES, generation
+from flow2api.pipeline.errors import gemini_error_body
+from flow2api.plugin import InputImage, Job, Kind, Progress
+
+log = logging.getLogger(__name__)
+
+METHODS = ["generateContent", "streamGenerateContent"]
+ZERO_USAGE = {"promptTokenCount": 0, "candidatesTokenCount": 0, "totalTokenCount": 0}
+
+
+def gemini_model(model_id: str, description: str, kind: Kind) -> dict[str, Any]:
+    """One Gemini model object (spec §5.1): ``name: "models/<id>"``, ``version: "flow2api"``, zero token limits."""
+    return {
+        "name": f"models/{model_id}", "baseModelId": model_id, "version": "flow2api", "displayName": model_id,
+        "description": description or f"{kind.value} model served by flow2api", "inputTokenLimit": 0,
+        "outputTokenLimit": 0, "supportedGenerationMethods": METHODS,
+    }
+
+
+async def list_models(request: web.Request) -> web.Response:
+    """``GET /v1beta/models`` → ``{"models": [...]}``: every enabled model, then every enabled resolver alias."""
+    catalog = request.config_dict[CATALOG].current
+    models = [gemini_model(e.id, e.description, e.kind) for e in catalog.public_entries()]
+    seen = {m["baseModelId"] for m in models}
+    models += [gemini_model(a.id, a.description, a.kind) for a in catalog.public_aliases() if a.id not in seen]
+    return web.json_response({"models": models})
+
+
+async def get_model(request: web.Request) -> web.Response:
+    """``GET /v1beta/models/{model}`` → one model object; 404 ``NOT_FOUND`` when unknown or disabled."""
+    catalog = request.config_dict[CATALOG].current
+    model_id = request.match_info["model"].removeprefix("models/")
+    alias = catalog.alias(model_id)
+    if alias is not None:
+        return web.json_response(gemini_model(alias.id, alias.description, alias.kind))
+    entry = catalog.entries.get(model_id)
+    if entry is None or not entry.enabled:
+        raise ModelNotFoundError(f"models/{model_id} is not found for API version v1beta.", param="model")
+    return web.json_response(gemini_model(entry.id, entry.description, entry.kind))
+
+
+async def _prepare(request: web.Request) -> tuple[str, tuple[InputImage, ...]]:
+    state = request[STATE]
+    if state.prepared is None:
+        settings = request.config_dict[SETTINGS].current.generation
+        reader = ImageReader(state.http, request.config_dict[MEDIA], settings.max_input_image_bytes)
+        given = gemini_input(state.body or {}, max_bytes=reader.max_bytes)
+        images = [img if isinstance(img, InputImage) else await reader.from_url(img, param="contents.parts.fileData")
+                  for img in given.images]
+        state.prepared = (given.prompt, tuple(images))
+    return state.prepared
+
+
+async def _media_part(request: web.Request, result: Result) -> dict[str, Any]:
+    """``inlineData`` (images, bytes from the cache) or ``fileData`` (videos, our URL) for one result."""
+    if result.kind is Kind.VIDEO:
+        return {"fileData": {"mimeType": result.mime_type, "fileUri": result.url}}
+    data = await request.config_dict[MEDIA].read_bytes(result.name)
+    if data is None:  # evicted already (tiny size cap): a link still lets the client get it while it lasts
+        return {"fileData": {"mimeType": result.mime_type, "fileUri": result.url}}
+    return {"inlineData": {"mimeType": result.mime_type, "data": base64.b64encode(data).decode("ascii")}}
+
+
+def _response(parts: list[dict[str, Any]], model: str, response_id: str, *, finish: bool) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+    if finish:
+        candidate["finishReason"] = "STOP"
+    body: dict[str, Any] = {"candidates": [candidate], "modelVersion": model, "responseId": response_id}
+    if finish:
+        body["usageMetadata"] = ZERO_USAGE
+    return body
+
+
+async def _start(request: web.Request) -> AsyncIterator[JobEvent]:
+    state = request[STATE]
+    assert state.entry is not None and state.lease is not None
+    prompt, images = await _prepare(request)
+    job = Job(model=state.entry.id, kind=state.entry.kind, prompt=prompt, options=state.lease.route.options,
+              images=images, n=1, request_id=state.request_id)
+    return run_job(request, job, surface="gemini")
+
+
+@generation("path")
+async def generate_content(request: web.Request) -> web.Response:
+    """``POST /v1beta/models/{model}:generateContent`` → ``GenerateContentResponse`` with the media parts.
+
+    Errors (Gemini shape): 400 ``INVALID_ARGUMENT`` bad contents, 401, 404
+    unknown model, 429, 503 no account, 502/504 upstream.
+    """
+    state = request[STATE]
+    assert state.entry is not None
+    events = await _start(request)
+    parts = [await _media_part(request, e) async for e in events if isinstance(e, Result)]
+    return web.json_response(_response(parts, state.entry.id, state.request_id, finish=True))
+
+
+@generation("path")
+async def stream_generate_content(request: web.Request) -> web.StreamResponse:
+    """``POST /v1beta/models/{model}:streamGenerateContent[?alt=sse]`` → SSE ``data:`` chunks (always SSE).
+
+    Errors before the provider accepted the job are plain HTTP errors (Gemini
+    shape, failover possible); afterwards one ``data: {"error": …}`` event ends the stream.
+    """
+    state = request[STATE]
+    assert state.entry is not None
+    settings = request.config_dict[SETTINGS].current.generation
+    model = state.entry.id
+    events = await _start(request)
+    first = await anext(events)
+    response = await open_sse(request)
+
+    async def beat() -> None:
+        await response.write(GEMINI_KEEPALIVE)
+
+    thought = settings.progress_field == "reasoning_content"
+    results: list[Result] = []
+    try:
+        async for event in with_keepalive(events_from(first, events), settings.keepalive_interval, beat):
+            if isinstance(event, Progress):
+                part: dict[str, Any] = {"text": event.message + "\n"}
+                if thought:
+                    part["thought"] = True
+                await send_event(response, _response([part], model, state.request_id, finish=False))
+            elif isinstance(event, Result):
+                results.append(event)
+        parts = [await _media_part(request, r) for r in results]
+        await send_event(response, _response(parts, model, state.request_id, finish=True))
+    except Flow2APIError as exc:
+        state.failure = exc
+        try:
+            await send_event(response, gemini_error_body(exc))
+        except ConnectionError:
+            return response
+    except ConnectionError:
+        log.info("client went away during the stream")
+        return response
+    await response.write_eof()
+    return response
+
+
+def setup_generate_routes(app: web.Application) -> None:
+    """``POST /models/{model}:generateContent`` and ``:streamGenerateContent`` (``{model}`` never includes ``:method``).
+
+    Also registered on ``/v1``: google-genai 3.x calls ``/v1/models/…:generateContent``
+    unless told ``api_version="v1beta"``; the context stage treats those paths as Gemini.
+    """
+    app.router.add_post("/models/{model:[^/:]+}:generateContent", generate_content)
+    app.router.add_post("/models/{model:[^/:]+}:streamGenerateContent", stream_generate_content)
+
+
+def create_gemini_app() -> web.Application:
+    """The ``/v1beta`` sub-app: the API pipeline and the Gemini routes."""
+    app = web.Application(middlewares=API_MIDDLEWARES)
+    app.router.add_get("/models", list_models)
+    app.router.add_get("/models/{model:[^/:]+}", get_model)
+    setup_generate_routes(app)
+    return app

@@ -1,0 +1,246 @@
+"""The OpenAI Images API: ``POST /v1/images/generations`` and ``POST /v1/images/edits``.
+
+Request and response shapes follow the OpenAI API reference ("Images"):
+``{"created", "data": [{"url"} | {"b64_json"}]}``. Mapping to the catalog:
+
+* ``model`` — a catalog image model or resolver alias (required: there is no default).
+* ``size`` (``"WxH"``) and ``quality`` (``medium`` → 2K, ``high``/``hd`` → 4K) are
+  resolver hints (spec §4.4): they pick the variant of an alias such as
+  ``gemini-3.1-flash-image``; a concrete model id keeps its own aspect and size.
+* ``n`` (1–10): each image is its own job **on its own lease**, run in parallel,
+  so several accounts share the work. These endpoints are therefore not
+  ``@generation`` handlers (that stage leases one account per request): the
+  handler drives the pool itself through :func:`flow2api.api.jobs.leased_attempts`,
+  with the same failover rules as the lease stage, once per image. Each image
+  is a task row ``<request id>-<index>``.
+* When some images fail and others succeed, the answer is 200 with the images
+  that succeeded and ``flow2api.errors``: ``[{"index", "error": {message, type,
+  param, code}}]`` for the rest; when all fail, the first error is the answer.
+* ``response_format``: ``url`` (default; a flow2api ``/media/`` URL) or
+  ``b64_json`` (the cached file, base64).
+* Edits take the input image(s) as multipart ``image`` or ``image[]`` files
+  (or JSON ``images: [{"image_url"}]``); ``mask`` is refused with 400 because
+  Flow has no masked editing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from flow2api.api.inputs import ImageReader, decode_image
+from flow2api.api.jobs import (
+    Attempt, Result, check_model_allowed, execute, leased_attempts, mark_failed, public_base_url,
+)
+from flow2api.catalog import CatalogEntry, ResolveHints, hints_from_image
+from flow2api.errors import Flow2APIError, InvalidRequestError, PayloadTooLargeError, ProviderUnavailableError
+from flow2api.keys import CATALOG, HTTP_SESSIONS, MEDIA, SETTINGS, STATE, TASKS
+from flow2api.pipeline.errors import openai_error_body
+from flow2api.pipeline.route import hints_from_body, read_json_object
+from flow2api.plugin import InputImage, Job, Kind
+from flow2api.storage.tasks import summarize_request
+
+log = logging.getLogger(__name__)
+
+MAX_N = 10
+RESPONSE_FORMATS = ("url", "b64_json")
+
+
+def _text_field(value: Any, name: str, *, required: bool = False) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise InvalidRequestError(f"You must provide the '{name}' parameter.", param=name)
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"'{name}' must be a string.", param=name)
+    return value
+
+
+def _n(value: Any) -> int:
+    if value is None or value == "":
+        return 1
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise InvalidRequestError("'n' must be an integer from 1 to 10.", param="n") from None
+    if not 1 <= n <= MAX_N or (isinstance(value, float) and value != n):
+        raise InvalidRequestError("'n' must be an integer from 1 to 10.", param="n")
+    return n
+
+
+def _resolve(request: web.Request, model: str, hints: ResolveHints) -> CatalogEntry:
+    """The image model for ``model`` with ``hints``, recorded in the request state (logs, metrics)."""
+    state = request[STATE]
+    state.catalog = request.config_dict[CATALOG].current
+    entry = state.catalog.resolve(model, hints)
+    state.entry = entry
+    if entry.kind is not Kind.IMAGE:
+        raise InvalidRequestError(f"The model '{entry.id}' makes {entry.kind.value}s, not images.", param="model")
+    if not entry.available:
+        raise ProviderUnavailableError(f"The model '{entry.id}' is unavailable: its provider is not installed here.")
+    check_model_allowed(state.caller, entry)
+    return entry
+
+
+async def _run(
+    request: web.Request, entry: CatalogEntry, *, prompt: str, images: tuple[InputImage, ...], n: int,
+    response_format: str, summary: dict[str, Any],
+) -> web.Response:
+    """Fan ``n`` single-image jobs out over leased accounts and answer the OpenAI ``ImagesResponse``."""
+    state = request[STATE]
+    app = request.config_dict
+    base = public_base_url(request)
+    wait = app[SETTINGS].current.generation.image_slot_wait_timeout
+
+    async def one(index: int) -> list[Result]:
+        task_id = f"{state.request_id}-{index}"
+        created = False
+
+        async def attempt(current: Attempt) -> list[Result]:
+            nonlocal created
+            if not created:
+                await app[TASKS].create(
+                    task_id, kind="image", model=entry.id, prompt=prompt, surface="images",
+                    api_key=state.caller.name if state.caller else None,
+                    api_key_id=state.caller.key_id if state.caller else None,
+                    request={"summary": summary, "index": index},
+                )
+                created = True
+            job = Job(model=entry.id, kind=Kind.IMAGE, prompt=prompt, options=current.lease.route.options,
+                      images=images, n=1, request_id=task_id)
+            results = [e async for e in execute(app, current, task_id=task_id, job=job, base_url=base,
+                                                  caller=state.caller) if isinstance(e, Result)]
+            state.account_id = state.account_id or current.lease.account_id
+            return results
+
+        try:
+            return await leased_attempts(app, entry, attempt, caller=state.caller, wait=wait)
+        except Flow2APIError as exc:
+            if created:
+                await mark_failed(app, task_id, exc)
+            raise
+
+    outcomes = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
+    data: list[dict[str, Any]] = []
+    errors: list[tuple[int, Flow2APIError]] = []
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, Flow2APIError):
+            errors.append((index, outcome))
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            for result in outcome:
+                data.append(await _image_object(app, result, response_format))
+    if not data:
+        raise errors[0][1]
+    body: dict[str, Any] = {"created": int(time.time()), "data": data}
+    if errors:
+        body["flow2api"] = {
+            "requested": n,
+            "errors": [{"index": i, "error": openai_error_body(exc)["error"]} for i, exc in errors],
+        }
+    return web.json_response(body)
+
+
+async def _image_object(app: Any, result: Result, response_format: str) -> dict[str, Any]:
+    if response_format == "url":
+        return {"url": result.url}
+    data = await app[MEDIA].read_bytes(result.name)
+    if data is None:  # evicted between caching and answering: only with a tiny size cap
+        raise InvalidRequestError("The generated image was evicted from the media cache before it could be sent.")
+    return {"b64_json": base64.b64encode(data).decode("ascii")}
+
+
+def _common(fields: dict[str, Any]) -> tuple[str, str, int, str]:
+    model = _text_field(fields.get("model"), "model", required=True)
+    prompt = _text_field(fields.get("prompt"), "prompt", required=True)
+    assert model is not None and prompt is not None
+    if not prompt.strip():
+        raise InvalidRequestError("'prompt' must not be empty.", param="prompt")
+    response_format = _text_field(fields.get("response_format"), "response_format") or "url"
+    if response_format not in RESPONSE_FORMATS:
+        raise InvalidRequestError("'response_format' must be 'url' or 'b64_json'.", param="response_format")
+    return model, prompt.strip(), _n(fields.get("n")), response_format
+
+
+async def create_image(request: web.Request) -> web.Response:
+    """``POST /v1/images/generations`` (OpenAI "Create image").
+
+    JSON body: ``model``, ``prompt`` (required), ``n`` 1–10, ``size``, ``quality``,
+    ``response_format`` ``url``|``b64_json``; other OpenAI fields (``style``,
+    ``user`` …) are accepted and ignored. Errors: 400 bad field (``param`` names
+    it), 404 unknown model, 503 no account; see the module docstring for partial failures.
+    """
+    body = await read_json_object(request)
+    model, prompt, n, response_format = _common(body)
+    entry = _resolve(request, model, hints_from_body(body))
+    request[STATE].body = body
+    return await _run(request, entry, prompt=prompt, images=(), n=n, response_format=response_format,
+                      summary=summarize_request(body))
+
+
+async def create_image_edit(request: web.Request) -> web.Response:
+    """``POST /v1/images/edits`` (OpenAI "Create image edit").
+
+    Multipart form: ``image`` or ``image[]`` (one or more PNG/JPEG/WebP files,
+    each ≤ ``[generation] max_input_image_bytes``), ``prompt``, ``model``, ``n``,
+    ``size``, ``quality``, ``response_format``. A JSON body with ``images:
+    [{"image_url": …}]`` is accepted too. ``mask`` → 400 (``param: mask``).
+    """
+    app = request.config_dict
+    max_bytes = app[SETTINGS].current.generation.max_input_image_bytes
+    settings = app[SETTINGS].current
+    reader = ImageReader(app[HTTP_SESSIONS].get(settings.global_proxy_url), app[MEDIA], max_bytes)
+    images: list[InputImage] = []
+    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            raise PayloadTooLargeError("The request body is larger than the server accepts") from None
+        fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+        if "mask" in form:
+            raise _mask_refused()
+        for name in ("image", "image[]"):
+            for value in form.getall(name, []):
+                if isinstance(value, web.FileField):
+                    images.append(decode_image(value.file.read(max_bytes + 1), param=name, max_bytes=max_bytes))
+                elif isinstance(value, str) and value:
+                    images.append(await reader.from_url(value, param=name))
+    else:
+        fields = await read_json_object(request)
+        if fields.get("mask"):
+            raise _mask_refused()
+        for i, item in enumerate(fields.get("images") or ()):
+            url = item.get("image_url") if isinstance(item, dict) else item
+            if not isinstance(url, str):
+                raise InvalidRequestError("images[] items need an image_url.", param=f"images[{i}]")
+            images.append(await reader.from_url(url, param=f"images[{i}]"))
+        if isinstance(fields.get("image"), str):
+            images.append(await reader.from_url(fields["image"], param="image"))
+    if not images:
+        raise InvalidRequestError("You must provide at least one image to edit ('image').", param="image")
+    model, prompt, n, response_format = _common(fields)
+    hints = hints_from_image(images[0].data, hints_from_body(fields))
+    entry = _resolve(request, model, hints)
+    summary = summarize_request({**fields, "image": [f"<{img.mime_type}, {len(img.data)} bytes>" for img in images]})
+    request[STATE].body = summary
+    return await _run(request, entry, prompt=prompt, images=tuple(images), n=n, response_format=response_format,
+                      summary=summary)
+
+
+def _mask_refused() -> InvalidRequestError:
+    return InvalidRequestError(
+        "Masked edits are not supported: Flow edits the whole image from the prompt. Send the request without 'mask'.",
+        param="mask",
+    )
+
+
+def setup_image_routes(app: web.Application) -> None:
+    """Register ``/images/generations`` and ``/images/edits`` on the ``/v1`` sub-app."""
+    app.router.add_post("/images/generations", create_image)
+    app.router.add_post("/images/edits", create_image_edit)

@@ -1,0 +1,75 @@
+"""Server-Sent Events for the streaming surfaces (OpenAI chat, Gemini ``streamGenerateContent``).
+
+Each event is ``data: <json>\\n\\n``. While a job is silent (a video polls for
+minutes), :func:`with_keepalive` lets the surface write a keep-alive every
+``[generation] keepalive_interval`` seconds so proxies and load balancers do
+not cut an idle connection: an SSE comment (``: keep-alive``) on the OpenAI
+surface — every SSE parser ignores comments, the ``openai`` SDK included — and
+a bare empty line on the Gemini surface, because ``google-genai`` reads every
+non-``data:`` line as JSON but skips empty lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+T = TypeVar("T")
+
+OPENAI_KEEPALIVE = b": keep-alive\n\n"
+GEMINI_KEEPALIVE = b"\n"
+
+
+async def open_sse(request: web.Request) -> web.StreamResponse:
+    """Prepare a ``text/event-stream`` response (no caching, no proxy buffering) and return it."""
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+    })
+    await response.prepare(request)
+    return response
+
+
+async def send_event(response: web.StreamResponse, payload: dict[str, Any] | str) -> None:
+    """Write one ``data:`` event; ``payload`` is JSON-encoded unless it is a string (``[DONE]``)."""
+    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    await response.write(f"data: {data}\n\n".encode())
+
+
+async def with_keepalive(
+    source: AsyncIterator[T], interval: float, beat: Callable[[], Awaitable[None]]
+) -> AsyncIterator[T]:
+    """Iterate ``source``, awaiting ``beat()`` each time ``interval`` seconds pass without an item.
+
+    ``interval`` 0 disables beats. Each step of ``source`` runs in its own
+    task so a beat can be written while the step is pending; when this
+    iterator is closed early (the client went away, a write failed) the
+    pending step is cancelled and ``source`` closed.
+    """
+    pending: asyncio.Future[T] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(source))
+            done, _ = await asyncio.wait({pending}, timeout=interval if interval > 0 else None)
+            if not done:
+                await beat()
+                continue
+            step, pending = pending, None
+            try:
+                item = step.result()
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            await asyncio.wait({pending})  # unlike awaiting it, this never raises the step's own exception
+            if not pending.cancelled():
+                pending.exception()  # retrieved, so asyncio does not log it as never retrieved
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()

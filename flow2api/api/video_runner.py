@@ -1,0 +1,148 @@
+"""Background runner of Videos API jobs: not tied to any HTTP request, bounded, resumed after a restart.
+
+``POST /v1/videos`` writes a task row (``surface = 'videos'``, status
+``queued``) with everything a submission needs in ``tasks.request`` (resolved
+model, inputs saved by :class:`~flow2api.media.InputStore`, base URL) and
+hands the id to :meth:`VideoJobRunner.submit`. At most ``[generation]
+video_workers`` jobs run at once; the rest stay ``queued``.
+
+A job leases an account like any request (:func:`flow2api.api.jobs.leased_attempts`,
+same failover before commit), waiting up to ``[generation] video_timeout``
+seconds for a free slot, and runs through :func:`flow2api.api.jobs.execute`,
+which records ``Submitted.resume`` in the task row.
+
+On shutdown the running jobs are cancelled and their rows left as they are. On
+start-up every unfinished, undeleted job is taken up again: one with a
+``resume`` state is resumed on the **same account** (``pool.acquire(...,
+account_id=…)`` + ``provider.resume``), so upstream work is never paid twice;
+one without (still queued, or interrupted before upstream accepted it) is
+submitted again. A provider without ``resume`` cannot continue an accepted job:
+the job fails with ``generation_failed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from flow2api.api.jobs import Attempt, execute, leased_attempts, mark_failed
+from flow2api.errors import Flow2APIError, GenerationFailedError
+from flow2api.keys import CATALOG, SETTINGS, TASKS, VIDEO_INPUTS
+from flow2api.logs import request_id_var
+from flow2api.plugin import Job, Kind
+from flow2api.request_state import Caller
+from flow2api.storage.tasks import FAILED
+
+log = logging.getLogger(__name__)
+
+SURFACE = "videos"
+
+
+class VideoJobRunner:
+    """Runs queued video jobs in background tasks; :meth:`start` resumes unfinished ones, :meth:`close` stops all."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._running: set[str] = set()
+        self._slots: asyncio.Semaphore | None = None
+
+    def counts(self) -> dict[str, int]:
+        """Jobs of this process: ``queued`` (waiting for a worker) and ``running``."""
+        return {"queued": len(self._jobs) - len(self._running), "running": len(self._running)}
+
+    def active(self, task_id: str) -> bool:
+        """Whether ``task_id`` is queued or running in this process."""
+        return task_id in self._jobs
+
+    async def start(self) -> int:
+        """Create the worker limit and take up every unfinished job; returns how many were taken up."""
+        self._slots = asyncio.Semaphore(self._app[SETTINGS].current.generation.video_workers)
+        unfinished = await self._app[TASKS].unfinished(SURFACE)
+        for record in unfinished:
+            self.submit(record.id)
+        if unfinished:
+            log.info("video jobs: %d unfinished job(s) taken up again after start-up", len(unfinished))
+        return len(unfinished)
+
+    def submit(self, task_id: str) -> None:
+        """Run the job ``task_id`` in the background (idempotent while it is active)."""
+        if task_id in self._jobs:
+            return
+        task = asyncio.create_task(self._run(task_id), name=f"video-job-{task_id}")
+        self._jobs[task_id] = task
+        task.add_done_callback(lambda _t: self._jobs.pop(task_id, None))
+
+    async def close(self) -> None:
+        """Cancel every job (rows stay unfinished, to be resumed by the next :meth:`start`) and wait for them."""
+        tasks = list(self._jobs.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, task_id: str) -> None:
+        token = request_id_var.set(task_id)
+        try:
+            assert self._slots is not None, "start() first"
+            async with self._slots:
+                self._running.add(task_id)
+                await self._execute(task_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug must not kill the runner silently nor leave the job running forever
+            log.exception("video job %s crashed", task_id)
+            await self._fail(task_id, "internal_error: the job crashed; see the server log")
+        finally:
+            self._running.discard(task_id)
+            request_id_var.reset(token)
+
+    async def _fail(self, task_id: str, error: str) -> None:
+        await self._app[TASKS].update(task_id, status=FAILED, error=error)
+        await self._app[VIDEO_INPUTS].delete(task_id)
+
+    async def _execute(self, task_id: str) -> None:
+        app = self._app
+        record = await app[TASKS].get(task_id)
+        if record is None or record.finished or record.deleted_at is not None:
+            return
+        request: dict[str, Any] = record.request or {}
+        caller = Caller(name=record.api_key or "global", key_id=record.api_key_id)
+        # The row holds the concrete model the request resolved to; look it up as such (an id that is also an
+        # alias would otherwise be re-resolved without the request's hints).
+        entry = app[CATALOG].current.entries.get(record.model)
+        if entry is None or not entry.enabled:
+            await self._fail(task_id, f"model_not_found: the model '{record.model}' is no longer in the catalog")
+            return
+        try:
+            images = await app[VIDEO_INPUTS].load(task_id, list(request.get("inputs") or []))
+        except FileNotFoundError:
+            await self._fail(task_id, "generation_failed: the job's input image is gone from the data directory")
+            return
+        resume = record.resume
+        pinned = record.account_id if resume is not None else None
+        if resume is not None:
+            log.info("video job %s: resuming on account %s", task_id, pinned)
+
+        async def attempt(current: Attempt) -> None:
+            provider = current.lease.provider
+            if resume is not None and not callable(getattr(provider, "resume", None)):
+                raise GenerationFailedError(
+                    f"The provider '{provider.name}' cannot resume an accepted job after a restart."
+                )
+            job = Job(model=entry.id, kind=Kind.VIDEO, prompt=record.prompt, options=current.lease.route.options,
+                      images=images, n=1, request_id=task_id)
+            async for _ in execute(app, current, task_id=task_id, job=job, base_url=request.get("base_url", ""),
+                                   caller=caller, resume=resume):
+                pass
+
+        wait = app[SETTINGS].current.generation.video_timeout
+        try:
+            await leased_attempts(app, entry, attempt, caller=caller, wait=wait, account_id=pinned)
+        except Flow2APIError as exc:
+            await mark_failed(app, task_id, exc)
+            log.info("video job %s failed: %s", task_id, exc.code)
+        await app[VIDEO_INPUTS].delete(task_id)
+

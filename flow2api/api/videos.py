@@ -1,0 +1,342 @@
+"""The OpenAI Videos API (the Sora-style contract LiteLLM and new-api also serve), on the ``/v1`` sub-app.
+
+Endpoints (OpenAI API reference "Videos"; matched against what the installed
+``openai`` SDK's ``client.videos.create / retrieve / list / delete /
+download_content`` send and parse)::
+
+    POST   /v1/videos                  create a job → video object (status "queued")
+    GET    /v1/videos                  list the caller's jobs: ?after=<id>&limit=1..100&order=desc|asc
+    GET    /v1/videos/{video_id}       one job
+    GET    /v1/videos/{video_id}/content   the MP4 (?variant=video), streamed with Range support
+    DELETE /v1/videos/{video_id}       delete a completed or failed job and its file
+
+Video object: ``{"id": "video_…", "object": "video", "model", "status":
+queued|in_progress|completed|failed, "progress": 0–100, "created_at",
+"completed_at", "expires_at" (Unix s; when the cached MP4 expires), "prompt",
+"seconds", "size", "remixed_from_video_id": null, "error": {"code",
+"message"} | null}`` plus ``flow2api: {"url", "model"}`` (the media URL and the
+concrete catalog model) once completed.
+
+Create accepts JSON or multipart (the SDK always sends multipart): ``model``
+(catalog video model or resolver alias; required), ``prompt``, ``seconds``,
+``size`` (``"1280x720"`` → landscape, ``"720x1280"`` → portrait for aliases),
+``input_reference`` (an image file, an image URL / data URI, or
+``{"image_url": …}``; ``file_id`` is refused). ``seconds`` that contradict a
+model with a fixed duration are refused with 400 rather than silently ignored.
+
+Jobs are task rows before anything goes upstream and run in the background
+(:mod:`flow2api.api.video_runner`); a restart resumes them. ``Idempotency-Key``:
+the same key with the same request returns the same job; with a different
+request, 409 ``idempotency_key_reused``. Only the API key that created a job
+sees it (others get 404).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from flow2api.api.inputs import ImageReader, decode_image
+from flow2api.api.jobs import check_model_allowed, media_url, public_base_url
+from flow2api.catalog import ResolveHints, hints_from_image
+from flow2api.errors import ConflictError, InvalidRequestError, NotFoundError, PayloadTooLargeError, ProviderUnavailableError
+from flow2api.keys import CATALOG, HTTP_SESSIONS, MEDIA, PROVIDERS, SETTINGS, STATE, TASKS, VIDEO_INPUTS, VIDEO_JOBS
+from flow2api.pipeline.route import hints_from_body, read_json_object
+from flow2api.plugin import InputImage, Kind
+from flow2api.storage.tasks import FAILED, SUCCEEDED, IdempotencyConflict, TaskRecord, owner_of, summarize_request
+
+SURFACE = "videos"
+MAX_LIMIT = 100
+_ASPECT_SIZES = {"landscape": "1280x720", "portrait": "720x1280"}  # Veo renders 720p before any upsampling
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def _owner(request: web.Request) -> str:
+    caller = request[STATE].caller
+    return owner_of(caller.key_id if caller else None)
+
+
+def _error_object(error: str | None) -> dict[str, str] | None:
+    if not error:
+        return None
+    code, sep, message = error.partition(": ")
+    return {"code": code, "message": message} if sep else {"code": "generation_failed", "message": error}
+
+
+def video_object(request: web.Request, record: TaskRecord) -> dict[str, Any]:
+    """The OpenAI video object for a task row (see the module docstring); media URLs are built per request."""
+    app = request.config_dict
+    stored = record.request or {}
+    names = (record.result or {}).get("names") or []
+    completed = record.status == SUCCEEDED
+    expires = app[MEDIA].expires_at(names[0]) if completed and names else None
+    obj: dict[str, Any] = {
+        "id": record.id,
+        "object": "video",
+        "model": stored.get("requested_model", record.model),
+        "status": record.status,
+        "progress": 100 if completed else int(record.progress),
+        "created_at": int(record.created_at),
+        "completed_at": int(record.completed_at) if record.completed_at and record.finished else None,
+        "expires_at": int(expires) if expires else None,
+        "prompt": record.prompt,
+        "seconds": str(stored.get("seconds") or ""),
+        "size": stored.get("size") or "",
+        "remixed_from_video_id": None,
+        "error": _error_object(record.error) if record.status == FAILED else None,
+    }
+    if completed and names:
+        obj["flow2api"] = {"url": media_url(app, public_base_url(request), names[0]), "model": record.model}
+    return obj
+
+
+async def _visible(request: web.Request) -> TaskRecord:
+    """The caller's video job named in the URL; 404 for unknown, deleted or someone else's (never revealing which)."""
+    video_id = request.match_info["video_id"]
+    record = await request.config_dict[TASKS].get(video_id)
+    if record is None or record.surface != SURFACE or record.deleted_at is not None or record.owner != _owner(request):
+        raise NotFoundError(f"No video found with id '{video_id}'.", param="video_id")
+    return record
+
+
+async def _read_create(request: web.Request) -> tuple[dict[str, Any], list[InputImage]]:
+    """The create request's fields and its reference image(s), from multipart or JSON."""
+    app = request.config_dict
+    settings = app[SETTINGS].current
+    max_bytes = settings.generation.max_input_image_bytes
+    reader = ImageReader(app[HTTP_SESSIONS].get(settings.global_proxy_url), app[MEDIA], max_bytes)
+    images: list[InputImage] = []
+    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            raise PayloadTooLargeError("The request body is larger than the server accepts") from None
+        fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+        for value in form.getall("input_reference", []):
+            if isinstance(value, web.FileField):
+                data = value.file.read(max_bytes + 1)
+                images.append(decode_image(data, param="input_reference", max_bytes=max_bytes))
+            elif value:
+                images.append(await reader.from_url(value, param="input_reference"))
+        # The SDK sends {"image_url": …} as the multipart field input_reference[image_url].
+        if fields.get("input_reference[image_url]"):
+            images.append(await reader.from_url(fields["input_reference[image_url]"], param="input_reference"))
+        if fields.get("input_reference[file_id]"):
+            raise _file_id_refused()
+    else:
+        fields = await read_json_object(request)
+        ref = fields.get("input_reference")
+        if isinstance(ref, dict):
+            if ref.get("file_id"):
+                raise _file_id_refused()
+            ref = ref.get("image_url")
+        if isinstance(ref, str) and ref:
+            images.append(await reader.from_url(ref, param="input_reference"))
+        elif ref is not None:
+            raise InvalidRequestError(
+                "'input_reference' must be an image URL or {\"image_url\": …}.", param="input_reference")
+    return fields, images
+
+
+def _file_id_refused() -> InvalidRequestError:
+    return InvalidRequestError(
+        "input_reference.file_id is not supported: send the image itself (file upload, URL or data URI).",
+        param="input_reference",
+    )
+
+
+def _request_hash(fields: dict[str, Any], images: list[InputImage]) -> str:
+    canonical = {k: fields.get(k) for k in ("model", "prompt", "seconds", "size")}
+    canonical["images"] = [hashlib.sha256(image.data).hexdigest() for image in images]
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class IdempotencyKeyReusedError(ConflictError):
+    """409: an ``Idempotency-Key`` came back with a different body (Stripe/OpenAI convention)."""
+
+    code = "idempotency_key_reused"
+
+
+def _conflict(key: str) -> ConflictError:
+    return IdempotencyKeyReusedError(
+        f"The Idempotency-Key '{key}' was already used with a different request. Use a new key for a new job.",
+        param="Idempotency-Key",
+    )
+
+
+async def create_video(request: web.Request) -> web.Response:
+    """``POST /v1/videos`` → the new job's video object (``queued``), or the existing one for a repeated key.
+
+    Errors: 400 missing ``prompt``/``model``, bad ``seconds``, an image model,
+    ``file_id``; 404 unknown model; 403 model not allowed for the key; 409
+    Idempotency-Key reused with another request; 413 oversized image; 503 no
+    installed provider.
+    """
+    app = request.config_dict
+    state = request[STATE]
+    fields, images = await _read_create(request)
+    prompt, model = fields.get("prompt"), fields.get("model")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidRequestError("You must provide a prompt.", param="prompt")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError("You must provide a model parameter.", param="model")
+    seconds = fields.get("seconds")
+    if seconds is not None and not re.fullmatch(r"\d{1,3}", str(seconds)):
+        raise InvalidRequestError("'seconds' must be a whole number of seconds, e.g. \"8\".", param="seconds")
+    size = fields.get("size") if isinstance(fields.get("size"), str) else None
+    hints: ResolveHints = hints_from_body(fields)
+    if images:
+        hints = hints_from_image(images[0].data, hints)
+    state.catalog = app[CATALOG].current
+    entry = state.catalog.resolve(model, hints)
+    state.entry = entry
+    if entry.kind is not Kind.VIDEO:
+        raise InvalidRequestError(f"The model '{entry.id}' makes images; use /v1/images/generations.", param="model")
+    if not entry.available:
+        raise ProviderUnavailableError(f"The model '{entry.id}' is unavailable: its provider is not installed here.")
+    check_model_allowed(state.caller, entry)
+    capabilities = _capabilities(app, entry)
+    fixed = capabilities.get("duration_seconds")
+    if seconds is not None and fixed and int(seconds) != int(fixed):
+        raise InvalidRequestError(
+            f"The model '{entry.id}' makes {fixed}-second videos; pick a model for {seconds} s or omit 'seconds'.",
+            param="seconds",
+        )
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise InvalidRequestError(
+            "Idempotency-Key must be 1–255 printable ASCII characters.", param="Idempotency-Key")
+    digest = _request_hash(fields, images)
+    if key is not None:
+        existing = await app[TASKS].find_idempotent(_owner(request), key)
+        if existing is not None:
+            return _replay(request, existing, key, digest)
+    task_id = f"video_{uuid.uuid4().hex}"
+    names = await app[VIDEO_INPUTS].save(task_id, tuple(images))
+    stored = {
+        "requested_model": model, "seconds": str(seconds or fixed or ""),
+        "size": size or _size_of(capabilities.get("aspect_ratio")),
+        "inputs": names, "base_url": public_base_url(request),
+        "summary": summarize_request(
+            {**fields, "input_reference": [f"<{i.mime_type}, {len(i.data)} bytes>" for i in images]}),
+    }
+    caller = state.caller
+    try:
+        await app[TASKS].create(
+            task_id, kind="video", model=entry.id, prompt=prompt.strip(), surface=SURFACE,
+            api_key=caller.name if caller else None, api_key_id=caller.key_id if caller else None,
+            request=stored, idempotency_key=key, request_hash=digest,
+        )
+    except IdempotencyConflict as exc:  # a concurrent request with the same key won the race
+        await app[VIDEO_INPUTS].delete(task_id)
+        assert key is not None
+        return _replay(request, exc.existing, key, digest)
+    app[VIDEO_JOBS].submit(task_id)
+    record = await app[TASKS].get(task_id)
+    assert record is not None
+    return web.json_response(video_object(request, record))
+
+
+def _replay(request: web.Request, existing: TaskRecord, key: str, digest: str) -> web.Response:
+    if existing.request_hash != digest:
+        raise _conflict(key)
+    return web.json_response(video_object(request, existing), headers={"Idempotent-Replayed": "true"})
+
+
+def _size_of(aspect_ratio: Any) -> str:
+    """``"1280x720"``/``"720x1280"`` for a landscape/portrait aspect (``VIDEO_ASPECT_RATIO_PORTRAIT`` …), else ""."""
+    text = str(aspect_ratio or "").lower()
+    return next((size for word, size in _ASPECT_SIZES.items() if word in text), "")
+
+
+def _capabilities(app: Any, entry: Any) -> dict[str, Any]:
+    providers = app[PROVIDERS]
+    for route in entry.routes:
+        provider = providers.get(route.provider)
+        if provider is not None and route.options is not None:
+            return provider.describe(route.options)
+    return {}
+
+
+async def retrieve_video(request: web.Request) -> web.Response:
+    """``GET /v1/videos/{video_id}`` → the video object; 404 when unknown, deleted or another key's."""
+    return web.json_response(video_object(request, await _visible(request)))
+
+
+async def list_videos(request: web.Request) -> web.Response:
+    """``GET /v1/videos?after=&limit=&order=`` → ``{"object": "list", "data", "first_id", "last_id", "has_more"}``.
+
+    ``limit`` 1–100 (default 20), ``order`` ``desc`` (newest first, default) or
+    ``asc``; ``after`` is the last id of the previous page. Only the caller's jobs.
+    """
+    try:
+        limit = int(request.query.get("limit", "20"))
+    except ValueError:
+        raise InvalidRequestError("'limit' must be an integer from 1 to 100.", param="limit") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidRequestError("'limit' must be an integer from 1 to 100.", param="limit")
+    order = request.query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise InvalidRequestError("'order' must be 'asc' or 'desc'.", param="order")
+    records, has_more = await request.config_dict[TASKS].page(
+        owner=_owner(request), surface=SURFACE, after=request.query.get("after") or None, limit=limit, order=order,
+    )
+    data = [video_object(request, r) for r in records]
+    return web.json_response({
+        "object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None, "has_more": has_more,
+    })
+
+
+async def video_content(request: web.Request) -> web.StreamResponse:
+    """``GET /v1/videos/{video_id}/content[?variant=video]`` → the MP4 (``video/mp4``, Content-Length, Range).
+
+    400 while the job is not completed or for ``thumbnail``/``spritesheet``
+    (not produced); 404 when the file has left the media cache (``expires_at``).
+    """
+    record = await _visible(request)
+    variant = request.query.get("variant", "video")
+    if variant != "video":
+        raise InvalidRequestError(
+            f"The '{variant}' variant is not available; only 'video' is produced.", param="variant")
+    if record.status != SUCCEEDED:
+        raise InvalidRequestError(f"The video is not ready (status {record.status}).", param="video_id")
+    names = (record.result or {}).get("names") or []
+    cache = request.config_dict[MEDIA]
+    path = cache.path_for(names[0]) if names else None
+    if path is None:
+        raise NotFoundError("The video file has expired from the media cache.", param="video_id")
+    return web.FileResponse(path, headers={
+        "Content-Type": cache.mime_for(names[0]), "Content-Disposition": f'inline; filename="{record.id}.mp4"',
+        "X-Content-Type-Options": "nosniff",
+    })
+
+
+async def delete_video(request: web.Request) -> web.Response:
+    """``DELETE /v1/videos/{video_id}`` → ``{"id", "object": "video.deleted", "deleted": true}``.
+
+    Only completed or failed jobs can be deleted (400 otherwise, as OpenAI);
+    the cached file goes with it, the task row stays (soft delete) for statistics.
+    """
+    record = await _visible(request)
+    if not record.finished:
+        raise InvalidRequestError("Only completed or failed videos can be deleted.", param="video_id")
+    for name in (record.result or {}).get("names") or []:
+        request.config_dict[MEDIA].remove(name)
+    await request.config_dict[TASKS].mark_deleted(record.id)
+    return web.json_response({"id": record.id, "object": "video.deleted", "deleted": True})
+
+
+def setup_video_routes(app: web.Application) -> None:
+    """Register the Videos API on the ``/v1`` sub-app."""
+    app.router.add_post("/videos", create_video)
+    app.router.add_get("/videos", list_videos)
+    app.router.add_get("/videos/{video_id}", retrieve_video)
+    app.router.add_get("/videos/{video_id}/content", video_content)
+    app.router.add_delete("/videos/{video_id}", delete_video)
+

@@ -1,0 +1,90 @@
+"""The one failover loop of flow2api (like LiteLLM's router, the only retry loop).
+
+Every path that spends an account — a ``@generation`` request through the
+lease stage, each image of an Images API fan-out, a background video job —
+runs its work through :func:`run_with_failover`: lease an account that can
+serve the entry, run one attempt, and when it fails with an account-specific,
+retryable error before it committed (nothing reached the client, nothing
+upstream is running), mark the account and try another one, up to
+``max_retries`` more times. A rejected credential first gets one retry on the
+same account (the pool refreshes it on the next lease; a rejected refresh
+disables it). The lease is released in ``finally`` whatever happens.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
+
+from flow2api.catalog import CatalogEntry
+from flow2api.errors import CredentialRejectedError, Flow2APIError, NoAccountAvailableError
+from flow2api.plugin import Provider
+from flow2api.pool.leases import Lease
+from flow2api.pool.pool import AccountPool
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def fails_over(exc: Flow2APIError, *, committed: bool) -> bool:
+    """Whether ``exc`` moves the work to another account: account-specific, retryable, before commit."""
+    return exc.account_fault and exc.retryable and not committed
+
+
+async def run_with_failover(
+    pool: AccountPool,
+    entry: CatalogEntry,
+    providers: Mapping[str, Provider],
+    attempt: Callable[[Lease, int], Awaitable[T]],
+    *,
+    max_retries: int,
+    wait: float,
+    committed: Callable[[], bool],
+    account_id: int | None = None,
+    reported_failure: Callable[[], Flow2APIError | None] = lambda: None,
+) -> T:
+    """Run ``attempt(lease, number)`` (number counts from 1) with failover; returns its value.
+
+    ``committed()`` says whether the current attempt passed its point of no
+    return; ``reported_failure()`` is an error the attempt reported without
+    raising (a failure inside an already-started stream), recorded against the
+    account instead of a success. ``wait`` is the slot wait in seconds;
+    ``account_id`` pins the work to one account. Raises
+    ``NoAccountAvailableError`` (503) when no account could be leased at all,
+    else the last attempt's error.
+    """
+    tried: set[int] = set()
+    refreshed: set[int] = set()
+    last_error: Flow2APIError | None = None
+    for number in range(1, max_retries + 2):
+        try:
+            lease = await pool.acquire(entry, providers, exclude=frozenset(tried), timeout=wait, account_id=account_id)
+        except NoAccountAvailableError:
+            if last_error is not None:
+                raise last_error from None
+            raise
+        try:
+            value = await attempt(lease, number)
+        except Flow2APIError as exc:
+            await pool.record_failure(lease, exc)
+            if number <= max_retries and fails_over(exc, committed=committed()):
+                if isinstance(exc, CredentialRejectedError) and lease.account_id not in refreshed:
+                    refreshed.add(lease.account_id)
+                else:
+                    tried.add(lease.account_id)
+                log.warning("attempt %d on account %d failed (%s); retrying", number, lease.account_id, exc.code)
+                last_error = exc
+                continue
+            raise
+        finally:
+            pool.release(lease)
+        failure = reported_failure()
+        if failure is not None:
+            await pool.record_failure(lease, failure)
+        else:
+            await pool.record_success(lease)
+        return value
+    assert last_error is not None
+    raise last_error

@@ -1,0 +1,129 @@
+"""Daily usage statistics per account, per API key and per model (table ``usage_daily``).
+
+One row per ``(day, account_id, api_key_id, model)``; ``day`` is the UTC date
+``YYYY-MM-DD``. Every generation *attempt* on an account adds to its row:
+``attempts`` always, then ``succeeded`` with the number of ``outputs``, or
+``failed`` (an attempt that failed over to another account counts as a
+failure of the first account and a success of the second). ``duration_ms`` is
+the summed attempt time in milliseconds. The settings' key is ``api_key_id`` 0
+(display name ``global``). ``api_key`` holds the key's display name, never the key.
+
+The query functions are what the admin site shows: :meth:`UsageRepository.daily`
+(rows grouped by any of the dimensions) and :meth:`UsageRepository.totals`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flow2api.storage.database import Database
+
+DIMENSIONS = ("day", "account_id", "api_key_id", "api_key", "model", "kind")
+_SUMS = "SUM(attempts), SUM(succeeded), SUM(failed), SUM(outputs), SUM(duration_ms)"
+
+
+def utc_day(at: float | None = None) -> str:
+    """The UTC date of Unix time ``at`` (default now) as ``YYYY-MM-DD``."""
+    return datetime.fromtimestamp(time.time() if at is None else at, UTC).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """Summed usage for one group; ``group`` maps the grouped dimensions to their values."""
+
+    group: dict[str, Any]
+    attempts: int
+    succeeded: int
+    failed: int
+    outputs: int
+    duration_ms: float
+
+
+class UsageRepository:
+    """Record attempts and query the daily statistics."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(
+        self,
+        *,
+        account_id: int,
+        api_key_id: int | None,
+        api_key: str | None,
+        model: str,
+        kind: str,
+        ok: bool,
+        outputs: int = 0,
+        duration_ms: float = 0.0,
+        at: float | None = None,
+    ) -> None:
+        """Add one attempt to today's row (UTC) of this account, key and model."""
+        await self._db.conn.execute(
+            "INSERT INTO usage_daily (day, account_id, api_key_id, api_key, model, kind, attempts, succeeded, failed,"
+            " outputs, duration_ms) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)"
+            " ON CONFLICT (day, account_id, api_key_id, model) DO UPDATE SET"
+            " attempts = attempts + 1, succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed,"
+            " outputs = outputs + excluded.outputs, duration_ms = duration_ms + excluded.duration_ms,"
+            " api_key = excluded.api_key",
+            (
+                utc_day(at), account_id, api_key_id or 0, api_key or "global", model, kind,
+                1 if ok else 0, 0 if ok else 1, outputs if ok else 0, duration_ms,
+            ),
+        )
+        await self._db.conn.commit()
+
+    async def daily(
+        self,
+        *,
+        group_by: tuple[str, ...] = ("day",),
+        since: str | None = None,
+        until: str | None = None,
+        account_id: int | None = None,
+        api_key_id: int | None = None,
+        model: str | None = None,
+    ) -> list[UsageRow]:
+        """Usage summed over ``group_by`` (any of :data:`DIMENSIONS`), ordered by those dimensions.
+
+        ``since``/``until`` are inclusive UTC dates (``YYYY-MM-DD``); the other
+        arguments filter. Raises ``ValueError`` for an unknown dimension.
+        """
+        bad = [d for d in group_by if d not in DIMENSIONS]
+        if bad:
+            raise ValueError(f"unknown usage dimension(s): {', '.join(bad)}")
+        where, params = ["1 = 1"], []
+        for column, value in (("account_id", account_id), ("api_key_id", api_key_id), ("model", model)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since:
+            where.append("day >= ?")
+            params.append(since)
+        if until:
+            where.append("day <= ?")
+            params.append(until)
+        columns = ", ".join(group_by)
+        select = f"{columns}, {_SUMS}" if group_by else _SUMS
+        sql = f"SELECT {select} FROM usage_daily WHERE {' AND '.join(where)}"
+        if group_by:
+            sql += f" GROUP BY {columns} ORDER BY {columns}"
+        async with self._db.conn.execute(sql, params) as cur:
+            rows = await cur.fetchall()
+        out: list[UsageRow] = []
+        for row in rows:
+            values = tuple(row)
+            group = dict(zip(group_by, values[: len(group_by)]))
+            attempts, succeeded, failed, outputs, duration = values[len(group_by):]
+            if attempts is None:  # no rows at all without GROUP BY
+                continue
+            out.append(UsageRow(group, attempts, succeeded, failed, outputs, duration or 0.0))
+        return out
+
+    async def totals(self, *, days: int = 30, by: str = "model") -> list[UsageRow]:
+        """Usage of the last ``days`` UTC days (today included) summed per ``by`` dimension, most attempts first."""
+        since = (datetime.now(UTC) - timedelta(days=max(days, 1) - 1)).strftime("%Y-%m-%d")
+        rows = await self.daily(group_by=(by,), since=since)
+        return sorted(rows, key=lambda r: r.attempts, reverse=True)

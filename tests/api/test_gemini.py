@@ -1,0 +1,156 @@
+"""The Gemini surface through the official ``google-genai`` SDK pointed at flow2api."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import pytest
+from google import genai
+from google.genai import errors, types
+
+from flow2api.errors import GenerationFailedError
+from flow2api.plugin import Progress
+from tests.api.conftest import IMAGE_MODEL, MP4, VIDEO_MODEL, FakeWorld, png
+from tests.conftest import API_KEY, Gateway
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+pytestmark = pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
+
+GeminiFactory = Callable[..., genai.client.AsyncClient]
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[GeminiFactory]:
+    """``client(gateway, key=API_KEY)`` → the SDK's async client pointed at flow2api, closed after the test."""
+    opened: list[genai.Client] = []
+
+    def make(gw: Gateway, key: str = API_KEY, api_version: str = "v1beta") -> genai.client.AsyncClient:
+        options = types.HttpOptions(base_url=gw.url, api_version=api_version, timeout=30_000)
+        opened.append(genai.Client(api_key=key, http_options=options))
+        return opened[-1].aio
+
+    yield make
+    for one in opened:
+        await one.aio.aclose()
+
+
+async def test_generate_content_returns_inline_image(fake: FakeWorld, client: GeminiFactory) -> None:
+    image = png(50, 50, (5, 6, 7))
+    fake.image.default = [fake.image.default[0], type(fake.image.default[1])(
+        kind=fake.image.default[1].kind, mime_type="image/png", data=image)]
+    gw = await fake.start()
+    response = await client(gw).models.generate_content(model=IMAGE_MODEL, contents="a teapot")
+    parts = response.candidates[0].content.parts
+    assert [p.inline_data.data for p in parts] == [image] and parts[0].inline_data.mime_type == "image/png"
+    assert response.candidates[0].finish_reason == types.FinishReason.STOP
+    assert response.model_version == IMAGE_MODEL
+    assert fake.image.calls[0].job.prompt == "a teapot"
+
+
+async def test_sdk_default_api_version_v1_also_works(fake: FakeWorld, client: GeminiFactory) -> None:
+    """google-genai 3.x calls /v1/models/…:generateContent by default: same surface, Gemini auth and errors."""
+    gw = await fake.start()
+    response = await client(gw, api_version="v1").models.generate_content(model=IMAGE_MODEL, contents="a kettle")
+    assert response.candidates[0].content.parts[0].inline_data.data
+    with pytest.raises(genai.errors.ClientError) as err:
+        await client(gw, key="wrong", api_version="v1").models.generate_content(model=IMAGE_MODEL, contents="x")
+    assert err.value.code == 401 and err.value.status == "UNAUTHENTICATED"
+
+
+async def test_inline_input_image_system_instruction_and_image_config(fake: FakeWorld, client: GeminiFactory) -> None:
+    gw = await fake.start()
+    source = png(30, 30)
+    await client(gw).models.generate_content(
+        model="fake-img",
+        contents=[types.Content(role="user", parts=[
+            types.Part.from_text(text="make it pop"), types.Part.from_bytes(data=source, mime_type="image/png")])],
+        config=types.GenerateContentConfig(
+            system_instruction="You are a poster designer.",
+            image_config=types.ImageConfig(aspect_ratio="9:16"),
+        ),
+    )
+    job = fake.image.calls[-1].job
+    assert job.model == "fake-image-portrait"  # imageConfig.aspectRatio resolved the alias
+    assert job.prompt == "You are a poster designer.\n\nmake it pop"
+    assert [i.data for i in job.images] == [source]
+
+
+async def test_tool_scaffolding_system_instruction_is_dropped(fake: FakeWorld, client: GeminiFactory) -> None:
+    gw = await fake.start()
+    await client(gw).models.generate_content(
+        model=IMAGE_MODEL, contents="a cat",
+        config=types.GenerateContentConfig(system_instruction="<tools>[{\"name\": \"search\"}]</tools> use tools"),
+    )
+    assert fake.image.calls[-1].job.prompt == "a cat"
+
+
+async def test_video_comes_back_as_file_data(fake: FakeWorld, client: GeminiFactory) -> None:
+    gw = await fake.start()
+    response = await client(gw).models.generate_content(model=VIDEO_MODEL, contents="a river")
+    part = response.candidates[0].content.parts[0]
+    assert part.file_data.mime_type == "video/mp4"
+    async with aiohttp.ClientSession() as http, http.get(part.file_data.file_uri) as r:
+        assert await r.read() == MP4
+
+
+async def test_stream_generate_content(fake: FakeWorld, client: GeminiFactory) -> None:
+    fake.image.default = [Progress("step one"), 0.2, *fake.image.default]
+    gw = await fake.start(generation={"keepalive_interval": 0.05})
+    chunks = [c async for c in await client(gw).models.generate_content_stream(model=IMAGE_MODEL, contents="x")]
+    thoughts = [p.text for c in chunks for p in c.candidates[0].content.parts if p.thought]
+    assert "step one\n" in thoughts
+    last = chunks[-1].candidates[0]
+    assert last.finish_reason == types.FinishReason.STOP and last.content.parts[0].inline_data.data.startswith(PNG)
+    assert all(c.text is None for c in chunks)  # progress is thought, not answer text
+
+
+async def test_stream_error_after_start_is_a_gemini_error(fake: FakeWorld, client: GeminiFactory) -> None:
+    fake.image.plans.append([Progress("working"), GenerationFailedError("Flow gave up.")])
+    gw = await fake.start()
+    with pytest.raises(errors.APIError) as err:
+        async for _ in await client(gw).models.generate_content_stream(model=IMAGE_MODEL, contents="x"):
+            pass
+    assert err.value.code == 502 and "Flow gave up" in err.value.message
+
+
+async def test_errors_have_the_gemini_shape(fake: FakeWorld, client: GeminiFactory) -> None:
+    gw = await fake.start()
+    with pytest.raises(errors.ClientError) as err:
+        await client(gw).models.generate_content(model="no-such-model", contents="x")
+    assert err.value.code == 404 and err.value.status == "NOT_FOUND"
+    with pytest.raises(errors.ClientError) as err:
+        await client(gw, key="wrong-key").models.generate_content(model=IMAGE_MODEL, contents="x")
+    assert err.value.code == 401 and err.value.status == "UNAUTHENTICATED"
+    async with aiohttp.ClientSession() as http:
+        url = f"{gw.url}/v1beta/models/{IMAGE_MODEL}:generateContent?key={API_KEY}"
+        async with http.post(url, json={"contents": []}) as r:
+            body = await r.json()
+    assert r.status == 400 and body["error"]["status"] == "INVALID_ARGUMENT" and set(body["error"]) == {
+        "code", "message", "status"}
+
+
+async def test_models_list_and_get(fake: FakeWorld, client: GeminiFactory) -> None:
+    gw = await fake.start()
+    listed = [m async for m in await client(gw).models.list()]
+    names = {m.name for m in listed}
+    assert f"models/{IMAGE_MODEL}" in names and "models/fake-img" in names  # aliases are listed too
+    one = await client(gw).models.get(model=IMAGE_MODEL)
+    assert one.name == f"models/{IMAGE_MODEL}" and one.version == "flow2api"
+    assert "generateContent" in one.supported_actions
+    with pytest.raises(errors.ClientError) as err:
+        await client(gw).models.get(model="nope")
+    assert err.value.code == 404
+
+
+async def test_against_the_flow_emulator(gateway: Gateway, client: GeminiFactory) -> None:
+    response = await client(gateway).models.generate_content(
+        model="gemini-3.1-flash-image", contents="a lighthouse",
+        config=types.GenerateContentConfig(image_config=types.ImageConfig(aspect_ratio="1:1")),
+    )
+    part = response.candidates[0].content.parts[0]
+    assert part.inline_data.data.startswith(PNG)
+    assert response.model_version == "gemini-3.1-flash-image-square"
+

@@ -1,0 +1,123 @@
+"""The media cache on disk: TTL expiry, the size cap with least-recently-used eviction, streaming, signing keys."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from flow2api.errors import UpstreamUnavailableError
+from flow2api.media import MediaCache, UrlSigner
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def blob(n: int) -> bytes:
+    return PNG + b"\0" * (n - len(PNG))
+
+
+def age(cache: MediaCache, name: str, seconds: float) -> None:
+    """Make a file look ``seconds`` old (TTL is counted from the write)."""
+    past = time.time() - seconds
+    os.utime(cache.directory / name, (past, past))
+
+
+async def test_ttl_hides_and_purges_old_files(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path / "media", ttl=60)
+    old, new = await cache.store_bytes(blob(100)), await cache.store_bytes(blob(100))
+    age(cache, old.name, 61)
+    assert cache.path_for(old.name) is None and cache.path_for(new.name) is not None
+    assert cache.expires_at(new.name) == pytest.approx(time.time() + 60, abs=2)
+    assert cache.purge_expired() == 1
+    assert not (cache.directory / old.name).exists() and (cache.directory / new.name).exists()
+    assert len(cache) == 1 and cache.total_bytes == 100
+
+
+async def test_ttl_zero_keeps_forever(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path / "media", ttl=0)
+    stored = await cache.store_bytes(blob(10))
+    age(cache, stored.name, 10 * 365 * 86400)
+    assert cache.path_for(stored.name) is not None and cache.purge_expired() == 0
+    assert cache.expires_at(stored.name) is None
+
+
+async def test_size_cap_evicts_least_recently_used(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path / "media", max_bytes=250)
+    a = await cache.store_bytes(blob(100))
+    b = await cache.store_bytes(blob(100))
+    assert cache.path_for(a.name) is not None  # a is now more recently used than b
+    c = await cache.store_bytes(blob(100))
+    assert cache.path_for(b.name) is None and not (cache.directory / b.name).exists()
+    assert cache.path_for(a.name) is not None and cache.path_for(c.name) is not None
+    assert cache.total_bytes == 200
+
+
+async def test_a_file_larger_than_the_cap_is_kept_alone(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path / "media", max_bytes=150)
+    small = await cache.store_bytes(blob(100))
+    big = await cache.store_bytes(blob(400))
+    assert cache.path_for(big.name) is not None and cache.path_for(small.name) is None
+    assert len(cache) == 1
+
+
+async def test_index_is_rebuilt_from_disk_oldest_first(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path / "media")
+    first, second = await cache.store_bytes(blob(100)), await cache.store_bytes(blob(100))
+    age(cache, second.name, 100)  # written "earlier" → least recently used after a restart
+    (cache.directory / ".leftover.part").write_bytes(b"partial")
+    reopened = MediaCache(tmp_path / "media", max_bytes=250)
+    assert reopened.total_bytes == 200 and not (cache.directory / ".leftover.part").exists()
+    await reopened.store_bytes(blob(100))
+    assert reopened.path_for(second.name) is None and reopened.path_for(first.name) is not None
+
+
+async def test_remove_and_malformed_names(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path / "media")
+    stored = await cache.store_bytes(blob(50))
+    assert cache.remove(stored.name) and not cache.remove(stored.name)
+    assert cache.total_bytes == 0
+    for bad in ("../secret.key", "short.png", "x" * 20 + ".png/..", ""):
+        assert cache.path_for(bad) is None
+
+
+async def test_store_url_streams_to_disk_and_reports_failures(tmp_path: Path, aiohttp_server: Callable) -> None:
+    body = b"\x00\x00\x00\x18ftypmp42" + os.urandom(600_000)
+
+    async def video(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Referer") != "https://labs.google/":
+            return web.Response(status=403)
+        return web.Response(body=body, content_type="application/octet-stream")
+
+    cdn = web.Application()
+    cdn.router.add_get("/v.mp4", video)
+    server = await aiohttp_server(cdn)
+    cache = MediaCache(tmp_path / "media", max_bytes=10_000_000)
+    async with aiohttp.ClientSession() as http:
+        url = str(server.make_url("/v.mp4"))
+        stored = await cache.store_url(http, url, headers={"Referer": "https://labs.google/"})
+        assert stored.mime_type == "video/mp4" and stored.size == len(body) and stored.name.endswith(".mp4")
+        assert (cache.directory / stored.name).read_bytes() == body and cache.total_bytes == len(body)
+        with pytest.raises(UpstreamUnavailableError) as err:
+            await cache.store_url(http, str(server.make_url("/v.mp4")))
+        assert "403" in err.value.message and "v.mp4" not in err.value.message
+    assert [p.name for p in cache.directory.iterdir()] == [stored.name]  # no .part left behind
+
+
+def test_signing_key_is_created_once_private_and_verifies(tmp_path: Path) -> None:
+    key_file = tmp_path / "media.key"
+    signer = UrlSigner.from_key_file(key_file)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    again = UrlSigner.from_key_file(key_file)
+    expires = int(time.time()) + 60
+    sig = signer.signature("abc.png", expires)
+    assert again.verify("abc.png", str(expires), sig, now=time.time())
+    assert not again.verify("abd.png", str(expires), sig, now=time.time())
+    assert not again.verify("abc.png", str(expires + 1), sig, now=time.time())
+    assert not again.verify("abc.png", str(expires), sig, now=expires + 1)
+    assert not again.verify("abc.png", None, None, now=time.time())
