@@ -23,6 +23,7 @@ from pathlib import Path
 from aiohttp import web
 
 from flow2api import __version__
+from flow2api.admin.overrides import apply_stored_settings
 from flow2api.catalog import CatalogError, load_catalog
 from flow2api.discovery import build_providers, families_of, installed_factories
 from flow2api.errors import Flow2APIError
@@ -93,6 +94,10 @@ async def run_server(settings: Settings, *, demo: bool | None) -> None:
         demo = settings.demo.auto and await count_accounts(settings) == 0
         if demo:
             log.warning("no Google account is configured: starting in demo mode against the bundled emulator")
+    if not demo:
+        # settings changed in the admin site, plugin sections included, must be in place before providers are built
+        settings = apply_stored_settings(settings)
+        providers = build_providers(settings, factories)
     async with contextlib.AsyncExitStack() as stack:
         demo_accounts = []
         if demo:
@@ -109,7 +114,8 @@ async def run_server(settings: Settings, *, demo: bool | None) -> None:
             settings = settings.with_plugin_sections(overrides)
             providers = build_providers(settings, factories)
         app = create_app(settings, providers=providers, demo_accounts=demo_accounts)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # handler_cancellation: a client that goes away ends its handler (and releases its lease) at once.
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.server.host, settings.server.port)

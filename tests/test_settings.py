@@ -84,3 +84,21 @@ def test_holder_swaps_validated_settings_and_keeps_the_old_on_error() -> None:
     with pytest.raises(SettingsError):
         holder.update(admin={"error_ban_threshold": -1})
     assert holder.current.admin.error_ban_threshold == 7
+
+
+def test_the_example_file_documents_every_core_key_and_loads() -> None:
+    import tomllib
+
+    from tests.conftest import REPO
+
+    path = REPO / "config" / "flow2api.example.toml"
+    example = tomllib.loads(path.read_text(encoding="utf-8"))
+    settings = load_settings(path, environ={})
+    for name, field in Settings.model_fields.items():
+        if name in ("plugin_sections", "source"):
+            continue
+        section = field.alias or name
+        missing = set(type(getattr(settings, name)).model_fields) - set(example.get(section, {}))
+        missing -= {"secret_key"}  # documented commented out: setting it replaces the generated key
+        assert not missing, f"[{section}] keys not in the example: {sorted(missing)}"
+    build_providers(settings, VIDEOFX_FACTORIES)  # the plugin sections in it are valid too
