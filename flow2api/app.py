@@ -3,7 +3,7 @@
 Objects are built here, before start-up (app state is frozen after it); the
 ``cleanup_ctx`` generators open and close them in dependency order::
 
-    http_sessions → database → account_pool → catalog_watch → media_janitor
+    http_sessions → database → account_pool → catalog_watch → media_janitor → video_jobs → request_log_janitor
 
 Nothing imports this module but the CLI and tests.
 """
@@ -17,26 +17,36 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 
 from aiohttp import web
 
+from flow2api.admin.overrides import apply_stored_settings
+from flow2api.admin.site import setup_admin
+from flow2api.api.gemini import create_gemini_app, setup_generate_routes
 from flow2api.api.health import setup_health_routes
+from flow2api.api.images import setup_image_routes
 from flow2api.api.media import setup_media_routes
 from flow2api.api.models import setup_model_routes
+from flow2api.api.metrics import Metrics, setup_metrics
 from flow2api.api.openai import setup_openai_routes
+from flow2api.api.video_runner import VideoJobRunner
+from flow2api.api.videos import setup_video_routes
 from flow2api.catalog import CatalogHolder
 from flow2api.discovery import build_providers, families_of, installed_factories
 from flow2api.keys import (
-    CATALOG, DATABASE, DEMO, HTTP_SESSIONS, MEDIA, POOL, PROVIDERS, RATE_LIMITER, REQUEST_LOGS, SETTINGS, TASKS,
+    API_KEYS, CATALOG, DATABASE, DEMO, HTTP_SESSIONS, MEDIA, POOL, PROVIDERS, RATE_LIMITER, REQUEST_LOGS, SETTINGS, TASKS,
 )
-from flow2api.limits import NoLimits
-from flow2api.logs import register_secrets
-from flow2api.media import MediaCache
+from flow2api.keys import METRICS, USAGE, VIDEO_INPUTS, VIDEO_JOBS
+from flow2api.apikeys import ApiKeyStore
+from flow2api.limits import InProcessRateLimiter
+from flow2api.media import InputStore, MediaCache
 from flow2api.pipeline import API_MIDDLEWARES, ROOT_MIDDLEWARES
 from flow2api.plugin import Provider
 from flow2api.pool import AccountPool
+from flow2api.pool.maintenance import run_maintenance
 from flow2api.proxies import HttpSessions
 from flow2api.settings import Settings, SettingsHolder
 from flow2api.storage import Database, SecretBox, load_or_create_key
 from flow2api.storage.accounts import AccountRepository
 from flow2api.storage.tasks import RequestLogRepository, TaskRepository
+from flow2api.storage.usage import UsageRepository
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +67,7 @@ def create_app(
     Raises ``SettingsError`` / ``CatalogError`` / ``ValueError`` (bad secrets
     key) before anything starts.
     """
+    settings = apply_stored_settings(settings)  # settings changed in the admin site win over the file
     if providers is None:
         providers = build_providers(settings, installed_factories())
     data_dir = settings.storage.data_dir
@@ -78,22 +89,48 @@ def create_app(
         AccountRepository(database, box), settings=holder, families=families_of(providers), http=http,
     )
     app[CATALOG] = CatalogHolder.load(settings.catalog.path, providers)
-    app[MEDIA] = MediaCache(data_dir / "media", ttl=settings.cache.timeout)
-    app[RATE_LIMITER] = NoLimits()
+    app[MEDIA] = MediaCache(
+        data_dir / "media", ttl=settings.cache.timeout, max_bytes=settings.cache.max_bytes,
+        key_file=data_dir / "media.key",
+    )
+    app[USAGE] = UsageRepository(database)
+    app[METRICS] = Metrics()
+    app[VIDEO_INPUTS] = InputStore(data_dir / "inputs")
+    app[VIDEO_JOBS] = VideoJobRunner(app)
+    app[RATE_LIMITER] = InProcessRateLimiter(lambda: holder.current.rate_limit)
+    app[API_KEYS] = ApiKeyStore(database)
 
     app.cleanup_ctx.append(_http_sessions)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_account_pool(demo_accounts))
     app.cleanup_ctx.append(_catalog_watch)
     app.cleanup_ctx.append(_media_janitor)
+    app.cleanup_ctx.append(_video_jobs)
+    app.cleanup_ctx.append(_request_log_janitor)
 
     v1 = web.Application(middlewares=API_MIDDLEWARES)
     setup_model_routes(v1)
     setup_openai_routes(v1)
+    setup_image_routes(v1)
+    setup_video_routes(v1)
+    setup_generate_routes(v1)
     app.add_subapp("/v1", v1)
+    app.add_subapp("/v1beta", create_gemini_app())
     setup_media_routes(app)
+    setup_metrics(app)
     setup_health_routes(app)
+    _mount_family_apps(app, providers)  # /api/<family>: the optional AccountFamily.web_app hook (plugin.py)
+    setup_admin(app, box)  # /login, /admin and /api sub-apps; after _database in cleanup order
     return app
+
+
+def _mount_family_apps(app: web.Application, providers: Mapping[str, Provider]) -> None:
+    """Mount each family's optional ``web_app()`` at ``/api/<family name>`` (see ``AccountFamily`` in plugin.py)."""
+    for family in families_of(providers).values():
+        hook = getattr(family, "web_app", None)
+        routes = hook() if callable(hook) else None
+        if routes is not None:
+            app.add_subapp(f"/api/{family.name}", routes)
 
 
 async def _http_sessions(app: web.Application) -> AsyncIterator[None]:
@@ -103,6 +140,7 @@ async def _http_sessions(app: web.Application) -> AsyncIterator[None]:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     await app[DATABASE].open()
+    await app[API_KEYS].load()
     yield
     await app[DATABASE].close()
 
@@ -113,9 +151,11 @@ def _account_pool(demo_accounts: Sequence[DemoAccount]):  # noqa: ANN202 - a cle
         await pool.load()
         for family, credentials in demo_accounts:
             await pool.add(family, credentials, remark="demo account (bundled emulator)")
-        for record in pool.records():
-            register_secrets(*record.secrets.values())
+        maintenance = asyncio.create_task(run_maintenance(pool), name="account-maintenance")
         yield
+        maintenance.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await maintenance
 
     return account_pool
 
@@ -145,6 +185,34 @@ async def _media_janitor(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+
+async def _video_jobs(app: web.Application) -> AsyncIterator[None]:
+    """Background Videos API jobs: unfinished ones are taken up at start, all are cancelled (kept resumable) at stop."""
+    await app[VIDEO_JOBS].start()
+    yield
+    await app[VIDEO_JOBS].close()
+
+
+async def _request_log_janitor(app: web.Application) -> AsyncIterator[None]:
+    """Keep the request log within ``[logging] request_log_days`` and ``request_log_max_rows`` (hourly)."""
+
+    async def sweep() -> None:
+        while True:
+            limits = app[SETTINGS].current.logging
+            removed = await app[REQUEST_LOGS].prune(
+                max_age_s=limits.request_log_days * 86400, max_rows=limits.request_log_max_rows,
+            )
+            if removed:
+                log.info("request log: %d old rows removed", removed)
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(sweep(), name="request-log-janitor")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 __all__ = ["create_app"]

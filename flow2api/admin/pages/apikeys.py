@@ -1,0 +1,108 @@
+"""API key pages (``/admin/keys…``): create (the key is shown once), list, edit limits and models, revoke.
+
+Keys live in :class:`flow2api.apikeys.ApiKeyStore` (stored hashed). The
+create form answers with the page itself showing the new key — never a
+redirect, so the key is not carried through the session cookie — and the
+key cannot be shown again afterwards. Allowed models must be ids or aliases
+of the current catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from flow2api.admin.forms import KeyCreate, KeyFields, form_data, parse
+from flow2api.admin.render import flash, render
+from flow2api.admin.views import key_view
+from flow2api.errors import InvalidRequestError, NotFoundError
+from flow2api.keys import API_KEYS, CATALOG
+
+KEY_FIELDS = ("name", "rpm", "concurrency", "models", "expires_at")
+
+
+def check_models(request: web.Request, models: Iterable[str] | None) -> None:
+    """Raise ``InvalidRequestError`` (param ``models``) naming ids the current catalog does not know."""
+    catalog = request.config_dict[CATALOG].current
+    unknown = [m for m in models or () if m not in catalog.entries and m not in catalog.aliases]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
+        raise InvalidRequestError(f"unknown model id(s): {shown}", param="models")
+
+
+async def _page(request: web.Request, *, new_key: str | None = None, created: dict | None = None, status: int = 200) -> web.Response:
+    keys = [key_view(r) for r in await request.config_dict[API_KEYS].list()]
+    return await render(request, "apikeys.html", {
+        "keys": keys, "new_key": new_key, "created": created,
+        "model_ids": sorted(request.config_dict[CATALOG].current.entries),
+    }, status=status, active="keys")
+
+
+async def keys_page(request: web.Request) -> web.StreamResponse:
+    """``GET /admin/keys``: the key list and the create form."""
+    return await _page(request)
+
+
+async def create_key(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/keys`` (``name``, ``rpm``, ``concurrency``, ``models``, ``expires_at`` date): create and show the key once."""
+    form = await request.post()
+    try:
+        data = parse(KeyCreate, form_data(form, KEY_FIELDS))
+        check_models(request, data.models)
+        record, key = await request.config_dict[API_KEYS].create(
+            data.name, rpm=data.rpm or 0, concurrency=data.concurrency or 0, models=tuple(data.models or ()),
+            expires_at=data.expires_at,
+        )
+    except (InvalidRequestError, ValueError) as exc:
+        await flash(request, f"Key not created: {getattr(exc, 'message', exc)}", "error")
+        raise web.HTTPSeeOther("/admin/keys") from None
+    return await _page(request, new_key=key, created=key_view(record))
+
+
+async def key_page(request: web.Request) -> web.StreamResponse:
+    """``GET /admin/keys/{id}``: the edit form."""
+    record = await request.config_dict[API_KEYS].get(int(request.match_info["id"]))
+    if record is None:
+        raise NotFoundError(f"No API key {request.match_info['id']}")
+    return await render(request, "apikey.html", {
+        "key": key_view(record), "model_ids": sorted(request.config_dict[CATALOG].current.entries),
+    }, active="keys")
+
+
+async def edit_key(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/keys/{id}``: save name, limits, allowed models (empty = all), expiry (empty = never), enabled."""
+    store = request.config_dict[API_KEYS]
+    key_id = int(request.match_info["id"])
+    if await store.get(key_id) is None:
+        raise NotFoundError(f"No API key {key_id}")
+    form = await request.post()
+    data = form_data(form, KEY_FIELDS, checkboxes=("enabled",), keep_empty=("models", "expires_at"))
+    try:
+        fields = parse(KeyFields, data)
+        check_models(request, fields.models)
+        await store.update(key_id, **fields.changes())
+    except (InvalidRequestError, ValueError) as exc:
+        await flash(request, f"Not saved: {getattr(exc, 'message', exc)}", "error")
+        raise web.HTTPSeeOther(f"/admin/keys/{key_id}") from None
+    await flash(request, "Key saved.")
+    raise web.HTTPSeeOther("/admin/keys")
+
+
+async def revoke_key(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/keys/{id}/revoke``: delete the key; clients using it get 401 from then on."""
+    key_id = int(request.match_info["id"])
+    if not await request.config_dict[API_KEYS].revoke(key_id):
+        raise NotFoundError(f"No API key {key_id}")
+    await flash(request, f"Key {key_id} revoked.")
+    raise web.HTTPSeeOther("/admin/keys")
+
+
+def setup_key_routes(admin_app: web.Application) -> None:
+    """Register the API key pages on the admin sub-app."""
+    r = admin_app.router
+    r.add_get("/keys", keys_page)
+    r.add_post("/keys", create_key)
+    r.add_get(r"/keys/{id:\d+}", key_page)
+    r.add_post(r"/keys/{id:\d+}", edit_key)
+    r.add_post(r"/keys/{id:\d+}/revoke", revoke_key)

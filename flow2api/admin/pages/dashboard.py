@@ -1,0 +1,74 @@
+"""The dashboard (``GET /admin/``): the pool at a glance, the catalog's state, the version.
+
+Data: :meth:`AccountPool.records`/``in_flight`` (live), request totals of the
+last 24 h from the request log, task counts of the last 24 h, the catalog
+holder (digest, loaded-at, last reload error). The account table refreshes
+itself every 10 s (a small script swapping the table, progressive
+enhancement; the page works without it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from aiohttp import web
+
+from flow2api import __version__
+from flow2api.admin.queries import request_totals, requests_by_account, task_counts
+from flow2api.admin.render import render
+from flow2api.admin.views import ACCOUNT_STATES, account_view
+from flow2api.keys import CATALOG, DATABASE, POOL, PROVIDERS
+
+
+async def overview(request: web.Request) -> dict[str, Any]:
+    """The dashboard's data (also ``GET /api/overview``): ``accounts``, ``states``, ``credits``, ``in_flight``,
+    ``requests_24h``, ``tasks_24h``, ``catalog``, ``version``, ``providers``; no secrets."""
+    config = request.config_dict
+    pool = config[POOL]
+    db = config[DATABASE]
+    holder = config[CATALOG]
+    per_account = await requests_by_account(db)
+    accounts = []
+    for record in pool.records():
+        view = account_view(record, pool)
+        view["requests_24h"] = per_account.get(record.id, {"requests": 0, "errors": 0})
+        accounts.append(view)
+    states = Counter(a["state"] for a in accounts)
+    catalog = holder.current
+    return {
+        "accounts": accounts,
+        "states": {state: states.get(state, 0) for state in ACCOUNT_STATES},
+        "credits": sum(a["credits"] or 0 for a in accounts if a["enabled"]),
+        "in_flight": {
+            "image": sum(a["in_flight"]["image"] for a in accounts), "video": sum(a["in_flight"]["video"] for a in accounts),
+        },
+        "requests_24h": await request_totals(db),
+        "tasks_24h": await task_counts(db),
+        "catalog": {
+            "digest": catalog.digest, "loaded_at": catalog.loaded_at, "source": catalog.source,
+            "models": len(catalog.entries), "aliases": len(catalog.aliases), "warnings": list(catalog.warnings),
+            "last_error": holder.last_error, "last_attempt": holder.last_attempt,
+        },
+        "version": __version__,
+        "providers": sorted(config[PROVIDERS]),
+    }
+
+
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    """``GET /admin/``: the dashboard page; ``?fragment=accounts`` answers only the account table (auto-refresh)."""
+    data = await overview(request)
+    if request.query.get("fragment") == "accounts":
+        return await render(request, "_dashboard_accounts.html", data)
+    return await render(request, "dashboard.html", data, active="dashboard")
+
+
+async def admin_root(request: web.Request) -> web.StreamResponse:
+    """``GET /admin`` → ``/admin/``."""
+    raise web.HTTPMovedPermanently("/admin/")
+
+
+def setup_dashboard_routes(admin_app: web.Application) -> None:
+    """``/admin`` and ``/admin/``."""
+    admin_app.router.add_get("", admin_root)
+    admin_app.router.add_get("/", dashboard)

@@ -1,0 +1,64 @@
+"""Models page (catalog table, Reload now, the last reload error with line numbers), logs and tasks pages."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from openai import AsyncOpenAI, NotFoundError
+
+from tests.admin.conftest import AdminClient, AdminSite
+from tests.conftest import API_KEY, REPO, Upstream, make_settings
+
+MODEL = "gemini-3.1-flash-image-landscape"
+
+
+async def test_models_page_reload_and_reload_error(tmp_path: Path, upstream: Upstream, start_gateway) -> None:
+    catalog = tmp_path / "models.yaml"
+    shutil.copy(REPO / "models.yaml", catalog)
+    gw = await start_gateway(make_settings(tmp_path, upstream, catalog={"path": str(catalog), "watch": False}))
+    client = AdminClient(gw.url)
+    try:
+        await client.login()
+        await client.change_password()
+        status, text, _ = await client.get("/admin/models")
+        assert status == 200 and f"<code>{MODEL}</code>" in text and "videofx-image" in text
+        assert "IMAGE_ASPECT_RATIO_LANDSCAPE" in text and "Reload error" not in text
+        lines = catalog.read_text().splitlines()
+        bad_line = next(i for i, line in enumerate(lines) if line.strip().startswith("kind:")) + 1
+        lines[bad_line - 1] = lines[bad_line - 1].replace("kind:", "knd:")
+        catalog.write_text("\n".join(lines) + "\n")
+        _, text, _ = await client.post("/admin/models/reload", {})
+        assert "Reload failed" in text and "Reload error" in text
+        assert f"{catalog}:{bad_line}:" in text and "unknown field" in text
+        assert f"<code>{MODEL}</code>" in text  # the running catalog stays
+        _, dashboard, _ = await client.get("/admin/")
+        assert f"{catalog}:{bad_line}:" in dashboard
+        shutil.copy(REPO / "models.yaml", catalog)
+        _, text, _ = await client.post("/admin/models/reload", {})
+        assert "Catalog reloaded" in text and "Reload error" not in text
+    finally:
+        await client.close()
+
+
+async def test_logs_and_tasks_show_requests_and_results(admin: AdminSite) -> None:
+    sdk = AsyncOpenAI(base_url=f"{admin.url}/v1", api_key=API_KEY, max_retries=0, timeout=30)
+    await sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "a red kite over hills"}])
+    try:
+        await sdk.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
+    except NotFoundError:
+        pass
+    _, text, _ = await admin.client.get("/admin/logs")
+    assert "/v1/chat/completions" in text and MODEL in text and ">404<" in text
+    _, text, _ = await admin.client.get("/admin/logs?status=4xx")
+    assert ">404<" in text and ">200<" not in text
+    _, text, _ = await admin.client.get(f"/admin/logs?model={MODEL}&status=200&key=global")
+    assert ">200<" in text and ">404<" not in text
+    _, text, _ = await admin.client.get("/admin/logs?status=weird")
+    assert "status filter" in text
+    _, text, _ = await admin.client.get("/admin/tasks")
+    assert "a red kite over hills" in text and "completed" in text and 'href="/media/' in text
+    _, text, _ = await admin.client.get("/admin/tasks?status=failed")
+    assert "a red kite over hills" not in text
+    _, text, _ = await admin.client.get("/admin/")
+    assert "Requests, 24 h" in text
