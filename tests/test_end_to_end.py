@@ -112,3 +112,26 @@ async def test_media_url_is_served_with_type_and_range(gateway: Gateway) -> None
             assert await resp.read() == PNG
         async with session.get(url.rsplit("/", 1)[0] + "/AAAAAAAAAAAAAAAAAAAAAAAA.png") as resp:
             assert resp.status == 404
+
+
+async def test_video_then_extend_it_through_chat(gateway: Gateway, upstream: Upstream) -> None:
+    """Spec §4.2 rule 6: an extend model takes the source video as ``image_url`` ``extend://<media id>``."""
+    import re
+
+    async with AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=API_KEY, max_retries=0, timeout=60) as client:
+        first = await client.chat.completions.create(
+            model="veo_3_1_t2v_fast_landscape", messages=[{"role": "user", "content": "a wave"}],
+        )
+        tag = first.choices[0].message.content
+        media_id = re.search(r"data-media-id='([^']+)'", tag).group(1)
+        video_url = re.search(r"src='([^']+)'", tag).group(1)
+        async with aiohttp.ClientSession() as session, session.get(video_url) as resp:
+            assert resp.content_type == "video/mp4" and (await resp.read())[4:8] == b"ftyp"
+        second = await client.chat.completions.create(model="veo_3_1_extend", messages=[{"role": "user", "content": [
+            {"type": "text", "text": "the wave breaks"},
+            {"type": "image_url", "image_url": {"url": f"extend://{media_id}"}},
+        ]}])
+    assert "<video" in second.choices[0].message.content
+    extend = upstream.emulator.calls("batchAsyncGenerateVideoExtendVideo")
+    assert len(extend) == 1 and extend[0].json["requests"][0]["videoInput"]["mediaId"] == media_id
+    assert not upstream.emulator.calls("uploadImage"), "extend:// must not be fetched as an image"

@@ -33,7 +33,7 @@ from aiohttp import web
 from flow2api.api.inputs import ImageReader, decode_image, history_image_url, last_user_parts
 from flow2api.api.jobs import Result, events_from, run_job
 from flow2api.api.streaming import OPENAI_KEEPALIVE, open_sse, send_event, with_keepalive
-from flow2api.errors import Flow2APIError
+from flow2api.errors import Flow2APIError, InvalidRequestError
 from flow2api.keys import MEDIA, SETTINGS, STATE
 from flow2api.pipeline import generation
 from flow2api.pipeline.errors import openai_error_body
@@ -50,14 +50,23 @@ def result_markdown(result: Result, *, stream: bool = True, video_output: str = 
         return f"![Generated Image]({result.url})"
     if video_output == "link":
         return f"[Generated Video]({result.url})"
-    if not stream:
-        return f"```html\n<video src='{result.url}' controls></video>\n```"
+    # data-media-id (spec §5.3) is what a client passes back as extend://<id>; non-stream answers carry it too.
     media_id = f" data-media-id='{result.upstream_id}'" if result.upstream_id else ""
+    if not stream:
+        return f"```html\n<video src='{result.url}'{media_id} controls></video>\n```"
     return f"<video src='{result.url}'{media_id} controls style='max-width:100%'></video>"
 
 
-async def _prepare_inputs(request: web.Request) -> tuple[str, tuple[InputImage, ...]]:
-    """Prompt and input images, computed once per request (the lease stage may run the handler again)."""
+EXTEND_SCHEME = "extend://"
+
+
+async def _prepare_inputs(request: web.Request) -> tuple[str, tuple[InputImage, ...], dict[str, Any]]:
+    """Prompt, input images and job extras, computed once per request (the lease stage may run the handler again).
+
+    An ``image_url`` of the form ``extend://<media id>`` is not an image: it names
+    the video an extend model continues (spec §4.2 rule 6) and becomes
+    ``extras["extend_media_id"]``.
+    """
     state = request[STATE]
     if state.prepared is not None:
         return state.prepared
@@ -69,7 +78,11 @@ async def _prepare_inputs(request: web.Request) -> tuple[str, tuple[InputImage, 
     legacy = state.body.get("image")
     if isinstance(legacy, str) and legacy:
         urls.append(legacy)  # spec §5.1: the deprecated single data-URI field of the original project
-    images = [await reader.from_url(url, param="messages") for url in urls]
+    extends = [url[len(EXTEND_SCHEME):] for url in urls if url.startswith(EXTEND_SCHEME)]
+    if len(extends) > 1 or (extends and not extends[0]):
+        raise InvalidRequestError("Give one extend://<media id> to extend a video.", param="messages")
+    extras: dict[str, Any] = {"extend_media_id": extends[0]} if extends else {}
+    images = [await reader.from_url(url, param="messages") for url in urls if not url.startswith(EXTEND_SCHEME)]
     if state.entry.kind is Kind.IMAGE:
         url = history_image_url(messages)
         data = await reader.cached(url) if url else None
@@ -77,7 +90,7 @@ async def _prepare_inputs(request: web.Request) -> tuple[str, tuple[InputImage, 
             images.insert(0, decode_image(data, param="messages", max_bytes=reader.max_bytes))
         elif url and data is None:
             log.info("earlier image in the conversation is not one of our cached files; not used as input")
-    state.prepared = (prompt, tuple(images))
+    state.prepared = (prompt, tuple(images), extras)
     return state.prepared
 
 
@@ -96,10 +109,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = state.body
     assert body is not None and state.entry is not None and state.lease is not None
     settings = request.config_dict[SETTINGS].current.generation
-    prompt, images = await _prepare_inputs(request)
+    prompt, images, extras = await _prepare_inputs(request)
     job = Job(
         model=state.entry.id, kind=state.entry.kind, prompt=prompt, options=state.lease.route.options,
-        images=images, n=1, request_id=state.request_id,
+        images=images, n=1, request_id=state.request_id, extras=extras,
     )
     completion_id = f"chatcmpl-{state.request_id}"
     created = int(time.time())

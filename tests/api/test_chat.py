@@ -85,7 +85,7 @@ async def test_no_keepalive_when_disabled(fake: FakeWorld) -> None:
 
 @pytest.mark.parametrize(("stream", "video_output", "pattern"), [
     (True, "tag", r"<video src='(\S+)' data-media-id='vid-1' controls style='max-width:100%'></video>"),
-    (False, "tag", r"```html\n<video src='(\S+)' controls></video>\n```"),
+    (False, "tag", r"```html\n<video src='(\S+)' data-media-id='vid-1' controls></video>\n```"),
     (False, "link", r"\[Generated Video\]\((\S+)\)"),
 ])
 async def test_video_result_rendering(
