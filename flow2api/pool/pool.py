@@ -187,6 +187,8 @@ class AccountPool:
     ) -> tuple[list[Candidate], str]:
         kind = entry.kind.value
         now = time.time()
+        logic = self.settings.call_logic
+        floor = logic.credits_floor if logic.call_mode == "credits" else 0
         found: list[Candidate] = []
         reasons: list[str] = []
         routes: list[tuple[Route, Provider]] = []
@@ -207,6 +209,9 @@ class AccountPool:
                 continue
             if record.cooldown_until and record.cooldown_until > now:
                 reasons.append("cooling down after a rate limit")
+                continue
+            if floor and (record.credits or 0) < floor:
+                reasons.append("below the credits floor")
                 continue
             view = None
             for route, provider in routes:
@@ -263,13 +268,7 @@ class AccountPool:
             free = [c for c in candidates if self._has_slot(c, kind)]
             blocked = self._waiters.blocked(ticket, usable)
             if free and not blocked:
-                select = STRATEGIES[self.settings.call_logic.call_mode]
-                eligible = [
-                    c for c in free
-                    if (c.credits or 0) >= self.settings.call_logic.credits_floor
-                    or self.settings.call_logic.call_mode != "credits"
-                ] or free
-                chosen = select(eligible, self._strategy_state, kind)
+                chosen = STRATEGIES[self.settings.call_logic.call_mode](free, self._strategy_state, kind)
                 self._in_flight[(chosen.account_id, kind)] += 1
                 lease = Lease(self, chosen.account_id, kind, chosen.route, chosen.provider)
                 try:

@@ -1,0 +1,185 @@
+"""The route → lease → proxy stages on a bare app: a fake provider family, a real pool over SQLite, no upstream."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from cryptography.fernet import Fernet
+from pydantic import BaseModel, ConfigDict
+
+from flow2api.catalog import CatalogHolder
+from flow2api.errors import ContentPolicyError, Flow2APIError, UpstreamUnavailableError
+from flow2api.keys import CATALOG, HTTP_SESSIONS, POOL, PROVIDERS, REQUEST_LOGS, SETTINGS, STATE
+from flow2api.pipeline import context_middleware, errors_middleware, generation
+from flow2api.pipeline.lease import lease_middleware
+from flow2api.pipeline.proxy import proxy_middleware
+from flow2api.pipeline.route import route_middleware
+from flow2api.plugin import AccountUpdate, Kind
+from flow2api.pool import AccountPool
+from flow2api.proxies import HttpSessions
+from flow2api.request_state import Caller
+from flow2api.settings import Settings, SettingsHolder
+from flow2api.storage import Database, SecretBox
+from flow2api.storage.accounts import AccountRepository
+
+
+class FakeFamily:
+    name = "fake"
+    config_sections = ()
+    credential_fields = ("token",)
+
+    async def add(self, credentials: Mapping[str, str], http: Any) -> AccountUpdate:
+        return AccountUpdate(email=f"{credentials['token']}@example.com", secrets=dict(credentials))
+
+    def refresh_due(self, view: Any, now: float) -> bool:
+        return False
+
+    async def refresh(self, account: Any, http: Any) -> None:
+        return None
+
+    def demo_upstream(self, data_dir: Path) -> None:
+        return None
+
+
+class FakeOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: int = 1
+
+
+class FakeProvider:
+    name = "fake-image"
+    kinds = frozenset({Kind.IMAGE})
+    Options = FakeOptions
+    family = FakeFamily()
+
+    def describe(self, options: BaseModel) -> dict[str, Any]:
+        return {}
+
+    def can_serve(self, options: BaseModel, account: Any) -> bool:
+        return True
+
+    async def generate(self, call: Any):  # pragma: no cover - the handler below never calls it
+        yield None
+
+
+CATALOG_YAML = "version: 1\nmodels:\n- id: fake\n  kind: image\n  routes:\n  - provider: fake-image\n"
+
+
+class Logs:
+    async def add(self, **row: Any) -> None:
+        return None
+
+
+@pytest.fixture
+async def bare(tmp_path: Path, aiohttp_client):
+    """``(client, pool, outcomes)``: ``outcomes`` is a list of errors the handler raises, one per attempt."""
+    outcomes: list[Flow2APIError | str] = []
+
+    @web.middleware
+    async def as_global(request: web.Request, handler):
+        request[STATE].caller = Caller(name="global")
+        return await handler(request)
+
+    @generation()
+    async def handler(request: web.Request) -> web.Response:
+        state = request[STATE]
+        if outcomes:
+            outcome = outcomes.pop(0)
+            if outcome == "commit":
+                state.committed = True
+                outcome = UpstreamUnavailableError("failed after commit")
+            raise outcome
+        proxy = next((k for k, v in request.config_dict[HTTP_SESSIONS]._sessions.items() if v is state.http), "?")
+        return web.json_response({"account": state.lease.view.email, "attempt": state.attempts, "proxy": proxy})
+
+    db = Database(tmp_path / "f.db")
+    await db.open()
+    catalog_file = tmp_path / "models.yaml"
+    catalog_file.write_text(CATALOG_YAML, encoding="utf-8")
+    settings = Settings.model_validate({"proxy": {"proxy_enabled": True, "proxy_url": "socks5://127.0.0.1:1"},
+                                        "generation": {"max_retries": 1, "image_slot_wait_timeout": 0}})
+    holder = SettingsHolder(settings)
+    providers = {"fake-image": FakeProvider()}
+    http = HttpSessions()
+    pool = AccountPool(AccountRepository(db, SecretBox(Fernet.generate_key())), settings=holder,
+                       families={"fake": FakeProvider.family}, http=http)
+    app = web.Application(middlewares=[context_middleware, errors_middleware])
+    v1 = web.Application(middlewares=[as_global, route_middleware, lease_middleware, proxy_middleware])
+    v1.router.add_post("/generate", handler)
+    app.add_subapp("/v1", v1)
+    app[SETTINGS], app[PROVIDERS], app[POOL], app[HTTP_SESSIONS] = holder, providers, pool, http
+    app[CATALOG] = CatalogHolder.load(catalog_file, providers)
+    app[REQUEST_LOGS] = Logs()  # type: ignore[assignment]
+    client = await aiohttp_client(app)
+    yield client, pool, outcomes
+    await http.close()
+    await db.close()
+
+
+async def post(client) -> tuple[int, dict]:
+    resp = await client.post("/v1/generate", json={"model": "fake"})
+    return resp.status, await resp.json()
+
+
+async def test_account_fault_fails_over_to_the_next_account(bare) -> None:
+    client, pool, outcomes = bare
+    await pool.add("fake", {"token": "a"})
+    await pool.add("fake", {"token": "b"})
+    outcomes.append(UpstreamUnavailableError("boom"))
+    status, body = await post(client)
+    assert status == 200 and body["attempt"] == 2
+    assert pool.in_flight(1, "image") == pool.in_flight(2, "image") == 0
+    failed = next(r for r in pool.records() if r.consecutive_errors)
+    assert failed.email != body["account"] and failed.last_error == "boom"
+
+
+async def test_no_failover_after_commit_or_for_request_errors(bare) -> None:
+    client, pool, outcomes = bare
+    await pool.add("fake", {"token": "a"})
+    await pool.add("fake", {"token": "b"})
+    outcomes.append("commit")
+    status, body = await post(client)
+    assert status == 502 and body["error"]["code"] == "upstream_unavailable"
+    outcomes.append(ContentPolicyError("no"))
+    status, body = await post(client)
+    assert status == 400 and body["error"]["code"] == "content_policy_violation"
+    assert all(pool.in_flight(r.id, "image") == 0 for r in pool.records())
+    assert sum(r.consecutive_errors for r in pool.records()) == 1  # policy refusals are not the account's fault
+
+
+async def test_retries_are_bounded_by_max_retries(bare) -> None:
+    client, pool, outcomes = bare
+    for token in "abc":
+        await pool.add("fake", {"token": token})
+    outcomes.extend([UpstreamUnavailableError("1"), UpstreamUnavailableError("2"), UpstreamUnavailableError("3")])
+    status, body = await post(client)
+    assert status == 502 and body["error"]["message"] == "2"  # max_retries = 1: two attempts, the last error wins
+    assert [str(e) for e in outcomes] == ["3"]  # the third error was never reached
+
+
+async def test_proxy_stage_picks_the_account_proxy_else_the_global_one(bare) -> None:
+    client, pool, _ = bare
+    record = await pool.add("fake", {"token": "a"})
+    status, body = await post(client)
+    assert status == 200 and body["proxy"] == "socks5://127.0.0.1:1"
+    await pool.update(record.id, proxy_url="http://127.0.0.1:2")
+    status, body = await post(client)
+    assert body["proxy"] == "http://127.0.0.1:2"
+
+
+async def test_credits_floor_skips_poor_accounts(bare) -> None:
+    client, pool, _ = bare
+    poor = await pool.add("fake", {"token": "poor"})
+    rich = await pool.add("fake", {"token": "rich"})
+    await pool.update(poor.id, credits=3)
+    await pool.update(rich.id, credits=500)
+    client.app[SETTINGS].update(call_logic={"call_mode": "credits", "credits_floor": 10})
+    for _ in range(3):
+        assert (await post(client))[1]["account"] == "rich@example.com"
+    await pool.update(rich.id, credits=5)
+    status, body = await post(client)
+    assert status == 503 and "below the credits floor" in body["error"]["message"]
