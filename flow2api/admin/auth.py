@@ -75,7 +75,8 @@ async def admin_of(request: web.Request) -> str | None:
     if not valid:
         session.invalidate()
         return None
-    if now - session["seen_at"] >= min(_SEEN_WRITE_INTERVAL, policy.session_idle_timeout / 4):
+    # background refreshes (?fragment=…) are not activity: an open dashboard must not keep a session alive
+    if "fragment" not in request.query and now - session["seen_at"] >= min(_SEEN_WRITE_INTERVAL, policy.session_idle_timeout / 4):
         session["seen_at"] = now
     return session["user"]
 

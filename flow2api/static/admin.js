@@ -44,7 +44,8 @@ document.addEventListener("DOMContentLoaded", () => {
       if (document.hidden) return;
       try {
         const response = await fetch(box.dataset.refresh, { credentials: "same-origin" });
-        if (response.ok && response.headers.get("content-type")?.startsWith("text/html")) {
+        // a redirect means the session ended: keep the table rather than show the login form inside it
+        if (response.ok && !response.redirected && response.headers.get("content-type")?.startsWith("text/html")) {
           box.innerHTML = await response.text();  // our own server-rendered, autoescaped fragment
         }
       } catch {

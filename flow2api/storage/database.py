@@ -8,7 +8,6 @@ that has shipped.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -167,66 +166,43 @@ MIGRATIONS: list[str] = [
 
 
 class Connection:
-    """The aiosqlite connection, with commits of concurrent callers coalesced into one.
+    """The aiosqlite connection in autocommit mode: each statement is committed in the hop that runs it.
 
-    Every statement runs in aiosqlite's one worker thread, and each call costs
-    two thread hand-offs (queue the call, wake the event loop with the result).
-    Repositories run ``execute`` then ``commit``; with many requests in flight
-    their commits pile up. :meth:`commit` lets every caller that arrives before
-    the next commit is queued share it: all statements executed so far (by
-    anyone: the connection and its implicit transaction are shared anyway) are
-    committed when it returns, as before, with one hop for the whole batch.
+    Every aiosqlite call is queued to one worker thread and costs two thread
+    hand-offs (queue the call, wake the event loop with the result). With
+    Python's default deferred transactions each write was ``execute`` *and*
+    ``commit``, two hand-offs; in autocommit mode (``isolation_level=None``)
+    SQLite commits the statement itself, so :meth:`commit` has nothing to do
+    and returns without a hop — unless a transaction was opened explicitly
+    (``BEGIN``), which it then commits. Under load this halves the database
+    hand-offs of a generation (issue 8, docs/performance.md). Atomicity is as
+    before: the connection is shared by every coroutine, so a deferred
+    transaction never grouped one caller's statements anyway.
     Everything else is the aiosqlite connection's own (attribute delegation).
     """
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
-        self._joinable: asyncio.Task[None] | None = None  # the next commit, not queued yet: new callers join it
-        self._running: asyncio.Task[None] | None = None  # the commit queued in the worker thread
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
 
     async def commit(self) -> None:
-        """Commit everything executed so far on this connection (shared with concurrent callers)."""
-        task = self._joinable
-        if task is None:
-            task = self._joinable = asyncio.ensure_future(self._commit_after(self._running))
-            task.add_done_callback(_retrieve)
-        # A caller that is cancelled must not cancel the commit the others are waiting for.
-        await asyncio.shield(task)
-
-    async def _commit_after(self, previous: asyncio.Task[None] | None) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])  # one commit at a time, whatever the previous one's outcome
-        # From here on, callers join the next batch: their statements may be queued after this commit.
-        self._joinable = None
-        self._running = asyncio.current_task()  # type: ignore[assignment]
-        try:
+        """Commit the explicit transaction in progress, if any (statements outside one are committed already)."""
+        if self._conn.in_transaction:
             await self._conn.commit()
-        finally:
-            if self._running is asyncio.current_task():
-                self._running = None
 
     async def close(self) -> None:
-        """Wait for the commits in progress, then close the aiosqlite connection."""
-        for task in (self._joinable, self._running):
-            if task is not None:
-                await asyncio.wait([task])
+        """Close the aiosqlite connection (queued statements run first)."""
         await self._conn.close()
-
-
-def _retrieve(task: asyncio.Task[None]) -> None:
-    if not task.cancelled():
-        task.exception()  # every waiter got it; this keeps asyncio from logging it as never retrieved
 
 
 class Database:
     """One aiosqlite connection to ``<data_dir>/flow2api.db``.
 
     Use :meth:`open` / :meth:`close` (the app does so in a ``cleanup_ctx``);
-    ``conn`` is the live connection with ``row_factory = aiosqlite.Row``, whose
-    ``commit()`` is shared by concurrent callers (:class:`Connection`).
+    ``conn`` is the live connection with ``row_factory = aiosqlite.Row``, in
+    autocommit mode (:class:`Connection`).
     """
 
     def __init__(self, path: Path) -> None:
@@ -243,7 +219,7 @@ class Database:
     async def open(self) -> None:
         """Open the file (creating its directory), enable WAL (synchronous=NORMAL) and foreign keys, apply pending migrations."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        raw = await aiosqlite.connect(self.path)
+        raw = await aiosqlite.connect(self.path, isolation_level=None)  # autocommit: see Connection
         raw.row_factory = aiosqlite.Row
         self._conn = Connection(raw)
         await raw.execute("PRAGMA journal_mode=WAL")
@@ -264,7 +240,7 @@ class Database:
         return max(version, len(MIGRATIONS))
 
     async def close(self) -> None:
-        """Wait for commits in progress, then close the connection (idempotent)."""
+        """Close the connection (idempotent)."""
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()

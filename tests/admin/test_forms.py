@@ -46,7 +46,7 @@ def test_account_fields_changes() -> None:
 
 
 @pytest.mark.parametrize(("model", "data", "param"), [
-    (AccountFields, {"proxy_url": "ftp://h"}, "proxy_url"),
+    (AccountFields, {"proxy_url": "ftp://user:pw-secret-1@h"}, "proxy_url"),
     (AccountFields, {"image_concurrency": -2}, "image_concurrency"),
     (AccountFields, {"colour": "red"}, "colour"),
     (KeyFields, {"expires_at": "next tuesday"}, "expires_at"),
@@ -56,6 +56,4 @@ def test_bad_input_is_one_400_naming_the_field(model, data: dict, param: str) ->
     with pytest.raises(InvalidRequestError) as err:
         parse(model, data)
     assert err.value.param == param and err.value.status == 400
-    for value in data.values():
-        if isinstance(value, str) and len(value) > 3:
-            assert value not in err.value.message or value == "colour"
+    assert param in err.value.message and "pw-secret-1" not in err.value.message
