@@ -289,6 +289,9 @@ class AccountFamily(Protocol):
         Renew short-lived credentials (and re-read credits/tier), saving them
         through ``account.save``. Raises ``CredentialRejectedError`` when the
         long-lived credential itself is dead.
+    ``describe_state(view) -> Mapping[str, Any]`` (optional)
+        Live, non-secret facts about one account for the admin site and
+        ``/api/accounts`` (e.g. ``{"browser_connected": True}``); no I/O.
     ``demo_upstream(data_dir) -> AsyncContextManager[DemoUpstream] | None``
         Start the family's bundled emulator for demo mode, or ``None`` when it
         has none.

@@ -36,7 +36,8 @@ def account_state(record: AccountRecord, now: float | None = None) -> str:
 
 
 def account_view(record: AccountRecord, pool: AccountPool) -> dict[str, Any]:
-    """One account for pages and ``/api/accounts``: masked ``secrets``, redacted ``proxy``, live ``in_flight``.
+    """One account for pages and ``/api/accounts``: masked ``secrets``, redacted ``proxy``, live ``in_flight``,
+    and ``live``: what the family reports now (``AccountFamily.describe_state``, e.g. a connected browser).
 
     Times are Unix seconds; ``at_expires`` comes from the family's state when it keeps one.
     """
@@ -51,6 +52,7 @@ def account_view(record: AccountRecord, pool: AccountPool) -> dict[str, Any]:
         "credits": record.credits, "tier": record.tier,
         "secrets": {name: mask(value) for name, value in sorted(record.secrets.items())},
         "family_state": state,
+        "live": pool.describe(record.id),
         "consecutive_errors": record.consecutive_errors, "cooldown_until": record.cooldown_until,
         "ban_reason": record.ban_reason, "last_error": record.last_error,
         "use_count": record.use_count, "last_used_at": record.last_used_at,

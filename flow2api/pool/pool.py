@@ -99,6 +99,13 @@ class AccountPool:
             tier=r.tier, credits=r.credits, proxy_url=r.proxy_url, projects=tuple(self._projects[r.id]),
         )
 
+    def describe(self, account_id: int) -> dict[str, Any]:
+        """Live, non-secret facts the account's family reports through its optional
+        ``describe_state`` hook (e.g. whether a browser executor is connected); ``{}`` without one."""
+        record = self._records[account_id]
+        hook = getattr(self.families.get(record.family), "describe_state", None)
+        return dict(hook(self.view(account_id))) if callable(hook) else {}
+
     def in_flight(self, account_id: int, kind: str) -> int:
         """Jobs of ``kind`` (``"image"``/``"video"``) the account is serving now."""
         return self._in_flight[(account_id, kind)]

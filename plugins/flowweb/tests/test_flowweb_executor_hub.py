@@ -91,3 +91,19 @@ async def test_a_browser_reply_is_parsed_like_any_other(browser_gateway: Gateway
         await ws.close()
         assert await browser >= 1
     assert raised.value.code == "upstream_credential_rejected" and "not signed in" in raised.value.message
+
+
+async def test_the_admin_view_shows_whether_the_browser_is_connected(browser_gateway: Gateway) -> None:
+    """Issue 9: "the admin site shows which are connected" — through the generic describe_state hook."""
+    from flow2api.admin.views import account_view
+
+    pool = browser_gateway.pool
+    record = pool.records()[0]
+    assert account_view(record, pool)["live"]["browser_connected"] is False
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{browser_gateway.url}/api/flowweb/executor") as ws:
+        await ws.send_json({"type": "hello", "token": EXECUTOR_TOKEN, "email": "alice@example.com"})
+        assert (await ws.receive_json())["type"] == "welcome"
+        live = account_view(record, pool)["live"]
+        assert live["browser_connected"] is True and live["executor"] == "browser"
+    await asyncio.sleep(0.1)
+    assert account_view(record, pool)["live"]["browser_connected"] is False
