@@ -33,12 +33,12 @@ from typing import Any
 
 from aiohttp import web
 
-from flow2api.api.inputs import ImageReader, decode_image
+from flow2api.api.inputs import FORM_TYPES, ImageReader, decode_image, read_form
 from flow2api.api.jobs import (
     Attempt, Result, check_model_allowed, execute, leased_attempts, mark_failed, public_base_url,
 )
 from flow2api.catalog import CatalogEntry, ResolveHints, hints_from_image
-from flow2api.errors import Flow2APIError, InvalidRequestError, PayloadTooLargeError, ProviderUnavailableError
+from flow2api.errors import Flow2APIError, InvalidRequestError, ProviderUnavailableError
 from flow2api.keys import CATALOG, HTTP_SESSIONS, MEDIA, SETTINGS, STATE, TASKS
 from flow2api.pipeline.errors import openai_error_body
 from flow2api.pipeline.route import hints_from_body, read_json_object
@@ -197,12 +197,8 @@ async def create_image_edit(request: web.Request) -> web.Response:
     settings = app[SETTINGS].current
     reader = ImageReader(app[HTTP_SESSIONS].get(settings.global_proxy_url), app[MEDIA], max_bytes)
     images: list[InputImage] = []
-    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        try:
-            form = await request.post()
-        except web.HTTPRequestEntityTooLarge:
-            raise PayloadTooLargeError("The request body is larger than the server accepts") from None
-        fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+    if request.content_type in FORM_TYPES:
+        form, fields = await read_form(request)
         if "mask" in form:
             raise _mask_refused()
         for name in ("image", "image[]"):

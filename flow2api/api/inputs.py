@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from multidict import MultiDictProxy
+from aiohttp import web
 
 from flow2api.api.jobs import media_name_from_url
 from flow2api.errors import InvalidRequestError, PayloadTooLargeError
@@ -251,3 +253,18 @@ def gemini_input(body: dict[str, Any], *, max_bytes: int = MAX_IMAGE_BYTES) -> G
     if system:
         prompt = f"{system}\n\n{prompt}"
     return GeminiInput(prompt=prompt, images=tuple(images))
+
+
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+async def read_form(request: web.Request) -> tuple[MultiDictProxy[str | web.FileField], dict[str, Any]]:
+    """A multipart or urlencoded body: the whole form, and its plain text fields as a dict.
+
+    Raises ``PayloadTooLargeError`` (413) past the server's body limit.
+    """
+    try:
+        form = await request.post()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLargeError("The request body is larger than the server accepts") from None
+    return form, {k: v for k, v in form.items() if isinstance(v, str)}

@@ -41,10 +41,10 @@ from typing import Any
 
 from aiohttp import web
 
-from flow2api.api.inputs import ImageReader, decode_image
+from flow2api.api.inputs import FORM_TYPES, ImageReader, decode_image, read_form
 from flow2api.api.jobs import check_model_allowed, media_url, public_base_url
 from flow2api.catalog import ResolveHints, hints_from_image
-from flow2api.errors import ConflictError, InvalidRequestError, NotFoundError, PayloadTooLargeError, ProviderUnavailableError
+from flow2api.errors import ConflictError, InvalidRequestError, NotFoundError, ProviderUnavailableError
 from flow2api.keys import CATALOG, HTTP_SESSIONS, MEDIA, PROVIDERS, SETTINGS, STATE, TASKS, VIDEO_INPUTS, VIDEO_JOBS
 from flow2api.pipeline.route import hints_from_body, read_json_object
 from flow2api.plugin import InputImage, Kind
@@ -111,12 +111,8 @@ async def _read_create(request: web.Request) -> tuple[dict[str, Any], list[Input
     max_bytes = settings.generation.max_input_image_bytes
     reader = ImageReader(app[HTTP_SESSIONS].get(settings.global_proxy_url), app[MEDIA], max_bytes)
     images: list[InputImage] = []
-    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        try:
-            form = await request.post()
-        except web.HTTPRequestEntityTooLarge:
-            raise PayloadTooLargeError("The request body is larger than the server accepts") from None
-        fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+    if request.content_type in FORM_TYPES:
+        form, fields = await read_form(request)
         for value in form.getall("input_reference", []):
             if isinstance(value, web.FileField):
                 data = value.file.read(max_bytes + 1)
