@@ -30,11 +30,11 @@ from flow2api.api.video_runner import VideoJobRunner
 from flow2api.api.videos import setup_video_routes
 from flow2api.catalog import CatalogHolder
 from flow2api.discovery import build_providers, families_of, installed_factories
-from flow2api.keys import (
-    API_KEYS, CATALOG, DATABASE, DEMO, HTTP_SESSIONS, MEDIA, POOL, PROVIDERS, RATE_LIMITER, REQUEST_LOGS, SETTINGS, TASKS,
-)
-from flow2api.keys import METRICS, USAGE, VIDEO_INPUTS, VIDEO_JOBS
 from flow2api.apikeys import ApiKeyStore
+from flow2api.keys import (
+    API_KEYS, CATALOG, DATABASE, DEMO, HTTP_SESSIONS, MEDIA, METRICS, POOL, PROVIDERS, RATE_LIMITER, REQUEST_LOGS,
+    SETTINGS, TASKS, USAGE, VIDEO_INPUTS, VIDEO_JOBS,
+)
 from flow2api.limits import InProcessRateLimiter
 from flow2api.media import InputStore, MediaCache
 from flow2api.pipeline import API_MIDDLEWARES, ROOT_MIDDLEWARES
