@@ -32,6 +32,7 @@ async def health(request: web.Request) -> web.Response:
         "version": __version__,
         "demo": request.config_dict[DEMO],
         "accounts": counts,
+        "proxy_failures": sum(pool.proxy_failures.values()),
         "catalog": {
             "digest": catalog.digest, "loaded_at": catalog.loaded_at, "models": len(catalog.entries),
             "last_error": holder.last_error, "warnings": list(catalog.warnings),

@@ -19,6 +19,7 @@ from typing import Any
 from flow2api.catalog import CatalogEntry, Route
 from flow2api.errors import (
     CaptchaError,
+    ProxyConnectError,
     CredentialRejectedError,
     Flow2APIError,
     InvalidRequestError,
@@ -29,7 +30,7 @@ from flow2api.logs import register_secrets
 from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Provider
 from flow2api.pool.leases import AccountHandle, Candidate, Lease, SlotWaiters
 from flow2api.pool.strategies import STRATEGIES, StrategyState
-from flow2api.proxies import HttpSessions
+from flow2api.proxies import HttpSessions, redact_proxy
 from flow2api.settings import Settings, SettingsHolder
 from flow2api.storage.accounts import AccountRecord, AccountRepository
 
@@ -66,6 +67,7 @@ class AccountPool:
         self._refreshing: dict[int, asyncio.Task[None]] = {}
         self._force_refresh: set[int] = set()
         self.last_checked: dict[int, float] = {}
+        self.proxy_failures: dict[str, int] = {}  # redacted proxy URL → connection failures since start
         self._strategy_state = StrategyState()
 
     @property
@@ -363,7 +365,8 @@ class AccountPool:
         disables the account with reason "session expired"). Upstream 429: cool down
         for ``retry_after`` or ``[admin] rate_limit_cooldown`` seconds.
         reCAPTCHA failures do not count towards the ban threshold (they are
-        the solver's fault, not the account's: spec §5.7). Anything else counts;
+        the solver's fault, not the account's: spec §5.7), nor do proxy
+        failures, which are counted per proxy in ``proxy_failures``. Anything else counts;
         at ``[admin] error_ban_threshold`` consecutive errors the account is disabled.
         """
         account_id = lease.account_id
@@ -380,6 +383,12 @@ class AccountPool:
             pause = exc.retry_after if exc.retry_after is not None else self.settings.admin.rate_limit_cooldown
             await self.update(account_id, cooldown_until=time.time() + pause, last_error=exc.message)
             log.warning("account %d rate limited upstream: cooling down for %.0f s", account_id, pause)
+            return
+        if isinstance(exc, ProxyConnectError):
+            # The proxy failed, not Google and not the account: count it against the proxy (issue 5).
+            proxy = redact_proxy(record.proxy_url or self.settings.global_proxy_url)
+            self.proxy_failures[proxy] = self.proxy_failures.get(proxy, 0) + 1
+            await self.update(account_id, last_error=exc.message)
             return
         if isinstance(exc, CaptchaError):
             await self.update(account_id, last_error=exc.message)

@@ -227,6 +227,9 @@ async def test_unreachable_proxy_is_reported_as_a_proxy_error(tmp_path: Path, up
         await generate(gw)
     assert err.value.status_code == 502
     assert err.value.body["code"] == "proxy_error" and "proxy" in err.value.message
+    record = gw.pool.records()[0]
+    assert record.consecutive_errors == 0 and record.enabled, "a dead proxy is not the account's fault"
+    assert gw.pool.proxy_failures == {"socks5://127.0.0.1:9": 1}
 
 
 async def test_background_maintenance_refreshes_credentials_and_credits(
