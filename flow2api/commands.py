@@ -1,0 +1,165 @@
+"""The operator subcommands of the CLI: ``accounts …`` and ``keys …``, run directly on the data directory.
+
+They open the database themselves (no server needs to be running) and return
+the lines the CLI prints; ``flow2api.cli`` parses arguments and calls them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+
+from flow2api.discovery import build_providers, families_of, installed_factories
+from flow2api.pool import AccountPool
+from flow2api.proxies import HttpSessions
+from flow2api.settings import Settings, SettingsHolder
+from flow2api.storage import Database, SecretBox, load_or_create_key
+from flow2api.storage.accounts import AccountRepository
+from flow2api.storage.crypto import mask
+
+
+@contextlib.asynccontextmanager
+async def account_pool(settings: Settings):  # noqa: ANN202 - yields an AccountPool
+    providers = build_providers(settings, installed_factories())
+    data_dir = settings.storage.data_dir
+    secret = settings.storage.secret_key.get_secret_value() if settings.storage.secret_key else None
+    database = Database(data_dir / "flow2api.db")
+    http = HttpSessions()
+    await database.open()
+    try:
+        repo = AccountRepository(database, SecretBox(load_or_create_key(data_dir, secret)))
+        pool = AccountPool(repo, settings=SettingsHolder(settings), families=families_of(providers), http=http)
+        await pool.load()
+        yield pool
+    finally:
+        await http.close()
+        await database.close()
+
+
+async def add_account(settings: Settings, family: str, credentials: dict[str, str], **fields: object) -> str:
+    """Check and store one account; returns a one-line summary without secrets."""
+    async with account_pool(settings) as pool:
+        record = await pool.add(family, credentials, **fields)
+    return f"account {record.id} ({record.family}) {record.email}: tier {record.tier}, credits {record.credits}"
+
+
+async def list_accounts(settings: Settings) -> list[str]:
+    """One line per stored account, secrets masked."""
+    async with account_pool(settings) as pool:
+        lines = []
+        for r in pool.records():
+            state = "enabled" if r.enabled else f"disabled ({r.ban_reason or 'by operator'})"
+            secret = mask(next(iter(r.secrets.values()), ""))
+            lines.append(f"{r.id}\t{r.family}\t{r.email}\t{r.tier or '-'}\t{r.credits if r.credits is not None else '-'}\t{state}\t{secret}")
+        return lines
+
+
+async def manage_account(settings: Settings, args: argparse.Namespace) -> list[str]:
+    """``flow2api accounts import|export|enable|disable|delete|refresh|edit``; returns the lines to print.
+
+    Import and export use the same formats as the admin site (the original
+    project's ``{"tokens": [...]}`` included); export leaves credentials out
+    unless ``--with-secrets``. Raises ``KeyError`` for an unknown account id.
+    """
+    import json
+
+    from flow2api.admin.transfer import build_export, parse_import, run_import
+
+    async with account_pool(settings) as pool:
+        if args.action == "import":
+            items, problems = parse_import(Path(args.file).read_text(encoding="utf-8"))
+            report = (await run_import(pool, items)).as_json()
+            errors = problems + report["errors"]
+            return [f"{report['added']} added, {report['updated']} updated, {len(errors)} failed"] + [
+                f"item {e.get('item', '?')}: {e.get('error', e)}" for e in errors
+            ]
+        if args.action == "export":
+            text = json.dumps(build_export(pool, include_secrets=args.with_secrets), indent=2, ensure_ascii=False)
+            if args.output:
+                Path(args.output).write_text(text + "\n", encoding="utf-8")
+                return [f"{len(pool.records())} accounts written to {args.output}"]
+            return [text]
+        if args.id not in pool.account_ids():
+            raise KeyError(args.id)
+        if args.action == "delete":
+            await pool.delete(args.id)
+            return [f"account {args.id} deleted"]
+        if args.action == "refresh":
+            await pool.refresh_now(args.id)
+            record = next(r for r in pool.records() if r.id == args.id)
+            return [f"account {args.id} refreshed: tier {record.tier}, credits {record.credits}"]
+        if args.action in ("enable", "disable"):
+            enable = args.action == "enable"
+            changes = {"enabled": enable, "ban_reason": None if enable else "disabled by operator"}
+            if enable:
+                changes.update(consecutive_errors=0, cooldown_until=None)
+            await pool.update(args.id, **changes)
+            return [f"account {args.id} {args.action}d"]
+        changes = {
+            key: value for key, value in {
+                "remark": args.remark, "proxy_url": args.proxy, "image_concurrency": args.image_concurrency,
+                "video_concurrency": args.video_concurrency, "image_enabled": args.image, "video_enabled": args.video,
+            }.items() if value is not None
+        }
+        if changes.get("proxy_url"):
+            from flow2api.proxies import validate_proxy_url
+
+            validate_proxy_url(changes["proxy_url"])
+        await pool.update(args.id, **changes)
+        return [f"account {args.id} updated: {', '.join(sorted(changes)) or 'nothing to change'}"]
+
+
+def parse_expiry(text: str, *, now: float | None = None) -> float:
+    """Unix seconds for ``--expires``: ISO 8601 (``2027-01-31`` or with a time, UTC unless an offset is given)
+    or a duration from now (``30d``, ``12h``, ``45m``). Raises ``ValueError`` with a readable message."""
+    import re
+    import time
+    from datetime import datetime, timezone
+
+    now = time.time() if now is None else now
+    match = re.fullmatch(r"(\d+)([dhm])", text.strip())
+    if match:
+        return now + int(match.group(1)) * {"d": 86400, "h": 3600, "m": 60}[match.group(2)]
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"--expires {text!r}: use a date like 2027-01-31, a timestamp, or a duration like 30d") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+@contextlib.asynccontextmanager
+async def key_store(settings: Settings):  # noqa: ANN202 - yields an ApiKeyStore
+    from flow2api.apikeys import ApiKeyStore
+
+    database = Database(settings.storage.data_dir / "flow2api.db")
+    await database.open()
+    try:
+        store = ApiKeyStore(database)
+        await store.load()
+        yield store
+    finally:
+        await database.close()
+
+
+async def keys_command(settings: Settings, args: argparse.Namespace) -> list[str]:
+    """Run ``flow2api keys create|list|revoke``; returns the lines to print (the new key only once, on create)."""
+    async with key_store(settings) as store:
+        if args.action == "create":
+            models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
+            expires = parse_expiry(args.expires) if args.expires else None
+            record, key = await store.create(
+                args.name, rpm=args.rpm, concurrency=args.concurrency, models=models, expires_at=expires,
+            )
+            return [f"created key {record.id} ({record.name}); copy it now, it is not shown again:", key]
+        if args.action == "revoke":
+            return [f"key {args.id} revoked" if await store.revoke(args.id) else f"no key {args.id}"]
+        lines = ["id\tname\tprefix\trpm\tconcurrency\tmodels\texpires_at\tenabled"]
+        for r in await store.list():
+            lines.append(
+                f"{r.id}\t{r.name}\t{r.prefix}…\t{r.rpm or '-'}\t{r.concurrency or '-'}\t"
+                f"{','.join(r.models) or 'all'}\t{r.expires_at or '-'}\t{'yes' if r.enabled else 'no'}"
+            )
+        return lines
