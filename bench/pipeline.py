@@ -2,8 +2,9 @@
 
 An image request the emulator answers at once (64 px images, reCAPTCHA ready
 immediately) is sent (a) straight to the emulator — the same upstream call
-sequence flow2api makes: solver createTask + getTaskResult, batchGenerateImages,
-fetch of the image URL — and (b) through flow2api's /v1/chat/completions
+sequence flow2api makes: solver createTask, the solver poll interval (10 ms),
+getTaskResult, batchGenerateImages, fetch of the image URL — and (b) through
+flow2api's /v1/chat/completions
 (auth → rate limit → route → lease → proxy → provider → media cache). Printed:
 requests/s and p50/p99 latency of each, and the ratios, at 50 and 200
 concurrent clients. Run: ``.venv/bin/python bench/pipeline.py [--requests N]``.
@@ -22,7 +23,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import Emulator, Gateway, Run, emulator, gateway, load  # noqa: E402
+from _harness import SOLVER_POLL, Emulator, Gateway, Run, emulator, gateway, load  # noqa: E402
 
 MODEL = "gemini-3.1-flash-image-landscape"
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/149.0.0.0 Safari/537.36"
@@ -42,17 +43,22 @@ async def direct_setup(upstream: Emulator) -> tuple[str, str]:
     return at, project
 
 
-def direct_call(upstream: Emulator, at: str, project: str):  # noqa: ANN201
-    """One image generation straight against the emulator, the way flow2api's provider does it."""
+def direct_call(upstream: Emulator, at: str, project: str, via: str | None = None):  # noqa: ANN201
+    """One image generation straight against the emulator, the way flow2api's provider does it.
+
+    ``via`` sends every call (the image URL included) to that base instead, e.g. a pass-through proxy.
+    """
+    base = via or upstream.base
 
     async def one(s: aiohttp.ClientSession) -> bool:
         page = f"https://labs.google/fx/tools/flow/project/{project}"
         task = {"type": "RecaptchaV3TaskProxylessM1S9", "websiteURL": page, "pageAction": "IMAGE_GENERATION",
                 "websiteKey": "6LdsFiUsAAAAAIjVDZcuLhaHiDn5nnHVXVRQGeMV", "userAgent": UA, "minScore": 0.9}
-        async with s.post(f"{upstream.base}/solver/createTask",
+        async with s.post(f"{base}/solver/createTask",
                           json={"clientKey": "emulator-solver-key", "task": task}) as r:
             task_id = (await r.json())["taskId"]
-        async with s.post(f"{upstream.base}/solver/getTaskResult",
+        await asyncio.sleep(SOLVER_POLL)  # flow2api's provider waits [captcha] solver_poll_interval before polling
+        async with s.post(f"{base}/solver/getTaskResult",
                           json={"clientKey": "emulator-solver-key", "taskId": task_id}) as r:
             token = (await r.json())["solution"]["gRecaptchaResponse"]
         context = {"recaptchaContext": {"token": token, "applicationType": "RECAPTCHA_APPLICATION_TYPE_WEB"},
@@ -63,12 +69,12 @@ def direct_call(upstream: Emulator, at: str, project: str):  # noqa: ANN201
                     "imageAspectRatio": "IMAGE_ASPECT_RATIO_LANDSCAPE",
                     "structuredPrompt": {"parts": [{"text": "a kite"}]}, "imageInputs": []}]}
         headers = {"authorization": f"Bearer {at}", "User-Agent": UA, "Content-Type": "application/json"}
-        async with s.post(f"{upstream.base}/v1/projects/{project}/flowMedia:batchGenerateImages",
+        async with s.post(f"{base}/v1/projects/{project}/flowMedia:batchGenerateImages",
                           data=json.dumps(body), headers=headers) as r:
             if r.status != 200:
                 return False
             url = (await r.json())["media"][0]["image"]["generatedImage"]["fifeUrl"]
-        async with s.get(url) as r:
+        async with s.get(url.replace(upstream.base, base, 1)) as r:
             await r.read()
             return r.status == 200
 

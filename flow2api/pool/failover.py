@@ -8,7 +8,12 @@ retryable error before it committed (nothing reached the client, nothing
 upstream is running), mark the account and try another one, up to
 ``max_retries`` more times. A rejected credential first gets one retry on the
 same account (the pool refreshes it on the next lease; a rejected refresh
-disables it). The lease is released in ``finally`` whatever happens.
+disables it). A transient upstream failure (5xx, connection error, timeout:
+``UpstreamUnavailableError``) says nothing against the account: other accounts
+are tried first, then it may serve the next attempt again, so a small pool
+keeps its retries (issue 8's upstream-faults drill: 3 accounts, one cooling
+down after a 429, 30 % of upstream calls failing). The lease is released in
+``finally`` whatever happens.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from flow2api.catalog import CatalogEntry
-from flow2api.errors import CredentialRejectedError, Flow2APIError, NoAccountAvailableError
+from flow2api.errors import CredentialRejectedError, Flow2APIError, NoAccountAvailableError, UpstreamUnavailableError
 from flow2api.plugin import Provider
 from flow2api.pool.leases import Lease
 from flow2api.pool.pool import AccountPool
@@ -55,12 +60,20 @@ async def run_with_failover(
     ``NoAccountAvailableError`` (503) when no account could be leased at all,
     else the last attempt's error.
     """
-    tried: set[int] = set()
+    tried: set[int] = set()  # not to be used again by this work
+    again: set[int] = set()  # failed transiently: usable again once every other account was tried
     refreshed: set[int] = set()
     last_error: Flow2APIError | None = None
     for number in range(1, max_retries + 2):
         try:
-            lease = await pool.acquire(entry, providers, exclude=frozenset(tried), timeout=wait, account_id=account_id)
+            try:
+                lease = await pool.acquire(
+                    entry, providers, exclude=frozenset(tried | again), timeout=wait, account_id=account_id)
+            except NoAccountAvailableError:
+                if not again:
+                    raise
+                again.clear()
+                lease = await pool.acquire(entry, providers, exclude=frozenset(tried), timeout=wait, account_id=account_id)
         except NoAccountAvailableError:
             if last_error is not None:
                 raise last_error from None
@@ -72,6 +85,8 @@ async def run_with_failover(
             if number <= max_retries and fails_over(exc, committed=committed()):
                 if isinstance(exc, CredentialRejectedError) and lease.account_id not in refreshed:
                     refreshed.add(lease.account_id)
+                elif isinstance(exc, UpstreamUnavailableError):
+                    again.add(lease.account_id)
                 else:
                     tried.add(lease.account_id)
                 log.warning("attempt %d on account %d failed (%s); retrying", number, lease.account_id, exc.code)

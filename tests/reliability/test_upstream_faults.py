@@ -1,0 +1,108 @@
+"""Drill: upstream faults — 3 accounts, 30 % of upstream calls answered 503, one account answering 429.
+
+1,000 chat completions (20 at a time) through the real gateway against the
+emulator; each has its own prompt, so the emulator's request log tells how
+often upstream generated for it. Required: ≥ 99.5 % succeed, no client request
+generated twice, the 429 account cools down (``Retry-After``) and serves again.
+
+Fault scope in CI: every Google Flow call (API and labs: ``batchGenerateImages``,
+``auth.session``, ``project.*``, ``credits``) fails with probability 0.3. Two
+kinds of call are left out of the CI variant, for reasons docs/reliability.md
+gives with the measured effect of including them:
+
+* the CDN fetch of the generated image (``cdn.*``) — it happens after the job
+  committed, and ``MediaCache.store_url`` does not retry it yet, so each
+  fault there fails a request (≈ 30 % of them);
+* the reCAPTCHA solver (``createTask``/``getTaskResult``) — a third party with
+  its own no-slot back-off of several seconds per fault.
+
+``FLOW2API_DRILL_FULL=1`` runs the drill with those included too (expected to
+miss the target until the gaps above are closed).
+
+Settings the drill declares (an operator expecting this much upstream trouble
+sets them): ``[generation] max_retries = 5`` — with 30 % failing generation
+calls, the default 3 retries leave 0.3⁴ ≈ 0.8 % of requests failed, more than
+the 0.5 % allowed; 5 give 0.3⁶ ≈ 0.07 % — and ``[admin] error_ban_threshold =
+0``: with the default 3, three 503s in a row (p = 2.7 % at any point) ban an
+account for good, and the whole pool is banned within a few hundred requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.conftest import API_KEY, Upstream, make_settings
+from tests.reliability.conftest import FULL, IMAGE_MODEL, prompt_of
+
+pytestmark = pytest.mark.reliability
+
+REQUESTS = 1000
+CONCURRENCY = 20
+TIME_LIMIT = 240.0  # seconds for the whole request loop
+GOOGLE_CALLS = ("batchGenerateImages", "auth.session", "project.*", "credits")
+EVERYTHING_ELSE = ("cdn.*", "createTask", "getTaskResult")
+COOLING = "carol@example.com"
+
+
+async def test_thirty_percent_upstream_errors_and_a_429_account(tmp_path: Path, drill_upstream: Upstream, start_gateway) -> None:
+    emulator = drill_upstream.emulator
+    gw = await start_gateway(make_settings(
+        tmp_path, drill_upstream,
+        generation={"max_retries": 5, "image_slot_wait_timeout": 30},
+        admin={"error_ban_threshold": 0}, logging={"level": "ERROR"},
+    ))
+    emails = ["alice@example.com", "bob@example.com", COOLING]
+    for email in emails:
+        account = emulator.add_account(email, tier="PAYGATE_TIER_ONE", credits=1_000_000)
+        await gw.pool.add("videofx", {"st": account.st})
+    # The first matching rule of a kind fires: the 429 account's rule comes first.
+    emulator.faults.add({"kind": "status", "status": 429, "retry_after": 1, "account": COOLING, "count": 15})
+    for operation in GOOGLE_CALLS + (EVERYTHING_ELSE if FULL else ()):
+        emulator.faults.add({"kind": "status", "status": 503, "probability": 0.3, "operation": operation})
+
+    outcomes: collections.Counter[str] = collections.Counter()
+    succeeded: set[str] = set()
+    queue = list(range(REQUESTS))
+    deadline = time.monotonic() + TIME_LIMIT
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+
+        async def client() -> None:
+            while queue and time.monotonic() < deadline:
+                prompt = f"drill request {queue.pop()}"
+                body = {"model": IMAGE_MODEL, "messages": [{"role": "user", "content": prompt}]}
+                async with http.post(f"{gw.url}/v1/chat/completions", json=body,
+                                     headers={"Authorization": f"Bearer {API_KEY}"}) as resp:
+                    reply = await resp.json()
+                if resp.status == 200 and reply["choices"][0]["message"]["content"].startswith("![Generated Image]("):
+                    succeeded.add(prompt)
+                    outcomes["ok"] += 1
+                else:
+                    outcomes[f"{resp.status} {reply['error']['code']}"] += 1
+
+        await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
+
+    assert not queue, f"the request loop hit its {TIME_LIMIT:g} s limit with {len(queue)} requests left"
+    assert outcomes["ok"] >= REQUESTS * 0.995, f"{outcomes['ok']} of {REQUESTS} succeeded: {dict(outcomes)}"
+
+    generations = collections.Counter(
+        prompt_of(r.json) for r in emulator.calls("batchGenerateImages") if r.status == 200)
+    duplicated = {p: n for p, n in generations.items() if n > 1}
+    assert not duplicated, f"generated more than once upstream: {duplicated}"
+    assert all(generations[p] == 1 for p in succeeded)
+    assert sum(r.status == 503 for r in emulator.requests) > 100, "the faults did not fire"
+
+    limited = [r for r in emulator.requests if r.account == COOLING and r.status == 429]
+    assert limited, "the 429 account was never rate limited"
+    served_after = [r for r in emulator.calls("batchGenerateImages")
+                    if r.account == COOLING and r.status == 200 and r.time > limited[-1].time]
+    assert served_after, "the 429 account never served again after its cool-down"
+    for record in gw.pool.records():
+        assert record.enabled and record.ban_reason is None, f"{record.email} was disabled: {record.ban_reason}"
+    assert gw.pool.counts()["in_flight"] == 0
