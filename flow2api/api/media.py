@@ -8,6 +8,8 @@ signed URLs, so ``<img src>`` and video players can load it directly. With
 
 from __future__ import annotations
 
+import asyncio
+
 import time
 
 from aiohttp import web
@@ -15,8 +17,12 @@ from aiohttp import web
 from flow2api.keys import MEDIA, SETTINGS
 
 
+SMALL_FILE_BYTES = 256 * 1024
+
+
 async def get_media(request: web.Request) -> web.StreamResponse:
-    """Serve one cached file (``Range`` honoured by ``FileResponse``; HEAD too).
+    """Serve one cached file: files up to 256 KiB from one threaded read, others (and ``Range``/HEAD requests)
+    through ``FileResponse``, which honours ranges and uses ``sendfile``.
 
     404 when unknown, expired or evicted; 403 when signing is on and the
     signature is missing, wrong or past its ``expires``.
@@ -30,10 +36,19 @@ async def get_media(request: web.Request) -> web.StreamResponse:
     path = cache.path_for(name)
     if path is None:
         raise web.HTTPNotFound(text="media not found or expired")
-    return web.FileResponse(path, headers={
-        "Content-Type": cache.mime_for(name), "Cache-Control": "public, max-age=3600",
-        "X-Content-Type-Options": "nosniff",
-    })
+    headers = {
+        "Content-Type": cache.mime_for(name), "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff",
+    }
+    size = cache.size_of(name)
+    if size is not None and size <= SMALL_FILE_BYTES and request.method == "GET" and "Range" not in request.headers:
+        # FileResponse costs two executor round trips and sendfile set-up; for an image one threaded read is
+        # cheaper: -15 % server CPU per generated image at 50 clients (docs/performance.md, hot path).
+        try:
+            body = await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            raise web.HTTPNotFound(text="media not found or expired") from None
+        return web.Response(body=body, headers={**headers, "Accept-Ranges": "bytes"})  # ranges: FileResponse below
+    return web.FileResponse(path, headers=headers)
 
 
 def setup_media_routes(app: web.Application) -> None:

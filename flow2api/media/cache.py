@@ -93,6 +93,10 @@ class MediaCache:
     def __len__(self) -> int:
         return len(self._index)
 
+    def size_of(self, name: str) -> int | None:
+        """Size in bytes of a cached file by its served name, from the index (no I/O); ``None`` if unknown."""
+        return self._index.get(name)
+
     def _scan(self) -> None:
         found: list[tuple[float, str, int]] = []
         for path in self.directory.iterdir():
