@@ -21,6 +21,7 @@ from flow2api.storage.crypto import mask
 
 @contextlib.asynccontextmanager
 async def account_pool(settings: Settings):  # noqa: ANN202 - yields an AccountPool
+    """The installed providers' account pool over ``<data_dir>/flow2api.db``, loaded, closed on exit."""
     providers = build_providers(settings, installed_factories())
     data_dir = settings.storage.data_dir
     secret = settings.storage.secret_key.get_secret_value() if settings.storage.secret_key else None
@@ -132,6 +133,7 @@ def parse_expiry(text: str, *, now: float | None = None) -> float:
 
 @contextlib.asynccontextmanager
 async def key_store(settings: Settings):  # noqa: ANN202 - yields an ApiKeyStore
+    """The API key store over ``<data_dir>/flow2api.db``, loaded, closed on exit."""
     from flow2api.apikeys import ApiKeyStore
 
     database = Database(settings.storage.data_dir / "flow2api.db")

@@ -90,15 +90,19 @@ class _Problems:
         self.source, self.index, self.lines = source, index, []
 
     def line(self, loc: Loc) -> int:
+        """The file line of the field at ``loc`` (or of its nearest parent that has one)."""
         return _line_of(self.index, loc)
 
     def format(self, loc: Loc, message: str) -> str:
+        """``<file>:<line>: <field path>: <message>``."""
         return f"{self.source}:{self.line(loc)}: {_field_path(loc)}: {message}"
 
     def add(self, loc: Loc, message: str) -> None:
+        """Record one problem at ``loc``."""
         self.lines.append(self.format(loc, message))
 
     def add_validation(self, prefix: Loc, exc: ValidationError, extra_word: str) -> None:
+        """Record every error of a pydantic ``exc`` under ``prefix``; unknown keys read "unknown <extra_word>"."""
         for err in exc.errors():
             message = f"unknown {extra_word}" if err["type"] == "extra_forbidden" else err["msg"]
             if "[key]" in err["loc"]:

@@ -32,6 +32,7 @@ async def _body(request: web.Request) -> Any:
 
 
 async def add_account(request: web.Request) -> web.Response:
+    """``POST /_emulator/accounts`` ``{"email", "tier"?, "credits"?}`` → the account, session credential included (200; 400 for a bad body)."""
     body = await _body(request)
     if not isinstance(body, dict) or not isinstance(body.get("email"), str) or "@" not in body["email"]:
         return _bad('body must be {"email": "...", "tier"?, "credits"?, "name"?}')
@@ -48,12 +49,14 @@ async def add_account(request: web.Request) -> web.Response:
 
 
 async def list_accounts(request: web.Request) -> web.Response:
+    """``GET /_emulator/accounts`` → ``{"accounts": [...]}``, every known account."""
     accounts = emulator_of(request).world.accounts.values()
     return web.json_response({"accounts": [{"email": a.email, "tier": a.tier, "credits": a.credits,
                                             "cookies_valid": a.cookies_valid} for a in accounts]})
 
 
 async def add_faults(request: web.Request) -> web.Response:
+    """``POST /_emulator/faults`` with one rule or a list (EMULATOR.md) → ``{"faults": [...]}`` as stored; 400 for an invalid rule."""
     body = await _body(request)
     items = body if isinstance(body, list) else [body]
     try:
@@ -65,21 +68,25 @@ async def add_faults(request: web.Request) -> web.Response:
 
 
 async def list_faults(request: web.Request) -> web.Response:
+    """``GET /_emulator/faults`` → ``{"faults": [...]}``, the active rules with their remaining counts."""
     return web.json_response({"faults": [r.model_dump() for r in emulator_of(request).faults.rules]})
 
 
 async def clear_faults(request: web.Request) -> web.Response:
+    """``DELETE /_emulator/faults`` → ``{"cleared": n}``: removes every rule."""
     emulator_of(request).faults.clear()
     return web.Response(status=204)
 
 
 async def remove_fault(request: web.Request) -> web.Response:
+    """``DELETE /_emulator/faults/{id}`` → 200 ``{"removed": id}``, or 404 for an unknown rule."""
     if not emulator_of(request).faults.remove(request.match_info["rule_id"]):
         return _bad("no such fault rule", 404)
     return web.Response(status=204)
 
 
 async def list_requests(request: web.Request) -> web.Response:
+    """``GET /_emulator/requests[?operation=…]`` → ``{"requests": [...]}``, everything received, oldest first."""
     emulator = emulator_of(request)
     operation = request.query.get("operation")
     records = emulator.calls(operation) if operation else emulator.requests
@@ -87,6 +94,7 @@ async def list_requests(request: web.Request) -> web.Response:
 
 
 async def clear_requests(request: web.Request) -> web.Response:
+    """``DELETE /_emulator/requests`` → ``{"cleared": n}``: forgets the recorded requests."""
     emulator_of(request).requests.clear()
     return web.Response(status=204)
 

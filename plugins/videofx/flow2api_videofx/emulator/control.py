@@ -39,6 +39,7 @@ async def _body(request: web.Request) -> Any:
 
 
 async def add_account(request: web.Request) -> web.Response:
+    """``POST /_emulator/accounts`` ``{"email", "tier"?, "credits"?}`` → the account, session credential included (200; 400 for a bad body)."""
     body = await _body(request)
     if not isinstance(body, dict) or not isinstance(body.get("email"), str) or "@" not in body["email"]:
         return _bad("body must be {\"email\": \"...\", \"tier\"?, \"credits\"?, \"name\"?}")
@@ -56,10 +57,12 @@ async def add_account(request: web.Request) -> web.Response:
 
 
 async def list_accounts(request: web.Request) -> web.Response:
+    """``GET /_emulator/accounts`` → ``{"accounts": [...]}``, every known account."""
     return web.json_response({"accounts": [asdict(a) for a in request.app[EMULATOR].world.accounts.values()]})
 
 
 async def add_faults(request: web.Request) -> web.Response:
+    """``POST /_emulator/faults`` with one rule or a list (EMULATOR.md) → ``{"faults": [...]}`` as stored; 400 for an invalid rule."""
     body = await _body(request)
     items = body if isinstance(body, list) else [body]
     try:
@@ -71,21 +74,25 @@ async def add_faults(request: web.Request) -> web.Response:
 
 
 async def list_faults(request: web.Request) -> web.Response:
+    """``GET /_emulator/faults`` → ``{"faults": [...]}``, the active rules with their remaining counts."""
     return web.json_response({"faults": [rule.model_dump() for rule in request.app[EMULATOR].faults.rules]})
 
 
 async def clear_faults(request: web.Request) -> web.Response:
+    """``DELETE /_emulator/faults`` → ``{"cleared": n}``: removes every rule."""
     request.app[EMULATOR].faults.clear()
     return web.Response(status=204)
 
 
 async def remove_fault(request: web.Request) -> web.Response:
+    """``DELETE /_emulator/faults/{id}`` → 200 ``{"removed": id}``, or 404 for an unknown rule."""
     if not request.app[EMULATOR].faults.remove(request.match_info["rule_id"]):
         return _bad("no such fault rule", 404)
     return web.Response(status=204)
 
 
 async def list_requests(request: web.Request) -> web.Response:
+    """``GET /_emulator/requests[?operation=…]`` → ``{"requests": [...]}``, everything received, oldest first."""
     emulator = request.app[EMULATOR]
     operation = request.query.get("operation")
     records = emulator.calls(operation) if operation else list(emulator.requests)
@@ -93,6 +100,7 @@ async def list_requests(request: web.Request) -> web.Response:
 
 
 async def clear_requests(request: web.Request) -> web.Response:
+    """``DELETE /_emulator/requests`` → ``{"cleared": n}``: forgets the recorded requests."""
     request.app[EMULATOR].requests.clear()
     return web.Response(status=204)
 
