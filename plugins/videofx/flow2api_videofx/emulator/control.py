@@ -39,7 +39,7 @@ async def _body(request: web.Request) -> Any:
 
 
 async def add_account(request: web.Request) -> web.Response:
-    """``POST /_emulator/accounts`` ``{"email", "tier"?, "credits"?}`` → the account, session credential included (200; 400 for a bad body)."""
+    """``POST /_emulator/accounts`` ``{"email", "tier"?, "credits"?, "name"?}`` → 201 with the account, its session credential included; 400 for a bad body."""
     body = await _body(request)
     if not isinstance(body, dict) or not isinstance(body.get("email"), str) or "@" not in body["email"]:
         return _bad("body must be {\"email\": \"...\", \"tier\"?, \"credits\"?, \"name\"?}")
@@ -62,7 +62,7 @@ async def list_accounts(request: web.Request) -> web.Response:
 
 
 async def add_faults(request: web.Request) -> web.Response:
-    """``POST /_emulator/faults`` with one rule or a list (EMULATOR.md) → ``{"faults": [...]}`` as stored; 400 for an invalid rule."""
+    """``POST /_emulator/faults`` with one rule or a list of rules (EMULATOR.md) → 201 with the stored rule(s), ids included; 400 for an invalid rule."""
     body = await _body(request)
     items = body if isinstance(body, list) else [body]
     try:
@@ -79,13 +79,13 @@ async def list_faults(request: web.Request) -> web.Response:
 
 
 async def clear_faults(request: web.Request) -> web.Response:
-    """``DELETE /_emulator/faults`` → ``{"cleared": n}``: removes every rule."""
+    """``DELETE /_emulator/faults`` → 204: removes every rule."""
     request.app[EMULATOR].faults.clear()
     return web.Response(status=204)
 
 
 async def remove_fault(request: web.Request) -> web.Response:
-    """``DELETE /_emulator/faults/{id}`` → 200 ``{"removed": id}``, or 404 for an unknown rule."""
+    """``DELETE /_emulator/faults/{rule_id}`` → 204, or 404 for an unknown rule."""
     if not request.app[EMULATOR].faults.remove(request.match_info["rule_id"]):
         return _bad("no such fault rule", 404)
     return web.Response(status=204)
@@ -100,7 +100,7 @@ async def list_requests(request: web.Request) -> web.Response:
 
 
 async def clear_requests(request: web.Request) -> web.Response:
-    """``DELETE /_emulator/requests`` → ``{"cleared": n}``: forgets the recorded requests."""
+    """``DELETE /_emulator/requests`` → 204: forgets the recorded requests."""
     request.app[EMULATOR].requests.clear()
     return web.Response(status=204)
 
