@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import SOLVER_POLL, Emulator, Gateway, Run, emulator, gateway, load  # noqa: E402
+from _harness import SOLVER_POLL, Emulator, Gateway, emulator, gateway, load  # noqa: E402
 
 MODEL = "gemini-3.1-flash-image-landscape"
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/149.0.0.0 Safari/537.36"

@@ -170,7 +170,7 @@ async def main(args: argparse.Namespace) -> None:
             print(f"  (populated {args.accounts} accounts, {args.tasks} tasks, {args.media} media files "
                   f"in {time.perf_counter() - started:.1f} s)")
             populated = [serve(big) for _ in range(args.runs)]
-            print(summary(f"flow2api, populated", populated, base))
+            print(summary("flow2api, populated", populated, base))
 
 
 if __name__ == "__main__":

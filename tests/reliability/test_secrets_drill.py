@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -114,7 +116,7 @@ async def test_no_secret_in_logs_database_files_or_answers(
         await call("POST", "/v1/chat/completions", json={
             "model": VIDEO_MODEL, "messages": [{"role": "user", "content": "waves"}], "stream": True})
         created = await call("POST", "/v1/videos", operator_key, json={"model": VIDEO_MODEL, "prompt": "waves"})
-        video_id = __import__("json").loads(created)["id"]
+        video_id = json.loads(created)["id"]
 
         async def finished() -> bool:
             body = await call("GET", f"/v1/videos/{video_id}", operator_key)
@@ -204,7 +206,7 @@ async def test_no_secret_in_logs_database_files_or_answers(
         raise ValueError(f"bad line b'Authorization: Bearer {operator_key}\\x01'")
     except ValueError:
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "token %s and %s", (alice.st, ats[0]),
-                                   __import__("sys").exc_info())
+                                   sys.exc_info())
     redactor.filter(record)
     text = formatter.format(record)
     assert alice.st not in text and ats[0] not in text and operator_key not in text and "[redacted]" in text

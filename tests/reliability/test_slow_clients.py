@@ -32,7 +32,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
 from flow2api.keys import DATABASE, PROVIDERS
 from flow2api_videofx.emulator import EmulatorSettings, FlowEmulator
