@@ -135,3 +135,13 @@ async def test_video_then_extend_it_through_chat(gateway: Gateway, upstream: Ups
     extend = upstream.emulator.calls("batchAsyncGenerateVideoExtendVideo")
     assert len(extend) == 1 and extend[0].json["requests"][0]["videoInput"]["mediaId"] == media_id
     assert not upstream.emulator.calls("uploadImage"), "extend:// must not be fetched as an image"
+
+
+async def test_a_repeated_client_request_id_is_not_an_error(gateway: Gateway) -> None:
+    """The request id names the task row; a client reusing its X-Request-ID still gets two generations."""
+    async with AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=API_KEY, max_retries=0) as client:
+        for _ in range(2):
+            done = await client.chat.completions.with_raw_response.create(
+                model=MODEL, messages=[{"role": "user", "content": "a kite"}], extra_headers={"X-Request-ID": "same-id"},
+            )
+            assert done.status_code == 200 and done.headers["X-Request-ID"].startswith("same-id.")

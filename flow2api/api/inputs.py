@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 from multidict import MultiDictProxy
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from flow2api.api.jobs import media_name_from_url
 from flow2api.errors import InvalidRequestError, PayloadTooLargeError
@@ -261,10 +262,13 @@ FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 async def read_form(request: web.Request) -> tuple[MultiDictProxy[str | web.FileField], dict[str, Any]]:
     """A multipart or urlencoded body: the whole form, and its plain text fields as a dict.
 
-    Raises ``PayloadTooLargeError`` (413) past the server's body limit.
+    Raises ``PayloadTooLargeError`` (413) past the server's body limit and
+    ``InvalidRequestError`` (400) for a body that is not a well-formed form.
     """
     try:
         form = await request.post()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLargeError("The request body is larger than the server accepts") from None
+    except (ValueError, BadHttpMessage):  # no or wrong boundary, invalid UTF-8, a part without headers
+        raise InvalidRequestError("The form body could not be parsed (check the multipart boundary and encoding).") from None
     return form, {k: v for k, v in form.items() if isinstance(v, str)}

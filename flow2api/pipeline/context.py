@@ -42,12 +42,15 @@ def surface_of(path: str) -> str:
 async def context_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
     """Create the request's :class:`RequestState`, echo ``X-Request-ID``, log and record the outcome.
 
-    A client-sent ``X-Request-ID`` (1–64 of ``[A-Za-z0-9._-]``) is reused, else
-    a random one is made. API requests get a ``request_logs`` row (no bodies,
-    no secrets); the access line is ``METHOD path status duration_ms``.
+    A client-sent ``X-Request-ID`` (1–64 of ``[A-Za-z0-9._-]``) becomes the
+    prefix of the id (``<client id>.<6 hex>``), else a random one is made.
+    API requests get a ``request_logs`` row (no bodies, no secrets); the
+    access line is ``METHOD path status duration_ms``.
     """
     sent = request.headers.get("X-Request-ID", "")
-    request_id = sent if _CLIENT_ID.match(sent) else new_request_id()
+    # The id also names the request's task row, so it must be unique: a client's id is kept as a prefix
+    # (its logs still correlate) and made unique with a suffix; a repeated X-Request-ID is not an error.
+    request_id = f"{sent}.{new_request_id()[:6]}" if _CLIENT_ID.match(sent) else new_request_id()
     state = RequestState(request_id=request_id, surface=surface_of(request.path))
     request[STATE] = state
     token = request_id_var.set(request_id)

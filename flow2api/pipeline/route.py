@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -75,8 +76,12 @@ def generation_source(request: web.Request) -> ModelSource | None:
     return getattr(request.match_info.handler, _MARK, None)
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 async def read_json_object(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
-    """The request body as a JSON object; 400 for bad JSON or a non-object, 413 past the size limit.
+    """The request body as a JSON object; 400 for bad JSON (too deep, unpaired surrogates) or a non-object,
+    413 past the size limit.
 
     ``allow_empty`` turns an empty body into ``{}`` (Gemini paths carry the model in the URL).
     """
@@ -88,12 +93,19 @@ async def read_json_object(request: web.Request, *, allow_empty: bool = False) -
         return {}
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise InvalidRequestError(
             "We could not parse the JSON body of your request. Send a JSON object with Content-Type: application/json."
         ) from None
     if not isinstance(body, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
+    # JSON may escape a lone UTF-16 surrogate (\ud800), which no UTF-8 text can hold: refuse it here rather
+    # than fail later when the prompt is stored or sent upstream. Only bodies with such an escape pay the check.
+    if _SURROGATE_ESCAPE.search(raw):
+        try:
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRequestError("The request contains an unpaired Unicode surrogate (not valid UTF-8 text).") from None
     return body
 
 
@@ -169,7 +181,8 @@ def first_image_bytes(body: Mapping[str, Any]) -> bytes | None:
         return _data_uri_header(body["image"])
     contents = body.get("contents")
     if isinstance(contents, list) and contents and isinstance(contents[-1], Mapping):
-        for part in contents[-1].get("parts") or ():
+        parts = contents[-1].get("parts")
+        for part in parts if isinstance(parts, list) else ():
             inline = _dict(_dict(part).get("inlineData") or _dict(part).get("inline_data"))
             if isinstance(inline.get("data"), str):
                 return _data_uri_header(f"data:;base64,{inline['data']}")

@@ -44,10 +44,13 @@ async def test_context_echoes_or_creates_a_request_id(aiohttp_client) -> None:
     app[REQUEST_LOGS] = Logs()  # type: ignore[assignment]
     client = await aiohttp_client(app)
     resp = await client.get("/v1/ok", headers={"X-Request-ID": "abc-123"})
-    assert resp.headers["X-Request-ID"] == "abc-123" and (await resp.json())["id"] == "abc-123"
+    first = resp.headers["X-Request-ID"]
+    assert first.startswith("abc-123.") and (await resp.json())["id"] == first
+    again = await client.get("/v1/ok", headers={"X-Request-ID": "abc-123"})
+    assert again.headers["X-Request-ID"] != first, "a repeated client id must still give a unique request id"
     resp = await client.get("/v1/ok", headers={"X-Request-ID": "bad id with spaces"})
     assert len(resp.headers["X-Request-ID"]) == 16
-    assert [r["status"] for r in Logs.rows] == [200, 200]
+    assert [r["status"] for r in Logs.rows] == [200, 200, 200]
 
 
 @pytest.mark.parametrize(("prefix", "surface_keys"), [("/v1", {"message", "type", "param", "code"}),
