@@ -38,6 +38,7 @@ from flow2api.keys import (
 from flow2api.limits import InProcessRateLimiter
 from flow2api.media import InputStore, MediaCache
 from flow2api.pipeline import API_MIDDLEWARES, ROOT_MIDDLEWARES
+from flow2api.pipeline.context import stamp_request_id
 from flow2api.plugin import Provider
 from flow2api.pool import AccountPool
 from flow2api.pool.maintenance import run_maintenance
@@ -78,6 +79,7 @@ def create_app(
     database = Database(data_dir / "flow2api.db")
 
     app = web.Application(middlewares=ROOT_MIDDLEWARES, client_max_size=settings.server.max_body_bytes)
+    app.on_response_prepare.append(stamp_request_id)
     app[SETTINGS] = holder
     app[PROVIDERS] = dict(providers)
     app[DEMO] = bool(demo_accounts)

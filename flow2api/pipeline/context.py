@@ -38,6 +38,13 @@ def surface_of(path: str) -> str:
     return "plain"
 
 
+async def stamp_request_id(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` signal: every response, streamed ones included, carries ``X-Request-ID``."""
+    state = request.get(STATE)
+    if state is not None:
+        response.headers["X-Request-ID"] = state.request_id
+
+
 @web.middleware
 async def context_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
     """Create the request's :class:`RequestState`, echo ``X-Request-ID``, log and record the outcome.
@@ -58,8 +65,6 @@ async def context_middleware(request: web.Request, handler: web.Handler) -> web.
     try:
         response = await handler(request)
         status = response.status
-        if not response.prepared:
-            response.headers["X-Request-ID"] = request_id
         return response
     except web.HTTPException as exc:
         status = exc.status

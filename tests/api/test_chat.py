@@ -211,10 +211,12 @@ async def test_client_disconnect_marks_the_task(fake: FakeWorld) -> None:
     body = {"model": VIDEO_MODEL, "messages": [{"role": "user", "content": "x"}], "stream": True}
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{gw.url}/v1/chat/completions", json=body, headers=headers) as r:
+            task_id = r.headers["X-Request-ID"]  # the client's id plus a unique suffix names the task
             await r.content.readline()  # the stream started; now hang up
+    assert task_id.startswith("gone-away-1.")
     tasks = gw.app[TASKS]
     for _ in range(200):
-        task = await tasks.get("gone-away-1")
+        task = await tasks.get(task_id)
         if task is not None and task.status == "failed":
             break
         await asyncio.sleep(0.02)

@@ -13,6 +13,7 @@ from flow2api.errors import ContentPolicyError, UpstreamRateLimitedError
 from flow2api.keys import API_KEYS, RATE_LIMITER, SETTINGS, STATE
 from flow2api.limits import InProcessRateLimiter
 from flow2api.pipeline import auth_middleware, context_middleware, errors_middleware, rate_limit_middleware
+from flow2api.pipeline.context import stamp_request_id
 from flow2api.request_state import Caller
 from flow2api.settings import RateLimitSection, Settings, SettingsHolder
 from flow2api.storage import Database
@@ -25,6 +26,7 @@ async def caller_name(request: web.Request) -> web.Response:
 
 def bare_app(*middlewares, prefix: str = "/v1") -> web.Application:
     app = web.Application(middlewares=[context_middleware, errors_middleware, *middlewares])
+    app.on_response_prepare.append(stamp_request_id)  # the context stage's signal, as create_app registers it
     sub = web.Application()
     sub.router.add_get("/ok", caller_name)
     app.add_subapp(prefix, sub)
