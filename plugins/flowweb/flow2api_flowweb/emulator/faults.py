@@ -21,30 +21,22 @@ rpc ids such as ``ogiZ0b`` and the names ``page``, ``reload``, ``content``, ``cr
 
 from __future__ import annotations
 
-import fnmatch
-import logging
-import random
-import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-log = logging.getLogger(__name__)
+from flow2api_videofx.emulator.faults import FaultInjector as _SharedInjector
+from flow2api_videofx.emulator.faults import MatchingRule
+
 
 FaultKind = Literal["status", "rpc_error", "latency", "expire_cookies", "expire_xsrf", "captcha_fail", "safety",
                     "video_fail", "slow_media", "bad_shape"]
 
 
-class FaultRule(BaseModel):
+class FaultRule(MatchingRule):
     """One fault rule (also the JSON of ``POST /_emulator/faults``)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     kind: FaultKind
-    account: str | None = None
-    operation: str | None = None
-    count: int | None = Field(None, ge=1)
-    probability: float = Field(1.0, ge=0.0, le=1.0)
     status: int | None = Field(None, ge=400, le=599)
     retry_after: int | None = Field(None, ge=0)
     code: int = 8
@@ -55,8 +47,6 @@ class FaultRule(BaseModel):
     message: str = "Video generation failed."
     bytes_per_second: int = Field(16_384, ge=1)
     path: list[int] | None = None
-    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
-    fired: int = 0
 
     @model_validator(mode="after")
     def _parameters(self) -> FaultRule:
@@ -66,47 +56,11 @@ class FaultRule(BaseModel):
             raise ValueError("kind 'latency' needs 'latency_ms' > 0")
         return self
 
-    def matches(self, kind: str, operation: str, account: str | None) -> bool:
-        if self.kind != kind or (self.count is not None and self.fired >= self.count):
-            return False
-        if self.account is not None and self.account != account:
-            return False
-        return self.operation is None or fnmatch.fnmatchcase(operation, self.operation)
 
+class FaultInjector(_SharedInjector):
+    """The active rules of this emulator (the VideoFX emulator's injector with this emulator's rules)."""
 
-class FaultInjector:
-    """The active rules; :meth:`take` decides (and counts) whether one fires."""
-
-    def __init__(self, seed: int = 0) -> None:
-        self.rules: list[FaultRule] = []
-        self._random = random.Random(seed)
-
-    def add(self, rule: FaultRule | dict[str, Any]) -> FaultRule:
-        """Add a rule (a :class:`FaultRule` or its JSON); returns it with its ``id``."""
-        if not isinstance(rule, FaultRule):
-            rule = FaultRule.model_validate(rule)
-        self.rules.append(rule)
-        return rule
-
-    def remove(self, rule_id: str) -> bool:
-        before = len(self.rules)
-        self.rules = [r for r in self.rules if r.id != rule_id]
-        return len(self.rules) != before
-
-    def clear(self) -> None:
-        self.rules.clear()
-
-    def take(self, kind: str, operation: str, account: str | None) -> FaultRule | None:
-        """The first matching rule of ``kind`` that wins its probability roll, counted as fired."""
-        for rule in self.rules:
-            if not rule.matches(kind, operation, account):
-                continue
-            if rule.probability < 1.0 and self._random.random() >= rule.probability:
-                continue
-            rule.fired += 1
-            log.info("fault %s fired on %s (account %s)", kind, operation, account)
-            return rule
-        return None
+    rule_model = FaultRule
 
 
 def mangle(payload: Any, rule: FaultRule) -> Any:

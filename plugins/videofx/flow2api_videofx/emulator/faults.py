@@ -40,16 +40,37 @@ FaultKind = Literal["status", "latency", "expire_at", "captcha_fail", "video_fai
                     "bad_shape"]
 
 
-class FaultRule(BaseModel):
-    """One fault. Matching: ``account`` (e-mail) and ``operation`` (fnmatch pattern), both optional."""
+class MatchingRule(BaseModel):
+    """What every emulator's fault rule shares: which requests it matches, how often it fires, its bookkeeping.
+
+    ``account`` (e-mail) and ``operation`` (fnmatch pattern) are both optional;
+    ``count`` None = forever. Subclasses add ``kind`` and its parameters (the
+    flow.google.com emulator reuses this with its own kinds).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: FaultKind
+    kind: str
     account: str | None = None
     operation: str | None = None
     count: int | None = Field(None, ge=1)
     probability: float = Field(1.0, ge=0.0, le=1.0)
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    fired: int = 0
+
+    def matches(self, kind: str, operation: str, account: str | None) -> bool:
+        """Whether the rule applies to a request of ``kind``/``operation``/``account`` and has firings left."""
+        if self.kind != kind or (self.count is not None and self.fired >= self.count):
+            return False
+        if self.account is not None and self.account != account:
+            return False
+        return self.operation is None or fnmatch.fnmatchcase(operation, self.operation)
+
+
+class FaultRule(MatchingRule):
+    """One fault of this emulator (also the JSON of ``POST /_emulator/faults``)."""
+
+    kind: FaultKind
     # kind parameters
     status: int | None = Field(None, ge=400, le=599)
     retry_after: float | None = Field(None, ge=0)
@@ -61,9 +82,6 @@ class FaultRule(BaseModel):
     media_status: str = "MEDIA_GENERATION_STATUS_FAILED"
     bytes_per_second: int = Field(16_384, ge=1)
     field: str | None = None
-    # bookkeeping (set by the injector)
-    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
-    fired: int = 0
 
     @model_validator(mode="after")
     def _check_parameters(self) -> "FaultRule":
@@ -76,38 +94,37 @@ class FaultRule(BaseModel):
                              "MEDIA_GENERATION_STATUS_ERROR")
         return self
 
-    def matches(self, kind: str, operation: str, account: str | None) -> bool:
-        if self.kind != kind or (self.count is not None and self.fired >= self.count):
-            return False
-        if self.account is not None and self.account != account:
-            return False
-        return self.operation is None or fnmatch.fnmatchcase(operation, self.operation)
-
-
 class FaultInjector:
-    """The active rules of one emulator. ``take`` decides (and counts) whether one fires."""
+    """The active rules of one emulator. ``take`` decides (and counts) whether one fires.
+
+    ``rule_model`` is the emulator's rule class (a :class:`MatchingRule`).
+    """
+
+    rule_model: type[MatchingRule] = FaultRule
 
     def __init__(self, seed: int = 0) -> None:
-        self.rules: list[FaultRule] = []
+        self.rules: list[Any] = []
         self._random = random.Random(seed)
 
-    def add(self, rule: FaultRule | dict[str, Any]) -> FaultRule:
-        """Add a rule (a `FaultRule` or its JSON dict); returns it with its ``id``."""
-        if not isinstance(rule, FaultRule):
-            rule = FaultRule.model_validate(rule)
+    def add(self, rule: MatchingRule | dict[str, Any]) -> Any:
+        """Add a rule (a rule object or its JSON dict); returns it with its ``id``."""
+        if not isinstance(rule, self.rule_model):
+            rule = self.rule_model.model_validate(rule)
         self.rules.append(rule)
         logger.info("fault rule added: %s", rule.model_dump(exclude_defaults=True))
         return rule
 
     def remove(self, rule_id: str) -> bool:
+        """Remove one rule by id; False when there is none."""
         before = len(self.rules)
         self.rules = [r for r in self.rules if r.id != rule_id]
         return len(self.rules) != before
 
     def clear(self) -> None:
+        """Remove every rule."""
         self.rules.clear()
 
-    def take(self, kind: str, operation: str, account: str | None) -> FaultRule | None:
+    def take(self, kind: str, operation: str, account: str | None) -> Any:
         """The first rule of ``kind`` that matches and wins its probability roll, counted as fired."""
         for rule in self.rules:
             if not rule.matches(kind, operation, account):
