@@ -61,6 +61,7 @@ async def recent_requests(db: Database, flt: LogFilter) -> list[dict[str, Any]]:
         where.append(clause)
         params += values
     limit = max(1, min(flt.limit, MAX_LIMIT))
+    await db.writes.flushed()  # request-log rows are written behind the answers
     async with db.conn.execute(
         "SELECT id, request_id, method, path, model, status, duration_ms, account_id, api_key, error, created_at"
         f" FROM request_logs WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
@@ -72,6 +73,7 @@ async def recent_requests(db: Database, flt: LogFilter) -> list[dict[str, Any]]:
 async def request_totals(db: Database, *, since: float | None = None) -> dict[str, int]:
     """``{"requests", "errors"}`` (errors = status ≥ 400) since ``since`` (Unix s; default the last 24 h)."""
     since = time.time() - 86400 if since is None else since
+    await db.writes.flushed()  # request-log rows are written behind the answers
     async with db.conn.execute(
         "SELECT COUNT(*), SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) FROM request_logs WHERE created_at >= ?",
         (since,),
@@ -83,6 +85,7 @@ async def request_totals(db: Database, *, since: float | None = None) -> dict[st
 async def requests_by_account(db: Database, *, since: float | None = None) -> dict[int, dict[str, int]]:
     """Per account id: ``{"requests", "errors"}`` since ``since`` (default the last 24 h)."""
     since = time.time() - 86400 if since is None else since
+    await db.writes.flushed()  # request-log rows are written behind the answers
     async with db.conn.execute(
         "SELECT account_id, COUNT(*), SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) FROM request_logs"
         " WHERE created_at >= ? AND account_id IS NOT NULL GROUP BY account_id",

@@ -74,7 +74,7 @@ async def context_middleware(request: web.Request, handler: web.Handler) -> web.
         duration_ms = (time.perf_counter() - state.started) * 1000
         log.info("%s %s %d %.1fms", request.method, request.path, status, duration_ms)
         if request.path.startswith(API_PREFIXES):
-            await request.config_dict[REQUEST_LOGS].add(
+            request.config_dict[REQUEST_LOGS].add(
                 request_id=request_id, method=request.method, path=request.path, status=status,
                 duration_ms=duration_ms, model=state.entry.id if state.entry else None,
                 account_id=state.account_id, api_key=state.caller.name if state.caller else None,

@@ -14,6 +14,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from flow2api.catalog import CatalogEntry, Route
@@ -350,13 +351,18 @@ class AccountPool:
     # -- health ----------------------------------------------------------------------------------------------
 
     async def record_success(self, lease: Lease) -> None:
-        """A job on this account succeeded: clear its error streak, count its use."""
+        """A job on this account succeeded: clear its error streak, count its use.
+
+        The in-memory record changes at once; the row is written behind
+        (:meth:`~flow2api.storage.accounts.AccountRepository.write_usage_later`), off the answer's path.
+        """
         record = self._records.get(lease.account_id)
         if record is None:
             return
-        await self.update(
-            lease.account_id, consecutive_errors=0, last_used_at=time.time(), use_count=record.use_count + 1,
+        self._records[lease.account_id] = replace(
+            record, consecutive_errors=0, last_used_at=time.time(), use_count=record.use_count + 1,
         )
+        self.repo.write_usage_later(lease.account_id, lambda: self._records.get(lease.account_id))
 
     async def record_failure(self, lease: Lease, exc: Flow2APIError) -> None:
         """Apply the health policy to an account-specific failure.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -188,6 +189,24 @@ class AccountRepository:
         if cur.rowcount == 0:
             raise KeyError(account_id)
         return record
+
+    def write_usage_later(self, account_id: int, current: Callable[[], AccountRecord | None]) -> None:
+        """Queue a write of the account's use counters (``consecutive_errors``, ``use_count``, ``last_used_at``).
+
+        Group commit, not awaited (:class:`~flow2api.storage.database.WriteBatcher`):
+        ``current()`` is read when the batch runs, so the row gets the latest
+        in-memory values whatever other updates ran in between.
+        """
+        def values() -> tuple[Any, ...]:
+            record = current()
+            if record is None:  # deleted meanwhile: the UPDATE matches nothing
+                return (0, 0, None, time.time(), account_id)
+            return (record.consecutive_errors, record.use_count, record.last_used_at, time.time(), account_id)
+
+        self._db.writes.write_later(
+            "UPDATE accounts SET consecutive_errors = ?, use_count = ?, last_used_at = ?, updated_at = ? WHERE id = ?",
+            values, idempotent=True,
+        )
 
     async def delete(self, account_id: int) -> bool:
         """Delete an account and its projects; True when it existed."""

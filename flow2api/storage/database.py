@@ -8,13 +8,18 @@ that has shipped.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
+
+Params = Sequence[Any] | Callable[[], Sequence[Any]]
 
 MIGRATIONS: list[str] = [
     # 1: accounts, projects, tasks, request logs
@@ -165,6 +170,95 @@ MIGRATIONS: list[str] = [
 ]
 
 
+class WriteBatcher:
+    """Group commit for the hot path's writes: statements queued while the previous batch runs go together.
+
+    Every aiosqlite call is one trip to its worker thread and back (two thread
+    hand-offs and, under load, a GIL switch each way): with seven statements
+    per generated image that was a quarter of the gateway's CPU time (issue 8,
+    docs/performance.md). Here the statements queued by all coroutines are
+    grouped by SQL text and each group runs as one ``executemany``: one trip
+    per distinct statement per batch, however many requests queued rows. A
+    batch starts as soon as the first statement is queued and the next one
+    takes everything queued meanwhile, so an idle server pays no delay and a
+    busy one batches more.
+
+    :meth:`write` waits until its statement has run (and raises its error);
+    :meth:`write_later` does not wait (statistics, logs) and logs failures.
+    The connection is in autocommit mode, so every row of an ``executemany``
+    commits on its own: when one fails, the rows before it are stored and the
+    rest are not, and it is not known which. Statements marked ``idempotent``
+    (re-running one changes nothing more, e.g. an ``UPDATE`` to absolute values)
+    are then run again one by one, so each caller gets its own statement's
+    outcome; the others' callers get the error.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._queued: dict[str, list[tuple[Params, asyncio.Future[None] | None]]] = {}
+        self._idempotent: set[str] = set()
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def write(self, sql: str, params: Params, *, idempotent: bool = False) -> None:
+        """Run ``sql`` with ``params`` in the next batch and wait for it; raises its ``sqlite3.Error``.
+
+        ``params`` may be a function returning them, called when the batch runs
+        (a write of in-memory state then stores its latest value).
+        """
+        future = asyncio.get_running_loop().create_future()
+        self._queue(sql, params, future, idempotent)
+        await asyncio.shield(future)  # a caller that gives up does not take its statement back
+
+    def write_later(self, sql: str, params: Params, *, idempotent: bool = False) -> None:
+        """Queue ``sql`` for the next batch without waiting; a failure is logged (the SQL, never the values)."""
+        self._queue(sql, params, None, idempotent)
+
+    async def flushed(self) -> None:
+        """Return once every statement queued before the call has run (read-your-writes for readers)."""
+        while self._drainer is not None and not self._drainer.done():
+            await asyncio.shield(self._drainer)
+
+    def _queue(self, sql: str, params: Params, future: asyncio.Future[None] | None, idempotent: bool) -> None:
+        self._queued.setdefault(sql, []).append((params, future))
+        if idempotent:
+            self._idempotent.add(sql)
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.get_running_loop().create_task(self._drain(), name="sqlite-write-batcher")
+
+    async def _drain(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, {}
+            for sql, rows in batch.items():
+                await self._run(sql, rows)
+
+    async def _run(self, sql: str, rows: list[tuple[Params, asyncio.Future[None] | None]]) -> None:
+        values = [params() if callable(params) else params for params, _ in rows]
+        try:
+            if len(rows) == 1:
+                await self._conn.execute(sql, values[0])
+            else:
+                await self._conn.executemany(sql, values)
+        except sqlite3.Error as exc:
+            if len(rows) > 1 and sql in self._idempotent:
+                for one in rows:
+                    await self._run(sql, [one])
+                return
+            for _, future in rows:
+                if future is None:
+                    log.error("a queued database write failed (%s): %s", sql.split(" (")[0], exc)
+                elif not future.done():
+                    future.set_exception(exc)
+            return
+        except BaseException as exc:  # cancelled at shutdown: tell the waiters, then stop
+            for _, future in rows:
+                if future is not None and not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else sqlite3.OperationalError("closed"))
+            raise
+        for _, future in rows:
+            if future is not None and not future.done():
+                future.set_result(None)
+
+
 class Connection:
     """The aiosqlite connection in autocommit mode: each statement is committed in the hop that runs it.
 
@@ -208,6 +302,7 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: Connection | None = None
+        self._writes: WriteBatcher | None = None
 
     @property
     def conn(self) -> Connection:
@@ -216,12 +311,20 @@ class Database:
             raise RuntimeError("database is not open")
         return self._conn
 
+    @property
+    def writes(self) -> WriteBatcher:
+        """The group-commit queue of the open connection (:class:`WriteBatcher`); ``RuntimeError`` before :meth:`open`."""
+        if self._writes is None:
+            raise RuntimeError("database is not open")
+        return self._writes
+
     async def open(self) -> None:
         """Open the file (creating its directory), enable WAL (synchronous=NORMAL) and foreign keys, apply pending migrations."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         raw = await aiosqlite.connect(self.path, isolation_level=None)  # autocommit: see Connection
         raw.row_factory = aiosqlite.Row
         self._conn = Connection(raw)
+        self._writes = WriteBatcher(raw)
         await raw.execute("PRAGMA journal_mode=WAL")
         # With WAL, NORMAL syncs at checkpoints instead of every commit: a crash of flow2api loses nothing,
         # a power cut may lose the last few commits (SQLite docs, "PRAGMA synchronous").
@@ -240,7 +343,9 @@ class Database:
         return max(version, len(MIGRATIONS))
 
     async def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Run the queued writes, then close the connection (idempotent)."""
+        if self._writes is not None:
+            await self._writes.flushed()
         if self._conn is not None:
-            conn, self._conn = self._conn, None
+            conn, self._conn, self._writes = self._conn, None, None
             await conn.close()

@@ -99,6 +99,12 @@ class TaskRecord:
 
 
 _JSON_COLUMNS = ("result", "resume", "request")
+# One statement text for every update, so concurrent ones share a batch; absolute values, so it is idempotent.
+_UPDATE = (
+    "UPDATE tasks SET status = COALESCE(?, status), progress = COALESCE(?, progress),"
+    " account_id = COALESCE(?, account_id), result = COALESCE(?, result), error = COALESCE(?, error),"
+    " resume = COALESCE(?, resume), completed_at = COALESCE(?, completed_at), updated_at = ? WHERE id = ?"
+)
 
 
 def _record(row: Any) -> TaskRecord:
@@ -135,8 +141,11 @@ class TaskRepository:
         request: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         request_hash: str | None = None,
+        status: str = QUEUED,
+        account_id: int | None = None,
     ) -> None:
-        """Record an accepted generation as ``queued`` before anything is sent upstream.
+        """Record an accepted generation before anything is sent upstream: ``queued``, or ``in_progress`` on
+        ``account_id`` when the request already holds its account (one write instead of two).
 
         With an ``idempotency_key`` already used by the same owner, raises
         :class:`IdempotencyConflict` carrying the existing task (the caller decides
@@ -146,11 +155,11 @@ class TaskRepository:
         now = time.time()
         try:
             await self._db.conn.execute(
-                "INSERT INTO tasks (id, kind, model, prompt, status, api_key, api_key_id, owner, surface, request,"
-                " idempotency_key, request_hash, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tasks (id, kind, model, prompt, status, account_id, api_key, api_key_id, owner, surface,"
+                " request, idempotency_key, request_hash, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    task_id, kind, model, prompt, QUEUED, api_key, api_key_id, owner_of(api_key_id), surface,
+                    task_id, kind, model, prompt, status, account_id, api_key, api_key_id, owner_of(api_key_id), surface,
                     json.dumps(request) if request is not None else None, idempotency_key, request_hash, now, now,
                 ),
             )
@@ -175,29 +184,19 @@ class TaskRepository:
         error: str | None = None,
         resume: dict[str, Any] | None = None,
     ) -> None:
-        """Advance a task; reaching ``completed`` or ``failed`` stamps ``completed_at``.
+        """Advance a task; reaching ``completed`` or ``failed`` stamps ``completed_at``. ``None`` keeps a column.
 
         ``resume`` is the provider's :class:`~flow2api.plugin.Submitted` state.
+        Runs in the database's group commit (:class:`~flow2api.storage.database.WriteBatcher`)
+        and returns once stored; raises ``sqlite3.Error``.
         """
         now = time.time()
-        sets: dict[str, Any] = {"updated_at": now}
-        if status is not None:
-            sets["status"] = status
-            if status in (SUCCEEDED, FAILED):
-                sets["completed_at"] = now
-        if progress is not None:
-            sets["progress"] = progress
-        if account_id is not None:
-            sets["account_id"] = account_id
-        if result is not None:
-            sets["result"] = json.dumps(result)
-        if error is not None:
-            sets["error"] = error
-        if resume is not None:
-            sets["resume"] = json.dumps(resume)
-        assignments = ", ".join(f"{k} = ?" for k in sets)
-        await self._db.conn.execute(f"UPDATE tasks SET {assignments} WHERE id = ?", (*sets.values(), task_id))
-        await self._db.conn.commit()
+        await self._db.writes.write(_UPDATE, (
+            status, progress, account_id,
+            json.dumps(result) if result is not None else None, error,
+            json.dumps(resume) if resume is not None else None,
+            now if status in (SUCCEEDED, FAILED) else None, now, task_id,
+        ), idempotent=True)
 
     async def get(self, task_id: str) -> TaskRecord | None:
         """The task, or ``None`` (deleted ones included)."""
@@ -258,24 +257,29 @@ class RequestLogRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(
+    def add(
         self, *, request_id: str, method: str, path: str, status: int, duration_ms: float,
         model: str | None = None, account_id: int | None = None, api_key: str | None = None, error: str | None = None,
     ) -> None:
-        """Append one row; ``duration_ms`` in milliseconds, ``api_key`` is the key's display name, never the key."""
-        await self._db.conn.execute(
+        """Queue one row (group commit, not awaited: see :meth:`flushed`); ``duration_ms`` in milliseconds,
+        ``api_key`` is the key's display name, never the key."""
+        self._db.writes.write_later(
             "INSERT INTO request_logs (request_id, method, path, model, status, duration_ms, account_id, api_key,"
             " error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (request_id, method, path, model, status, duration_ms, account_id, api_key,
              summarize_request(error) if error else None, time.time()),
         )
-        await self._db.conn.commit()
+
+    async def flushed(self) -> None:
+        """Wait until every row queued by :meth:`add` so far is stored (call before reading the table)."""
+        await self._db.writes.flushed()
 
     async def prune(self, *, max_age_s: float = 0, max_rows: int = 0) -> int:
         """Delete rows older than ``max_age_s`` seconds and all but the newest ``max_rows``; returns rows deleted.
 
         ``0`` turns a limit off. Run periodically (the app's request-log janitor).
         """
+        await self.flushed()
         removed = 0
         if max_age_s:
             cutoff = time.time() - max_age_s
@@ -292,6 +296,7 @@ class RequestLogRepository:
 
     async def count(self) -> int:
         """Rows in the request log."""
+        await self.flushed()
         async with self._db.conn.execute("SELECT COUNT(*) FROM request_logs") as cur:
             (n,) = await cur.fetchone()
         return n

@@ -48,7 +48,7 @@ class UsageRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def record(
+    def record(
         self,
         *,
         account_id: int,
@@ -61,8 +61,12 @@ class UsageRepository:
         duration_ms: float = 0.0,
         at: float | None = None,
     ) -> None:
-        """Add one attempt to today's row (UTC) of this account, key and model."""
-        await self._db.conn.execute(
+        """Add one attempt to today's row (UTC) of this account, key and model.
+
+        Queued in the database's group commit and not awaited (statistics must not
+        slow the answer); :meth:`daily` waits for queued rows before reading.
+        """
+        self._db.writes.write_later(
             "INSERT INTO usage_daily (day, account_id, api_key_id, api_key, model, kind, attempts, succeeded, failed,"
             " outputs, duration_ms) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)"
             " ON CONFLICT (day, account_id, api_key_id, model) DO UPDATE SET"
@@ -74,7 +78,6 @@ class UsageRepository:
                 1 if ok else 0, 0 if ok else 1, outputs if ok else 0, duration_ms,
             ),
         )
-        await self._db.conn.commit()
 
     async def daily(
         self,
@@ -94,6 +97,7 @@ class UsageRepository:
         bad = [d for d in group_by if d not in DIMENSIONS]
         if bad:
             raise ValueError(f"unknown usage dimension(s): {', '.join(bad)}")
+        await self._db.writes.flushed()
         where, params = ["1 = 1"], []
         for column, value in (("account_id", account_id), ("api_key_id", api_key_id), ("model", model)):
             if value is not None:

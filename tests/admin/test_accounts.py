@@ -173,7 +173,7 @@ async def test_account_page_shows_its_error_history(admin: AdminSite) -> None:
     from flow2api.keys import REQUEST_LOGS
 
     aid = admin.gateway.pool.records()[0].id
-    await admin.gateway.app[REQUEST_LOGS].add(
+    admin.gateway.app[REQUEST_LOGS].add(
         request_id="r-fail-1", method="POST", path="/v1/chat/completions", status=502, duration_ms=12.0,
         model="veo_3_1_t2v_fast_landscape", account_id=aid, api_key="global", error="upstream_unavailable: boom",
     )

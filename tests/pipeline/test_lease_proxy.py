@@ -70,7 +70,7 @@ CATALOG_YAML = "version: 1\nmodels:\n- id: fake\n  kind: image\n  routes:\n  - p
 
 
 class Logs:
-    async def add(self, **row: Any) -> None:
+    def add(self, **row: Any) -> None:
         return None
 
 

@@ -39,7 +39,7 @@ async def test_context_echoes_or_creates_a_request_id(aiohttp_client) -> None:
     class Logs:
         rows: list[dict] = []
 
-        async def add(self, **row) -> None:
+        def add(self, **row) -> None:
             self.rows.append(row)
 
     app = bare_app(prefix="/v1")
@@ -76,7 +76,7 @@ async def test_errors_render_in_the_surface_shape_without_traces(aiohttp_client,
     from flow2api.keys import REQUEST_LOGS
 
     class Logs:
-        async def add(self, **row) -> None:
+        def add(self, **row) -> None:
             return None
 
     app[REQUEST_LOGS] = Logs()  # type: ignore[assignment]
@@ -98,7 +98,7 @@ async def auth_app(tmp_path: Path, prefix: str = "/v1") -> tuple[web.Application
     from flow2api.keys import REQUEST_LOGS
 
     class Logs:
-        async def add(self, **row) -> None:
+        def add(self, **row) -> None:
             return None
 
     db = Database(tmp_path / "k.db")
@@ -180,7 +180,7 @@ async def test_rate_limit_stage_answers_429_with_retry_after(aiohttp_client) -> 
     from flow2api.keys import REQUEST_LOGS
 
     class Logs:
-        async def add(self, **row) -> None:
+        def add(self, **row) -> None:
             return None
 
     app = web.Application(middlewares=[context_middleware, errors_middleware, as_global, rate_limit_middleware])

@@ -60,9 +60,9 @@ async def test_usage_upserts_per_day_account_key_model(db: Database) -> None:
     usage = UsageRepository(db)
     day1, day2 = 1_700_000_000.0, 1_700_000_000.0 + 86400
     for at, ok in ((day1, True), (day1, False), (day2, True)):
-        await usage.record(account_id=1, api_key_id=None, api_key=None, model="m", kind="image", ok=ok, outputs=2,
+        usage.record(account_id=1, api_key_id=None, api_key=None, model="m", kind="image", ok=ok, outputs=2,
                            duration_ms=100, at=at)
-    await usage.record(account_id=2, api_key_id=5, api_key="team", model="v", kind="video", ok=True, outputs=1, at=day1)
+    usage.record(account_id=2, api_key_id=5, api_key="team", model="v", kind="video", ok=True, outputs=1, at=day1)
     per_day = await usage.daily(group_by=("day",))
     assert [(r.group["day"], r.attempts, r.succeeded, r.failed, r.outputs) for r in per_day] == [
         ("2023-11-14", 3, 2, 1, 3), ("2023-11-15", 1, 1, 0, 2)]

@@ -1,0 +1,121 @@
+"""The database's group commit (``Database.writes``): batching, errors reaching the right caller, read-your-writes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from flow2api.storage.database import Database
+
+SET = "UPDATE t SET v = ? WHERE id = ?"
+
+
+@pytest.fixture
+async def db(tmp_path: Path):  # noqa: ANN201
+    database = Database(tmp_path / "w.db")
+    await database.open()
+    await database.conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL CHECK (v >= 0))")
+    await database.conn.executemany("INSERT INTO t (id, v) VALUES (?, 0)", [(i,) for i in range(100)])
+    yield database
+    await database.close()
+
+
+async def values(db: Database) -> dict[int, int]:
+    async with db.conn.execute("SELECT id, v FROM t") as cur:
+        return {row[0]: row[1] for row in await cur.fetchall()}
+
+
+def count_trips(db: Database) -> list[int]:
+    """Rows per trip to aiosqlite's thread (``execute`` = 1), counted on the real connection."""
+    trips: list[int] = []
+    raw = db.conn._conn
+    execute, executemany = raw.execute, raw.executemany
+
+    def one(sql, params=None):  # noqa: ANN001, ANN202
+        trips.append(1)
+        return execute(sql, params)
+
+    def many(sql, rows):  # noqa: ANN001, ANN202
+        trips.append(len(rows))
+        return executemany(sql, rows)
+
+    raw.execute, raw.executemany = one, many
+    return trips
+
+
+async def test_concurrent_writes_share_trips_and_all_land(db: Database) -> None:
+    trips = count_trips(db)
+    await asyncio.gather(*(db.writes.write(SET, (i + 1, i)) for i in range(100)))
+    assert sum(trips) == 100 and len(trips) <= 2, trips  # queued in one loop turn: one or two trips
+    assert await values(db) == {i: i + 1 for i in range(100)}
+
+
+async def test_a_lone_write_runs_at_once_without_waiting_for_company(db: Database) -> None:
+    trips = count_trips(db)
+    await asyncio.wait_for(db.writes.write(SET, (7, 1)), 5)
+    assert trips == [1]
+    assert (await values(db))[1] == 7
+
+
+async def test_a_failing_idempotent_row_fails_only_its_own_caller(db: Database) -> None:
+    outcomes = await asyncio.gather(*(db.writes.write(SET, (-1 if i == 50 else 5, i), idempotent=True)
+                                      for i in range(100)), return_exceptions=True)
+    failed = [i for i, o in enumerate(outcomes) if isinstance(o, Exception)]
+    assert failed == [50] and isinstance(outcomes[50], sqlite3.IntegrityError)
+    stored = await values(db)
+    assert stored[50] == 0 and all(v == 5 for i, v in stored.items() if i != 50)
+
+
+async def test_a_failing_row_of_other_statements_fails_every_caller_of_its_batch(db: Database) -> None:
+    add = "UPDATE t SET v = v + ? WHERE id = ?"  # not idempotent: running a row twice would count it twice
+    await db.writes.write(add, (1, 0))
+    outcomes = await asyncio.gather(*(db.writes.write(add, (-5 if i == 3 else 1, i)) for i in range(10)),
+                                    return_exceptions=True)
+    assert isinstance(outcomes[3], sqlite3.IntegrityError)
+    stored = await values(db)
+    # No row ran twice: each is 0 or 1 more than before, whatever its caller was told.
+    assert stored[0] in (1, 2) and all(stored[i] in (0, 1) for i in range(1, 10))
+    assert all(isinstance(o, sqlite3.IntegrityError) or stored[i] == (2 if i == 0 else 1)
+               for i, o in enumerate(outcomes))
+
+
+async def test_write_later_is_readable_after_flushed_and_its_failure_is_logged(
+    db: Database, caplog: pytest.LogCaptureFixture,
+) -> None:
+    for i in range(20):
+        db.writes.write_later(SET, (3, i))
+    await db.writes.flushed()
+    stored = await values(db)
+    assert all(stored[i] == 3 for i in range(20))
+    with caplog.at_level(logging.ERROR, logger="flow2api.storage.database"):
+        db.writes.write_later(SET, (-424242, 1))
+        await db.writes.flushed()
+    assert "queued database write failed" in caplog.text and "424242" not in caplog.text
+    assert (await values(db))[1] == 3
+
+
+async def test_params_from_a_function_are_read_when_the_batch_runs(db: Database) -> None:
+    state = {"v": 1}
+    db.writes.write_later(SET, lambda: (state["v"], 9))
+    state["v"] = 42  # changed after queueing, before the batch ran
+    await db.writes.flushed()
+    assert (await values(db))[9] == 42
+
+
+async def test_close_runs_what_is_queued(tmp_path: Path) -> None:
+    db = Database(tmp_path / "c.db")
+    await db.open()
+    await db.conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
+    for i in range(50):
+        db.writes.write_later("INSERT INTO t (id, v) VALUES (?, ?)", (i, i))
+    await db.close()
+    reopened = Database(tmp_path / "c.db")
+    await reopened.open()
+    try:
+        assert len(await values(reopened)) == 50
+    finally:
+        await reopened.close()
