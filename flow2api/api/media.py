@@ -9,7 +9,6 @@ signed URLs, so ``<img src>`` and video players can load it directly. With
 from __future__ import annotations
 
 import asyncio
-
 import time
 
 from aiohttp import web
@@ -21,8 +20,9 @@ SMALL_FILE_BYTES = 256 * 1024
 
 
 async def get_media(request: web.Request) -> web.StreamResponse:
-    """Serve one cached file: files up to 256 KiB from one threaded read, others (and ``Range``/HEAD requests)
-    through ``FileResponse``, which honours ranges and uses ``sendfile``.
+    """Serve one cached file: a recent small result from memory (:meth:`~flow2api.media.MediaCache.recent_bytes`),
+    other files up to 256 KiB from one threaded read, others (and ``Range``/HEAD requests) through
+    ``FileResponse``, which honours ranges and uses ``sendfile``.
 
     404 when unknown, expired or evicted; 403 when signing is on and the
     signature is missing, wrong or past its ``expires``.
@@ -33,12 +33,16 @@ async def get_media(request: web.Request) -> web.StreamResponse:
         name, request.query.get("expires"), request.query.get("sig"), now=time.time()
     ):
         raise web.HTTPForbidden(text="media URL signature missing, invalid or expired")
-    path = cache.path_for(name)
-    if path is None:
-        raise web.HTTPNotFound(text="media not found or expired")
     headers = {
         "Content-Type": cache.mime_for(name), "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff",
     }
+    recent = cache.recent_bytes(name)
+    if recent is not None and request.method == "GET" and "Range" not in request.headers:
+        # Just generated and still in memory: no file system call at all (the usual fetch right after the answer).
+        return web.Response(body=recent, headers={**headers, "Accept-Ranges": "bytes"})
+    path = cache.path_for(name)
+    if path is None:
+        raise web.HTTPNotFound(text="media not found or expired")
     size = cache.size_of(name)
     if size is not None and size <= SMALL_FILE_BYTES and request.method == "GET" and "Range" not in request.headers:
         # FileResponse costs two executor round trips and sendfile set-up; for an image one threaded read is

@@ -14,6 +14,15 @@ URL that may expire before it is used. Two limits keep the directory bounded:
 
 The recency index lives in memory (names, sizes, last use), rebuilt from the
 directory at start-up with modification times as last use.
+
+Results up to 1 MiB (every image) are also kept in memory for a while (the
+newest 32 MiB of them): a client fetches its image right after the answer,
+and serving it from memory costs no file system call. Their files are written
+by one worker thread per batch of results (all the results stored while the
+previous batch was written), and :meth:`MediaCache.store_bytes` returns only
+once the file is on disk, so a URL in an answer survives a restart. Under
+load this replaced an ``open()`` per image on the event loop, which took
+~1 ms of its time with other threads holding the GIL (issue 8, docs/performance.md).
 """
 
 from __future__ import annotations
@@ -41,6 +50,8 @@ log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{16,64}\.[a-z0-9]{2,5}$")
 CHUNK_BYTES = 256 * 1024
+SMALL_BYTES = 1024 * 1024  # results up to this size are buffered in memory and kept in the recent set
+RECENT_BYTES = 32 * 1024 * 1024  # memory for recently stored small results
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +86,10 @@ class MediaCache:
         self._index: OrderedDict[str, int] = OrderedDict()  # name → size, least recently used first
         self._total = 0
         self._lock = threading.Lock()  # purge_expired runs in a worker thread (the app's media janitor)
+        self._recent: OrderedDict[str, tuple[bytes, float]] = OrderedDict()  # name → (bytes, stored at), oldest first
+        self._recent_total = 0
+        self._unwritten: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
         directory.mkdir(parents=True, exist_ok=True)
         self._scan()
 
@@ -124,6 +139,7 @@ class MediaCache:
                 if oldest == name:  # never the file just stored, even when it alone exceeds the cap
                     break
                 self._total -= self._index.pop(oldest)
+                self._drop_recent(oldest)
                 evicted.append(oldest)
         for old in evicted:
             (self.directory / old).unlink(missing_ok=True)
@@ -135,12 +151,51 @@ class MediaCache:
             size = self._index.pop(name, None)
             if size is not None:
                 self._total -= size
+            self._drop_recent(name)
+
+    def _drop_recent(self, name: str) -> None:
+        entry = self._recent.pop(name, None)
+        if entry is not None:
+            self._recent_total -= len(entry[0])
+
+    def _remember_recent(self, name: str, data: bytes) -> None:
+        with self._lock:
+            self._recent[name] = (data, time.time())
+            self._recent_total += len(data)
+            while self._recent_total > RECENT_BYTES and self._recent:
+                _, (old, _) = self._recent.popitem(last=False)
+                self._recent_total -= len(old)
+
+    def recent_bytes(self, name: str) -> bytes | None:
+        """The bytes of a recently stored small result still held in memory and not expired, else ``None``.
+
+        No I/O; counts as a use (LRU order). ``None`` says nothing about the
+        file: use :meth:`path_for` then.
+        """
+        entry = self._recent.get(name)
+        if entry is None:
+            return None
+        data, stored_at = entry
+        if self.ttl and stored_at + self.ttl < time.time():
+            return None
+        with self._lock:
+            if name in self._index:
+                self._index.move_to_end(name)
+        return data
 
     async def store_bytes(self, data: bytes, mime_type: str | None = None) -> StoredMedia:
-        """Write ``data`` to a new file; the MIME type is sniffed when not given."""
+        """Write ``data`` to a new file; the MIME type is sniffed when not given. Returns once the file is written.
+
+        Results up to ``SMALL_BYTES`` are written with others in one worker-thread
+        call and kept in the recent set; raises ``OSError`` when the file cannot be written.
+        """
         mime = mime_type or sniff_mime(data) or "application/octet-stream"
         name = self._new_name(mime)
-        await asyncio.to_thread(self._write_atomic, name, data)
+        if len(data) <= SMALL_BYTES:
+            await self._write_batched(name, data)
+            self._remember_recent(name, data)
+        else:
+            await asyncio.to_thread(self._write_atomic, name, data)
         self._admit(name, len(data))
         return StoredMedia(name, mime, len(data))
 
@@ -148,6 +203,35 @@ class MediaCache:
         tmp = self.directory / f".{name}.part"
         tmp.write_bytes(data)
         os.replace(tmp, self.directory / name)
+
+    async def _write_batched(self, name: str, data: bytes) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._unwritten.append((name, data, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_unwritten(), name="media-cache-writer")
+        await asyncio.shield(done)
+
+    async def _write_unwritten(self) -> None:
+        while self._unwritten:
+            batch, self._unwritten = self._unwritten, []
+            outcomes = await asyncio.to_thread(self._write_all, [(name, data) for name, data, _ in batch])
+            for (_, _, done), error in zip(batch, outcomes):
+                if done.done():
+                    continue
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+
+    def _write_all(self, files: list[tuple[str, bytes]]) -> list[OSError | None]:
+        outcomes: list[OSError | None] = []
+        for name, data in files:
+            try:
+                self._write_atomic(name, data)
+                outcomes.append(None)
+            except OSError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     async def store_url(
         self,
@@ -158,7 +242,10 @@ class MediaCache:
         mime_type: str | None = None,
         timeout: float = 300.0,
     ) -> StoredMedia:
-        """Stream ``url`` to a new file in chunks of 256 KiB; returns what was stored.
+        """Fetch ``url`` into a new file; returns what was stored.
+
+        Up to ``SMALL_BYTES`` the body is buffered and stored as by :meth:`store_bytes`;
+        a bigger one is streamed to a temporary file in chunks of 256 KiB and renamed into place.
 
         Raises ``UpstreamUnavailableError`` for a non-2xx answer or a connection
         error and ``UpstreamTimeoutError`` after ``timeout`` seconds. The URL is
@@ -166,19 +253,34 @@ class MediaCache:
         """
         tmp = self.directory / f".{secrets.token_hex(8)}.part"
         size = 0
+        first = b""
+        buffered: list[bytes] = []
+        fh = None
         try:
             async with http.get(url, headers=dict(headers or {}), timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
                 if resp.status >= 400:
                     raise UpstreamUnavailableError(f"fetching the generated media failed with HTTP {resp.status}")
                 mime = mime_type or (resp.content_type if resp.content_type != "application/octet-stream" else None)
-                first = b""
-                with open(tmp, "wb") as fh:
+                try:
                     async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
                         if not first:
                             first = chunk[:16]
-                        fh.write(chunk)
                         size += len(chunk)
+                        if fh is None:
+                            if size <= SMALL_BYTES:
+                                buffered.append(chunk)
+                                continue
+                            # Past the small limit: a video, streamed to disk from here on, never held whole.
+                            fh = open(tmp, "wb")  # noqa: SIM115 - closed below
+                            fh.writelines(buffered)
+                            buffered = []
+                        fh.write(chunk)
+                finally:
+                    if fh is not None:
+                        fh.close()
             mime = sniff_mime(first) or mime or "application/octet-stream"
+            if fh is None:
+                return await self.store_bytes(b"".join(buffered), mime)
             name = self._new_name(mime)
             os.replace(tmp, self.directory / name)
             self._admit(name, size)
@@ -191,7 +293,8 @@ class MediaCache:
         except aiohttp.ClientError as exc:
             raise UpstreamUnavailableError(f"fetching the generated media failed: {type(exc).__name__}") from exc
         finally:
-            tmp.unlink(missing_ok=True)
+            if fh is not None:
+                tmp.unlink(missing_ok=True)  # left only when something failed before the rename
 
     def path_for(self, name: str, *, touch: bool = True) -> Path | None:
         """The file for a served ``name``, or ``None`` when the name is malformed, unknown or expired.
@@ -216,6 +319,9 @@ class MediaCache:
 
     async def read_bytes(self, name: str) -> bytes | None:
         """The whole file (for inline images and chat-history inputs), or ``None`` when unknown or expired."""
+        recent = self.recent_bytes(name) if valid_name(name) else None
+        if recent is not None:
+            return recent
         path = self.path_for(name)
         if path is None:
             return None

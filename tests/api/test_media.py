@@ -6,11 +6,13 @@ import os
 import re
 import stat
 import time
+from types import SimpleNamespace
 
 import aiohttp
 from yarl import URL
 
 from flow2api.keys import MEDIA
+from flow2api.media import cache as cache_module
 from tests.api.conftest import IMAGE_MODEL, FakeWorld, SdkFactory, png
 from tests.conftest import API_KEY
 
@@ -46,14 +48,20 @@ async def test_full_and_ranged_reads(fake: FakeWorld, sdk: SdkFactory) -> None:
     assert status == 416
 
 
-async def test_expired_files_are_404(fake: FakeWorld, sdk: SdkFactory) -> None:
+async def test_expired_files_are_404(fake: FakeWorld, sdk: SdkFactory, monkeypatch) -> None:  # noqa: ANN001
     gw = await fake.start(cache={"timeout": 60})
     url = await generate(sdk, gw)
     name = URL(url).name
     assert (await get(url))[0] == 200
-    past = time.time() - 120
-    os.utime(gw.app[MEDIA].directory / name, (past, past))
+    assert gw.app[MEDIA].recent_bytes(name) is not None, "a fresh image is served from memory"
+    # Two minutes later by the cache's clock: expired both in memory and on disk (file mtime + TTL).
+    real = time.time
+    monkeypatch.setattr(cache_module, "time", SimpleNamespace(time=lambda: real() + 120))
     assert (await get(url))[0] == 404
+    gw.app[MEDIA]._recent.clear()  # only the file is left: its age decides too
+    assert (await get(url))[0] == 404
+    monkeypatch.setattr(cache_module, "time", SimpleNamespace(time=real))
+    assert (await get(url))[0] == 200
 
 
 async def test_size_cap_evicts_old_results(fake: FakeWorld, sdk: SdkFactory) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import time
@@ -14,6 +15,8 @@ from aiohttp import web
 
 from flow2api.errors import UpstreamUnavailableError
 from flow2api.media import MediaCache, UrlSigner
+from flow2api.media import cache as cache_module
+from flow2api.media.cache import SMALL_BYTES
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -107,6 +110,71 @@ async def test_store_url_streams_to_disk_and_reports_failures(tmp_path: Path, ai
             await cache.store_url(http, str(server.make_url("/v.mp4")))
         assert "403" in err.value.message and "v.mp4" not in err.value.message
     assert [p.name for p in cache.directory.iterdir()] == [stored.name]  # no .part left behind
+
+
+async def test_small_results_are_on_disk_and_in_memory_big_ones_only_on_disk(
+    tmp_path: Path, aiohttp_server: Callable,
+) -> None:
+    small, big = blob(300_000), b"\x00\x00\x00\x18ftypmp42" + os.urandom(SMALL_BYTES + 300_000)
+
+    async def small_png(_request: web.Request) -> web.Response:
+        return web.Response(body=small, content_type="image/png")
+
+    async def big_video(_request: web.Request) -> web.Response:
+        return web.Response(body=big, content_type="application/octet-stream")
+
+    cdn = web.Application()
+    cdn.router.add_get("/small", small_png)
+    cdn.router.add_get("/big", big_video)
+    server = await aiohttp_server(cdn)
+    cache = MediaCache(tmp_path / "media")
+    async with aiohttp.ClientSession() as http:
+        image = await cache.store_url(http, str(server.make_url("/small")))
+        video = await cache.store_url(http, str(server.make_url("/big")))
+    # Both are on disk when store_url returns (a URL in an answer survives a restart) ...
+    assert (cache.directory / image.name).read_bytes() == small and image.mime_type == "image/png"
+    assert (cache.directory / video.name).read_bytes() == big and video.mime_type == "video/mp4"
+    # ... and only the small one is also served from memory.
+    assert cache.recent_bytes(image.name) == small and cache.recent_bytes(video.name) is None
+    assert await cache.read_bytes(video.name) == big
+    assert sorted(p.name for p in cache.directory.iterdir()) == sorted([image.name, video.name])
+
+
+async def test_concurrent_small_results_are_written_in_batches(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path / "media")
+    batches: list[int] = []
+    write_all = cache._write_all
+
+    def counted(files: list[tuple[str, bytes]]) -> list[OSError | None]:
+        batches.append(len(files))
+        return write_all(files)
+
+    cache._write_all = counted  # type: ignore[method-assign] - counts, then writes for real
+    stored = await asyncio.gather(*(cache.store_bytes(blob(1000 + i)) for i in range(40)))
+    assert all((cache.directory / s.name).stat().st_size == 1000 + i for i, s in enumerate(stored))
+    assert sum(batches) == 40 and len(batches) < 40, batches
+
+
+async def test_a_failed_write_fails_its_store_and_leaves_no_trace(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path / "media")
+    cache.directory.rmdir()  # gone under the running server (a cleaned-up volume): every write fails
+    with pytest.raises(OSError):
+        await cache.store_bytes(blob(100))
+    assert len(cache) == 0 and cache.total_bytes == 0 and not cache.directory.exists()
+
+
+async def test_memory_follows_removal_eviction_and_its_own_cap(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    cache = MediaCache(tmp_path / "media", max_bytes=350_000)
+    first, second = await cache.store_bytes(blob(200_000)), await cache.store_bytes(blob(100_000))
+    assert cache.recent_bytes(first.name) and cache.recent_bytes(second.name)
+    assert cache.remove(second.name) and cache.recent_bytes(second.name) is None
+    await cache.store_bytes(blob(200_000))  # over the disk cap: the least recently used file goes, memory too
+    assert cache.path_for(first.name) is None and cache.recent_bytes(first.name) is None
+    monkeypatch.setattr(cache_module, "RECENT_BYTES", 250_000)
+    uncapped = MediaCache(tmp_path / "other")
+    a, b = await uncapped.store_bytes(blob(200_000)), await uncapped.store_bytes(blob(200_000))
+    assert uncapped.recent_bytes(a.name) is None and uncapped.recent_bytes(b.name) is not None
+    assert (await uncapped.read_bytes(a.name)) == blob(200_000)  # from the file
 
 
 def test_signing_key_is_created_once_private_and_verifies(tmp_path: Path) -> None:
