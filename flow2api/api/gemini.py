@@ -31,13 +31,14 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from aiohttp import web
 
 from flow2api.api.inputs import ImageReader, gemini_input
 from flow2api.api.jobs import JobEvent, Result, events_from, run_job
-from flow2api.api.streaming import GEMINI_KEEPALIVE, open_sse, send_event, with_keepalive
+from flow2api.api.streaming import GEMINI_KEEPALIVE, send_event, sse_response, with_keepalive
 from flow2api.errors import Flow2APIError, ModelNotFoundError
 from flow2api.keys import CATALOG, MEDIA, SETTINGS, STATE
 from flow2api.pipeline import API_MIDDLEWARES, generation
@@ -149,7 +150,7 @@ async def stream_generate_content(request: web.Request) -> web.StreamResponse:
     model = state.entry.id
     events = await _start(request)
     first = await anext(events)
-    response = await open_sse(request)
+    response = sse_response()
 
     async def beat() -> None:
         await response.write(GEMINI_KEEPALIVE)
@@ -157,14 +158,17 @@ async def stream_generate_content(request: web.Request) -> web.StreamResponse:
     thought = settings.progress_field == "reasoning_content"
     results: list[Result] = []
     try:
-        async for event in with_keepalive(events_from(first, events), settings.keepalive_interval, beat):
-            if isinstance(event, Progress):
-                part: dict[str, Any] = {"text": event.message + "\n"}
-                if thought:
-                    part["thought"] = True
-                await send_event(response, _response([part], model, state.request_id, finish=False))
-            elif isinstance(event, Result):
-                results.append(event)
+        await response.prepare(request)
+        stream = with_keepalive(events_from(first, events), settings.keepalive_interval, beat)
+        async with aclosing(stream):
+            async for event in stream:
+                if isinstance(event, Progress):
+                    part: dict[str, Any] = {"text": event.message + "\n"}
+                    if thought:
+                        part["thought"] = True
+                    await send_event(response, _response([part], model, state.request_id, finish=False))
+                elif isinstance(event, Result):
+                    results.append(event)
         parts = [await _media_part(request, r) for r in results]
         await send_event(response, _response(parts, model, state.request_id, finish=True))
     except Flow2APIError as exc:
@@ -176,6 +180,10 @@ async def stream_generate_content(request: web.Request) -> web.StreamResponse:
     except ConnectionError:
         log.info("client went away during the stream")
         return response
+    finally:
+        # A no-op after a stream that ran. Not when the client was gone before the SSE answer opened, or the
+        # handler was cancelled: the job ends here, its row failed (client_disconnected), before the lease goes.
+        await events.aclose()
     await response.write_eof()
     return response
 

@@ -35,7 +35,7 @@ from aiohttp import web
 
 from flow2api.api.inputs import FORM_TYPES, ImageReader, decode_image, read_form
 from flow2api.api.jobs import (
-    Attempt, Result, check_model_allowed, execute, leased_attempts, mark_failed, public_base_url,
+    Attempt, Result, check_model_allowed, execute, leased_attempts, mark_abandoned, mark_failed, public_base_url,
 )
 from flow2api.catalog import CatalogEntry, ResolveHints, hints_from_image
 from flow2api.errors import Flow2APIError, InvalidRequestError, ProviderUnavailableError
@@ -43,7 +43,7 @@ from flow2api.keys import CATALOG, HTTP_SESSIONS, MEDIA, SETTINGS, STATE, TASKS
 from flow2api.pipeline.errors import openai_error_body
 from flow2api.pipeline.route import hints_from_body, read_json_object
 from flow2api.plugin import InputImage, Job, Kind
-from flow2api.storage.tasks import summarize_request
+from flow2api.storage.tasks import RUNNING, summarize_request
 
 log = logging.getLogger(__name__)
 
@@ -104,17 +104,22 @@ async def _run(
         async def attempt(current: Attempt) -> list[Result]:
             nonlocal created
             if not created:
+                created = True  # before the write: a handler cancelled during it still closes the row below
                 await app[TASKS].create(
                     task_id, kind="image", model=entry.id, prompt=prompt, surface="images",
                     api_key=state.caller.name if state.caller else None,
                     api_key_id=state.caller.key_id if state.caller else None,
                     request={"summary": summary, "index": index},
+                    status=RUNNING, account_id=current.lease.account_id,
                 )
-                created = True
+                row_started = True
+            else:
+                row_started = False
             job = Job(model=entry.id, kind=Kind.IMAGE, prompt=prompt, options=current.lease.route.options,
                       images=images, n=1, request_id=task_id)
             results = [e async for e in execute(app, current, task_id=task_id, job=job, base_url=base,
-                                                  caller=state.caller) if isinstance(e, Result)]
+                                                  caller=state.caller, row_started=row_started)
+                       if isinstance(e, Result)]
             state.account_id = state.account_id or current.lease.account_id
             return results
 
@@ -123,6 +128,10 @@ async def _run(
         except Flow2APIError as exc:
             if created:
                 await mark_failed(app, task_id, exc)
+            raise
+        except asyncio.CancelledError:  # the handler is cancelled when its client goes (handler_cancellation)
+            if created:
+                await mark_abandoned(app, task_id)
             raise
 
     outcomes = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)

@@ -151,13 +151,16 @@ async def execute(
     base_url: str,
     caller: Caller | None,
     resume: Mapping[str, Any] | None = None,
+    row_started: bool = False,
 ) -> AsyncIterator[JobEvent]:
     """Run ``job`` on ``attempt``'s account (``provider.resume(call, resume)`` when ``resume`` is given).
 
     Yields :class:`Accepted` at the first provider event (and sets
     ``attempt.committed``), then progress and results. The task row goes to
     ``in_progress`` on this account, then ``completed`` with the result URLs
-    or ``failed`` with ``"<code>: <message>"``. Raises the provider's
+    or ``failed`` with ``"<code>: <message>"`` (``row_started``: the caller created the row ``in_progress`` on
+    this account already). Progress is written at most once a second (for an image, not before a second
+    has passed). Raises the provider's
     :class:`Flow2APIError` unchanged; ``UpstreamTimeoutError`` past the
     kind's time limit; ``UpstreamProtocolError`` when the job ends without media.
     When the consumer stops early (client gone) the row is left as it is: the
@@ -170,12 +173,15 @@ async def execute(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
     started = time.perf_counter()
-    await tasks.update(task_id, status=RUNNING, account_id=lease.account_id)
+    if not row_started:
+        await tasks.update(task_id, status=RUNNING, account_id=lease.account_id)
     call = Call(job=job, account=lease, http=attempt.http)
     provider: Any = lease.provider
     source = provider.resume(call, dict(resume)) if resume is not None else provider.generate(call)
     results: list[Result] = []
-    last_write = 0.0
+    # Nobody polls an image's row while it runs (the answer carries it): its progress is stored only when it
+    # runs longer than a second. A video's row is polled (Videos API), so its first progress is stored at once.
+    last_write = time.monotonic() if job.kind is Kind.IMAGE else 0.0
     try:
         while True:
             remaining = deadline - loop.time()
@@ -188,6 +194,10 @@ async def execute(
                 break
             except TimeoutError:
                 raise UpstreamTimeoutError(f"The {job.kind.value} job did not finish within {limit:g} s.") from None
+            if isinstance(event, Submitted):
+                # Upstream has accepted (and charged for) the job: store where to resume it before anything else,
+                # so a crash from here on resumes it instead of submitting it again (docs/reliability.md).
+                await tasks.update(task_id, resume=dict(event.resume))
             if not attempt.committed:
                 attempt.committed = True
                 yield Accepted()
@@ -201,8 +211,6 @@ async def execute(
                 result = await _cache(app, attempt.http, event, base_url)
                 results.append(result)
                 yield result
-            elif isinstance(event, Submitted):
-                await tasks.update(task_id, resume=dict(event.resume))
             elif isinstance(event, Usage) and event.remaining_credits is not None:
                 await pool.update(lease.account_id, credits=event.remaining_credits)
         if not results:
@@ -231,7 +239,7 @@ async def _account(
     app[METRICS].observe_generation(job.kind.value, "failed" if exc else "succeeded", duration, outputs)
     if isinstance(exc, UpstreamError):
         app[METRICS].upstream_errors.labels(type(exc).__name__).inc()
-    await app[USAGE].record(
+    app[USAGE].record(
         account_id=attempt.lease.account_id, api_key_id=caller.key_id if caller else None,
         api_key=caller.name if caller else None, model=job.model, kind=job.kind.value, ok=exc is None,
         outputs=outputs, duration_ms=duration * 1000,
@@ -311,22 +319,27 @@ async def run_job(request: web.Request, job: Job, *, surface: str) -> AsyncItera
     The task row (id = request id) is created on the first attempt with the
     request summarized (:func:`~flow2api.storage.tasks.summarize_request`);
     :class:`Accepted` sets ``state.committed``. A consumer that stops early
-    (client disconnected) leaves the task ``failed`` with ``client_disconnected``.
+    (client disconnected) must close it (``aclose``), also before it opened its
+    answer; the task then ends ``failed`` with ``client_disconnected``.
     """
     state = request[STATE]
     assert state.lease is not None and state.http is not None
     app = request.config_dict
     caller = state.caller
-    if state.attempts <= 1:
-        await app[TASKS].create(
-            state.request_id, kind=job.kind.value, model=job.model, prompt=job.prompt,
-            api_key=caller.name if caller else None, api_key_id=caller.key_id if caller else None,
-            surface=surface, request={"summary": summarize_request(state.body)},
-        )
+    first = state.attempts <= 1
     attempt = Attempt(lease=state.lease, http=state.http, number=state.attempts or 1)
-    events = execute(app, attempt, task_id=state.request_id, job=job, base_url=public_base_url(request), caller=caller)
+    events = execute(app, attempt, task_id=state.request_id, job=job, base_url=public_base_url(request), caller=caller,
+                     row_started=first)
     finished = False
     try:
+        # Inside the try, so a handler cancelled during this write (its client gone) still gets its row marked failed.
+        if first:  # created in_progress on the leased account: one write instead of create + update
+            await app[TASKS].create(
+                state.request_id, kind=job.kind.value, model=job.model, prompt=job.prompt,
+                api_key=caller.name if caller else None, api_key_id=caller.key_id if caller else None,
+                surface=surface, request={"summary": summarize_request(state.body)},
+                status=RUNNING, account_id=state.lease.account_id,
+            )
         async for event in events:
             if isinstance(event, Accepted):
                 state.committed = True
@@ -338,7 +351,7 @@ async def run_job(request: web.Request, job: Job, *, surface: str) -> AsyncItera
     finally:
         await events.aclose()
         if not finished:
-            await _abandoned(app, state.request_id)
+            await mark_abandoned(app, state.request_id)
 
 
 async def events_from(first: JobEvent, rest: AsyncIterator[JobEvent]) -> AsyncIterator[JobEvent]:
@@ -356,7 +369,12 @@ async def events_from(first: JobEvent, rest: AsyncIterator[JobEvent]) -> AsyncIt
         await rest.aclose()
 
 
-async def _abandoned(app: AppLike, task_id: str) -> None:
+async def mark_abandoned(app: AppLike, task_id: str) -> None:
+    """Close the task of a request whose client went away: ``failed`` with ``client_disconnected``.
+
+    Safe in a ``finally`` of a cancelled handler: the write is shielded and its
+    own failure is only logged (bookkeeping must not mask the real exit).
+    """
     try:
         error = "client_disconnected: the client went away"
         await asyncio.shield(app[TASKS].update(task_id, status=FAILED, error=error))

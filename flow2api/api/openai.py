@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import aclosing
 from typing import Any
 
 from aiohttp import web
 
 from flow2api.api.inputs import ImageReader, decode_image, history_image_url, last_user_parts
 from flow2api.api.jobs import Result, events_from, run_job
-from flow2api.api.streaming import OPENAI_KEEPALIVE, open_sse, send_event, with_keepalive
+from flow2api.api.streaming import OPENAI_KEEPALIVE, send_event, sse_response, with_keepalive
 from flow2api.errors import Flow2APIError, InvalidRequestError
 from flow2api.keys import MEDIA, SETTINGS, STATE
 from flow2api.pipeline import generation
@@ -137,19 +138,22 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
     # Until the provider commits, errors are plain HTTP errors, so the lease stage can still fail over.
     first = await anext(events)
-    response = await open_sse(request)
+    response = sse_response()
 
     async def beat() -> None:
         await response.write(OPENAI_KEEPALIVE)
 
     results: list[Result] = []
     try:
+        await response.prepare(request)
         await send_event(response, chunk({"role": "assistant", "content": ""}))
-        async for event in with_keepalive(events_from(first, events), settings.keepalive_interval, beat):
-            if isinstance(event, Progress):
-                await send_event(response, chunk({settings.progress_field: event.message + "\n"}))
-            elif isinstance(event, Result):
-                results.append(event)
+        stream = with_keepalive(events_from(first, events), settings.keepalive_interval, beat)
+        async with aclosing(stream):
+            async for event in stream:
+                if isinstance(event, Progress):
+                    await send_event(response, chunk({settings.progress_field: event.message + "\n"}))
+                elif isinstance(event, Result):
+                    results.append(event)
         content = "\n\n".join(result_markdown(r, video_output=settings.video_output) for r in results)
         await send_event(response, chunk({"content": content}))
         await send_event(response, chunk({}, "stop"))
@@ -167,6 +171,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     except ConnectionError:
         log.info("client went away during the stream")
         return response
+    finally:
+        # A no-op after a stream that ran. Not when the client was gone before the SSE answer opened, or the
+        # handler was cancelled: the job ends here, its row failed (client_disconnected), before the lease goes.
+        await events.aclose()
     await send_event(response, "[DONE]")
     await response.write_eof()
     return response

@@ -24,13 +24,20 @@ OPENAI_KEEPALIVE = b": keep-alive\n\n"
 GEMINI_KEEPALIVE = b"\n"
 
 
-async def open_sse(request: web.Request) -> web.StreamResponse:
-    """Prepare a ``text/event-stream`` response (no caching, no proxy buffering) and return it."""
-    response = web.StreamResponse(headers={
+def sse_response() -> web.StreamResponse:
+    """A ``text/event-stream`` response (no caching, no proxy buffering), not prepared yet.
+
+    The surface prepares it inside the ``try`` that ends its stream: when the
+    client is gone already, ``prepare`` raises ``ConnectionError`` like any
+    later write, and that must close the job and end the handler quietly with
+    this response (see :func:`flow2api.api.jobs.run_job`). Raised out of the
+    handler instead, it would leave the job suspended, and aiohttp would log it
+    with a traceback that keeps the handler's frames — job, attempt, request
+    state — alive for as long as the log record lives.
+    """
+    return web.StreamResponse(headers={
         "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
     })
-    await response.prepare(request)
-    return response
 
 
 async def send_event(response: web.StreamResponse, payload: dict[str, Any] | str) -> None:
