@@ -234,8 +234,13 @@ async def gateway(
     patches: str = "",
     generation: dict[str, Any] | None = None,
     log: Path | None = None,
+    source: Path | None = None,
 ) -> AsyncIterator[Gateway]:
     """Start ``flow2api serve`` against ``upstream`` with ``accounts`` accounts added through the CLI.
+
+    ``source`` runs the server from another checkout of the repository (e.g. a
+    ``git worktree`` of an older commit: its ``flow2api`` and plugin packages
+    come first on ``PYTHONPATH``), for before/after runs of whole changes.
 
     ``monitor`` runs it under ``bench/_serve.py`` (same CLI, plus an event-loop
     lag probe; :meth:`Gateway.loop_stats`); so does ``patches``, comma-separated
@@ -254,9 +259,11 @@ async def gateway(
             entry = [str(BENCH / "_serve.py"), str(stats) if monitor else "-"]
         else:
             entry = ["-m", "flow2api"]
+        env = {"FLOW2API_BENCH_PATCHES": patches}
+        if source is not None:
+            env["PYTHONPATH"] = os.pathsep.join(str(source / p) for p in ("", "plugins/videofx", "plugins/flowweb"))
         async with process(sys.executable, *entry, "serve", "--no-demo", "--config", str(config),
-                           "--data-dir", str(data), "--port", str(port), log=log,
-                           env={"FLOW2API_BENCH_PATCHES": patches}) as proc:
+                           "--data-dir", str(data), "--port", str(port), log=log, env=env) as proc:
             await wait_http(f"http://127.0.0.1:{port}/ready", proc=proc)
             yield Gateway(port, API_KEY, data, proc.pid, stats if monitor else None, log, sts)
 

@@ -154,7 +154,79 @@ def media_file_response() -> None:
     module.get_media = get_media
 
 
+def no_task_writes() -> None:
+    """Attribution only: task rows are not written (``TaskRepository.create``/``update`` return at once)."""
+    from flow2api.storage.tasks import TaskRepository
+
+    async def nothing(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+        return None
+
+    TaskRepository.create = nothing  # type: ignore[method-assign]
+    TaskRepository.update = nothing  # type: ignore[method-assign]
+
+
+def no_stats_writes() -> None:
+    """Attribution only: no usage statistics, no request log row, no account counters in SQLite."""
+    from flow2api.pool import pool as pool_module
+    from flow2api.storage.tasks import RequestLogRepository
+    from flow2api.storage.usage import UsageRepository
+
+    async def nothing(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+        return None
+
+    UsageRepository.record = nothing  # type: ignore[method-assign]
+    RequestLogRepository.add = nothing  # type: ignore[method-assign]
+    pool_module.AccountPool.record_success = nothing  # type: ignore[method-assign]
+
+
+def cprofile() -> None:
+    """Attribution only: run the whole gateway under ``cProfile``; stats go to ``$FLOW2API_BENCH_CPROFILE`` at exit.
+
+    Deterministic profiling slows every Python call, so only the shares are
+    meaningful (read them with ``python -m pstats FILE``).
+    """
+    import atexit
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    atexit.register(lambda: profiler.dump_stats(os.environ.get("FLOW2API_BENCH_CPROFILE", "gateway.prof")))
+
+
+def use_uvloop() -> None:
+    """Proposed: run the gateway on uvloop's event loop instead of asyncio's (``uvloop.install()``)."""
+    import uvloop
+
+    uvloop.install()
+
+
+def media_read_on_loop() -> None:
+    """Attribution: ``/media/`` files up to 256 KiB read with a plain ``read()`` on the event loop (no thread)."""
+    from aiohttp import web
+
+    from flow2api.api import media as module
+    from flow2api.keys import MEDIA
+
+    original = module.get_media
+
+    async def get_media(request: web.Request) -> web.StreamResponse:
+        cache = request.config_dict[MEDIA]
+        name = request.match_info["name"]
+        size = cache.size_of(name)
+        path = cache.path_for(name)
+        if path is not None and size is not None and size <= module.SMALL_FILE_BYTES and "Range" not in request.headers:
+            return web.Response(body=path.read_bytes(), headers={"Content-Type": cache.mime_for(name)})
+        return await original(request)
+
+    module.get_media = get_media
+
+
 PATCHES: dict[str, Callable[[], None]] = {
+    "uvloop": use_uvloop,
+    "media-read-on-loop": media_read_on_loop,
+    "cprofile": cprofile,
+    "no-task-writes": no_task_writes,
+    "no-stats-writes": no_stats_writes,
     "deferred-commits": deferred_commits,
     "uuid-request-id": uuid_request_id,
     "media-write-off-loop": media_write_off_loop,

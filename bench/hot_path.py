@@ -189,8 +189,9 @@ async def main(args: argparse.Namespace) -> None:
         proxy_base, proxy_pid = await stack.enter_async_context(passthrough(upstream))
         gateways: dict[str, Gateway] = {}
         for name, patches in gateways_wanted.items():
+            source = Path(patches.removeprefix("tree:")) if patches.startswith("tree:") else None
             gateways[name] = await stack.enter_async_context(
-                gateway(upstream, log_level=args.log_level, patches=patches))
+                gateway(upstream, log_level=args.log_level, patches="" if source else patches, source=source))
         at, project = await direct_setup(upstream)
         variants = {
             "direct": (None, direct_call(upstream, at, project)),
@@ -203,7 +204,9 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{args.surface} surface, log level {args.log_level}, {args.rounds} round(s) per level, "
               f"{load_average()} at start")
         for name, patches in compared.items():
-            print(f"  gateway {name!r}: patches {patches or '(none)'} from bench/_patches.py")
+            what = f"the checkout {patches[5:]}" if patches.startswith("tree:") else \
+                f"patches {patches or '(none)'} from bench/_patches.py"
+            print(f"  gateway {name!r}: {what}")
         names = list(variants)
         for concurrency in levels:
             total = args.requests if concurrency > 1 else max(50, args.requests // 5)
@@ -241,8 +244,9 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", default="1,50,200", help="comma-separated client counts (default 1,50,200)")
     parser.add_argument("--log-level", default="INFO", help="gateway [logging] level (default INFO, as shipped)")
     parser.add_argument("--surface", choices=("chat", "images"), default="chat", help="flow2api endpoint (default chat)")
-    parser.add_argument("--compare", action="append", metavar="NAME=PATCHES",
-                        help="another gateway with bench/_patches.py patches (comma-separated); repeatable")
+    parser.add_argument("--compare", action="append", metavar="NAME=PATCHES|tree:PATH",
+                        help="another gateway: with bench/_patches.py patches (comma-separated), or run from "
+                             "another checkout (tree:PATH, e.g. a git worktree of an older commit); repeatable")
     parser.add_argument("--profile", action="store_true", help="also profile the gateway with py-spy")
     parser.add_argument("--profile-out", default=f"/tmp/flow2api-hot-path-{int(time.time())}.txt",
                         help="py-spy raw output file")
