@@ -55,6 +55,9 @@ class ServerSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest request body accepted, bytes")
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        "auto", description="auto = uvloop when installed (Linux/macOS default), else asyncio's own loop"
+    )
 
 
 class StorageSection(_Section):

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 from openai import AsyncOpenAI
 
 from tests.conftest import REPO, Upstream
@@ -169,3 +170,16 @@ async def test_account_management_commands(tmp_path: Path, upstream: Upstream) -
     assert (await flow2api("accounts", "delete", "2", *common))[0] == 0
     code, _, err = await flow2api("accounts", "disable", "2", *common)
     assert code == 2 and "no account 2" in err
+
+
+def test_event_loop_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvloop
+
+    from flow2api.cli import event_loop_factory
+
+    assert event_loop_factory("asyncio") is None
+    assert event_loop_factory("auto") is uvloop.new_event_loop is event_loop_factory("uvloop")
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as on a platform without uvloop: import fails
+    assert event_loop_factory("auto") is None
+    with pytest.raises(SystemExit, match="uvloop is not installed"):
+        event_loop_factory("uvloop")
