@@ -52,7 +52,7 @@ async def context_middleware(request: web.Request, handler: web.Handler) -> web.
     A client-sent ``X-Request-ID`` (1–64 of ``[A-Za-z0-9._-]``) becomes the
     prefix of the id (``<client id>.<6 hex>``), else a random one is made.
     API requests get a ``request_logs`` row (no bodies, no secrets); the
-    access line is ``METHOD path status duration_ms``.
+    access line is ``METHOD path status duration_ms`` (at DEBUG for a successful ``/media/`` fetch).
     """
     sent = request.headers.get("X-Request-ID", "")
     # The id also names the request's task row, so it must be unique: a client's id is kept as a prefix
@@ -72,7 +72,11 @@ async def context_middleware(request: web.Request, handler: web.Handler) -> web.
         raise
     finally:
         duration_ms = (time.perf_counter() - state.started) * 1000
-        log.info("%s %s %d %.1fms", request.method, request.path, status, duration_ms)
+        # A served result (/media/ 2xx) is a static-file fetch, one per generated image: DEBUG, so the INFO log
+        # keeps one line per API request. Its failures (404, 403) stay at INFO.
+        quiet = status < 400 and request.path.startswith("/media/")
+        log.log(logging.DEBUG if quiet else logging.INFO, "%s %s %d %.1fms", request.method, request.path, status,
+                duration_ms)
         if request.path.startswith(API_PREFIXES):
             request.config_dict[REQUEST_LOGS].add(
                 request_id=request_id, method=request.method, path=request.path, status=status,

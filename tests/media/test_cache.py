@@ -16,7 +16,7 @@ from aiohttp import web
 from flow2api.errors import UpstreamUnavailableError
 from flow2api.media import MediaCache, UrlSigner
 from flow2api.media import cache as cache_module
-from flow2api.media.cache import SMALL_BYTES
+from flow2api.media.cache import SMALL_BYTES, valid_name
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -189,3 +189,10 @@ def test_signing_key_is_created_once_private_and_verifies(tmp_path: Path) -> Non
     assert not again.verify("abc.png", str(expires + 1), sig, now=time.time())
     assert not again.verify("abc.png", str(expires), sig, now=expires + 1)
     assert not again.verify("abc.png", None, None, now=time.time())
+
+
+def test_names_are_unique_unguessable_tokens_across_buffer_refills() -> None:
+    source = cache_module._TokenSource(chunk=64)  # a refill every 3 names
+    names = [source.take() for _ in range(3000)]
+    assert len(set(names)) == 3000 and all(len(n) == 24 and valid_name(n + ".png") for n in names)
+    assert len({n[0] for n in names}) > 32  # spread over the base64 alphabet, not a counter

@@ -76,7 +76,8 @@ class ImageCalls(FlowTransport):
         ]
         body = {
             "clientContext": context,
-            "mediaGenerationContext": {"batchId": str(uuid.uuid4())},
+            # A random UUID4 (spec §1.5 "Ids and counters"), not a secret: no system call, unlike uuid.uuid4().
+            "mediaGenerationContext": {"batchId": str(uuid.UUID(int=random.getrandbits(128), version=4))},
             "useNewMedia": True,
             "requests": requests,
         }
