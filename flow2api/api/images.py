@@ -62,8 +62,12 @@ def _text_field(value: Any, name: str, *, required: bool = False) -> str | None:
 
 
 def _n(value: Any) -> int:
+    """``n`` of a JSON body or a multipart form field (a string): 1–10, default 1; ``true`` is not a number here
+    (Python's ``bool`` is an ``int``, OpenAI refuses it). Raises ``InvalidRequestError`` (400, ``param`` n)."""
     if value is None or value == "":
         return 1
+    if isinstance(value, bool):
+        raise InvalidRequestError("'n' must be an integer from 1 to 10.", param="n")
     try:
         n = int(value)
     except (TypeError, ValueError):

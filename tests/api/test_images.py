@@ -81,6 +81,7 @@ async def test_size_and_quality_pick_the_alias_variant(fake: FakeWorld, size: st
 @pytest.mark.parametrize(("body", "param"), [
     ({"model": IMAGE_MODEL, "prompt": "x", "n": 11}, "n"),
     ({"model": IMAGE_MODEL, "prompt": "x", "n": 0}, "n"),
+    ({"model": IMAGE_MODEL, "prompt": "x", "n": True}, "n"),
     ({"model": IMAGE_MODEL, "prompt": "x", "response_format": "gif"}, "response_format"),
     ({"model": IMAGE_MODEL}, "prompt"),
     ({"prompt": "x"}, "model"),
