@@ -255,7 +255,7 @@ async def gateway(
         sts = await add_accounts(upstream, config, data, accounts)
         port = free_port()
         stats = Path(tmp) / "loop.json"
-        if monitor or patches:
+        if monitor or patches or source is not None:  # a script, not -m: the working directory must not come first
             entry = [str(BENCH / "_serve.py"), str(stats) if monitor else "-"]
         else:
             entry = ["-m", "flow2api"]

@@ -1,11 +1,12 @@
 """A minimal aiohttp reverse proxy, the "practical limit" of the hot-path benchmark.
 
-``python bench/_passthrough.py PORT UPSTREAM_BASE`` forwards every request
+``python bench/_passthrough.py PORT UPSTREAM_BASE [uvloop|asyncio]`` forwards every request
 (method, path, query, headers but hop-by-hop ones and ``Host``, body) to
 ``UPSTREAM_BASE`` over one pooled client session and answers with upstream's
 status, headers and body. No auth, no parsing, no storage, no logging: the
 cost of one extra Python/aiohttp hop, which is the least any gateway written
-with aiohttp can add.
+with aiohttp can add. It runs on the event loop named last (default asyncio's),
+so that it can be compared with a gateway on the same loop.
 """
 
 from __future__ import annotations
@@ -49,4 +50,10 @@ def make_app(upstream: str) -> web.Application:
 
 
 if __name__ == "__main__":
-    web.run_app(make_app(sys.argv[2].rstrip("/")), host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+    loop = None
+    if sys.argv[3:] == ["uvloop"]:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    web.run_app(make_app(sys.argv[2].rstrip("/")), host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None,
+                loop=loop)

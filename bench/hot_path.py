@@ -71,11 +71,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def default_loop() -> str:
+    """The loop ``[server] event_loop = "auto"`` picks here: ``uvloop`` when installed, else ``asyncio``."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
 @contextlib.asynccontextmanager
-async def passthrough(upstream: Emulator) -> AsyncIterator[tuple[str, int]]:
-    """``bench/_passthrough.py`` in front of ``upstream``; yields its base URL and pid."""
+async def passthrough(upstream: Emulator, loop: str = "asyncio") -> AsyncIterator[tuple[str, int]]:
+    """``bench/_passthrough.py`` on the event ``loop`` (``asyncio``/``uvloop``) in front of ``upstream``;
+    yields its base URL and pid."""
     port = free_port()
-    async with process(sys.executable, str(BENCH / "_passthrough.py"), str(port), upstream.base) as proc:
+    async with process(sys.executable, str(BENCH / "_passthrough.py"), str(port), upstream.base, loop) as proc:
         await wait_http(f"http://127.0.0.1:{port}/_emulator/accounts", proc=proc)
         yield f"http://127.0.0.1:{port}", proc.pid
 
@@ -186,12 +196,14 @@ async def main(args: argparse.Namespace) -> None:
     gateways_wanted = {"flow2api": "", **compared}
     async with contextlib.AsyncExitStack() as stack:
         upstream = await stack.enter_async_context(emulator())
-        proxy_base, proxy_pid = await stack.enter_async_context(passthrough(upstream))
+        proxy_base, proxy_pid = await stack.enter_async_context(passthrough(upstream, args.passthrough_loop))
         gateways: dict[str, Gateway] = {}
         for name, patches in gateways_wanted.items():
             source = Path(patches.removeprefix("tree:")) if patches.startswith("tree:") else None
-            gateways[name] = await stack.enter_async_context(
-                gateway(upstream, log_level=args.log_level, patches="" if source else patches, source=source))
+            extra = f'[server]\nevent_loop = "{patches[5:]}"\n' if patches.startswith("loop:") else ""
+            gateways[name] = await stack.enter_async_context(gateway(
+                upstream, log_level=args.log_level, patches="" if source or extra else patches, source=source,
+                extra_toml=extra))
         at, project = await direct_setup(upstream)
         variants = {
             "direct": (None, direct_call(upstream, at, project)),
@@ -202,10 +214,11 @@ async def main(args: argparse.Namespace) -> None:
         for _, one in variants.values():
             await load("warm-up", 10, 100, one)
         print(f"{args.surface} surface, log level {args.log_level}, {args.rounds} round(s) per level, "
-              f"{load_average()} at start")
+              f"pass-through on {args.passthrough_loop}, {load_average()} at start")
         for name, patches in compared.items():
-            what = f"the checkout {patches[5:]}" if patches.startswith("tree:") else \
-                f"patches {patches or '(none)'} from bench/_patches.py"
+            what = (f"the checkout {patches[5:]}" if patches.startswith("tree:") else
+                    f"[server] event_loop = {patches[5:]}" if patches.startswith("loop:") else
+                    f"patches {patches or '(none)'} from bench/_patches.py")
             print(f"  gateway {name!r}: {what}")
         names = list(variants)
         for concurrency in levels:
@@ -244,9 +257,13 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", default="1,50,200", help="comma-separated client counts (default 1,50,200)")
     parser.add_argument("--log-level", default="INFO", help="gateway [logging] level (default INFO, as shipped)")
     parser.add_argument("--surface", choices=("chat", "images"), default="chat", help="flow2api endpoint (default chat)")
-    parser.add_argument("--compare", action="append", metavar="NAME=PATCHES|tree:PATH",
-                        help="another gateway: with bench/_patches.py patches (comma-separated), or run from "
-                             "another checkout (tree:PATH, e.g. a git worktree of an older commit); repeatable")
+    parser.add_argument("--compare", action="append", metavar="NAME=PATCHES|tree:PATH|loop:LOOP",
+                        help="another gateway: with bench/_patches.py patches (comma-separated), run from "
+                             "another checkout (tree:PATH, e.g. a git worktree of an older commit), or on another "
+                             "event loop (loop:asyncio, loop:uvloop); repeatable")
+    parser.add_argument("--passthrough-loop", choices=("uvloop", "asyncio"), default=default_loop(),
+                        help="event loop of the pass-through (default: what the gateway's [server] event_loop = "
+                             "\"auto\" picks, uvloop when installed)")
     parser.add_argument("--profile", action="store_true", help="also profile the gateway with py-spy")
     parser.add_argument("--profile-out", default=f"/tmp/flow2api-hot-path-{int(time.time())}.txt",
                         help="py-spy raw output file")
