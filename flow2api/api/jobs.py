@@ -196,8 +196,8 @@ async def execute(
                 raise UpstreamTimeoutError(f"The {job.kind.value} job did not finish within {limit:g} s.") from None
             if isinstance(event, Submitted):
                 # Upstream has accepted (and charged for) the job: store where to resume it before anything else,
-                # so a crash from here on resumes it instead of submitting it again (docs/reliability.md).
-                await tasks.update(task_id, resume=dict(event.resume))
+                # so a crash from here on resumes it instead of submitting it again (docs/reliability.md, crash drill).
+                await tasks.record_resume(task_id, dict(event.resume))
             if not attempt.committed:
                 attempt.committed = True
                 yield Accepted()

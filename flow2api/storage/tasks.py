@@ -198,6 +198,14 @@ class TaskRepository:
             now if status in (SUCCEEDED, FAILED) else None, now, task_id,
         ), idempotent=True)
 
+    async def record_resume(self, task_id: str, resume: dict[str, Any]) -> None:
+        """Store the provider's :class:`~flow2api.plugin.Submitted` state now: one statement straight to the
+        connection, not through the group commit, whose batches wait for each other. Upstream has accepted
+        (and charged for) the job; the sooner this is stored, the smaller the window in which a crash makes
+        it be submitted again (docs/reliability.md, crash drill). Raises ``sqlite3.Error``."""
+        await self._db.conn.execute("UPDATE tasks SET resume = ?, updated_at = ? WHERE id = ?",
+                                    (json.dumps(resume), time.time(), task_id))
+
     async def get(self, task_id: str) -> TaskRecord | None:
         """The task, or ``None`` (deleted ones included)."""
         async with self._db.conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)) as cur:

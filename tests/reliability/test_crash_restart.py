@@ -15,11 +15,12 @@ Two moments for the kill:
   its ``resume`` state: the restart must resume them all on their accounts and
   submit none twice (the emulator's log of video submits: exactly one each);
 * **mid-submit** — upstream has accepted 40 of them, the rest are being
-  submitted. KNOWN_GAP: a job accepted upstream whose ``Submitted.resume`` was
-  not yet written when the process died is submitted again after the restart
-  (a second, paid generation). The drill counts these and reports them (in a
-  burst of 100, 10-20 % of the accepted ones, docs/reliability.md); the fix
-  is not in the core's hands alone (see there).
+  submitted. Asserted: no job whose resume state was in the database at the
+  kill (read from the file after it) is submitted again. KNOWN_GAP, counted
+  and printed: a job upstream accepted whose answer had not been read, or
+  whose ``Submitted.resume`` had not been stored, when the process died is
+  submitted again after the restart (a second, paid generation): Flow has no
+  idempotency key nor a way to list a project's jobs (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -98,19 +100,24 @@ def accepted(emulator: FlowEmulator) -> int:
 
 
 async def test_kill_9_while_100_video_jobs_are_polling(tmp_path: Path, video_upstream: Upstream) -> None:
-    twice = await crash_drill(tmp_path, video_upstream, kill_after=JOBS)
+    twice, _ = await crash_drill(tmp_path, video_upstream, kill_after=JOBS)
     assert not twice, f"submitted more than once across the crash: {twice}"
 
 
 async def test_kill_9_while_100_video_jobs_are_being_submitted(tmp_path: Path, video_upstream: Upstream) -> None:
-    twice = await crash_drill(tmp_path, video_upstream, kill_after=40)
-    print(f"KNOWN_GAP: {len(twice)} jobs accepted upstream but not yet recorded at the kill were submitted again")
-    assert len(twice) <= 40, "more jobs submitted twice than were accepted at the kill"
+    twice, recorded = await crash_drill(tmp_path, video_upstream, kill_after=40)
+    print(f"KNOWN_GAP: {len(twice)} jobs accepted upstream but not yet recorded at the kill were submitted again "
+          f"({len(recorded)} recorded)")
+    # The invariant that holds: a job whose resume state reached the database is never submitted again.
+    assert not set(twice) & recorded, f"recorded jobs submitted again: {sorted(set(twice) & recorded)[:5]}"
 
 
-async def crash_drill(tmp_path: Path, video_upstream: Upstream, *, kill_after: int) -> dict[str, int]:
+async def crash_drill(
+    tmp_path: Path, video_upstream: Upstream, *, kill_after: int,
+) -> tuple[dict[str, int], set[str]]:
     """Create the jobs, SIGKILL once ``kill_after`` submits were accepted (and, for all of them, recorded), restart,
-    check that every job completes and is served; returns the prompts upstream generated more than once."""
+    check that every job completes and is served; returns the prompts upstream generated more than once and the
+    prompts whose resume state was in the database at the kill."""
     emulator = video_upstream.emulator
     base = video_upstream.base
     config = tmp_path / "flow2api.toml"
@@ -156,6 +163,8 @@ async def crash_drill(tmp_path: Path, video_upstream: Upstream, *, kill_after: i
                     await asyncio.sleep(0.05)
         server.kill()  # SIGKILL: no cleanup, no graceful shutdown
         await server.wait()
+        with contextlib.closing(sqlite3.connect(data / "flow2api.db")) as db:
+            recorded = {row[0] for row in db.execute("SELECT prompt FROM tasks WHERE resume IS NOT NULL")}
 
         server = await run(*serve, log=log)
         await wait_ready(url, server)
@@ -185,7 +194,7 @@ async def crash_drill(tmp_path: Path, video_upstream: Upstream, *, kill_after: i
     assert "taken up again after start-up" in logged
     for secret in (*sts, API_KEY):
         assert secret not in logged, "a secret is in the server's log"
-    return {p: n for p, n in submits.items() if n > 1}
+    return {p: n for p, n in submits.items() if n > 1}, recorded
 
 
 async def resumable(http: aiohttp.ClientSession, url: str, auth: dict[str, str], ids: list[str]) -> int:
