@@ -109,6 +109,10 @@ class AdminSection(_Section):
     """``[admin]``: account health policy, and the admin site's session timeouts."""
 
     error_ban_threshold: int = Field(3, ge=0, description="consecutive errors that disable an account; 0 = never")
+    ban_on_upstream_errors: bool = Field(
+        False, description="upstream 5xx and timeouts count towards error_ban_threshold (the original project's rule); "
+                           "off: they only fail over to another account"
+    )
     rate_limit_cooldown: float = Field(60, ge=0, description="seconds an account rests after an upstream 429 without Retry-After")
     maintenance_interval: float = Field(60, gt=0, description="seconds between background credential checks")
     credits_refresh_interval: float = Field(3600, ge=0, description="seconds between background credit re-reads; 0 = never")

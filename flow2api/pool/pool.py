@@ -26,6 +26,7 @@ from flow2api.errors import (
     InvalidRequestError,
     NoAccountAvailableError,
     UpstreamRateLimitedError,
+    UpstreamUnavailableError,
 )
 from flow2api.logs import register_secrets
 from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Provider
@@ -372,8 +373,12 @@ class AccountPool:
         for ``retry_after`` or ``[admin] rate_limit_cooldown`` seconds.
         reCAPTCHA failures do not count towards the ban threshold (they are
         the solver's fault, not the account's: spec §5.7), nor do proxy
-        failures, which are counted per proxy in ``proxy_failures``. Anything else counts;
-        at ``[admin] error_ban_threshold`` consecutive errors the account is disabled.
+        failures, which are counted per proxy in ``proxy_failures``, nor — unless
+        ``[admin] ban_on_upstream_errors`` — upstream 5xx and timeouts: they say
+        nothing about the account, and counting them (as spec §5.7 does) lets one
+        partial Google outage disable the whole pool for good (reliability drill,
+        docs/reliability.md). Anything else counts; at ``[admin]
+        error_ban_threshold`` consecutive errors the account is disabled.
         """
         account_id = lease.account_id
         record = self._records.get(account_id)
@@ -396,7 +401,9 @@ class AccountPool:
             self.proxy_failures[proxy] = self.proxy_failures.get(proxy, 0) + 1
             await self.update(account_id, last_error=exc.message)
             return
-        if isinstance(exc, CaptchaError):
+        if isinstance(exc, CaptchaError) or (
+            isinstance(exc, UpstreamUnavailableError) and not self.settings.admin.ban_on_upstream_errors
+        ):
             await self.update(account_id, last_error=exc.message)
             return
         errors = record.consecutive_errors + 1

@@ -119,8 +119,23 @@ async def test_429_moves_traffic_and_the_account_comes_back(tmp_path: Path, upst
     assert gw.pool.counts()["cooling_down"] == 0
 
 
-async def test_error_threshold_disables_an_account(tmp_path: Path, upstream: Upstream, start_gateway) -> None:
+async def test_upstream_errors_fail_over_without_disabling_by_default(
+    tmp_path: Path, upstream: Upstream, start_gateway,
+) -> None:
     gw = await start_gateway(make_settings(tmp_path, upstream, admin={"error_ban_threshold": 2},
+                                           call_logic={"call_mode": "round_robin"}))
+    bad, good = await add_accounts(gw, upstream, 2)
+    upstream.emulator.faults.add(FaultRule(kind="status", status=500, account=bad, operation="batchGenerateImages"))
+    for _ in range(6):
+        assert (await generate(gw)).startswith("![")
+    record = next(r for r in gw.pool.records() if r.email == bad)
+    assert record.enabled and record.consecutive_errors == 0 and record.last_error
+    assert generations_by_account(upstream) == {good: 6}
+
+
+async def test_error_threshold_disables_an_account(tmp_path: Path, upstream: Upstream, start_gateway) -> None:
+    gw = await start_gateway(make_settings(tmp_path, upstream,
+                                           admin={"error_ban_threshold": 2, "ban_on_upstream_errors": True},
                                            call_logic={"call_mode": "round_robin"}))
     bad, good = await add_accounts(gw, upstream, 2)
     upstream.emulator.faults.add(FaultRule(kind="status", status=500, account=bad, operation="batchGenerateImages"))
