@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from flow2api.errors import ProxyConnectError, UpstreamTimeoutError, UpstreamUnavailableError
 from flow2api.plugin import PROXY_ERRORS
@@ -53,6 +54,11 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]{16,64}\.[a-z0-9]{2,5}$")
 CHUNK_BYTES = 256 * 1024
 SMALL_BYTES = 1024 * 1024  # results up to this size are buffered in memory and kept in the recent set
 RECENT_BYTES = 32 * 1024 * 1024  # memory for recently stored small results
+FETCH_ATTEMPTS = 3  # tries of an upstream media GET answered 5xx or cut off
+
+
+class _TransientFetchError(UpstreamUnavailableError):
+    """A media fetch that failed in a way worth another try (5xx, connection error)."""
 
 
 class _TokenSource:
@@ -272,11 +278,27 @@ class MediaCache:
 
         Up to ``SMALL_BYTES`` the body is buffered and stored as by :meth:`store_bytes`;
         a bigger one is streamed to a temporary file in chunks of 256 KiB and renamed into place.
+        A 5xx answer or a broken connection is retried from the start (``FETCH_ATTEMPTS`` in all,
+        0.25 s then 0.5 s apart, with tenacity): the fetch comes after upstream made — and charged
+        for — the media, and a GET of it is idempotent.
 
-        Raises ``UpstreamUnavailableError`` for a non-2xx answer or a connection
-        error and ``UpstreamTimeoutError`` after ``timeout`` seconds. The URL is
+        Raises ``UpstreamUnavailableError`` for a 4xx answer, or a 5xx / connection
+        error on every attempt, and ``UpstreamTimeoutError`` after ``timeout`` seconds (not retried). The URL is
         not part of the message (upstream media URLs are signed capabilities).
         """
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_TransientFetchError), stop=stop_after_attempt(FETCH_ATTEMPTS),
+            wait=wait_exponential(multiplier=0.25, max=2), reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._fetch(http, url, headers=headers, mime_type=mime_type, timeout=timeout)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _fetch(
+        self, http: aiohttp.ClientSession, url: str, *, headers: Mapping[str, str] | None, mime_type: str | None,
+        timeout: float,
+    ) -> StoredMedia:
         tmp: Path | None = None  # named only for a result too big for memory
         size = 0
         first = b""
@@ -285,7 +307,8 @@ class MediaCache:
         try:
             async with http.get(url, headers=dict(headers or {}), timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
                 if resp.status >= 400:
-                    raise UpstreamUnavailableError(f"fetching the generated media failed with HTTP {resp.status}")
+                    error = _TransientFetchError if resp.status >= 500 else UpstreamUnavailableError
+                    raise error(f"fetching the generated media failed with HTTP {resp.status}")
                 mime = mime_type or (resp.content_type if resp.content_type != "application/octet-stream" else None)
                 try:
                     async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
@@ -319,7 +342,7 @@ class MediaCache:
         except TimeoutError as exc:
             raise UpstreamTimeoutError("fetching the generated media timed out") from exc
         except aiohttp.ClientError as exc:
-            raise UpstreamUnavailableError(f"fetching the generated media failed: {type(exc).__name__}") from exc
+            raise _TransientFetchError(f"fetching the generated media failed: {type(exc).__name__}") from exc
         finally:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)  # left only when something failed before the rename

@@ -196,3 +196,37 @@ def test_names_are_unique_unguessable_tokens_across_buffer_refills() -> None:
     names = [source.take() for _ in range(3000)]
     assert len(set(names)) == 3000 and all(len(n) == 24 and valid_name(n + ".png") for n in names)
     assert len({n[0] for n in names}) > 32  # spread over the base64 alphabet, not a counter
+
+
+async def test_store_url_retries_5xx_and_cut_connections_but_not_4xx(tmp_path: Path, aiohttp_server: Callable) -> None:
+    image = blob(5000)
+    plan: list[int] = []
+    seen: list[str] = []
+
+    async def flaky(request: web.Request) -> web.StreamResponse:
+        seen.append(request.path)
+        status = plan.pop(0) if plan else 200
+        if status == 0:  # cut the connection mid-answer
+            request.transport.close()
+            return web.Response()
+        return web.Response(body=image if status == 200 else b"", status=status, content_type="image/png")
+
+    cdn = web.Application()
+    cdn.router.add_get("/{name}", flaky)
+    server = await aiohttp_server(cdn)
+    cache = MediaCache(tmp_path / "media")
+    async with aiohttp.ClientSession() as http:
+        plan[:] = [503, 0]
+        stored = await cache.store_url(http, str(server.make_url("/a.png")))
+        assert (cache.directory / stored.name).read_bytes() == image and len(seen) == 3
+        seen.clear()
+        plan[:] = [404]
+        with pytest.raises(UpstreamUnavailableError, match="HTTP 404"):
+            await cache.store_url(http, str(server.make_url("/b.png")))
+        assert len(seen) == 1, "a 4xx is not retried"
+        seen.clear()
+        plan[:] = [502] * cache_module.FETCH_ATTEMPTS
+        with pytest.raises(UpstreamUnavailableError, match="HTTP 502") as err:
+            await cache.store_url(http, str(server.make_url("/c.png")))
+        assert len(seen) == cache_module.FETCH_ATTEMPTS and err.value.code == "upstream_unavailable"
+    assert [p.name for p in cache.directory.iterdir()] == [stored.name]
