@@ -42,7 +42,7 @@ CORE_EDITABLE: dict[str, tuple[str, ...] | None] = {
     "generation": None,
     "call_logic": None,
     "rate_limit": None,
-    "admin": ("error_ban_threshold", "rate_limit_cooldown", "session_idle_timeout"),
+    "admin": ("error_ban_threshold", "ban_on_upstream_errors", "rate_limit_cooldown", "session_idle_timeout"),
     "proxy": None,
     "cache": None,
     "global": ("api_key",),
