@@ -246,7 +246,13 @@ class MediaCache:
     async def _write_unwritten(self) -> None:
         while self._unwritten:
             batch, self._unwritten = self._unwritten, []
-            outcomes = await asyncio.to_thread(self._write_all, [(name, data) for name, data, _ in batch])
+            try:
+                outcomes = await asyncio.to_thread(self._write_all, [(name, data) for name, data, _ in batch])
+            except BaseException as exc:  # no thread to write with (shutting down): nobody may wait forever
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc if isinstance(exc, Exception) else OSError("media writer stopped"))
+                raise
             for (_, _, done), error in zip(batch, outcomes):
                 if done.done():
                     continue

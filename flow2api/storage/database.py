@@ -197,6 +197,7 @@ class WriteBatcher:
         self._conn = conn
         self._queued: dict[str, list[tuple[Params, asyncio.Future[None] | None]]] = {}
         self._idempotent: set[str] = set()
+        self._barriers: list[asyncio.Future[None]] = []  # resolved when the batch now being queued has run
         self._drainer: asyncio.Task[None] | None = None
 
     async def write(self, sql: str, params: Params, *, idempotent: bool = False) -> None:
@@ -214,9 +215,15 @@ class WriteBatcher:
         self._queue(sql, params, None, idempotent)
 
     async def flushed(self) -> None:
-        """Return once every statement queued before the call has run (read-your-writes for readers)."""
-        while self._drainer is not None and not self._drainer.done():
-            await asyncio.shield(self._drainer)
+        """Return once every statement queued before the call has run (read-your-writes for readers).
+
+        Statements queued after the call are not waited for, so a reader is not held up by a busy server.
+        """
+        if self._drainer is None or self._drainer.done():
+            return  # nothing queued, nothing running
+        barrier = asyncio.get_running_loop().create_future()
+        self._barriers.append(barrier)  # joins the next batch, which runs after the one in flight
+        await asyncio.shield(barrier)
 
     def _queue(self, sql: str, params: Params, future: asyncio.Future[None] | None, idempotent: bool) -> None:
         self._queued.setdefault(sql, []).append((params, future))
@@ -226,10 +233,16 @@ class WriteBatcher:
             self._drainer = asyncio.get_running_loop().create_task(self._drain(), name="sqlite-write-batcher")
 
     async def _drain(self) -> None:
-        while self._queued:
+        while self._queued or self._barriers:
             batch, self._queued = self._queued, {}
-            for sql, rows in batch.items():
-                await self._run(sql, rows)
+            barriers, self._barriers = self._barriers, []
+            try:
+                for sql, rows in batch.items():
+                    await self._run(sql, rows)
+            finally:
+                for barrier in barriers:
+                    if not barrier.done():
+                        barrier.set_result(None)
 
     async def _run(self, sql: str, rows: list[tuple[Params, asyncio.Future[None] | None]]) -> None:
         values = [params() if callable(params) else params for params, _ in rows]

@@ -119,3 +119,25 @@ async def test_close_runs_what_is_queued(tmp_path: Path) -> None:
         assert len(await values(reopened)) == 50
     finally:
         await reopened.close()
+
+
+async def test_flushed_waits_for_earlier_writes_only(db: Database) -> None:
+    """A reader is not held up by writes queued after it started waiting (a busy server never idles)."""
+    db.writes.write_later(SET, (1, 0))
+    stop = asyncio.Event()
+
+    async def busy() -> None:
+        i = 0
+        while not stop.is_set():
+            db.writes.write_later(SET, (i % 50, 1 + i % 50))
+            i += 1
+            await asyncio.sleep(0)
+
+    writer = asyncio.create_task(busy())
+    try:
+        await asyncio.wait_for(db.writes.flushed(), 5)
+        assert (await values(db))[0] == 1
+    finally:
+        stop.set()
+        await writer
+    await db.writes.flushed()
