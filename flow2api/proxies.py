@@ -41,7 +41,15 @@ def validate_proxy_url(url: str) -> str:
 
 
 class HttpSessions:
-    """A registry of ``aiohttp.ClientSession`` objects keyed by proxy URL; close with :meth:`close`."""
+    """A registry of ``aiohttp.ClientSession`` objects keyed by proxy URL; close with :meth:`close`.
+
+    The sessions keep no cookies (``DummyCookieJar``): one session serves every account behind
+    the same proxy, and Google rotates session cookies with ``Set-Cookie`` (spec §1.3, flowweb
+    ``__Secure-1PSIDTS``); a shared jar would send one account's cookies, overriding the
+    ``Cookie`` header a provider set, on another account's requests. Providers that need
+    cookies read ``Set-Cookie`` and keep them per account. (It also skips the jar's work on
+    every request and answer.)
+    """
 
     def __init__(self, *, user_agent: str = "flow2api") -> None:
         self._sessions: dict[str | None, aiohttp.ClientSession] = {}
@@ -57,7 +65,8 @@ class HttpSessions:
             else:
                 rdns = urlsplit(key).scheme == "socks5h"
                 connector = ProxyConnector.from_url(key.replace("socks5h://", "socks5://", 1), rdns=rdns, limit=0)
-            session = aiohttp.ClientSession(connector=connector, headers=self._headers, trust_env=False)
+            session = aiohttp.ClientSession(connector=connector, headers=self._headers, trust_env=False,
+                                            cookie_jar=aiohttp.DummyCookieJar())
             self._sessions[key] = session
             log.info("opened upstream HTTP session via %s", redact_proxy(key))
         return session

@@ -183,3 +183,28 @@ async def test_credits_floor_skips_poor_accounts(bare) -> None:
     await pool.update(rich.id, credits=5)
     status, body = await post(client)
     assert status == 503 and "below the credits floor" in body["error"]["message"]
+
+
+async def test_upstream_sessions_never_carry_one_accounts_cookies_to_another(aiohttp_server) -> None:  # noqa: ANN001
+    seen: list[str] = []
+
+    async def rotate(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Cookie", ""))
+        response = web.Response(text="ok")
+        response.set_cookie("__Secure-1PSIDTS", f"rotated-for-{request.query['account']}")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/rpc", rotate)
+    server = await aiohttp_server(app)
+    sessions = HttpSessions()
+    try:
+        http = sessions.get(None)
+        for account in ("alice", "bob"):  # both behind the same (direct) session, each with its own cookie
+            # A host name, not 127.0.0.1: aiohttp's default jar ignores cookies of IP addresses.
+            async with http.get(f"http://localhost:{server.port}/rpc?account={account}",
+                                headers={"Cookie": f"__Secure-1PSIDTS=own-{account}"}) as resp:
+                assert resp.status == 200
+    finally:
+        await sessions.close()
+    assert seen == ["__Secure-1PSIDTS=own-alice", "__Secure-1PSIDTS=own-bob"]
