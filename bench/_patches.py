@@ -163,6 +163,7 @@ def no_task_writes() -> None:
 
     TaskRepository.create = nothing  # type: ignore[method-assign]
     TaskRepository.update = nothing  # type: ignore[method-assign]
+    TaskRepository.record_resume = nothing  # type: ignore[method-assign]
 
 
 def no_stats_writes() -> None:
@@ -171,12 +172,15 @@ def no_stats_writes() -> None:
     from flow2api.storage.tasks import RequestLogRepository
     from flow2api.storage.usage import UsageRepository
 
-    async def nothing(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+    def nothing(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003 - these two are not awaited
+        return None
+
+    async def nothing_awaited(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
         return None
 
     UsageRepository.record = nothing  # type: ignore[method-assign]
     RequestLogRepository.add = nothing  # type: ignore[method-assign]
-    pool_module.AccountPool.record_success = nothing  # type: ignore[method-assign]
+    pool_module.AccountPool.record_success = nothing_awaited  # type: ignore[method-assign]
 
 
 def cprofile() -> None:

@@ -173,7 +173,7 @@ async def test_account_management_commands(tmp_path: Path, upstream: Upstream) -
 
 
 def test_event_loop_choice(monkeypatch: pytest.MonkeyPatch) -> None:
-    import uvloop
+    uvloop = pytest.importorskip("uvloop")  # a dependency on Linux/macOS CPython; not on Windows
 
     from flow2api.cli import event_loop_factory
 

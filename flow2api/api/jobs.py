@@ -377,6 +377,6 @@ async def mark_abandoned(app: AppLike, task_id: str) -> None:
     """
     try:
         error = "client_disconnected: the client went away"
-        await asyncio.shield(app[TASKS].update(task_id, status=FAILED, error=error))
+        await asyncio.shield(app[TASKS].abandon(task_id, error))
     except (asyncio.CancelledError, Exception):  # noqa: BLE001 - bookkeeping must not mask the real exit
         log.info("could not mark task %s as abandoned", task_id)

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential
 
 from flow2api.errors import ProxyConnectError, UpstreamTimeoutError, UpstreamUnavailableError
 from flow2api.plugin import PROXY_ERRORS
@@ -54,6 +54,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]{16,64}\.[a-z0-9]{2,5}$")
 CHUNK_BYTES = 256 * 1024
 SMALL_BYTES = 1024 * 1024  # results up to this size are buffered in memory and kept in the recent set
 RECENT_BYTES = 32 * 1024 * 1024  # memory for recently stored small results
+RECENT_ENTRIES = 4096  # and at most this many of them (per-entry overhead is not in RECENT_BYTES)
 FETCH_ATTEMPTS = 3  # tries of an upstream media GET answered 5xx or cut off
 
 
@@ -194,7 +195,7 @@ class MediaCache:
         with self._lock:
             self._recent[name] = (data, time.time())
             self._recent_total += len(data)
-            while self._recent_total > RECENT_BYTES and self._recent:
+            while self._recent and (self._recent_total > RECENT_BYTES or len(self._recent) > RECENT_ENTRIES):
                 _, (old, _) = self._recent.popitem(last=False)
                 self._recent_total -= len(old)
 
@@ -289,16 +290,22 @@ class MediaCache:
         for — the media, and a GET of it is idempotent.
 
         Raises ``UpstreamUnavailableError`` for a 4xx answer, or a 5xx / connection
-        error on every attempt, and ``UpstreamTimeoutError`` after ``timeout`` seconds (not retried). The URL is
+        error on every attempt, and ``UpstreamTimeoutError`` after ``timeout`` seconds, all attempts together (not retried). The URL is
         not part of the message (upstream media URLs are signed capabilities).
         """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout  # for all attempts together
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_TransientFetchError), stop=stop_after_attempt(FETCH_ATTEMPTS),
+            retry=retry_if_exception_type(_TransientFetchError),
+            stop=stop_after_attempt(FETCH_ATTEMPTS) | stop_after_delay(timeout),
             wait=wait_exponential(multiplier=0.25, max=2), reraise=True,
         )
         async for attempt in retrying:
             with attempt:
-                return await self._fetch(http, url, headers=headers, mime_type=mime_type, timeout=timeout)
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise UpstreamTimeoutError("fetching the generated media timed out")
+                return await self._fetch(http, url, headers=headers, mime_type=mime_type, timeout=remaining)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def _fetch(

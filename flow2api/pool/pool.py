@@ -354,15 +354,16 @@ class AccountPool:
     async def record_success(self, lease: Lease) -> None:
         """A job on this account succeeded: clear its error streak, count its use.
 
-        The in-memory record changes at once; the row is written behind
-        (:meth:`~flow2api.storage.accounts.AccountRepository.write_usage_later`), off the answer's path.
+        The use counters change in memory at once and are written behind
+        (:meth:`~flow2api.storage.accounts.AccountRepository.write_usage_later`), off the answer's path;
+        an error streak (rare) is cleared with a direct update, in order with the failures that set it.
         """
         record = self._records.get(lease.account_id)
         if record is None:
             return
-        self._records[lease.account_id] = replace(
-            record, consecutive_errors=0, last_used_at=time.time(), use_count=record.use_count + 1,
-        )
+        if record.consecutive_errors:
+            record = await self.update(lease.account_id, consecutive_errors=0)
+        self._records[lease.account_id] = replace(record, last_used_at=time.time(), use_count=record.use_count + 1)
         self.repo.write_usage_later(lease.account_id, lambda: self._records.get(lease.account_id))
 
     async def record_failure(self, lease: Lease, exc: Flow2APIError) -> None:

@@ -191,21 +191,22 @@ class AccountRepository:
         return record
 
     def write_usage_later(self, account_id: int, current: Callable[[], AccountRecord | None]) -> None:
-        """Queue a write of the account's use counters (``consecutive_errors``, ``use_count``, ``last_used_at``).
+        """Queue a write of the account's use counters (``use_count``, ``last_used_at``).
 
         Group commit, not awaited (:class:`~flow2api.storage.database.WriteBatcher`):
         ``current()`` is read when the batch runs, so the row gets the latest
-        in-memory values whatever other updates ran in between.
+        in-memory values. No other write touches these two columns, so the
+        order against direct updates does not matter (``consecutive_errors``,
+        which failures write directly, is not part of it).
         """
         def values() -> tuple[Any, ...]:
             record = current()
             if record is None:  # deleted meanwhile: the UPDATE matches nothing
-                return (0, 0, None, time.time(), account_id)
-            return (record.consecutive_errors, record.use_count, record.last_used_at, time.time(), account_id)
+                return (0, None, time.time(), account_id)
+            return (record.use_count, record.last_used_at, time.time(), account_id)
 
         self._db.writes.write_later(
-            "UPDATE accounts SET consecutive_errors = ?, use_count = ?, last_used_at = ?, updated_at = ? WHERE id = ?",
-            values, idempotent=True,
+            "UPDATE accounts SET use_count = ?, last_used_at = ?, updated_at = ? WHERE id = ?", values, idempotent=True,
         )
 
     async def delete(self, account_id: int) -> bool:

@@ -199,6 +199,7 @@ class WriteBatcher:
         self._idempotent: set[str] = set()
         self._barriers: list[asyncio.Future[None]] = []  # resolved when the batch now being queued has run
         self._drainer: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def write(self, sql: str, params: Params, *, idempotent: bool = False) -> None:
         """Run ``sql`` with ``params`` in the next batch and wait for it; raises its ``sqlite3.Error``.
@@ -226,6 +227,13 @@ class WriteBatcher:
         await asyncio.shield(barrier)
 
     def _queue(self, sql: str, params: Params, future: asyncio.Future[None] | None, idempotent: bool) -> None:
+        if self._closed:
+            error = sqlite3.ProgrammingError("the database is closing: no new writes")
+            if future is None:
+                log.error("a database write after close was dropped (%s)", sql.split(" (")[0])
+            else:
+                future.set_exception(error)
+            return
         self._queued.setdefault(sql, []).append((params, future))
         if idempotent:
             self._idempotent.add(sql)
@@ -245,31 +253,46 @@ class WriteBatcher:
                         barrier.set_result(None)
 
     async def _run(self, sql: str, rows: list[tuple[Params, asyncio.Future[None] | None]]) -> None:
-        values = [params() if callable(params) else params for params, _ in rows]
         try:
+            values = [params() if callable(params) else params for params, _ in rows]
             if len(rows) == 1:
                 await self._conn.execute(sql, values[0])
             else:
                 await self._conn.executemany(sql, values)
-        except sqlite3.Error as exc:
-            if len(rows) > 1 and sql in self._idempotent:
+        except Exception as exc:  # noqa: BLE001 - any failure is this group's callers' to know, not the batch's end
+            if len(rows) > 1 and sql in self._idempotent and isinstance(exc, sqlite3.Error):
                 for one in rows:
                     await self._run(sql, [one])
                 return
-            for _, future in rows:
-                if future is None:
-                    log.error("a queued database write failed (%s): %s", sql.split(" (")[0], exc)
-                elif not future.done():
-                    future.set_exception(exc)
+            _fail(rows, exc, sql)
             return
-        except BaseException as exc:  # cancelled at shutdown: tell the waiters, then stop
-            for _, future in rows:
-                if future is not None and not future.done():
-                    future.set_exception(exc if isinstance(exc, Exception) else sqlite3.OperationalError("closed"))
+        except BaseException:  # cancelled (shutdown): answer everyone still waiting, here and queued
+            _fail(rows, sqlite3.OperationalError("the database writer was stopped"), sql)
+            for queued_sql, queued in self._queued.items():
+                _fail(queued, sqlite3.OperationalError("the database writer was stopped"), queued_sql)
+            self._queued = {}
             raise
         for _, future in rows:
             if future is not None and not future.done():
                 future.set_result(None)
+
+    async def close(self) -> None:
+        """Refuse new statements and wait until every queued one has run (the connection closes after)."""
+        self._closed = True
+        while self._drainer is not None and not self._drainer.done():
+            await asyncio.shield(self._drainer)
+
+
+def _fail(rows: list[tuple[Params, asyncio.Future[None] | None]], exc: Exception, sql: str) -> None:
+    """Give ``exc`` to the waiting callers of ``rows``; log it for the fire-and-forget ones (SQL only, no values)."""
+    lost = 0
+    for _, future in rows:
+        if future is None:
+            lost += 1
+        elif not future.done():
+            future.set_exception(exc)
+    if lost:
+        log.error("%d queued database write(s) failed (%s): %s", lost, sql.split(" (")[0], exc)
 
 
 class Connection:
@@ -358,7 +381,7 @@ class Database:
     async def close(self) -> None:
         """Run the queued writes, then close the connection (idempotent)."""
         if self._writes is not None:
-            await self._writes.flushed()
+            await self._writes.close()
         if self._conn is not None:
             conn, self._conn, self._writes = self._conn, None, None
             await conn.close()

@@ -206,6 +206,15 @@ class TaskRepository:
         await self._db.conn.execute("UPDATE tasks SET resume = ?, updated_at = ? WHERE id = ?",
                                     (json.dumps(resume), time.time(), task_id))
 
+    async def abandon(self, task_id: str, error: str) -> None:
+        """Mark the task ``failed`` with ``error`` if it is still ``queued`` or ``in_progress`` (a finished one,
+        whose answer was written as the client left, keeps its outcome)."""
+        now = time.time()
+        await self._db.conn.execute(
+            "UPDATE tasks SET status = ?, error = ?, completed_at = ?, updated_at = ? WHERE id = ? AND status IN (?, ?)",
+            (FAILED, error, now, now, task_id, *UNFINISHED),
+        )
+
     async def get(self, task_id: str) -> TaskRecord | None:
         """The task, or ``None`` (deleted ones included)."""
         async with self._db.conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)) as cur:

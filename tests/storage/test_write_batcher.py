@@ -94,7 +94,7 @@ async def test_write_later_is_readable_after_flushed_and_its_failure_is_logged(
     with caplog.at_level(logging.ERROR, logger="flow2api.storage.database"):
         db.writes.write_later(SET, (-424242, 1))
         await db.writes.flushed()
-    assert "queued database write failed" in caplog.text and "424242" not in caplog.text
+    assert "queued database write(s) failed" in caplog.text and "424242" not in caplog.text
     assert (await values(db))[1] == 3
 
 
@@ -141,3 +141,25 @@ async def test_flushed_waits_for_earlier_writes_only(db: Database) -> None:
         stop.set()
         await writer
     await db.writes.flushed()
+
+
+async def test_a_failure_outside_sqlite_fails_its_group_and_the_batch_goes_on(db: Database) -> None:
+    def broken() -> tuple[int, int]:
+        raise OverflowError("not a value SQLite can store")
+
+    other = "UPDATE t SET v = v WHERE id = ?"
+    outcomes = await asyncio.gather(db.writes.write(SET, broken), db.writes.write(SET, (2, 3)),
+                                    asyncio.wait_for(db.writes.write(other, (1,)), 5), return_exceptions=True)
+    assert isinstance(outcomes[0], OverflowError) and isinstance(outcomes[1], OverflowError)  # one group
+    assert outcomes[2] is None, "the next group of the batch still ran"
+    await asyncio.wait_for(db.writes.write(SET, (4, 4)), 5)  # and the batcher is alive
+    assert (await values(db))[4] == 4
+
+
+async def test_after_close_new_writes_are_refused(tmp_path: Path) -> None:
+    db = Database(tmp_path / "r.db")
+    await db.open()
+    writes = db.writes
+    await db.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closing"):
+        await writes.write("SELECT 1", ())

@@ -39,7 +39,8 @@ async def test_a_failing_labs_account_fails_over_to_the_flowweb_account(tmp_path
     assert body.startswith(PNG)
     assert [c.status for c in upstream.emulator.calls("batchGenerateImages")] == [503]
     assert [c.args[1][0][5] for c in flowweb.emulator.calls("ogiZ0b")] == ["NARWHAL"]
-    assert gateway.pool.records()[0].consecutive_errors == 1
+    labs = gateway.pool.records()[0]
+    assert labs.last_error and labs.consecutive_errors == 0  # recorded, failed over, not counted towards a ban
 
 
 async def test_a_failing_flowweb_account_fails_over_to_the_labs_account(tmp_path: Path, upstream: Upstream,
