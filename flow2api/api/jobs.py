@@ -184,12 +184,13 @@ async def execute(
     last_write = time.monotonic() if job.kind is Kind.IMAGE else 0.0
     try:
         while True:
-            remaining = deadline - loop.time()
             try:
-                if remaining <= 0:
+                if loop.time() >= deadline:
                     raise TimeoutError
-                # wait_for, not asyncio.timeout: this generator's steps may run in different tasks (SSE keep-alive).
-                event = await asyncio.wait_for(anext(source), remaining)
+                # One timeout scope per step, entered and left in the task that runs the step: steps may run in
+                # different tasks (SSE keep-alive). Unlike wait_for it creates no task per event.
+                async with asyncio.timeout_at(deadline):
+                    event = await anext(source)
             except StopAsyncIteration:
                 break
             except TimeoutError:

@@ -232,3 +232,21 @@ async def test_video_through_chat_against_the_flow_emulator(gateway: Gateway, sd
     assert match, content
     async with aiohttp.ClientSession() as http, http.get(match[1]) as r:
         assert r.content_type == "video/mp4" and (await r.read())[4:8] == b"ftyp"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_job_past_its_time_limit_is_a_504_and_a_failed_task(fake: FakeWorld, stream: bool) -> None:
+    fake.image.plans.append([Progress("drawing", 10), asyncio.Event()])  # never finishes
+    gw = await fake.start(generation={"image_timeout": 0.4, "keepalive_interval": 0.05})
+    body = {"model": IMAGE_MODEL, "messages": [{"role": "user", "content": "slow"}], "stream": stream}
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{gw.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {API_KEY}"}) as r:
+        task_id = r.headers["X-Request-ID"]
+        text = await r.text()
+    if stream:  # the stream had started: the error is its last event (keep-alives ran the steps in other tasks)
+        assert r.status == 200 and '"code": "upstream_timeout"' in text.replace('":"', '": "')
+    else:
+        assert r.status == 504 and '"upstream_timeout"' in text
+    task = await gw.app[TASKS].get(task_id)
+    assert task.status == "failed" and task.error.startswith("upstream_timeout: The image job did not finish within")
+    assert gw.pool.in_flight(task.account_id, "image") == 0
