@@ -38,8 +38,8 @@ from aiohttp import web
 
 from flow2api.api.inputs import ImageReader, gemini_input
 from flow2api.api.jobs import JobEvent, Result, events_from, run_job
-from flow2api.api.streaming import GEMINI_KEEPALIVE, send_event, sse_response, with_keepalive
-from flow2api.errors import Flow2APIError, ModelNotFoundError
+from flow2api.api.streaming import GEMINI_KEEPALIVE, send_event, serve_stream, sse_response, with_keepalive
+from flow2api.errors import ModelNotFoundError
 from flow2api.keys import CATALOG, MEDIA, SETTINGS, STATE
 from flow2api.pipeline import API_MIDDLEWARES, generation
 from flow2api.pipeline.errors import gemini_error_body
@@ -156,9 +156,9 @@ async def stream_generate_content(request: web.Request) -> web.StreamResponse:
         await response.write(GEMINI_KEEPALIVE)
 
     thought = settings.progress_field == "reasoning_content"
-    results: list[Result] = []
-    try:
-        await response.prepare(request)
+
+    async def write() -> None:
+        results: list[Result] = []
         stream = with_keepalive(events_from(first, events), settings.keepalive_interval, beat)
         async with aclosing(stream):
             async for event in stream:
@@ -171,20 +171,9 @@ async def stream_generate_content(request: web.Request) -> web.StreamResponse:
                     results.append(event)
         parts = [await _media_part(request, r) for r in results]
         await send_event(response, _response(parts, model, state.request_id, finish=True))
-    except Flow2APIError as exc:
-        state.failure = exc
-        try:
-            await send_event(response, gemini_error_body(exc))
-        except ConnectionError:
-            return response
-    except ConnectionError:
-        log.info("client went away during the stream")
-        return response
-    finally:
-        # A no-op after a stream that ran. Not when the client was gone before the SSE answer opened, or the
-        # handler was cancelled: the job ends here, its row failed (client_disconnected), before the lease goes.
-        await events.aclose()
-    await response.write_eof()
+
+    if await serve_stream(request, response, events, write, error_body=gemini_error_body):
+        await response.write_eof()
     return response
 
 

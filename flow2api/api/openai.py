@@ -33,8 +33,8 @@ from aiohttp import web
 
 from flow2api.api.inputs import ImageReader, decode_image, history_image_url, last_user_parts
 from flow2api.api.jobs import Result, events_from, run_job
-from flow2api.api.streaming import OPENAI_KEEPALIVE, send_event, sse_response, with_keepalive
-from flow2api.errors import Flow2APIError, InvalidRequestError
+from flow2api.api.streaming import OPENAI_KEEPALIVE, send_event, serve_stream, sse_response, with_keepalive
+from flow2api.errors import InvalidRequestError
 from flow2api.keys import MEDIA, SETTINGS, STATE
 from flow2api.pipeline import generation
 from flow2api.pipeline.errors import openai_error_body
@@ -143,9 +143,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     async def beat() -> None:
         await response.write(OPENAI_KEEPALIVE)
 
-    results: list[Result] = []
-    try:
-        await response.prepare(request)
+    async def write() -> None:
+        results: list[Result] = []
         await send_event(response, chunk({"role": "assistant", "content": ""}))
         stream = with_keepalive(events_from(first, events), settings.keepalive_interval, beat)
         async with aclosing(stream):
@@ -162,21 +161,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [], "usage": ZERO_USAGE,
             })
-    except Flow2APIError as exc:
-        state.failure = exc
-        try:
-            await send_event(response, openai_error_body(exc))
-        except ConnectionError:
-            return response
-    except ConnectionError:
-        log.info("client went away during the stream")
-        return response
-    finally:
-        # A no-op after a stream that ran. Not when the client was gone before the SSE answer opened, or the
-        # handler was cancelled: the job ends here, its row failed (client_disconnected), before the lease goes.
-        await events.aclose()
-    await send_event(response, "[DONE]")
-    await response.write_eof()
+
+    if await serve_stream(request, response, events, write, error_body=openai_error_body):
+        await send_event(response, "[DONE]")
+        await response.write_eof()
     return response
 
 

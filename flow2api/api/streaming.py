@@ -13,10 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
+
+from flow2api.errors import Flow2APIError
+from flow2api.keys import STATE
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -44,6 +50,42 @@ async def send_event(response: web.StreamResponse, payload: dict[str, Any] | str
     """Write one ``data:`` event; ``payload`` is JSON-encoded unless it is a string (``[DONE]``)."""
     data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     await response.write(f"data: {data}\n\n".encode())
+
+
+async def serve_stream(
+    request: web.Request,
+    response: web.StreamResponse,
+    events: AsyncIterator[Any],
+    write: Callable[[], Awaitable[None]],
+    *,
+    error_body: Callable[[Flow2APIError], dict[str, Any]],
+) -> bool:
+    """Open the SSE ``response`` and run the surface's ``write()``, which reads ``events`` and writes the answer.
+
+    A :class:`~flow2api.errors.Flow2APIError` after the stream opened becomes its
+    last event (``error_body(exc)``, the surface's error shape) and is kept as the
+    request's failure; a client that is gone (``ConnectionError``, also from
+    ``prepare``) ends it quietly. ``events`` (the job, :func:`flow2api.api.jobs.run_job`)
+    is closed on every exit, cancellation included, so the task row is settled
+    (``client_disconnected`` when it did not finish) before the lease is released.
+    Returns ``True`` when the surface may end the stream normally (``write_eof``),
+    ``False`` when the client is gone.
+    """
+    try:
+        await response.prepare(request)
+        await write()
+    except Flow2APIError as exc:
+        request[STATE].failure = exc
+        try:
+            await send_event(response, error_body(exc))
+        except ConnectionError:
+            return False
+    except ConnectionError:
+        log.info("client went away during the stream")
+        return False
+    finally:
+        await events.aclose()  # a no-op after a job that ran to its end
+    return True
 
 
 async def with_keepalive(
