@@ -5,22 +5,19 @@ Two uses, both only inside a benchmark's gateway process:
 * **before**: undo an optimisation that is in the code now, so "before" and
   "after" are measured side by side in one run under the same machine load
   (``deferred-commits``, ``uuid-request-id``, ``media-file-response``).
-* **proposed**: try a fix for a hot spot in a file this benchmark's author
-  does not own, to measure its gain before its owner applies it
-  (``media-write-off-loop``). Each patch says which function it replaces and why.
+* **proposed**: try a fix for a hot spot before it lands, to measure its gain
+  (``uvloop`` did so; ``media-write-off-loop``, measured in the first pass, was
+  removed once batched media writes landed). Each patch says which function it
+  replaces and why.
 
 Nothing here is imported by flow2api itself.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import secrets
 import time
-from collections.abc import Callable, Mapping
-
-import aiohttp
+from collections.abc import Callable
 
 
 def deferred_commits() -> None:
@@ -52,73 +49,6 @@ def uuid_request_id() -> None:
     from flow2api.pipeline import context
 
     context.new_request_id = lambda: uuid.uuid4().hex[:16]  # type: ignore[attr-defined]
-
-
-def media_write_off_loop() -> None:
-    """Proposed for ``flow2api/media/cache.py`` ``MediaCache.store_url``: no file system calls on the event loop.
-
-    Now it ``open()``s the temporary file, ``write()``s every chunk and
-    ``os.replace()``s it on the event loop; under load the ``open`` alone was
-    13 % of the loop's samples. Proposed: keep the first MiB in memory; a
-    result that fits (every image) is written by one ``asyncio.to_thread``
-    call (``_write_atomic``, as ``store_bytes`` does); a bigger one (videos)
-    has its file opened, each 256 KiB chunk written and the file renamed in
-    worker threads. Memory stays bounded by 1 MiB per download.
-    """
-    from flow2api.errors import ProxyConnectError, UpstreamTimeoutError, UpstreamUnavailableError
-    from flow2api.media import cache as module
-    from flow2api.media.types import sniff_mime
-    from flow2api.plugin import PROXY_ERRORS
-
-    inline_limit = 1024 * 1024
-
-    async def store_url(self, http: aiohttp.ClientSession, url: str, *, headers: Mapping[str, str] | None = None,  # noqa: ANN001
-                        mime_type: str | None = None, timeout: float = 300.0) -> module.StoredMedia:
-        tmp = self.directory / f".{secrets.token_hex(8)}.part"
-        size = 0
-        buffered: list[bytes] = []
-        fh = None
-        try:
-            async with http.get(url, headers=dict(headers or {}), timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-                if resp.status >= 400:
-                    raise UpstreamUnavailableError(f"fetching the generated media failed with HTTP {resp.status}")
-                mime = mime_type or (resp.content_type if resp.content_type != "application/octet-stream" else None)
-                first = b""
-                async for chunk in resp.content.iter_chunked(module.CHUNK_BYTES):
-                    if not first:
-                        first = chunk[:16]
-                    size += len(chunk)
-                    if fh is None and size <= inline_limit:
-                        buffered.append(chunk)
-                        continue
-                    if fh is None:
-                        fh = await asyncio.to_thread(open, tmp, "wb")
-                        chunk = b"".join([*buffered, chunk])
-                        buffered.clear()
-                    await asyncio.to_thread(fh.write, chunk)
-            mime = sniff_mime(first) or mime or "application/octet-stream"
-            name = self._new_name(mime)
-            if fh is None:
-                await asyncio.to_thread(self._write_atomic, name, b"".join(buffered))
-            else:
-                await asyncio.to_thread(fh.close)
-                await asyncio.to_thread(os.replace, tmp, self.directory / name)
-            self._admit(name, size)
-            return module.StoredMedia(name, mime, size)
-        except PROXY_ERRORS as exc:
-            raise ProxyConnectError(
-                f"the proxy could not be used to fetch the generated media: {type(exc).__name__}") from exc
-        except TimeoutError as exc:
-            raise UpstreamTimeoutError("fetching the generated media timed out") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamUnavailableError(f"fetching the generated media failed: {type(exc).__name__}") from exc
-        finally:
-            if fh is not None:
-                if not fh.closed:
-                    await asyncio.to_thread(fh.close)
-                await asyncio.to_thread(tmp.unlink, True)  # gone already after the rename
-
-    module.MediaCache.store_url = store_url  # type: ignore[method-assign]
 
 
 def media_file_response() -> None:
@@ -233,7 +163,6 @@ PATCHES: dict[str, Callable[[], None]] = {
     "no-stats-writes": no_stats_writes,
     "deferred-commits": deferred_commits,
     "uuid-request-id": uuid_request_id,
-    "media-write-off-loop": media_write_off_loop,
     "media-file-response": media_file_response,
 }
 

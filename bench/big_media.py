@@ -22,7 +22,7 @@ file (``shutil.copyfile``, the disk's speed) and a client download straight
 from the CDN (the loopback HTTP speed).
 
 Run: ``.venv/bin/python bench/big_media.py [--size-mb 200] [--rounds 3] [--patches NAMES]``
-(``--patches media-write-off-loop`` measures the proposed ``store_url`` fix).
+(``--patches NAMES`` applies ``bench/_patches.py`` patches in the server, for A/B runs).
 """
 
 from __future__ import annotations

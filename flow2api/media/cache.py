@@ -18,17 +18,14 @@ directory at start-up with modification times as last use.
 Results up to 1 MiB (every image) are also kept in memory for a while (the
 newest 32 MiB of them): a client fetches its image right after the answer,
 and serving it from memory costs no file system call. Their files are written
-by one worker thread per batch of results (all the results stored while the
-previous batch was written), and :meth:`MediaCache.store_bytes` returns only
-once the file is on disk, so a URL in an answer survives a restart. Under
-load this replaced an ``open()`` per image on the event loop, which took
-~1 ms of its time with other threads holding the GIL (issue 8, docs/performance.md).
+in batches by :class:`~flow2api.media.files.BatchedFileWriter`, and
+:meth:`MediaCache.store_bytes` returns only once the file is on disk, so a URL
+in an answer survives a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
 import re
@@ -45,6 +42,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from flow2api.errors import ProxyConnectError, UpstreamTimeoutError, UpstreamUnavailableError
 from flow2api.plugin import PROXY_ERRORS
+from flow2api.media.files import BatchedFileWriter, TokenSource, write_atomic
 from flow2api.media.signing import UrlSigner
 from flow2api.media.types import MIME_BY_EXTENSION, extension_for, sniff_mime
 
@@ -62,29 +60,7 @@ class _TransientFetchError(UpstreamUnavailableError):
     """A media fetch that failed in a way worth another try (5xx, connection error)."""
 
 
-class _TokenSource:
-    """Unguessable URL-safe names (24 characters, 144 bits) from ``os.urandom`` read 4 KiB at a time.
-
-    ``secrets.token_urlsafe`` makes one ``getrandom`` system call per name; on a busy server each
-    call also waits to get the GIL back (~80 µs measured, issue 8). The bytes are the same kernel
-    CSPRNG output, each used once; the server never forks, so no copy of the buffer is shared.
-    """
-
-    def __init__(self, chunk: int = 4096) -> None:
-        self._chunk = chunk
-        self._pool = b""
-        self._lock = threading.Lock()  # store_bytes runs on the loop, but nothing forbids a thread
-
-    def take(self, nbytes: int = 18) -> str:
-        """``nbytes`` fresh random bytes, URL-safe base64 without padding."""
-        with self._lock:
-            if len(self._pool) < nbytes:
-                self._pool = os.urandom(self._chunk)
-            raw, self._pool = self._pool[:nbytes], self._pool[nbytes:]
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-_TOKENS = _TokenSource()
+_TOKENS = TokenSource()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +97,7 @@ class MediaCache:
         self._lock = threading.Lock()  # purge_expired runs in a worker thread (the app's media janitor)
         self._recent: OrderedDict[str, tuple[bytes, float]] = OrderedDict()  # name → (bytes, stored at), oldest first
         self._recent_total = 0
-        self._unwritten: list[tuple[str, bytes, asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self.files = BatchedFileWriter(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self._scan()
 
@@ -225,52 +200,12 @@ class MediaCache:
         mime = mime_type or sniff_mime(data) or "application/octet-stream"
         name = self._new_name(mime)
         if len(data) <= SMALL_BYTES:
-            await self._write_batched(name, data)
+            await self.files.write(name, data)
             self._remember_recent(name, data)
         else:
-            await asyncio.to_thread(self._write_atomic, name, data)
+            await asyncio.to_thread(write_atomic, self.directory, name, data)
         self._admit(name, len(data))
         return StoredMedia(name, mime, len(data))
-
-    def _write_atomic(self, name: str, data: bytes) -> None:
-        tmp = self.directory / f".{name}.part"
-        tmp.write_bytes(data)
-        os.replace(tmp, self.directory / name)
-
-    async def _write_batched(self, name: str, data: bytes) -> None:
-        done = asyncio.get_running_loop().create_future()
-        self._unwritten.append((name, data, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_unwritten(), name="media-cache-writer")
-        await asyncio.shield(done)
-
-    async def _write_unwritten(self) -> None:
-        while self._unwritten:
-            batch, self._unwritten = self._unwritten, []
-            try:
-                outcomes = await asyncio.to_thread(self._write_all, [(name, data) for name, data, _ in batch])
-            except BaseException as exc:  # no thread to write with (shutting down): nobody may wait forever
-                for _, _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc if isinstance(exc, Exception) else OSError("media writer stopped"))
-                raise
-            for (_, _, done), error in zip(batch, outcomes):
-                if done.done():
-                    continue
-                if error is None:
-                    done.set_result(None)
-                else:
-                    done.set_exception(error)
-
-    def _write_all(self, files: list[tuple[str, bytes]]) -> list[OSError | None]:
-        outcomes: list[OSError | None] = []
-        for name, data in files:
-            try:
-                self._write_atomic(name, data)
-                outcomes.append(None)
-            except OSError as exc:
-                outcomes.append(exc)
-        return outcomes
 
     async def store_url(
         self,

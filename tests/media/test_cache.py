@@ -17,6 +17,7 @@ from flow2api.errors import UpstreamUnavailableError
 from flow2api.media import MediaCache, UrlSigner
 from flow2api.media import cache as cache_module
 from flow2api.media.cache import SMALL_BYTES, valid_name
+from flow2api.media.files import TokenSource
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -143,13 +144,13 @@ async def test_small_results_are_on_disk_and_in_memory_big_ones_only_on_disk(
 async def test_concurrent_small_results_are_written_in_batches(tmp_path: Path) -> None:
     cache = MediaCache(tmp_path / "media")
     batches: list[int] = []
-    write_all = cache._write_all
+    write_all = cache.files.write_all
 
     def counted(files: list[tuple[str, bytes]]) -> list[OSError | None]:
         batches.append(len(files))
         return write_all(files)
 
-    cache._write_all = counted  # type: ignore[method-assign] - counts, then writes for real
+    cache.files.write_all = counted  # type: ignore[method-assign] - counts, then writes for real
     stored = await asyncio.gather(*(cache.store_bytes(blob(1000 + i)) for i in range(40)))
     assert all((cache.directory / s.name).stat().st_size == 1000 + i for i, s in enumerate(stored))
     assert sum(batches) == 40 and len(batches) < 40, batches
@@ -192,7 +193,7 @@ def test_signing_key_is_created_once_private_and_verifies(tmp_path: Path) -> Non
 
 
 def test_names_are_unique_unguessable_tokens_across_buffer_refills() -> None:
-    source = cache_module._TokenSource(chunk=64)  # a refill every 3 names
+    source = TokenSource(chunk=64)  # a refill every 3 names
     names = [source.take() for _ in range(3000)]
     assert len(set(names)) == 3000 and all(len(n) == 24 and valid_name(n + ".png") for n in names)
     assert len({n[0] for n in names}) > 32  # spread over the base64 alphabet, not a counter
