@@ -30,20 +30,17 @@ async def values(db: Database) -> dict[int, int]:
 
 
 def count_trips(db: Database) -> list[int]:
-    """Rows per trip to aiosqlite's thread (``execute`` = 1), counted on the real connection."""
+    """Rows per trip to aiosqlite's thread, counted on the real connection (one trip runs a whole batch)."""
     trips: list[int] = []
     raw = db.conn._conn
-    execute, executemany = raw.execute, raw.executemany
+    execute = raw._execute
 
-    def one(sql, params=None):  # noqa: ANN001, ANN202
-        trips.append(1)
-        return execute(sql, params)
+    async def counted(fn, *args):  # noqa: ANN001, ANN002, ANN202
+        if args and isinstance(args[-1], list):  # a batch: (connection, [(sql, rows, idempotent), ...])
+            trips.append(sum(len(rows) for _, rows, _ in args[-1]))
+        return await execute(fn, *args)
 
-    def many(sql, rows):  # noqa: ANN001, ANN202
-        trips.append(len(rows))
-        return executemany(sql, rows)
-
-    raw.execute, raw.executemany = one, many
+    raw._execute = counted
     return trips
 
 
@@ -59,6 +56,32 @@ async def test_a_lone_write_runs_at_once_without_waiting_for_company(db: Databas
     await asyncio.wait_for(db.writes.write(SET, (7, 1)), 5)
     assert trips == [1]
     assert (await values(db))[1] == 7
+
+
+async def test_different_statements_queued_together_share_one_trip(db: Database) -> None:
+    trips = count_trips(db)
+    add = "UPDATE t SET v = v + ? WHERE id = ?"
+    await asyncio.gather(db.writes.write(SET, (4, 1)), db.writes.write(add, (2, 2)),
+                         db.writes.write("INSERT INTO t (id, v) VALUES (?, ?)", (500, 6)))
+    assert trips == [3]
+    stored = await values(db)
+    assert (stored[1], stored[2], stored[500]) == (4, 2, 6)
+
+
+async def test_a_failing_statement_leaves_the_rest_of_its_batch_committed(tmp_path: Path, db: Database) -> None:
+    trips = count_trips(db)
+    outcomes = await asyncio.gather(db.writes.write(SET, (8, 1)), db.writes.write(SET, (9, 2)),
+                                    db.writes.write("INSERT INTO t (id, v) VALUES (?, ?)", (3, 1)),  # id 3 exists
+                                    return_exceptions=True)
+    assert trips == [3] and outcomes[:2] == [None, None] and isinstance(outcomes[2], sqlite3.IntegrityError)
+    await db.close()  # committed: visible on a fresh connection
+    reopened = Database(tmp_path / "w.db")
+    await reopened.open()
+    try:
+        stored = await values(reopened)
+        assert (stored[1], stored[2], stored[3]) == (8, 9, 0)
+    finally:
+        await reopened.close()
 
 
 async def test_a_failing_idempotent_row_fails_only_its_own_caller(db: Database) -> None:
