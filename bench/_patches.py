@@ -155,10 +155,21 @@ def media_read_on_loop() -> None:
     module.get_media = get_media
 
 
+def no_media_files() -> None:
+    """Attribution only: small results are kept in memory and never written to a file (lost at restart)."""
+    from flow2api.media.files import BatchedFileWriter
+
+    def write_nothing(self, files):  # noqa: ANN001, ANN202
+        return [None] * len(files)
+
+    BatchedFileWriter.write_all = write_nothing  # type: ignore[method-assign]
+
+
 PATCHES: dict[str, Callable[[], None]] = {
     "uvloop": use_uvloop,
     "media-read-on-loop": media_read_on_loop,
     "cprofile": cprofile,
+    "no-media-files": no_media_files,
     "no-task-writes": no_task_writes,
     "no-stats-writes": no_stats_writes,
     "deferred-commits": deferred_commits,

@@ -25,7 +25,7 @@ flow2api/pass-through requests/s (target ≥ 0.7) and the p50 latency flow2api
 adds over ``direct`` and over ``pass-through`` (target ≤ 1 ms, meaningful at
 c=1 where nothing queues).
 
-``--profile`` samples the gateway with py-spy during one extra c=50 run and
+``--profile`` samples the gateway with py-spy during one extra run (c=50, ``--profile-concurrency``) and
 prints the functions with the most samples (own time and inclusive); the raw
 stacks go to ``--profile-out`` (collapsed format, for speedscope or
 flamegraph.pl). py-spy is not a dependency: ``.venv/bin/pip install py-spy``.
@@ -247,7 +247,7 @@ async def main(args: argparse.Namespace) -> None:
                       f"pass-through's")
         if args.profile:
             out = Path(args.profile_out)
-            await profile(gateways["flow2api"], 50, args.requests, variants["flow2api"][1], out)
+            await profile(gateways["flow2api"], args.profile_concurrency, args.requests, variants["flow2api"][1], out)
 
 
 if __name__ == "__main__":
@@ -265,6 +265,7 @@ if __name__ == "__main__":
                         help="event loop of the pass-through (default: what the gateway's [server] event_loop = "
                              "\"auto\" picks, uvloop when installed)")
     parser.add_argument("--profile", action="store_true", help="also profile the gateway with py-spy")
+    parser.add_argument("--profile-concurrency", type=int, default=50, help="clients of the profiled run (default 50)")
     parser.add_argument("--profile-out", default=f"/tmp/flow2api-hot-path-{int(time.time())}.txt",
                         help="py-spy raw output file")
     asyncio.run(main(parser.parse_args()))

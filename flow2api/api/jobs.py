@@ -218,24 +218,24 @@ async def execute(
             raise UpstreamProtocolError("The provider finished without producing any media.")
     except Flow2APIError as exc:
         status = QUEUED if attempt.will_fail_over(exc) else FAILED
+        _account(app, attempt, job, caller, started, exc=exc)  # queued first: shares the row's batch (one trip)
         await tasks.update(task_id, status=status, error=f"{exc.code}: {exc.message}")
-        await _account(app, attempt, job, caller, started, exc=exc)
         raise
     finally:
         await source.aclose()
+    _account(app, attempt, job, caller, started, outputs=len(results))  # queued first: shares the row's batch
     await tasks.update(
         task_id, status=SUCCEEDED, progress=100,
         result={"urls": [r.url for r in results], "names": [r.name for r in results],
                 "mime_types": [r.mime_type for r in results], "upstream_ids": [r.upstream_id for r in results]},
     )
-    await _account(app, attempt, job, caller, started, outputs=len(results))
 
 
-async def _account(
+def _account(
     app: AppLike, attempt: Attempt, job: Job, caller: Caller | None, started: float,
     *, outputs: int = 0, exc: Flow2APIError | None = None,
 ) -> None:
-    """Usage statistics and metrics of one finished attempt."""
+    """Usage statistics and metrics of one finished attempt (queued in the group commit, not awaited)."""
     duration = time.perf_counter() - started
     app[METRICS].observe_generation(job.kind.value, "failed" if exc else "succeeded", duration, outputs)
     if isinstance(exc, UpstreamError):
