@@ -216,11 +216,14 @@ class TaskRepository:
 
     async def abandon(self, task_id: str, error: str) -> None:
         """Mark the task ``failed`` with ``error`` if it is still ``queued`` or ``in_progress`` (a finished one,
-        whose answer was written as the client left, keeps its outcome)."""
+        whose answer was written as the client left, keeps its outcome).
+
+        In the group commit, so it runs after the row's creation even when the
+        client left while that was still queued. Raises ``sqlite3.Error``."""
         now = time.time()
-        await self._db.conn.execute(
+        await self._db.writes.write(
             "UPDATE tasks SET status = ?, error = ?, completed_at = ?, updated_at = ? WHERE id = ? AND status IN (?, ?)",
-            (FAILED, error, now, now, task_id, *UNFINISHED),
+            (FAILED, error, now, now, task_id, *UNFINISHED), idempotent=True,
         )
 
     async def get(self, task_id: str) -> TaskRecord | None:
