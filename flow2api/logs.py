@@ -16,11 +16,8 @@ formatted traceback of a record:
 
 from __future__ import annotations
 
-import atexit
 import contextvars
 import logging
-import logging.handlers
-import queue
 import re
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -110,33 +107,17 @@ def register_secrets(*values: str | None) -> None:
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Install one stderr handler on the root logger with request ids and secret redaction (idempotent).
-
-    Records are filtered (request id, redaction) and their message built in the
-    logging thread, then handed to a ``QueueListener`` thread that formats and
-    writes them: the write system call never blocks the event loop (logging
-    cookbook, "Dealing with handlers that block"; one line per request was ~5 %
-    of the loop's time under load, issue 8). The listener is stopped at exit,
-    which writes what is still queued; a ``kill -9`` may lose the last lines.
-    """
+    """Install one stderr handler on the root logger with request ids and secret redaction (idempotent)."""
     root = logging.getLogger()
     root.setLevel(level)
     for handler in root.handlers:
         if getattr(handler, "_flow2api", False):
             handler.setLevel(level)
             return
-    stream = logging.StreamHandler()
-    stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    handler = logging.handlers.QueueHandler(records)
+    handler = logging.StreamHandler()
     handler._flow2api = True  # type: ignore[attr-defined]
-    # Both filters run in the thread that logs: the request id is a context variable, and a secret must be gone
-    # before the record is queued (a failing handler prints the record it could not write).
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     handler.addFilter(RequestIdFilter())
     handler.addFilter(REDACTOR)
-    handler.setLevel(level)
-    listener = logging.handlers.QueueListener(records, stream)
-    listener.start()
-    atexit.register(listener.stop)
     root.addHandler(handler)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
