@@ -53,7 +53,7 @@ CHUNK_BYTES = 256 * 1024
 SMALL_BYTES = 1024 * 1024  # results up to this size are buffered in memory and kept in the recent set
 RECENT_BYTES = 32 * 1024 * 1024  # memory for recently stored small results
 RECENT_ENTRIES = 4096  # and at most this many of them (per-entry overhead is not in RECENT_BYTES)
-FETCH_ATTEMPTS = 3  # tries of an upstream media GET answered 5xx or cut off
+FETCH_ATTEMPTS = 7  # tries of an upstream media GET answered 5xx or cut off: 0.25 + 0.5 + 1 + 1 + 1 + 1 s of waits at most
 
 
 class _TransientFetchError(UpstreamUnavailableError):
@@ -220,9 +220,9 @@ class MediaCache:
 
         Up to ``SMALL_BYTES`` the body is buffered and stored as by :meth:`store_bytes`;
         a bigger one is streamed to a temporary file in chunks of 256 KiB and renamed into place.
-        A 5xx answer or a broken connection is retried from the start (``FETCH_ATTEMPTS`` in all,
-        0.25 s then 0.5 s apart, with tenacity): the fetch comes after upstream made — and charged
-        for — the media, and a GET of it is idempotent.
+        A 5xx answer or a broken connection is retried from the start (``FETCH_ATTEMPTS`` = 7 in all,
+        0.25 s apart, doubling up to 1 s, with tenacity): the fetch comes after upstream made — and charged
+        for — the media, so a failure here loses a paid result, and a GET of it is idempotent.
 
         Raises ``UpstreamUnavailableError`` for a 4xx answer, or a 5xx / connection
         error on every attempt, and ``UpstreamTimeoutError`` after ``timeout`` seconds, all attempts together (not retried). The URL is
@@ -233,7 +233,7 @@ class MediaCache:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_TransientFetchError),
             stop=stop_after_attempt(FETCH_ATTEMPTS) | stop_after_delay(timeout),
-            wait=wait_exponential(multiplier=0.25, max=2), reraise=True,
+            wait=wait_exponential(multiplier=0.25, max=1), reraise=True,
         )
         async for attempt in retrying:
             with attempt:
