@@ -3,7 +3,8 @@
 Slots are counted per account and kind (``image_concurrency`` /
 ``video_concurrency``, ``-1`` = unlimited). When every account that could serve
 a request is busy, the request waits in a FIFO queue (:mod:`.leases`) up to the
-slot-wait timeout, then gets 503.
+slot-wait timeout, then gets 503. What a failure does to an account is decided
+by :func:`flow2api.pool.health.judge` and applied here.
 """
 
 from __future__ import annotations
@@ -19,20 +20,17 @@ from typing import Any
 
 from flow2api.catalog import CatalogEntry, Route
 from flow2api.errors import (
-    CaptchaError,
-    ProxyConnectError,
     CredentialRejectedError,
     Flow2APIError,
     InvalidRequestError,
     NoAccountAvailableError,
-    UpstreamRateLimitedError,
-    UpstreamUnavailableError,
 )
 from flow2api.logs import register_secrets
 from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Provider
+from flow2api.pool.health import judge
 from flow2api.pool.leases import AccountHandle, Candidate, Lease, SlotWaiters
 from flow2api.pool.strategies import STRATEGIES, StrategyState
-from flow2api.proxies import HttpSessions, redact_proxy
+from flow2api.proxies import HttpSessions
 from flow2api.settings import Settings, SettingsHolder
 from flow2api.storage.accounts import AccountRecord, AccountRepository
 
@@ -367,51 +365,25 @@ class AccountPool:
         self.repo.write_usage_later(lease.account_id, lambda: self._records.get(lease.account_id))
 
     async def record_failure(self, lease: Lease, exc: Flow2APIError) -> None:
-        """Apply the health policy to an account-specific failure.
+        """Apply the health policy (:func:`flow2api.pool.health.judge`) to an account-specific failure.
 
-        Credential rejected: refresh before next use (a rejected refresh
-        disables the account with reason "session expired"). Upstream 429: cool down
-        for ``retry_after`` or ``[admin] rate_limit_cooldown`` seconds.
-        reCAPTCHA failures do not count towards the ban threshold (they are
-        the solver's fault, not the account's: spec §5.7), nor do proxy
-        failures, which are counted per proxy in ``proxy_failures``, nor — unless
-        ``[admin] ban_on_upstream_errors`` — upstream 5xx and timeouts: they say
-        nothing about the account, and counting them (as spec §5.7 does) lets one
-        partial Google outage disable the whole pool for good (reliability drill,
-        docs/reliability.md). Anything else counts; at ``[admin]
-        error_ban_threshold`` consecutive errors the account is disabled.
+        Proxy failures are counted per redacted proxy URL in ``proxy_failures``;
+        a disabled account leaves the rotation with its ban reason.
         """
         account_id = lease.account_id
         record = self._records.get(account_id)
-        if record is None or not exc.account_fault:
+        verdict = judge(record, exc, self.settings, now=time.time()) if record is not None else None
+        if verdict is None:
             return
-        if isinstance(exc, CredentialRejectedError):
-            # The short-lived credential may just have expired early: refresh before the next use;
-            # _ensure_fresh disables the account if the refresh is rejected too.
-            self._force_refresh.add(account_id)
-            await self.update(account_id, last_error=exc.message)
-            return
-        if isinstance(exc, UpstreamRateLimitedError):
-            pause = exc.retry_after if exc.retry_after is not None else self.settings.admin.rate_limit_cooldown
-            await self.update(account_id, cooldown_until=time.time() + pause, last_error=exc.message)
-            log.warning("account %d rate limited upstream: cooling down for %.0f s", account_id, pause)
-            return
-        if isinstance(exc, ProxyConnectError):
-            # The proxy failed, not Google and not the account: count it against the proxy (issue 5).
-            proxy = redact_proxy(record.proxy_url or self.settings.global_proxy_url)
-            self.proxy_failures[proxy] = self.proxy_failures.get(proxy, 0) + 1
-            await self.update(account_id, last_error=exc.message)
-            return
-        if isinstance(exc, CaptchaError) or (
-            isinstance(exc, UpstreamUnavailableError) and not self.settings.admin.ban_on_upstream_errors
-        ):
-            await self.update(account_id, last_error=exc.message)
-            return
-        errors = record.consecutive_errors + 1
-        threshold = self.settings.admin.error_ban_threshold
-        await self.update(account_id, consecutive_errors=errors, last_error=exc.message)
-        if threshold and errors >= threshold:
-            await self._disable(account_id, f"{errors} consecutive errors", exc.message)
+        if verdict.refresh:
+            self._force_refresh.add(account_id)  # _ensure_fresh disables the account if the refresh is rejected
+        if verdict.proxy is not None:
+            self.proxy_failures[verdict.proxy] = self.proxy_failures.get(verdict.proxy, 0) + 1
+        await self.update(account_id, **verdict.changes)
+        if verdict.cooldown is not None:
+            log.warning("account %d rate limited upstream: cooling down for %.0f s", account_id, verdict.cooldown)
+        if verdict.disable is not None:
+            await self._disable(account_id, verdict.disable, exc.message)
 
     async def _disable(self, account_id: int, reason: str, detail: str) -> None:
         if account_id not in self._records or not self._records[account_id].enabled:
