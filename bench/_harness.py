@@ -186,6 +186,12 @@ class Gateway:
             return {}
 
 
+def lag_line(lag: dict[str, float]) -> str:
+    """One line on the event-loop lag ``bench/_serve.py`` recorded (``max_lag_s``, ``samples``, ``over_100ms``)."""
+    return (f"server event loop: max lag {lag.get('max_lag_s', float('nan')) * 1000:.1f} ms; "
+            f"{lag.get('over_100ms', 0)} of {lag.get('samples', 0)} 10 ms sleeps woke > 100 ms late")
+
+
 def gateway_config(
     upstream: Emulator, *, extra_toml: str = "", log_level: str = "WARNING", poll_interval: float = 0.2,
     generation: dict[str, Any] | None = None,

@@ -43,7 +43,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import BENCH, MB, free_port, load_average, memory, process, wait_http  # noqa: E402
+from _harness import BENCH, MB, free_port, lag_line, load_average, memory, process, wait_http  # noqa: E402
 
 CDN_SCRIPT = """
 import sys
@@ -165,8 +165,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"server RSS idle {idle_rss / MB:.1f} MB; peak while ingesting/serving {sampler.peak / MB:.1f} MB "
               f"(growth {(sampler.peak - idle_rss) / MB:+.1f} MB, target <= 20 MB); after {rss / MB:.1f} MB; "
               f"VmHWM {idle_hwm / MB:.1f} -> {hwm / MB:.1f} MB")
-        print(f"server event loop: max lag {lag['max_lag_s'] * 1000:.1f} ms over the run "
-              f"({lag['over_100ms']} of {lag['samples']} 10 ms sleeps woke > 100 ms late)")
+        print(lag_line(lag))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import MB, emulator, gateway, load_average, memory  # noqa: E402
+from _harness import MB, emulator, gateway, lag_line, load_average, memory  # noqa: E402
 
 MODEL = "veo_3_1_t2v_fast_landscape"
 STATUS = "batchCheckAsyncVideoGenerationStatus"
@@ -104,8 +104,7 @@ async def main(args: argparse.Namespace) -> None:
     means = [sum(b.values()) / len(b) for b in by_account.values() if b]
     print(f"status calls: {len(calls)} over {len(by_account)} accounts; per account per {args.interval} s interval: "
           f"mean {sum(means) / max(len(means), 1):.2f}, max {max(per_interval, default=0)}; target <= 1")
-    print(f"event loop: max lag {lag.get('max_lag_s', float('nan')) * 1000:.0f} ms; "
-          f"{lag.get('over_100ms', 0)} of {lag.get('samples', 0)} 10 ms sleeps woke > 100 ms late")
+    print(lag_line(lag))
 
 
 if __name__ == "__main__":

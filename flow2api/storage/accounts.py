@@ -193,7 +193,7 @@ class AccountRepository:
     def write_usage_later(self, account_id: int, current: Callable[[], AccountRecord | None]) -> None:
         """Queue a write of the account's use counters (``use_count``, ``last_used_at``).
 
-        Group commit, not awaited (:class:`~flow2api.storage.database.WriteBatcher`):
+        Group commit, not awaited (:class:`~flow2api.storage.batcher.WriteBatcher`):
         ``current()`` is read when the batch runs, so the row gets the latest
         in-memory values. No other write touches these two columns, so the
         order against direct updates does not matter (``consecutive_errors``,

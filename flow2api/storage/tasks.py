@@ -157,7 +157,7 @@ class TaskRepository:
         :class:`IdempotencyConflict` carrying the existing task (the caller decides
         whether the request is the same one). ``api_key`` is the caller's display
         name, never the key itself. Without a key the row is written in the
-        database's group commit (:class:`~flow2api.storage.database.WriteBatcher`);
+        database's group commit (:class:`~flow2api.storage.batcher.WriteBatcher`);
         either way it returns once the row is stored, and raises ``sqlite3.Error``.
         """
         now = time.time()
@@ -195,7 +195,7 @@ class TaskRepository:
         """Advance a task; reaching ``completed`` or ``failed`` stamps ``completed_at``. ``None`` keeps a column.
 
         ``resume`` is the provider's :class:`~flow2api.plugin.Submitted` state.
-        Runs in the database's group commit (:class:`~flow2api.storage.database.WriteBatcher`)
+        Runs in the database's group commit (:class:`~flow2api.storage.batcher.WriteBatcher`)
         and returns once stored; raises ``sqlite3.Error``.
         """
         now = time.time()

@@ -114,7 +114,7 @@ async def test_write_later_is_readable_after_flushed_and_its_failure_is_logged(
     await db.writes.flushed()
     stored = await values(db)
     assert all(stored[i] == 3 for i in range(20))
-    with caplog.at_level(logging.ERROR, logger="flow2api.storage.database"):
+    with caplog.at_level(logging.ERROR, logger="flow2api.storage.batcher"):
         db.writes.write_later(SET, (-424242, 1))
         await db.writes.flushed()
     assert "queued database write(s) failed" in caplog.text and "424242" not in caplog.text
