@@ -57,6 +57,7 @@ __all__ = [
     "Progress",
     "Provider",
     "Submitted",
+    "Submitting",
     "Usage",
 ]
 
@@ -244,13 +245,31 @@ class Submitted:
 
 
 @dataclass(frozen=True, slots=True)
+class Submitting:
+    """The provider is about to send a paid submit that upstream can be asked about afterwards.
+
+    ``resume`` (JSON-able) must let :meth:`Provider.resume` find out whether
+    upstream got the submit: e.g. the output id that Flow derives from a seed
+    the client chose (flow.google.com, spec ``flow-google-batchexecute.md``
+    §3.3). The core stores it before it asks the provider for its next event,
+    so the submit leaves only once the checkpoint is on disk; a crash between
+    the submit and :class:`Submitted` then resumes the job on the same account
+    instead of submitting it blind a second time. Unlike :class:`Submitted` it
+    does not commit the attempt: a submit that fails may still fail over to
+    another account (the core drops the checkpoint then).
+    """
+
+    resume: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     """Credits the account has left after the job, as upstream reported them."""
 
     remaining_credits: int | None = None
 
 
-Event = Progress | MediaOutput | Submitted | Usage
+Event = Progress | MediaOutput | Submitted | Submitting | Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,12 +357,14 @@ class Provider(Protocol):
     ``can_serve(options, account) -> bool``
         Whether this account may serve this route (tier, enabled kinds); no I/O.
     ``generate(call) -> AsyncIterator[Event]``
-        Run one attempt of a job, yielding :class:`Progress`, :class:`Submitted`,
-        :class:`MediaOutput` and :class:`Usage` events. Raises
+        Run one attempt of a job, yielding :class:`Progress`, :class:`Submitting`,
+        :class:`Submitted`, :class:`MediaOutput` and :class:`Usage` events. Raises
         :mod:`flow2api.errors` types only.
     ``resume(call, state) -> AsyncIterator[Event]`` (optional)
-        Continue a job from the ``resume`` mapping of its :class:`Submitted`
-        event (after a restart), on the same account; same events as ``generate``.
+        Continue a job from the ``resume`` mapping of its last :class:`Submitted`
+        or :class:`Submitting` event (after a restart), on the same account; same
+        events as ``generate``. From a :class:`Submitting` state it asks upstream
+        whether the submit arrived and follows that job, or submits again.
         Providers without long-running jobs need not define it.
     """
 

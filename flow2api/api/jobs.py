@@ -41,7 +41,7 @@ from flow2api.errors import (
     UpstreamTimeoutError,
 )
 from flow2api.keys import HTTP_SESSIONS, MEDIA, METRICS, POOL, PROVIDERS, SETTINGS, STATE, TASKS, USAGE
-from flow2api.plugin import Call, Job, Kind, MediaOutput, Progress, Submitted, Usage
+from flow2api.plugin import Call, Job, Kind, MediaOutput, Progress, Submitted, Submitting, Usage
 from flow2api.pool import Lease
 from flow2api.pool.failover import fails_over, run_with_failover
 from flow2api.request_state import Caller
@@ -155,8 +155,9 @@ async def execute(
 ) -> AsyncIterator[JobEvent]:
     """Run ``job`` on ``attempt``'s account (``provider.resume(call, resume)`` when ``resume`` is given).
 
-    Yields :class:`Accepted` at the first provider event (and sets
-    ``attempt.committed``), then progress and results. The task row goes to
+    Yields :class:`Accepted` at the first provider event but :class:`Submitting` (and sets
+    ``attempt.committed``), then progress and results. ``Submitting`` and ``Submitted`` states are
+    stored in the row's ``resume`` column before the provider continues. The task row goes to
     ``in_progress`` on this account, then ``completed`` with the result URLs
     or ``failed`` with ``"<code>: <message>"`` (``row_started``: the caller created the row ``in_progress`` on
     this account already). Progress is written at most once a second (for an image, not before a second
@@ -182,6 +183,7 @@ async def execute(
     # Nobody polls an image's row while it runs (the answer carries it): its progress is stored only when it
     # runs longer than a second. A video's row is polled (Videos API), so its first progress is stored at once.
     last_write = time.monotonic() if job.kind is Kind.IMAGE else 0.0
+    checkpoint = False
     try:
         while True:
             try:
@@ -195,6 +197,12 @@ async def execute(
                 break
             except TimeoutError:
                 raise UpstreamTimeoutError(f"The {job.kind.value} job did not finish within {limit:g} s.") from None
+            if isinstance(event, Submitting):
+                # Stored before the provider runs on to its submit: a crash after the submit left resumes the job
+                # from here, and the provider asks upstream whether the submit arrived (docs/reliability.md).
+                await tasks.record_resume(task_id, dict(event.resume))
+                checkpoint = True
+                continue
             if isinstance(event, Submitted):
                 # Upstream has accepted (and charged for) the job: store where to resume it before anything else,
                 # so a crash from here on resumes it instead of submitting it again (docs/reliability.md, crash drill).
@@ -218,6 +226,8 @@ async def execute(
             raise UpstreamProtocolError("The provider finished without producing any media.")
     except Flow2APIError as exc:
         status = QUEUED if attempt.will_fail_over(exc) else FAILED
+        if checkpoint and status == QUEUED and not attempt.committed:
+            await tasks.record_resume(task_id, None)  # the next account submits afresh, not from this one's checkpoint
         _account(app, attempt, job, caller, started, exc=exc)  # queued first: shares the row's batch (one trip)
         await tasks.update(task_id, status=status, error=f"{exc.code}: {exc.message}")
         raise

@@ -13,7 +13,8 @@ which records ``Submitted.resume`` in the task row.
 
 On shutdown the running jobs are cancelled and their rows left as they are. On
 start-up every unfinished, undeleted job is taken up again: one with a
-``resume`` state is resumed on the **same account** (``pool.acquire(...,
+``resume`` state (``Submitted``, or a ``Submitting`` checkpoint the provider
+checks upstream) is resumed on the **same account** (``pool.acquire(...,
 account_id=…)`` + ``provider.resume``), so upstream work is never paid twice;
 one without (still queued, or interrupted before upstream accepted it) is
 submitted again. A provider without ``resume`` cannot continue an accepted job:

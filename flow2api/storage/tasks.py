@@ -206,13 +206,14 @@ class TaskRepository:
             now if status in (SUCCEEDED, FAILED) else None, now, task_id,
         ), idempotent=True)
 
-    async def record_resume(self, task_id: str, resume: dict[str, Any]) -> None:
-        """Store the provider's :class:`~flow2api.plugin.Submitted` state now: one statement straight to the
-        connection, not through the group commit, whose batches wait for each other. Upstream has accepted
-        (and charged for) the job; the sooner this is stored, the smaller the window in which a crash makes
-        it be submitted again (docs/reliability.md, crash drill). Raises ``sqlite3.Error``."""
+    async def record_resume(self, task_id: str, resume: dict[str, Any] | None) -> None:
+        """Store the provider's :class:`~flow2api.plugin.Submitted` or :class:`~flow2api.plugin.Submitting`
+        state now (``None`` clears it): one statement straight to the connection, not through the group
+        commit, whose batches wait for each other. Upstream has accepted (and charged for) the job, or is
+        about to; the sooner this is stored, the smaller the window in which a crash makes it be submitted
+        again (docs/reliability.md, crash drill). Raises ``sqlite3.Error``."""
         await self._db.conn.execute("UPDATE tasks SET resume = ?, updated_at = ? WHERE id = ?",
-                                    (json.dumps(resume), time.time(), task_id))
+                                    (json.dumps(resume) if resume is not None else None, time.time(), task_id))
 
     async def abandon(self, task_id: str, error: str) -> None:
         """Mark the task ``failed`` with ``error`` if it is still ``queued`` or ``in_progress`` (a finished one,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,8 +20,8 @@ import pytest
 from openai import AsyncOpenAI, BadRequestError, ConflictError, NotFoundError
 
 from flow2api.errors import GenerationFailedError, UpstreamUnavailableError
-from flow2api.keys import API_KEYS, TASKS
-from flow2api.plugin import Progress, Submitted
+from flow2api.keys import API_KEYS, SETTINGS, TASKS
+from flow2api.plugin import Progress, Submitted, Submitting
 from tests.api.conftest import MP4, VIDEO_MODEL, VIDEO_PORTRAIT_MODEL, FakeWorld, SdkFactory, png, video_plan
 from tests.conftest import API_KEY, Gateway
 
@@ -252,6 +254,52 @@ async def test_restart_resumes_jobs_in_flight(fake: FakeWorld, sdk: SdkFactory) 
     assert len(fake.video.calls) == generated_before + 1  # only the never-submitted job went upstream again
     assert fake.video.calls[-1].job.prompt == "job 2"
     assert (await client2.videos.download_content(ids[0])).content == MP4
+
+
+def stored_resume(gw: Gateway, video_id: str) -> Any:
+    """The row's ``resume`` as committed to the database file (read by a connection of the test's own)."""
+    path = gw.app[SETTINGS].current.storage.data_dir / "flow2api.db"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        (value,) = db.execute("SELECT resume FROM tasks WHERE id = ?", (video_id,)).fetchone()
+    return json.loads(value) if value else None
+
+
+async def test_a_submitting_checkpoint_is_on_disk_before_the_submit_and_resumed_after_a_restart(
+    fake: FakeWorld, sdk: SdkFactory,
+) -> None:
+    forever = asyncio.Event()
+    seen: list[Any] = []
+    fake.video.plans.append([Submitting({"seed": "S-1"}), lambda: seen.append(stored_resume(gw, video.id)), forever])
+    fake.video.resume_plans.append(video_plan(resume={"operation": "op-S"}))
+    gw = await fake.start(accounts=2)
+    client = sdk(gw)
+    video = await client.videos.create(model=VIDEO_MODEL, prompt="checkpointed")
+    await eventually(lambda: asyncio.sleep(0, bool(seen)))
+    assert seen == [{"seed": "S-1"}]  # the provider went on (to its submit) only once the checkpoint was stored
+    assert (await client.videos.retrieve(video.id)).status == "in_progress"
+    account = (await gw.app[TASKS].get(video.id)).account_id
+    await gw.server.close()
+
+    gw2 = await fake.start(accounts=2)
+    assert (await wait_status(sdk(gw2), video.id, "completed", "failed")).status == "completed"
+    assert [(state, call.account.view.id) for call, state in fake.video.resumes] == [({"seed": "S-1"}, account)]
+    assert len(fake.video.calls) == 1
+
+
+async def test_a_checkpoint_does_not_commit_and_a_failover_drops_it(fake: FakeWorld, sdk: SdkFactory) -> None:
+    seen: list[Any] = []
+    fake.video.plans.extend([
+        [Submitting({"seed": "S-A"}), UpstreamUnavailableError("submit refused: 503")],
+        [lambda: seen.append(stored_resume(gw, video.id)), *video_plan(resume={"operation": "op-B"})],
+    ])
+    gw = await fake.start(accounts=2)
+    client = sdk(gw)
+    video = await client.videos.create(model=VIDEO_MODEL, prompt="fails over")
+    assert (await wait_status(client, video.id, "completed", "failed")).status == "completed"
+    accounts = [c.account.view.id for c in fake.video.calls]
+    assert len(accounts) == 2 and accounts[0] != accounts[1]  # the checkpoint did not pin the job to account A
+    assert seen == [None]  # the second account started without the first one's checkpoint
+    assert stored_resume(gw, video.id) == {"operation": "op-B"}
 
 
 async def test_video_objects_have_the_openai_shape(fake: FakeWorld, sdk: SdkFactory) -> None:
