@@ -63,6 +63,29 @@ def derived_id(seed: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Seeds:
+    """The two seed UUIDs of a video item (spec §3.3): upper-case, as the UI sends them."""
+
+    media: str
+    workflow: str
+
+    @classmethod
+    def new(cls) -> Seeds:
+        """Two fresh random seeds."""
+        return cls(new_uuid(upper=True), new_uuid(upper=True))
+
+    @property
+    def media_id(self) -> str:
+        """The media id Flow derives from the media seed (spec §3.3 [src]): known before the submit's reply."""
+        return derived_id(self.media)
+
+    @property
+    def workflow_id(self) -> str:
+        """The workflow id Flow derives from the workflow seed (spec §3.3 [src])."""
+        return derived_id(self.workflow)
+
+
+@dataclass(frozen=True, slots=True)
 class Layout:
     """The spec §13 choices in force (see ``[flowweb]`` in config.py)."""
 
@@ -87,9 +110,11 @@ class Layout:
         return [None, None, [[[text]]]]
 
     @staticmethod
-    def metadata(scene_id: str | None = None) -> list[Any]:
-        """Per-item block ``[scene, null, null, null, "<MEDIA SEED>", "<WORKFLOW SEED>"]`` (spec §3.3)."""
-        return [scene_id, None, None, None, new_uuid(upper=True), new_uuid(upper=True)]
+    def metadata(seeds: Seeds | None = None, scene_id: str | None = None) -> list[Any]:
+        """Per-item block ``[scene, null, null, null, "<MEDIA SEED>", "<WORKFLOW SEED>"]`` (spec §3.3); new seeds
+        unless given."""
+        seeds = seeds or Seeds.new()
+        return [scene_id, None, None, None, seeds.media, seeds.workflow]
 
     def trailer_for(self, mode: str) -> list[Any]:
         """Third top-level argument ``[uuid, n]``: n = 1 for t2v, 2 otherwise (A) or always 2 (B), spec §3.4."""
@@ -145,33 +170,33 @@ class Layout:
         return [media_id, IMAGE_UPSCALE[target], cls.context(None)]
 
     def text_to_video(self, project_id: str, *, model: str, aspect_ratio: str, prompt: str,
-                      resolution: Resolution) -> list[Any]:
+                      resolution: Resolution, seeds: Seeds | None = None) -> list[Any]:
         """``YhhmEf`` (spec §5.3): ITEM = [P, key, aspect, null, M] (+ resolution at 7)."""
-        item = [self.prompt(prompt), model, VIDEO_ASPECTS[aspect_ratio], None, self.metadata()]
+        item = [self.prompt(prompt), model, VIDEO_ASPECTS[aspect_ratio], None, self.metadata(seeds)]
         return [[self.resolution_slot(item, 7, resolution)], self.context(project_id), self.trailer_for("t2v")]
 
     def start_image_to_video(self, project_id: str, *, model: str, aspect_ratio: str, prompt: str, start: str,
-                             resolution: Resolution) -> list[Any]:
+                             resolution: Resolution, seeds: Seeds | None = None) -> list[Any]:
         """``eb1hJf`` (spec §5.4): ITEM = [P, key, aspect, null, F(start), M] (+ resolution at 9)."""
-        item = [self.prompt(prompt), model, VIDEO_ASPECTS[aspect_ratio], None, self.frame(start), self.metadata()]
+        item = [self.prompt(prompt), model, VIDEO_ASPECTS[aspect_ratio], None, self.frame(start), self.metadata(seeds)]
         return [[self.resolution_slot(item, 9, resolution)], self.context(project_id), self.trailer_for("i2v")]
 
     def first_last_to_video(self, project_id: str, *, model: str, aspect_ratio: str, prompt: str, start: str,
-                            end: str) -> list[Any]:
+                            end: str, seeds: Seeds | None = None) -> list[Any]:
         """``nprQif`` (spec §5.5): ITEM = [P, key, aspect, null, F(start), F(end), M]."""
         item = [self.prompt(prompt), model, VIDEO_ASPECTS[aspect_ratio], None, self.frame(start), self.frame(end),
-                self.metadata()]
+                self.metadata(seeds)]
         return [[item], self.context(project_id), self.trailer_for("i2v_first_last")]
 
     def references_to_video(self, project_id: str, *, model: str, aspect_ratio: str, prompt: str,
-                            references: list[str], resolution: Resolution) -> list[Any]:
+                            references: list[str], resolution: Resolution, seeds: Seeds | None = None) -> list[Any]:
         """``MZZa6b`` (spec §5.6): ITEM = [P, [[null, ref]…], key, aspect, null, M] (+ resolution at 11)."""
         refs = [[None, media_id] for media_id in references] or None
-        item = [self.prompt(prompt), refs, model, VIDEO_ASPECTS[aspect_ratio], None, self.metadata()]
+        item = [self.prompt(prompt), refs, model, VIDEO_ASPECTS[aspect_ratio], None, self.metadata(seeds)]
         return [[self.resolution_slot(item, 11, resolution)], self.context(project_id), self.trailer_for("r2v")]
 
     def extend_video(self, project_id: str, *, model: str, aspect_ratio: str, prompt: str, source: str,
-                     source_seconds: int | None) -> list[Any]:
+                     source_seconds: int | None, seeds: Seeds | None = None) -> list[Any]:
         """``fZytfe`` (spec §5.7): ITEM = [[null, source, start frame, end frame], P, key, aspect, null, M].
 
         The frames are the source's last second at 24 fps (``s·24 − 23`` … ``s·24``), as the UI
@@ -181,7 +206,7 @@ class Layout:
         if source_seconds:
             frames = [source_seconds * 24 - 24 + 1, source_seconds * 24]
         item = [[None, source, *frames], self.prompt(prompt), model, VIDEO_ASPECTS[aspect_ratio], None,
-                self.metadata()]
+                self.metadata(seeds)]
         return [[item], self.context(project_id), self.trailer_for("extend")]
 
     def upscale_video(self, project_id: str, *, source: str, workflow_id: str, aspect_ratio: str, target: str,

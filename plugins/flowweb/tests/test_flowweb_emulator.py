@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from flow2api_flowweb.envelope import (
     fill_captcha,
     parse_reply,
 )
-from flow2api_flowweb.layouts import Layout
+from flow2api_flowweb.layouts import Layout, Seeds
 
 LAYOUT = Layout()
 
@@ -195,6 +196,31 @@ async def test_video_lifecycle_status_then_urls_then_ranged_content(session: Ses
     assert ranged.status == 206 and (await ranged.read())[4:8] == b"ftyp"
     clock.now += 7200
     assert (await session.http.get(relative(video_url))).status == 403
+
+
+def spec_derived_id(seed: str) -> str:
+    """Spec §3.3 in words: SHA-256 of the seed, first 32 hex digits, version nibble 4, variant bits 10xx, as a UUID."""
+    digits = hashlib.sha256(seed[:64].encode()).hexdigest()[:32]
+    variant = "89ab"[int(digits[16], 16) & 0b11]
+    text = digits[:12] + "4" + digits[13:16] + variant + digits[17:]
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+async def test_a_submit_creates_the_ids_its_seeds_pre_assign_and_refuses_a_reused_seed(session: Session) -> None:
+    project = await session.project()
+    seeds = Seeds("0F6A1D8E-3B1C-4C55-9E0B-6B1D2C3A4F50", "A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D")
+    args = LAYOUT.text_to_video(project, model="veo_3_1_t2v_lite", aspect_ratio="VIDEO_ASPECT_RATIO_LANDSCAPE",
+                                prompt="p", resolution="720p", seeds=seeds)
+    assert (await session.payload("jwpduf", LAYOUT.check_status([spec_derived_id(seeds.media)])))[2] == []
+    record = (await session.payload("YhhmEf", args, project=project))[3][0][0]
+    assert record[0] == spec_derived_id(seeds.media) == seeds.media_id
+    assert record[2] == spec_derived_id(seeds.workflow)
+    known = await session.payload("jwpduf", LAYOUT.check_status([seeds.media_id]))
+    assert [r[0][0] for r in known[2]] == [seeds.media_id]
+    again = LAYOUT.text_to_video(project, model="veo_3_1_t2v_lite", aspect_ratio="VIDEO_ASPECT_RATIO_LANDSCAPE",
+                                 prompt="p", resolution="720p", seeds=seeds)
+    refused = await session.payload("YhhmEf", again, project=project)
+    assert refused[0] == "error" and refused[1][0] == 3 and "seed was used before" in refused[2]
 
 
 async def test_extend_from_the_workflow_id_is_accepted_but_never_scheduled(session: Session) -> None:

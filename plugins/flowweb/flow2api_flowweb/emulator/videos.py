@@ -1,6 +1,7 @@
 """Video RPCs of the emulator: submits, promotion, status and media (spec §5.3–§5.8, §6).
 
-Submits answer ``[null, <credits left>, [[summary]…], [[RECORD]…]]`` with status 6; each
+Submits answer ``[null, <credits left>, [[summary]…], [[RECORD]…]]`` with status 6, the new
+video's media and workflow ids derived from the item's seeds (spec §3.3; a reused seed is refused); each
 ``jwpduf`` naming a video advances it (2 running, then 3 done at ``video_polls_to_finish``
 polls, or the ``video_fail`` status); ``as29s`` gives the bare id until the signed URLs exist
 (``url_delay_reads`` reads after status 3). Model keys are the ones spec §10 lists per RPC;
@@ -9,6 +10,7 @@ polls, or the ``video_fail`` status); ``as29s`` gives the bare id until the sign
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from typing import Any
@@ -70,12 +72,27 @@ def _prompt(value: Any, where: str) -> str:
     return " ".join(texts)
 
 
-def _metadata(value: Any, where: str) -> None:
+def derive_id(seed: str) -> str:
+    """The id Flow derives from a seed UUID (spec §3.3): SHA-256 of the seed's first 64 characters, its first
+    32 hex digits, version nibble 4, variant bits 10xx, formatted as a UUID."""
+    value = int(hashlib.sha256(seed[:64].encode()).hexdigest()[:32], 16)
+    value = (value & ~(0xF << 76)) | (4 << 76)  # version: the 13th hex digit
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # variant: the top bits of the 17th hex digit
+    return str(uuid.UUID(int=value))
+
+
+def _metadata(rc: RpcContext, value: Any, where: str) -> dict[str, str]:
+    """Check a per-item block (spec §3.3) and return the ids its seeds pre-assign to the new video."""
     m = array(value, where, length=6)
     nulls(m, (1, 2, 3), where)
     expect(m[0] is None or isinstance(m[0], str), f"{where}[0] must be a scene id or null")
     uuid_at(m[4], f"{where}[4]")
     uuid_at(m[5], f"{where}[5]")
+    media_id = derive_id(m[4])
+    # Not in the spec: what Flow answers to a reused seed. The emulator refuses it, so a client that reuses
+    # seeds (and would collide with its own earlier video) is caught here.
+    expect(media_id not in rc.emulator.world.media, f"{where}[4]: this media seed was used before")
+    return {"media_id": media_id, "workflow_id": derive_id(m[5])}
 
 
 def _key_and_aspect(rc: RpcContext, key: Any, aspect: Any, where: str, keys: frozenset[str]) -> tuple[str, int]:
@@ -118,11 +135,11 @@ def _trailer(value: Any) -> None:
 
 
 def _new_video(rc: RpcContext, project: str | None, prompt: str, key: str, aspect: int, *, media_id: str | None = None,
-               scheduled: bool = True, source: str | None = None) -> Media:
+               workflow_id: str | None = None, scheduled: bool = True, source: str | None = None) -> Media:
     rule = rc.emulator.faults.take("video_fail", rc.rpcid, rc.email)
     return rc.emulator.world.add_media(Media(
         id=media_id or str(uuid.uuid4()), kind="video", owner=rc.email, project=project,
-        workflow_id=str(uuid.uuid4()), created=rc.emulator.clock(), prompt=prompt, model=key, aspect=aspect,
+        workflow_id=workflow_id or str(uuid.uuid4()), created=rc.emulator.clock(), prompt=prompt, model=key, aspect=aspect,
         polls_to_finish=rc.emulator.settings.video_polls_to_finish, scheduled=scheduled, source=source,
         duration_s=duration(key), doomed=(rule.media_status, rule.message) if rule is not None else None,
     ))
@@ -149,9 +166,9 @@ async def text_to_video(rc: RpcContext) -> Any:
         array(it, where, min_len=5)
         key, aspect = _key_and_aspect(rc, it[1], it[2], where, T2V_KEYS)
         nulls(it, (3, 5, 6), where)
-        _metadata(it[4], f"{where}[4]")
+        ids = _metadata(rc, it[4], f"{where}[4]")
         _resolution(it, 7, key, where)
-        return _prompt(it[0], f"{where}[0]"), key, aspect, {}
+        return _prompt(it[0], f"{where}[0]"), key, aspect, ids
     return await _submit(rc, item)
 
 
@@ -163,9 +180,9 @@ async def start_image_to_video(rc: RpcContext) -> Any:
         key, aspect = _key_and_aspect(rc, it[1], it[2], where, I2V_KEYS)
         nulls(it, (3, 6, 7, 8), where)
         frame = _frame(rc, it[4], f"{where}[4]", project)
-        _metadata(it[5], f"{where}[5]")
+        ids = _metadata(rc, it[5], f"{where}[5]")
         _resolution(it, 9, key, where)
-        return _prompt(it[0], f"{where}[0]"), key, aspect, {"source": frame.id}
+        return _prompt(it[0], f"{where}[0]"), key, aspect, {"source": frame.id, **ids}
     return await _submit(rc, item)
 
 
@@ -178,8 +195,8 @@ async def first_last_to_video(rc: RpcContext) -> Any:
         nulls(it, (3, 7, 8), where)
         start = _frame(rc, it[4], f"{where}[4]", project)
         _frame(rc, it[5], f"{where}[5]", project)
-        _metadata(it[6], f"{where}[6]")
-        return _prompt(it[0], f"{where}[0]"), key, aspect, {"source": start.id}
+        ids = _metadata(rc, it[6], f"{where}[6]")
+        return _prompt(it[0], f"{where}[0]"), key, aspect, {"source": start.id, **ids}
     return await _submit(rc, item)
 
 
@@ -194,9 +211,9 @@ async def references_to_video(rc: RpcContext) -> Any:
         expect(bool(refs) or (len(it) > 9 and it[9]), f"{where}: references or entities are required")
         for i, ref in enumerate(refs):
             _frame(rc, array(ref, f"{where}[1][{i}]", length=2), f"{where}[1][{i}]", project)
-        _metadata(it[5], f"{where}[5]")
+        ids = _metadata(rc, it[5], f"{where}[5]")
         _resolution(it, 11, key, where)
-        return _prompt(it[0], f"{where}[0]"), key, aspect, {}
+        return _prompt(it[0], f"{where}[0]"), key, aspect, ids
     return await _submit(rc, item)
 
 
@@ -211,21 +228,21 @@ async def extend_video(rc: RpcContext) -> Any:
         expect(it[4] is None, f"{where}[4] must be null")
         src = array(it[0], f"{where}[0]", min_len=2, max_len=4)
         expect(src[0] is None, f"{where}[0][0] must be null")
-        _metadata(it[5], f"{where}[5]")
+        ids = _metadata(rc, it[5], f"{where}[5]")
         prompt = _prompt(it[1], f"{where}[1]")
         video = world.owned(src[1], rc.email, ("video",))
         if video is None:
             by_workflow = [m for m in world.media.values()
                            if m.kind == "video" and m.owner == rc.email and m.workflow_id == src[1]]
             if by_workflow:  # spec §5.7: the other id is accepted but never scheduled
-                return prompt, key, aspect, {"scheduled": False, "source": src[1]}
+                return prompt, key, aspect, {"scheduled": False, "source": src[1], **ids}
             raise RpcError(5, f"{where}[0][1]: source video not found")
         expect(video.status == 3 and video.failure is None, f"{where}[0][1]: the source video is not finished")
         frames = [f for f in src[2:] if f is not None]
         if frames:
             expect(len(frames) == 2 and all(isinstance(f, int) for f in frames)
                    and 1 <= frames[0] < frames[1] <= video.duration_s * 24, f"{where}[0]: bad frame range")
-        return prompt, key, aspect, {"source": video.id}
+        return prompt, key, aspect, {"source": video.id, **ids}
     return await _submit(rc, item)
 
 
