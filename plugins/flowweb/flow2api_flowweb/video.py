@@ -1,7 +1,8 @@
 """The ``flowweb-video`` provider: Veo / Omni videos on flow.google.com (spec §5.3–§5.8, §6).
 
-One job: upload frames or references (maseQ) → submit (YhhmEf / eb1hJf / nprQif / MZZa6b /
-fZytfe) → :class:`~flow2api.plugin.Submitted` (the commit point; ``resume`` holds project and
+One job: upload frames or references (maseQ) → :class:`~flow2api.plugin.Submitting` (the media id
+Flow will derive from the item's seed, stored before the submit) → submit (YhhmEf / eb1hJf / nprQif /
+MZZa6b / fZytfe) → :class:`~flow2api.plugin.Submitted` (the commit point; ``resume`` holds project and
 media ids) → batched ``jwpduf`` polls until status 3 → optional promotion (p0UkFb, polled the
 same way) → ``as29s`` until the signed MP4 URL exists (it follows status 3 by 2–8 s, spec §6.1)
 → :class:`~flow2api.plugin.MediaOutput`. :meth:`FlowWebVideoProvider.resume` continues from
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -22,12 +24,16 @@ from flow2api.errors import (
     PermissionDeniedError,
     UpstreamTimeoutError,
 )
-from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, Submitted, Usage
+from flow2api.plugin import (
+    AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, Submitted, Submitting, Usage,
+)
 from flow2api_flowweb.client import FlowWebClient
 from flow2api_flowweb.family import FlowWebFamily
-from flow2api_flowweb.layouts import new_uuid, upscaled_id
+from flow2api_flowweb.layouts import Seeds, new_uuid, upscaled_id
 from flow2api_flowweb.options import VideoOptions, check_image_count, tier_allows
 from flow2api_flowweb.records import COMPLAINT, DONE, FAILED_STATUSES, RUNNING, SUBMITTED, Record
+
+log = logging.getLogger(__name__)
 
 _STATUS_TEXT = {SUBMITTED: ("queued", 10.0), RUNNING: ("generating", 40.0), COMPLAINT: ("running with a warning", 50.0)}
 
@@ -106,7 +112,12 @@ class FlowWebVideoProvider:
             seconds = call.job.extras.get("extend_source_seconds")
             kwargs = {**common, "source": str(call.job.extras["extend_media_id"]),
                       "source_seconds": int(seconds) if seconds else None}
-        records = await client.submit_video(mode, project, **kwargs)
+        seeds = Seeds.new()
+        # Flow derives the new media id from the media seed (spec §3.3): stored before the submit, it lets a
+        # restart ask upstream whether this submit arrived instead of paying for the video a second time.
+        yield Submitting(resume={"project": project, "media_id": seeds.media_id, "workflow_id": seeds.workflow_id,
+                                 "stage": "submitting"})
+        records = await client.submit_video(mode, project, seeds=seeds, **kwargs)
         first = records[0]
         state = {"project": project, "media_id": first.media_id, "workflow_id": first.workflow_id, "stage": "generate"}
         yield Submitted(resume=state)
@@ -115,11 +126,35 @@ class FlowWebVideoProvider:
             yield event
 
     async def resume(self, call: Call, state: Mapping[str, Any]) -> AsyncIterator[Event]:
-        """Continue a submitted job from its ``resume`` state (same account): poll, promote if due, deliver."""
+        """Continue a job from its ``resume`` state (same account): poll, promote if due, deliver.
+
+        From a ``submitting`` or ``promoting`` checkpoint (the process died around a submit) it first
+        asks ``jwpduf`` for the id the submit would have created: found, the job is followed as if
+        the reply had been read; not found, the submit is sent again (a generation from the start).
+        """
         options: VideoOptions = call.job.options  # type: ignore[assignment]
         client = self.family.client(call.account, call.http)
-        async for event in self._follow(client, options, dict(state)):
+        state = dict(state)
+        if state["stage"] == "submitting":
+            if not await self._exists(client, state["project"], state["media_id"]):
+                log.info("flowweb: the video submit did not reach Flow before the restart; submitting it again")
+                async for event in self.generate(call):
+                    yield event
+                return
+            state["stage"] = "generate"
+            yield Submitted(resume=state)
+        elif state["stage"] == "promoting":
+            promoted = await self._exists(client, state["project"], state["upscale_id"])
+            state["stage"] = "upscale" if promoted else "generate"
+            if promoted:
+                yield Submitted(resume=state)
+        async for event in self._follow(client, options, state):
             yield event
+
+    @staticmethod
+    async def _exists(client: FlowWebClient, project: str, media_id: str) -> bool:
+        """Whether upstream knows ``media_id`` (``jwpduf`` answers no record for an id it never created)."""
+        return any(record.media_id == media_id for record in await client.check_status(project, [media_id]))
 
     async def _follow(self, client: FlowWebClient, options: VideoOptions, state: dict[str, Any]) -> AsyncIterator[Event]:
         project, media_id = state["project"], state["media_id"]
@@ -131,6 +166,8 @@ class FlowWebVideoProvider:
             if options.upsample is not None and options.upsampler_key is not None:
                 seed = new_uuid()
                 yield Progress(f"Promoting the video to {options.upsample.rsplit('_', 1)[-1]}…", percent=70)
+                upscale_id = upscaled_id(media_id, options.upsample, seed, self.family.config.upscale_output_id)
+                yield Submitting(resume={**state, "stage": "promoting", "upscale_id": upscale_id})
                 try:
                     await client.submit_video(
                         "upscale", project, source=media_id, workflow_id=found[0].workflow_id or state["workflow_id"],
@@ -140,8 +177,7 @@ class FlowWebVideoProvider:
                 except Flow2APIError as exc:
                     yield Progress(f"Promotion failed ({exc.code}); returning the original video.")
                 else:
-                    state = {**state, "stage": "upscale",
-                             "upscale_id": upscaled_id(media_id, options.upsample, seed, self.family.config.upscale_output_id)}
+                    state = {**state, "stage": "upscale", "upscale_id": upscale_id}
                     yield Submitted(resume=state)
         if state["stage"] == "upscale":
             try:

@@ -6,7 +6,7 @@ import aiohttp
 from flowweb_helpers import FlowWeb, chat, download, result_url
 
 from flow2api.keys import PROVIDERS
-from flow2api.plugin import Call, Job, Kind, MediaOutput, Progress, Submitted, Usage
+from flow2api.plugin import Call, Job, Kind, MediaOutput, Progress, Submitted, Submitting, Usage
 from flow2api.pool.pool import AccountHandle
 from flow2api_flowweb.options import VideoOptions
 from tests.conftest import Gateway
@@ -58,6 +58,63 @@ async def test_a_job_is_resumed_from_its_submitted_state(fw_gateway: Gateway, fl
     output = next(e for e in resumed if isinstance(e, MediaOutput))
     assert stages == ["upscale"] and output.upstream_id == submitted.resume["media_id"] + "_upsampled"
     assert any(isinstance(e, Usage) for e in resumed)
+
+
+async def events_until(events, kind: type) -> object:  # noqa: ANN001 - an async generator of provider events
+    """Read ``events`` up to and including the first event of type ``kind``; that event."""
+    async for event in events:
+        if isinstance(event, kind):
+            return event
+    raise AssertionError(f"no {kind.__name__} event")
+
+
+async def test_a_crash_after_the_submit_resumes_the_job_upstream_got(fw_gateway: Gateway, flowweb: FlowWeb) -> None:
+    provider = fw_gateway.app[PROVIDERS]["flowweb-video"]
+    job = video_job("a lighthouse at dusk", video_model_key="veo_3_1_t2v_lite")
+    async with aiohttp.ClientSession() as http:
+        events = provider.generate(call_for(fw_gateway, job, http))
+        checkpoint = await events_until(events, Submitting)
+        assert checkpoint.resume["stage"] == "submitting" and flowweb.emulator.calls("YhhmEf") == []
+        await events_until(events, Submitted)  # the submit went out; the process dies before Submitted is stored
+        await events.aclose()
+        resumed = [e async for e in provider.resume(call_for(fw_gateway, job, http), dict(checkpoint.resume))]
+    assert len(flowweb.emulator.calls("YhhmEf")) == 1  # upstream had it: followed, not submitted (and paid) again
+    output = next(e for e in resumed if isinstance(e, MediaOutput))
+    assert output.upstream_id == checkpoint.resume["media_id"]
+    assert [e.resume for e in resumed if isinstance(e, Submitted)] == [{**checkpoint.resume, "stage": "generate"}]
+    video = flowweb.emulator.world.media[output.upstream_id]
+    assert video.workflow_id == checkpoint.resume["workflow_id"]
+
+
+async def test_a_crash_before_the_submit_submits_it_once_on_resume(fw_gateway: Gateway, flowweb: FlowWeb) -> None:
+    provider = fw_gateway.app[PROVIDERS]["flowweb-video"]
+    job = video_job("a harbour in fog", video_model_key="veo_3_1_t2v_lite")
+    async with aiohttp.ClientSession() as http:
+        events = provider.generate(call_for(fw_gateway, job, http))
+        checkpoint = await events_until(events, Submitting)
+        await events.aclose()  # the process dies between storing the checkpoint and sending the submit
+        resumed = [e async for e in provider.resume(call_for(fw_gateway, job, http), dict(checkpoint.resume))]
+    assert len(flowweb.emulator.calls("YhhmEf")) == 1
+    output = next(e for e in resumed if isinstance(e, MediaOutput))
+    assert output.upstream_id != checkpoint.resume["media_id"]  # a new submit, with new seeds
+    assert [type(e) for e in resumed if isinstance(e, (Submitting, Submitted))] == [Submitting, Submitted]
+
+
+async def test_a_crash_after_the_promotion_submit_does_not_promote_twice(fw_gateway: Gateway, flowweb: FlowWeb) -> None:
+    provider = fw_gateway.app[PROVIDERS]["flowweb-video"]
+    job = video_job("a glacier", video_model_key="veo_3_1_t2v_lite", upsample="VIDEO_RESOLUTION_1080P",
+                    upsampler_key="veo_3_1_upsampler_1080p")
+    async with aiohttp.ClientSession() as http:
+        events = provider.generate(call_for(fw_gateway, job, http))
+        await events_until(events, Submitted)
+        checkpoint = await events_until(events, Submitting)
+        assert checkpoint.resume["stage"] == "promoting" and flowweb.emulator.calls("p0UkFb") == []
+        await events_until(events, Submitted)
+        await events.aclose()
+        resumed = [e async for e in provider.resume(call_for(fw_gateway, job, http), dict(checkpoint.resume))]
+    assert len(flowweb.emulator.calls("p0UkFb")) == 1 and len(flowweb.emulator.calls("YhhmEf")) == 1
+    output = next(e for e in resumed if isinstance(e, MediaOutput))
+    assert output.upstream_id == checkpoint.resume["upscale_id"]
 
 
 async def test_the_signed_url_is_waited_for_after_status_3(fw_gateway: Gateway, flowweb: FlowWeb) -> None:
