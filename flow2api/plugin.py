@@ -28,11 +28,11 @@ family's secrets encrypted and its state as JSON, and leases accounts.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import aiohttp
 import aiohttp_socks
@@ -60,6 +60,8 @@ __all__ = [
     "Submitting",
     "Usage",
 ]
+
+T = TypeVar("T")
 
 
 #: Exceptions a ``Call.http`` request raises when the account's proxy (not the upstream) failed.
@@ -99,6 +101,19 @@ class PluginContext:
 
     sections: Mapping[str, Mapping[str, Any]]
     data_dir: Path
+    _shared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def shared(self, key: str, create: Callable[[], T]) -> T:
+        """The object ``create()`` returned the first time a provider of this context asked for ``key``.
+
+        The core builds every provider from one context per start-up
+        (:func:`flow2api.discovery.build_providers`), so the providers of one
+        distribution share one account family this way (its settings, locks,
+        pollers, reCAPTCHA chain) instead of building one each.
+        """
+        if key not in self._shared:
+            self._shared[key] = create()
+        return self._shared[key]
 
 
 @dataclass(frozen=True, slots=True)

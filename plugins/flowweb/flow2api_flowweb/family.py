@@ -16,11 +16,10 @@ import contextlib
 import itertools
 import logging
 import time
-import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -70,20 +69,10 @@ class FlowWebFamily:
     config_sections = ("flowweb", "flowweb_captcha", "captcha")
     credential_fields = ("cookies",)
 
-    _by_context: ClassVar[weakref.WeakValueDictionary[int, FlowWebFamily]] = weakref.WeakValueDictionary()
-
     @classmethod
     def shared(cls, context: PluginContext) -> FlowWebFamily:
-        """The family of ``context``: created by the first provider, reused by the second.
-
-        Keyed by ``id(context)``; the family keeps the context alive, so the id cannot be reused
-        while the entry exists.
-        """
-        family = cls._by_context.get(id(context))
-        if family is None or family.context is not context:
-            family = cls(load_config(context.sections), context)
-            cls._by_context[id(context)] = family
-        return family
+        """The family of ``context``: created by the first provider, reused by the second (``PluginContext.shared``)."""
+        return context.shared(cls.name, lambda: cls(load_config(context.sections), context))
 
     def __init__(self, settings: FlowWebSettings, context: PluginContext | None = None) -> None:
         self.context = context

@@ -28,9 +28,10 @@ from pathlib import Path
 import aiohttp
 
 from flow2api.errors import CredentialRejectedError
-from flow2api.plugin import AccountSession, AccountUpdate, AccountView, DemoUpstream
+from flow2api.plugin import AccountSession, AccountUpdate, AccountView, DemoUpstream, PluginContext
+from flow2api_videofx.captcha_chain import TokenChain, installed_sources
 from flow2api_videofx.client import FlowClient, SessionInfo
-from flow2api_videofx.config import VideoFXConfig
+from flow2api_videofx.config import VideoFXConfig, load_config
 from flow2api_videofx.polling import StatusPoller
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,20 @@ class VideoFXFamily:
     config_sections = ("flow", "captcha")
     credential_fields = ("st",)
 
-    def __init__(self, config: VideoFXConfig) -> None:
+    @classmethod
+    def shared(cls, context: PluginContext) -> VideoFXFamily:
+        """The one family of both VideoFX providers of ``context`` (``PluginContext.shared``): one set of
+        project locks, pollers and reCAPTCHA sources, so an image and a video request on a new account
+        cannot both create its first project, and a solver source is started once."""
+        def create() -> VideoFXFamily:
+            sources = installed_sources()
+            config = load_config(context.sections, sources=sources)
+            return cls(config, TokenChain.from_config(config.captcha, sources))
+        return context.shared(cls.name, create)
+
+    def __init__(self, config: VideoFXConfig, tokens: TokenChain | None = None) -> None:
         self.config = config
+        self.tokens = tokens if tokens is not None else TokenChain([])
         self._rotation: dict[int, itertools.count] = {}
         self._project_locks: dict[int, asyncio.Lock] = {}
         self._pollers: dict[int, StatusPoller] = {}

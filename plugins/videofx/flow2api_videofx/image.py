@@ -14,8 +14,6 @@ from typing import Any
 from flow2api.errors import Flow2APIError, PermissionDeniedError
 from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress
 from flow2api_videofx.attempt import Attempt, check_image_count
-from flow2api_videofx.captcha_chain import TokenChain, installed_sources
-from flow2api_videofx.config import load_config
 from flow2api_videofx.family import VideoFXFamily
 from flow2api_videofx.options import ImageOptions, tier_allows
 from flow2api_videofx.wire import REFERER, session_id
@@ -31,10 +29,9 @@ class VideoFXImageProvider:
     Options = ImageOptions
 
     def __init__(self, context: PluginContext) -> None:
-        sources = installed_sources()
-        self.config = load_config(context.sections, sources=sources)
-        self.family = VideoFXFamily(self.config)
-        self.tokens = TokenChain.from_config(self.config.captcha, sources)
+        self.family = VideoFXFamily.shared(context)
+        self.config = self.family.config
+        self.tokens = self.family.tokens
 
     def describe(self, options: ImageOptions) -> dict[str, Any]:
         """Capabilities for ``/v1/models``: sub_kind, aspect ratio, upsample target, input image counts, tier."""

@@ -30,8 +30,6 @@ from typing import Any
 from flow2api.errors import PermissionDeniedError
 from flow2api.plugin import AccountView, Call, Event, Kind, PluginContext, Progress, Submitted, Usage
 from flow2api_videofx.attempt import Attempt
-from flow2api_videofx.captcha_chain import TokenChain, installed_sources
-from flow2api_videofx.config import load_config
 from flow2api_videofx.family import VideoFXFamily
 from flow2api_videofx.options import VideoOptions, tier_allows
 from flow2api_videofx.video_jobs import VIDEO_ACTION, JobRunner
@@ -48,10 +46,9 @@ class VideoFXVideoProvider:
     Options = VideoOptions
 
     def __init__(self, context: PluginContext) -> None:
-        sources = installed_sources()
-        self.config = load_config(context.sections, sources=sources)
-        self.family = VideoFXFamily(self.config)
-        self.tokens = TokenChain.from_config(self.config.captcha, sources)
+        self.family = VideoFXFamily.shared(context)
+        self.config = self.family.config
+        self.tokens = self.family.tokens
 
     def describe(self, options: VideoOptions) -> dict[str, Any]:
         """Capabilities for ``/v1/models``: sub_kind, aspect ratio, duration, upsample, input image counts, tier."""

@@ -9,12 +9,14 @@ import pytest
 from videofx_helpers import Gateway, Upstream, data_uri, fake_account, png, user
 
 from flow2api.errors import CredentialRejectedError
+from flow2api.keys import PROVIDERS
 from flow2api.plugin import AccountUpdate, AccountView
 from flow2api_videofx.config import VideoFXConfig, load_config
 from flow2api_videofx.captcha_chain import BUILTIN_SOURCES
 from flow2api_videofx.family import VideoFXFamily
 
 MODEL = "veo_3_1_t2v_fast_landscape"
+IMAGE_MODEL = "gemini-3.1-flash-image-landscape"
 
 
 def family(**flow: object) -> VideoFXFamily:
@@ -103,6 +105,16 @@ async def test_concurrent_first_requests_do_not_overfill_the_project_pool(start_
     await gw.add_account("burst@example.com")
     await asyncio.gather(*(chat(gw) for _ in range(6)))
     assert len(gw.upstream.emulator.calls("project.createProject")) == 2
+
+
+async def test_image_and_video_requests_share_the_family_and_its_project_pool(start_gateway) -> None:  # noqa: ANN001
+    gw = await start_gateway(flow={"project_pool_size": 1})
+    await gw.add_account("both@example.com")
+    providers = gw.app[PROVIDERS]
+    family = providers["videofx-image"].family
+    assert providers["videofx-video"].family is family and providers["videofx-video"].tokens is family.tokens
+    await asyncio.gather(chat(gw, IMAGE_MODEL), chat(gw), chat(gw, IMAGE_MODEL), chat(gw))
+    assert len(gw.upstream.emulator.calls("project.createProject")) == 1
 
 
 async def test_uploads_go_to_the_project_of_the_request(start_gateway) -> None:  # noqa: ANN001
