@@ -60,24 +60,32 @@ async def test_a_job_is_resumed_from_its_submitted_state(fw_gateway: Gateway, fl
     assert any(isinstance(e, Usage) for e in resumed)
 
 
-async def events_until(events, kind: type) -> object:  # noqa: ANN001 - an async generator of provider events
-    """Read ``events`` up to and including the first event of type ``kind``; that event."""
-    async for event in events:
-        if isinstance(event, kind):
-            return event
-    raise AssertionError(f"no {kind.__name__} event")
+async def crash_and_resume(
+    gateway: Gateway, flowweb: FlowWeb, job: Job, steps: tuple[type, ...],
+) -> tuple[Submitting, int, list]:
+    """Run ``job`` until the event types of ``steps`` came in turn, "crash" there, then resume from the last
+    :class:`Submitting` seen. Returns that checkpoint, how many submits (YhhmEf + p0UkFb) upstream had received
+    when it came, and the resumed events."""
+    provider = gateway.app[PROVIDERS]["flowweb-video"]
+    checkpoint, submits = None, -1
+    async with aiohttp.ClientSession() as http:
+        events = provider.generate(call_for(gateway, job, http))
+        for kind in steps:
+            event = await anext(e async for e in events if isinstance(e, kind))
+            if isinstance(event, Submitting):
+                checkpoint = event
+                submits = len(flowweb.emulator.calls("YhhmEf")) + len(flowweb.emulator.calls("p0UkFb"))
+        await events.aclose()
+        assert checkpoint is not None
+        resumed = [e async for e in provider.resume(call_for(gateway, job, http), dict(checkpoint.resume))]
+    return checkpoint, submits, resumed
 
 
 async def test_a_crash_after_the_submit_resumes_the_job_upstream_got(fw_gateway: Gateway, flowweb: FlowWeb) -> None:
-    provider = fw_gateway.app[PROVIDERS]["flowweb-video"]
     job = video_job("a lighthouse at dusk", video_model_key="veo_3_1_t2v_lite")
-    async with aiohttp.ClientSession() as http:
-        events = provider.generate(call_for(fw_gateway, job, http))
-        checkpoint = await events_until(events, Submitting)
-        assert checkpoint.resume["stage"] == "submitting" and flowweb.emulator.calls("YhhmEf") == []
-        await events_until(events, Submitted)  # the submit went out; the process dies before Submitted is stored
-        await events.aclose()
-        resumed = [e async for e in provider.resume(call_for(fw_gateway, job, http), dict(checkpoint.resume))]
+    # The submit goes out after Submitting; the process dies before Submitted is stored.
+    checkpoint, submits, resumed = await crash_and_resume(fw_gateway, flowweb, job, (Submitting, Submitted))
+    assert checkpoint.resume["stage"] == "submitting" and submits == 0
     assert len(flowweb.emulator.calls("YhhmEf")) == 1  # upstream had it: followed, not submitted (and paid) again
     output = next(e for e in resumed if isinstance(e, MediaOutput))
     assert output.upstream_id == checkpoint.resume["media_id"]
@@ -87,31 +95,21 @@ async def test_a_crash_after_the_submit_resumes_the_job_upstream_got(fw_gateway:
 
 
 async def test_a_crash_before_the_submit_submits_it_once_on_resume(fw_gateway: Gateway, flowweb: FlowWeb) -> None:
-    provider = fw_gateway.app[PROVIDERS]["flowweb-video"]
     job = video_job("a harbour in fog", video_model_key="veo_3_1_t2v_lite")
-    async with aiohttp.ClientSession() as http:
-        events = provider.generate(call_for(fw_gateway, job, http))
-        checkpoint = await events_until(events, Submitting)
-        await events.aclose()  # the process dies between storing the checkpoint and sending the submit
-        resumed = [e async for e in provider.resume(call_for(fw_gateway, job, http), dict(checkpoint.resume))]
-    assert len(flowweb.emulator.calls("YhhmEf")) == 1
+    # The process dies between storing the checkpoint and sending the submit.
+    checkpoint, submits, resumed = await crash_and_resume(fw_gateway, flowweb, job, (Submitting,))
+    assert submits == 0 and len(flowweb.emulator.calls("YhhmEf")) == 1
     output = next(e for e in resumed if isinstance(e, MediaOutput))
     assert output.upstream_id != checkpoint.resume["media_id"]  # a new submit, with new seeds
     assert [type(e) for e in resumed if isinstance(e, (Submitting, Submitted))] == [Submitting, Submitted]
 
 
 async def test_a_crash_after_the_promotion_submit_does_not_promote_twice(fw_gateway: Gateway, flowweb: FlowWeb) -> None:
-    provider = fw_gateway.app[PROVIDERS]["flowweb-video"]
     job = video_job("a glacier", video_model_key="veo_3_1_t2v_lite", upsample="VIDEO_RESOLUTION_1080P",
                     upsampler_key="veo_3_1_upsampler_1080p")
-    async with aiohttp.ClientSession() as http:
-        events = provider.generate(call_for(fw_gateway, job, http))
-        await events_until(events, Submitted)
-        checkpoint = await events_until(events, Submitting)
-        assert checkpoint.resume["stage"] == "promoting" and flowweb.emulator.calls("p0UkFb") == []
-        await events_until(events, Submitted)
-        await events.aclose()
-        resumed = [e async for e in provider.resume(call_for(fw_gateway, job, http), dict(checkpoint.resume))]
+    steps = (Submitted, Submitting, Submitted)  # accepted, polled to done, promotion checkpoint, promotion sent
+    checkpoint, submits, resumed = await crash_and_resume(fw_gateway, flowweb, job, steps)
+    assert checkpoint.resume["stage"] == "promoting" and submits == 1  # the generation's, not yet the promotion's
     assert len(flowweb.emulator.calls("p0UkFb")) == 1 and len(flowweb.emulator.calls("YhhmEf")) == 1
     output = next(e for e in resumed if isinstance(e, MediaOutput))
     assert output.upstream_id == checkpoint.resume["upscale_id"]
