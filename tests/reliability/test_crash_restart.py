@@ -229,9 +229,9 @@ async def crash_drill(tmp_path: Path, family: Family, *, kill_after: int) -> Out
         await server.wait()
         with contextlib.closing(sqlite3.connect(data / "flow2api.db")) as db:
             rows = db.execute("SELECT prompt, resume FROM tasks WHERE resume IS NOT NULL").fetchall()
-        recorded = {prompt for prompt, resume in rows if json.loads(resume).get("stage") != "submitting"}
-        arrived = {prompt for prompt, resume in rows if json.loads(resume).get("stage") == "submitting"}
-        arrived &= set(family.generated())
+        stages = {prompt: json.loads(resume).get("stage") for prompt, resume in rows}
+        recorded = {prompt for prompt, stage in stages.items() if stage != "submitting"}
+        arrived = {prompt for prompt, stage in stages.items() if stage == "submitting"} & set(family.generated())
 
         server = await run(*serve, log=log)
         await wait_ready(url, server)

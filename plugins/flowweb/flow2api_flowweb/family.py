@@ -72,10 +72,9 @@ class FlowWebFamily:
     @classmethod
     def shared(cls, context: PluginContext) -> FlowWebFamily:
         """The family of ``context``: created by the first provider, reused by the second (``PluginContext.shared``)."""
-        return context.shared(cls.name, lambda: cls(load_config(context.sections), context))
+        return context.shared(cls.name, lambda: cls(load_config(context.sections)))
 
-    def __init__(self, settings: FlowWebSettings, context: PluginContext | None = None) -> None:
-        self.context = context
+    def __init__(self, settings: FlowWebSettings) -> None:
         self.settings = settings
         self.config = settings.flowweb
         self.layout = Layout(self.config.image_aspect_layout, self.config.resolution_encoding,
