@@ -2,9 +2,11 @@
 
 Every error a request can end with is a subclass of :class:`Flow2APIError`.
 Each class declares the HTTP ``status``, the OpenAI error ``type`` and
-``code`` it renders as, and two flags the pipeline reads to decide what to do
-next: ``account_fault`` (the leased account is to blame: mark it and try
-another one) and ``retryable`` (another attempt may succeed)::
+``code`` it renders as, and three flags the pipeline reads to decide what to do
+next: ``account_fault`` (the attempt failed on the leased account: mark it and
+try another one), ``retryable`` (another attempt may succeed) and ``transient``
+(the failure says nothing against the account: once the others were tried, the
+failover may lease it again)::
 
     Flow2APIError                       500 server_error / internal_error
     ├── InvalidRequestError             400 invalid_request_error / invalid_request
@@ -23,7 +25,8 @@ another one) and ``retryable`` (another attempt may succeed)::
         ├── CredentialRejectedError         account credential expired/revoked
         ├── UpstreamRateLimitedError        quota / 429 upstream (cool the account down)
         ├── CaptchaError                    reCAPTCHA token missing or rejected
-        ├── UpstreamUnavailableError        5xx, connection errors
+        │   └── SolverUnavailableError      the solver gave no token (transient)
+        ├── UpstreamUnavailableError        5xx, connection errors (transient)
         │   └── UpstreamTimeoutError        504
         ├── ProxyConnectError               the account's proxy itself failed
         ├── UpstreamProtocolError           a reply we cannot read: "upstream changed"
@@ -49,6 +52,7 @@ class Flow2APIError(Exception):
     code: str = "internal_error"
     account_fault: bool = False
     retryable: bool = False
+    transient: bool = False
 
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
@@ -185,12 +189,24 @@ class CaptchaError(UpstreamError):
     retryable = True
 
 
+class SolverUnavailableError(CaptchaError):
+    """The reCAPTCHA solver gave no token: unreachable, no free slot, or its task failed (spec §1.6).
+
+    Nothing against the account (the same solver serves every account), so the
+    failover may come back to it, as after a 5xx; a solver that refuses the task
+    itself (bad API key, no balance) raises a plain :class:`CaptchaError`.
+    """
+
+    transient = True
+
+
 class UpstreamUnavailableError(UpstreamError):
     """Upstream answered 5xx or could not be reached."""
 
     code = "upstream_unavailable"
     account_fault = True
     retryable = True
+    transient = True
 
 
 class UpstreamTimeoutError(UpstreamUnavailableError):

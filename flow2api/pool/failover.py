@@ -8,8 +8,9 @@ retryable error before it committed (nothing reached the client, nothing
 upstream is running), mark the account and try another one, up to
 ``max_retries`` more times. A rejected credential first gets one retry on the
 same account (the pool refreshes it on the next lease; a rejected refresh
-disables it). A transient upstream failure (5xx, connection error, timeout:
-``UpstreamUnavailableError``) says nothing against the account: other accounts
+disables it). A transient failure (5xx, connection error, timeout:
+``UpstreamUnavailableError``; a reCAPTCHA solver without a token:
+``SolverUnavailableError``) says nothing against the account: other accounts
 are tried first, then it may serve the next attempt again, so a small pool
 keeps its retries (issue 8's upstream-faults drill: 3 accounts, one cooling
 down after a 429, 30 % of upstream calls failing). The lease is released in
@@ -23,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from flow2api.catalog import CatalogEntry
-from flow2api.errors import CredentialRejectedError, Flow2APIError, NoAccountAvailableError, UpstreamUnavailableError
+from flow2api.errors import CredentialRejectedError, Flow2APIError, NoAccountAvailableError
 from flow2api.plugin import Provider
 from flow2api.pool.leases import Lease
 from flow2api.pool.pool import AccountPool
@@ -85,7 +86,7 @@ async def run_with_failover(
             if number <= max_retries and fails_over(exc, committed=committed()):
                 if isinstance(exc, CredentialRejectedError) and lease.account_id not in refreshed:
                     refreshed.add(lease.account_id)
-                elif isinstance(exc, UpstreamUnavailableError):
+                elif exc.transient:
                     again.add(lease.account_id)
                 else:
                     tried.add(lease.account_id)

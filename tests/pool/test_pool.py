@@ -133,6 +133,20 @@ async def test_upstream_errors_fail_over_without_disabling_by_default(
     assert generations_by_account(upstream) == {good: 6}
 
 
+async def test_a_solver_without_a_token_lets_the_same_account_try_again(
+    tmp_path: Path, upstream: Upstream, start_gateway,
+) -> None:
+    # The solver is the same for every account: its failure says nothing against the one account there is.
+    gw = await start_gateway(make_settings(tmp_path, upstream, captcha={"solver_attempts": 1}))
+    (only,) = await add_accounts(gw, upstream, 1)
+    upstream.emulator.faults.add(FaultRule(kind="status", status=503, operation="getTaskResult", count=2))
+    assert (await generate(gw, "after two lost solves")).startswith("![")
+    assert len(upstream.emulator.calls("createTask")) == 3
+    assert generations_by_account(upstream) == {only: 1}
+    record = gw.pool.records()[0]
+    assert record.enabled and record.consecutive_errors == 0
+
+
 async def test_error_threshold_disables_an_account(tmp_path: Path, upstream: Upstream, start_gateway) -> None:
     gw = await start_gateway(make_settings(tmp_path, upstream,
                                            admin={"error_ban_threshold": 2, "ban_on_upstream_errors": True},

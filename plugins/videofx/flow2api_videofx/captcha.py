@@ -25,11 +25,13 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 
-from flow2api.errors import CaptchaError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, retry_if_result, stop_after_attempt, wait_fixed
+
+from flow2api.errors import CaptchaError, SolverUnavailableError
 from flow2api.plugin import PROXY_ERRORS
 from flow2api_videofx.config import CaptchaConfig
 
@@ -73,6 +75,14 @@ class NoCaptcha:
         return None
 
 
+class _SolveFailed(SolverUnavailableError):
+    """This solve is lost (the task failed, or the solver could not be reached or read): a new task may work."""
+
+
+def _no_free_slot(reply: dict) -> bool:
+    return bool(reply.get("errorId")) and str(reply.get("errorCode") or "") in NO_SLOT_CODES
+
+
 class AntiCaptchaApi:
     """A solver with the anti-captcha JSON API (YesCaptcha, CapMonster, EzCaptcha, CapSolver): spec §1.6.
 
@@ -80,12 +90,17 @@ class AntiCaptchaApi:
     most ``max_polls`` times. ``min_score`` is sent for YesCaptcha's
     ``*S7``/``*S9`` task types. ``no_slot_backoff`` lists the seconds to wait
     before each retry of a ``createTask`` answered ``ERROR_NO_SLOT_AVAILABLE``
-    (``no_slot_block_backoff`` for ``…_BLOCK``); empty = no retry.
+    (``no_slot_block_backoff`` for ``…_BLOCK``); empty = no retry. A solve that
+    is lost — the task failed on ``getTaskResult``, or the solver could not be
+    reached or answered something unreadable — is started again with a new task
+    ``poll_interval`` seconds later, ``attempts`` solves in all (our choice, not
+    the spec's: the task is the solver's, the account has nothing to do with it).
     """
 
     def __init__(
         self, name: str, *, base_url: str, api_key: str, task_type: str, poll_interval: float, max_polls: int,
         min_score: float | None = None, no_slot_backoff: Sequence[float] = (), no_slot_block_backoff: float = 0.0,
+        attempts: int = 1,
     ) -> None:
         self.name = name
         self._base = base_url.rstrip("/")
@@ -96,6 +111,7 @@ class AntiCaptchaApi:
         self._min_score = min_score
         self._no_slot_backoff = tuple(no_slot_backoff)
         self._no_slot_block_backoff = no_slot_block_backoff
+        self._attempts = max(1, attempts)
 
     def __repr__(self) -> str:  # the API key must never reach a log line
         return f"AntiCaptchaApi(name={self.name!r}, task_type={self._task_type!r})"
@@ -105,50 +121,66 @@ class AntiCaptchaApi:
             async with http.post(f"{self._base}/{path}", json=body, timeout=aiohttp.ClientTimeout(total=30)) as resp:
                 reply = await resp.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError, *PROXY_ERRORS) as exc:
-            raise CaptchaError(f"the {self.name} solver could not be reached: {type(exc).__name__}") from exc
+            raise _SolveFailed(f"the {self.name} solver could not be reached: {type(exc).__name__}") from exc
         if not isinstance(reply, dict):
-            raise CaptchaError(f"the {self.name} solver answered with an unexpected body")
+            raise _SolveFailed(f"the {self.name} solver answered with an unexpected body")
         return reply
 
+    def _no_slot_wait(self, state: RetryCallState) -> float:
+        code = str(state.outcome.result().get("errorCode")) if state.outcome else ""
+        delay = self._no_slot_block_backoff if code.endswith("_BLOCK") else self._no_slot_backoff[state.attempt_number - 1]
+        log.info("%s solver has no free slot (%s); retry %d in %.1f s", self.name, code, state.attempt_number, delay)
+        return delay
+
     async def _create_task(self, http: aiohttp.ClientSession, task: dict[str, object]) -> dict:
-        """``createTask``, retried with back-off while the solver has no free slot (spec §1.6)."""
-        retries = 0
-        while True:
-            created = await self._post(http, "createTask", {"clientKey": self._key, "task": task})
-            code = str(created.get("errorCode") or "")
-            if not created.get("errorId") or code not in NO_SLOT_CODES or retries >= len(self._no_slot_backoff):
-                return created
-            delay = self._no_slot_block_backoff if code.endswith("_BLOCK") else self._no_slot_backoff[retries]
-            retries += 1
-            log.info("%s solver has no free slot (%s); retry %d in %.1f s", self.name, code, retries, delay)
-            await asyncio.sleep(delay)
+        """``createTask``, retried with back-off while the solver has no free slot (spec §1.6); the last answer."""
+        retrying = AsyncRetrying(
+            retry=retry_if_result(_no_free_slot), stop=stop_after_attempt(len(self._no_slot_backoff) + 1),
+            wait=self._no_slot_wait, retry_error_callback=lambda state: state.outcome.result(),
+        )
+        return await retrying(self._post, http, "createTask", {"clientKey": self._key, "task": task})
 
     async def solve(self, http: aiohttp.ClientSession, *, page_url: str, action: str, user_agent: str) -> CaptchaToken | None:
-        """Solve one token for ``page_url``/``action``, sending ``user_agent``; ``CaptchaError`` when it fails."""
+        """Solve one token for ``page_url``/``action``, sending ``user_agent``.
+
+        Raises ``SolverUnavailableError`` when the solver gave no token (unreachable, no free slot after the
+        back-off, every task failed, no token within ``max_polls``) and a plain ``CaptchaError`` when it refused
+        the task itself (e.g. ``ERROR_KEY_DOES_NOT_EXIST``, ``ERROR_ZERO_BALANCE``): retrying cannot help then.
+        """
         task: dict[str, object] = {
             "type": self._task_type, "websiteURL": page_url, "websiteKey": SITE_KEY, "pageAction": action,
             "userAgent": user_agent,
         }
         if self._min_score is not None:
             task["minScore"] = self._min_score
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_SolveFailed), stop=stop_after_attempt(self._attempts),
+            wait=wait_fixed(self._poll_interval), reraise=True,
+            before_sleep=lambda state: log.info("%s solve %d lost; starting a new task", self.name, state.attempt_number),
+        )
+        return await retrying(self._solve_once, http, task)
+
+    async def _solve_once(self, http: aiohttp.ClientSession, task: dict[str, object]) -> CaptchaToken:
         created = await self._create_task(http, task)
+        if _no_free_slot(created):
+            raise SolverUnavailableError(f"the {self.name} solver has no free slot: {created.get('errorCode')}")
         if created.get("errorId"):
             raise CaptchaError(f"the {self.name} solver refused the task: {created.get('errorCode', 'unknown error')}")
         task_id = created.get("taskId")
         if not task_id:
-            raise CaptchaError(f"the {self.name} solver answered createTask without a taskId")
+            raise _SolveFailed(f"the {self.name} solver answered createTask without a taskId")
         for _ in range(self._max_polls):
             await asyncio.sleep(self._poll_interval)
             result = await self._post(http, "getTaskResult", {"clientKey": self._key, "taskId": task_id})
             if result.get("errorId"):
-                raise CaptchaError(f"the {self.name} solver failed: {result.get('errorCode', 'unknown error')}")
+                raise _SolveFailed(f"the {self.name} solver failed: {result.get('errorCode', 'unknown error')}")
             if result.get("status") == "ready":
                 solution = result.get("solution") if isinstance(result.get("solution"), dict) else {}
                 token = solution.get("gRecaptchaResponse")
                 if not token:
-                    raise CaptchaError(f"the {self.name} solver returned no token")
+                    raise _SolveFailed(f"the {self.name} solver returned no token")
                 return CaptchaToken(str(token), solution.get("userAgent") or None)
-        raise CaptchaError(f"the {self.name} solver gave no token within {self._max_polls} polls")
+        raise SolverUnavailableError(f"the {self.name} solver gave no token within {self._max_polls} polls")
 
 
 def _key(config: CaptchaConfig, method: str) -> str:
@@ -156,6 +188,12 @@ def _key(config: CaptchaConfig, method: str) -> str:
     if not key:
         raise ValueError(f"[captcha] {method}_api_key is required for the {method!r} token source")
     return key
+
+
+def _solving(config: CaptchaConfig) -> dict[str, Any]:
+    """The settings every anti-captcha source shares: poll cadence and limit, solves per token."""
+    return {"poll_interval": config.solver_poll_interval, "max_polls": config.solver_max_polls,
+            "attempts": config.solver_attempts}
 
 
 def none_source(config: CaptchaConfig) -> TokenSource:
@@ -169,7 +207,7 @@ def yescaptcha_source(config: CaptchaConfig) -> TokenSource:
     min_score = 0.7 if task_type.endswith("S7") else 0.9 if task_type.endswith("S9") else None
     return AntiCaptchaApi(
         "yescaptcha", base_url=config.yescaptcha_base_url, api_key=_key(config, "yescaptcha"), task_type=task_type,
-        poll_interval=config.solver_poll_interval, max_polls=config.solver_max_polls, min_score=min_score,
+        min_score=min_score, **_solving(config),
         no_slot_backoff=config.yescaptcha_no_slot_backoff,
         no_slot_block_backoff=config.yescaptcha_no_slot_block_backoff,
     )
@@ -179,8 +217,7 @@ def capmonster_source(config: CaptchaConfig) -> TokenSource:
     """``capmonster``: ``RecaptchaV3TaskProxyless``."""
     return AntiCaptchaApi(
         "capmonster", base_url=config.capmonster_base_url, api_key=_key(config, "capmonster"),
-        task_type="RecaptchaV3TaskProxyless", poll_interval=config.solver_poll_interval,
-        max_polls=config.solver_max_polls,
+        task_type="RecaptchaV3TaskProxyless", **_solving(config),
     )
 
 
@@ -188,8 +225,7 @@ def ezcaptcha_source(config: CaptchaConfig) -> TokenSource:
     """``ezcaptcha``: ``ReCaptchaV3TaskProxylessS9``."""
     return AntiCaptchaApi(
         "ezcaptcha", base_url=config.ezcaptcha_base_url, api_key=_key(config, "ezcaptcha"),
-        task_type="ReCaptchaV3TaskProxylessS9", poll_interval=config.solver_poll_interval,
-        max_polls=config.solver_max_polls,
+        task_type="ReCaptchaV3TaskProxylessS9", **_solving(config),
     )
 
 
@@ -197,6 +233,5 @@ def capsolver_source(config: CaptchaConfig) -> TokenSource:
     """``capsolver``: ``ReCaptchaV3EnterpriseTaskProxyLess``."""
     return AntiCaptchaApi(
         "capsolver", base_url=config.capsolver_base_url, api_key=_key(config, "capsolver"),
-        task_type="ReCaptchaV3EnterpriseTaskProxyLess", poll_interval=config.solver_poll_interval,
-        max_polls=config.solver_max_polls,
+        task_type="ReCaptchaV3EnterpriseTaskProxyLess", **_solving(config),
     )

@@ -24,7 +24,7 @@ from importlib.metadata import entry_points
 
 import aiohttp
 
-from flow2api.errors import CaptchaError
+from flow2api.errors import CaptchaError, SolverUnavailableError
 from flow2api_videofx.captcha import (
     CaptchaToken,
     TokenSource,
@@ -92,15 +92,18 @@ class TokenChain:
     async def token(self, http: aiohttp.ClientSession, *, page_url: str, action: str, user_agent: str) -> CaptchaToken | None:
         """A fresh token from the first source that gives one; ``CaptchaError`` listing why each failed.
 
-        ``None`` when the first working source is ``none``.
+        ``None`` when the first working source is ``none``. The error is a
+        ``SolverUnavailableError`` (transient: the failover may come back to the
+        account) when every source failed that way.
         """
         if not self.sources:
             raise CaptchaError("no reCAPTCHA source is configured: set [captcha] captcha_method and its API key")
-        reasons = []
+        failures: list[CaptchaError] = []
         for source in self.sources:
             try:
                 return await source.solve(http, page_url=page_url, action=action, user_agent=user_agent)
             except CaptchaError as exc:
                 log.warning("reCAPTCHA source %s failed: %s", source.name, exc.message)
-                reasons.append(exc.message)
-        raise CaptchaError("no reCAPTCHA token could be obtained: " + "; ".join(reasons))
+                failures.append(exc)
+        error = SolverUnavailableError if all(exc.transient for exc in failures) else CaptchaError
+        raise error("no reCAPTCHA token could be obtained: " + "; ".join(exc.message for exc in failures))

@@ -64,6 +64,8 @@ class CaptchaConfig(BaseModel):
     entry-point group). YesCaptcha's ``ERROR_NO_SLOT_AVAILABLE`` back-off is
     ``yescaptcha_no_slot_backoff`` (seconds per retry) and
     ``yescaptcha_no_slot_block_backoff`` for the ``_BLOCK`` variant (spec §1.6).
+    ``solver_attempts`` is how many tasks one token may take when a task fails
+    or the solver cannot be reached (ours; the spec's client gives up at once).
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -83,6 +85,7 @@ class CaptchaConfig(BaseModel):
     capsolver_base_url: str = "https://api.capsolver.com"
     solver_poll_interval: float = Field(3, gt=0, description="seconds between getTaskResult calls")
     solver_max_polls: int = Field(40, ge=1)
+    solver_attempts: int = Field(3, ge=1, description="solves per token when a task fails or the solver is unreachable")
 
     def source_settings(self, source: str) -> dict[str, Any]:
         """The extra keys ``<source>_*`` of a third-party source, prefix stripped (``{"api_key": …}``)."""

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from videofx_helpers import Gateway, Upstream, fake_account, flow_sections, fetch, is_mp4, route_options, run_events, user, video_url_of
 
-from flow2api.errors import CaptchaError
+from flow2api.errors import CaptchaError, SolverUnavailableError
 from flow2api.plugin import Call, Job, Kind, MediaOutput, PluginConfigError, PluginContext
 from flow2api_videofx import VideoFXVideoProvider
 from flow2api_videofx.captcha import AntiCaptchaApi, CaptchaToken
@@ -118,6 +118,32 @@ async def test_yescaptcha_block_waits_longer_and_gives_up_after_five_retries(ups
     times = [c.time for c in emulator.calls("createTask")]
     assert len(times) == 6  # the first try and 5 retries (spec §1.6)
     assert all(b - a >= 0.02 * 0.9 for a, b in zip(times, times[1:]))
+
+
+async def test_a_failed_task_is_solved_again_with_a_new_task(upstream: Upstream, http) -> None:  # noqa: ANN001
+    emulator = upstream.emulator
+    emulator.faults.add({"kind": "status", "operation": "getTaskResult", "status": 503, "count": 2})
+    source = yescaptcha(upstream, solver_attempts=3)
+    token = await source.solve(http, page_url=PAGE, action="VIDEO_GENERATION", user_agent="ua")
+    assert token is not None and token.token
+    created = [c.json for c in emulator.calls("createTask")]
+    assert len(created) == 3 and created[0] == created[2], "one new task per lost solve, the same task each time"
+
+
+async def test_a_solver_without_a_token_is_transient_and_a_refusal_is_not(upstream: Upstream, http) -> None:  # noqa: ANN001
+    emulator = upstream.emulator
+    emulator.faults.add({"kind": "status", "operation": "getTaskResult", "status": 503})
+    with pytest.raises(SolverUnavailableError, match="ERROR_NO_SLOT_AVAILABLE") as lost:
+        await yescaptcha(upstream, solver_attempts=2).solve(http, page_url=PAGE, action="IMAGE_GENERATION", user_agent="ua")
+    assert lost.value.transient and len(emulator.calls("createTask")) == 2
+    chain = TokenChain.from_config(upstream.captcha_config(solver_attempts=2), BUILTIN_SOURCES)
+    with pytest.raises(SolverUnavailableError):
+        await chain.token(http, page_url=PAGE, action="IMAGE_GENERATION", user_agent="ua")
+
+    refused = yescaptcha(upstream, yescaptcha_api_key="not-the-key", solver_attempts=3)
+    with pytest.raises(CaptchaError, match="refused the task: ERROR_KEY_DOES_NOT_EXIST") as info:
+        await refused.solve(http, page_url=PAGE, action="IMAGE_GENERATION", user_agent="ua")
+    assert not info.value.transient and len(emulator.calls("createTask")) == 5, "a refusal is not retried"
 
 
 async def test_the_flow_request_uses_the_solvers_user_agent(upstream: Upstream, http, tmp_path: Path) -> None:  # noqa: ANN001
