@@ -127,6 +127,8 @@ class AntiCaptchaApi:
         return reply
 
     def _no_slot_wait(self, state: RetryCallState) -> float:
+        if state.attempt_number > len(self._no_slot_backoff):
+            return 0.0  # tenacity asks for the wait before it checks the stop condition: no retry follows
         code = str(state.outcome.result().get("errorCode")) if state.outcome else ""
         delay = self._no_slot_block_backoff if code.endswith("_BLOCK") else self._no_slot_backoff[state.attempt_number - 1]
         log.info("%s solver has no free slot (%s); retry %d in %.1f s", self.name, code, state.attempt_number, delay)

@@ -120,6 +120,16 @@ async def test_yescaptcha_block_waits_longer_and_gives_up_after_five_retries(ups
     assert all(b - a >= 0.02 * 0.9 for a, b in zip(times, times[1:]))
 
 
+@pytest.mark.parametrize("backoff", [[0.001, 0.001], []])
+async def test_no_free_slot_after_the_last_retry_is_a_transient_error(upstream: Upstream, http, backoff) -> None:  # noqa: ANN001
+    upstream.emulator.faults.add({"kind": "status", "operation": "createTask", "status": 400,
+                                  "reason": "ERROR_NO_SLOT_AVAILABLE"})
+    source = yescaptcha(upstream, yescaptcha_no_slot_backoff=backoff, solver_attempts=3)
+    with pytest.raises(SolverUnavailableError, match="no free slot: ERROR_NO_SLOT_AVAILABLE"):
+        await source.solve(http, page_url=PAGE, action="IMAGE_GENERATION", user_agent="ua")
+    assert len(upstream.emulator.calls("createTask")) == len(backoff) + 1, "the back-off is the only retry of no-slot"
+
+
 async def test_a_failed_task_is_solved_again_with_a_new_task(upstream: Upstream, http) -> None:  # noqa: ANN001
     emulator = upstream.emulator
     emulator.faults.add({"kind": "status", "operation": "getTaskResult", "status": 503, "count": 2})
