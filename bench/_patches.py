@@ -168,7 +168,31 @@ def no_media_files() -> None:
     BatchedFileWriter.write_all = write_nothing  # type: ignore[method-assign]
 
 
+def floor() -> None:
+    """Attribution only: the gateway without any of its own bookkeeping, to see what the rest costs.
+
+    ``no-task-writes`` and ``no-stats-writes``, no media file at all (not even
+    the worker-thread trip ``no-media-files`` keeps: results live in memory
+    only), and no log records below WARNING. What is left per image is what any
+    gateway that parses the client's request and builds its own upstream calls
+    does: aiohttp's server for two requests, its client for four, JSON, the
+    middleware pipeline (auth, rate limit, route, lease, proxy) and the provider.
+    """
+    import logging
+
+    from flow2api.media.files import BatchedFileWriter
+
+    async def keep_in_memory(self, name: str, data: bytes) -> None:  # noqa: ANN001
+        return None
+
+    no_task_writes()
+    no_stats_writes()
+    BatchedFileWriter.write = keep_in_memory  # type: ignore[method-assign]
+    logging.disable(logging.INFO)
+
+
 PATCHES: dict[str, Callable[[], None]] = {
+    "floor": floor,
     "uvloop": use_uvloop,
     "media-read-on-loop": media_read_on_loop,
     "cprofile": cprofile,
