@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
-
 from tenacity import AsyncRetrying, retry_if_exception_type, retry_if_result, stop_after_attempt, wait_fixed
 
 from flow2api.errors import CaptchaError, SolverUnavailableError
