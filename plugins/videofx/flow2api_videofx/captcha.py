@@ -74,7 +74,7 @@ class NoCaptcha:
         return None
 
 
-class _SolveFailed(SolverUnavailableError):
+class _SolveLostError(SolverUnavailableError):
     """This solve is lost (the task failed, or the solver could not be reached or read): a new task may work."""
 
 
@@ -120,9 +120,9 @@ class AntiCaptchaApi:
             async with http.post(f"{self._base}/{path}", json=body, timeout=aiohttp.ClientTimeout(total=30)) as resp:
                 reply = await resp.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError, *PROXY_ERRORS) as exc:
-            raise _SolveFailed(f"the {self.name} solver could not be reached: {type(exc).__name__}") from exc
+            raise _SolveLostError(f"the {self.name} solver could not be reached: {type(exc).__name__}") from exc
         if not isinstance(reply, dict):
-            raise _SolveFailed(f"the {self.name} solver answered with an unexpected body")
+            raise _SolveLostError(f"the {self.name} solver answered with an unexpected body")
         return reply
 
     def _no_slot_delay(self, reply: dict, retry: int) -> float:
@@ -166,13 +166,13 @@ class AntiCaptchaApi:
             task["minScore"] = self._min_score
         try:
             return await self._solve_once(http, task)
-        except _SolveFailed as exc:
+        except _SolveLostError as exc:
             if self._attempts == 1:
                 raise
             log.info("%s solve lost (%s); starting a new task", self.name, exc.message)
         await asyncio.sleep(self._poll_interval)
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_SolveFailed), stop=stop_after_attempt(self._attempts - 1),
+            retry=retry_if_exception_type(_SolveLostError), stop=stop_after_attempt(self._attempts - 1),
             wait=wait_fixed(self._poll_interval), reraise=True,
             before_sleep=lambda state: log.info("%s solve lost again; starting a new task", self.name),
         )
@@ -186,17 +186,17 @@ class AntiCaptchaApi:
             raise CaptchaError(f"the {self.name} solver refused the task: {created.get('errorCode', 'unknown error')}")
         task_id = created.get("taskId")
         if not task_id:
-            raise _SolveFailed(f"the {self.name} solver answered createTask without a taskId")
+            raise _SolveLostError(f"the {self.name} solver answered createTask without a taskId")
         for _ in range(self._max_polls):
             await asyncio.sleep(self._poll_interval)
             result = await self._post(http, "getTaskResult", {"clientKey": self._key, "taskId": task_id})
             if result.get("errorId"):
-                raise _SolveFailed(f"the {self.name} solver failed: {result.get('errorCode', 'unknown error')}")
+                raise _SolveLostError(f"the {self.name} solver failed: {result.get('errorCode', 'unknown error')}")
             if result.get("status") == "ready":
                 solution = result.get("solution") if isinstance(result.get("solution"), dict) else {}
                 token = solution.get("gRecaptchaResponse")
                 if not token:
-                    raise _SolveFailed(f"the {self.name} solver returned no token")
+                    raise _SolveLostError(f"the {self.name} solver returned no token")
                 return CaptchaToken(str(token), solution.get("userAgent") or None)
         raise SolverUnavailableError(f"the {self.name} solver gave no token within {self._max_polls} polls")
 
