@@ -12,7 +12,7 @@ comes after the job committed (no failover possible without generating twice), s
 fetches fail). Left out of the CI variant: the reCAPTCHA solver
 (``createTask``/``getTaskResult``) — a third party, not Google, whose "no free slot" answers back off
 for 3–20 s each (spec §1.6), which makes the run take about four minutes.
-``FLOW2API_DRILL_FULL=1`` runs the drill with the solver faulted too: since the fourth session it
+``FLOW2API_DRILL_FULL=1`` runs the drill with the solver faulted too: since the fifth session it
 meets the target (a lost solve gets a new task, and the failover may come back to the account);
 docs/reliability.md gives the numbers. A request the client gave up on after ``CLIENT_TIMEOUT``
 counts as failed.
