@@ -132,7 +132,8 @@ class Job:
     route's params already validated by the provider's ``Options`` model;
     ``images`` are input images in request order (first frame first);
     ``n`` is the number of outputs wanted (images; videos are always 1);
-    ``extras`` carries surface-specific hints (e.g. ``{"extend_media_id": …}``).
+    ``extend_media_id`` names the upstream video an extend model continues (the chat surface's
+    ``extend://<media id>``, spec §4.2 rule 6, §5.2), ``None`` for every other job.
     """
 
     model: str
@@ -142,7 +143,7 @@ class Job:
     images: tuple[InputImage, ...] = ()
     n: int = 1
     request_id: str = ""
-    extras: Mapping[str, Any] = field(default_factory=dict)
+    extend_media_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,11 +62,11 @@ EXTEND_SCHEME = "extend://"
 
 
 async def _prepare_inputs(request: web.Request) -> tuple[str, tuple[InputImage, ...], dict[str, Any]]:
-    """Prompt, input images and job extras, computed once per request (the lease stage may run the handler again).
+    """Prompt, input images and the extend source, computed once per request (the lease stage may run the handler again).
 
     An ``image_url`` of the form ``extend://<media id>`` is not an image: it names
     the video an extend model continues (spec §4.2 rule 6) and becomes
-    ``extras["extend_media_id"]``.
+    ``Job.extend_media_id``.
     """
     state = request[STATE]
     if state.prepared is not None:
@@ -82,7 +82,7 @@ async def _prepare_inputs(request: web.Request) -> tuple[str, tuple[InputImage, 
     extends = [url[len(EXTEND_SCHEME):] for url in urls if url.startswith(EXTEND_SCHEME)]
     if len(extends) > 1 or (extends and not extends[0]):
         raise InvalidRequestError("Give one extend://<media id> to extend a video.", param="messages")
-    extras: dict[str, Any] = {"extend_media_id": extends[0]} if extends else {}
+    extend_media_id = extends[0] if extends else None
     images = [await reader.from_url(url, param="messages") for url in urls if not url.startswith(EXTEND_SCHEME)]
     if state.entry.kind is Kind.IMAGE:
         url = history_image_url(messages)
@@ -91,7 +91,7 @@ async def _prepare_inputs(request: web.Request) -> tuple[str, tuple[InputImage, 
             images.insert(0, decode_image(data, param="messages", max_bytes=reader.max_bytes))
         elif url and data is None:
             log.info("earlier image in the conversation is not one of our cached files; not used as input")
-    state.prepared = (prompt, tuple(images), extras)
+    state.prepared = (prompt, tuple(images), extend_media_id)
     return state.prepared
 
 
@@ -110,10 +110,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = state.body
     assert body is not None and state.entry is not None and state.lease is not None
     settings = request.config_dict[SETTINGS].current.generation
-    prompt, images, extras = await _prepare_inputs(request)
+    prompt, images, extend_media_id = await _prepare_inputs(request)
     job = Job(
         model=state.entry.id, kind=state.entry.kind, prompt=prompt, options=state.lease.route.options,
-        images=images, n=1, request_id=state.request_id, extras=extras,
+        images=images, n=1, request_id=state.request_id, extend_media_id=extend_media_id,
     )
     completion_id = f"chatcmpl-{state.request_id}"
     created = int(time.time())

@@ -196,7 +196,7 @@ class Layout:
         return [[self.resolution_slot(item, 11, resolution)], self.context(project_id), self.trailer_for("r2v")]
 
     def extend_video(self, project_id: str, *, model: str, aspect_ratio: str, prompt: str, source: str,
-                     source_seconds: int | None, seeds: Seeds | None = None) -> list[Any]:
+                     source_seconds: int | None = None, seeds: Seeds | None = None) -> list[Any]:
         """``fZytfe`` (spec §5.7): ITEM = [[null, source, start frame, end frame], P, key, aspect, null, M].
 
         The frames are the source's last second at 24 fps (``s·24 − 23`` … ``s·24``), as the UI

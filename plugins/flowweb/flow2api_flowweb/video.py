@@ -38,13 +38,13 @@ log = logging.getLogger(__name__)
 _STATUS_TEXT = {SUBMITTED: ("queued", 10.0), RUNNING: ("generating", 40.0), COMPLAINT: ("running with a warning", 50.0)}
 
 
-def plan(options: VideoOptions, images: int, extras: Mapping[str, Any]) -> tuple[str, str]:
+def plan(options: VideoOptions, images: int, extend_media_id: str | None) -> tuple[str, str]:
     """(submit mode, model key) for a route and the number of input images; 400 when they do not fit."""
     sub = options.sub_kind
     if sub == "t2v":
         return "t2v", options.video_model_key  # text-to-video models ignore images (as on labs)
     if sub == "extend":
-        if not extras.get("extend_media_id"):
+        if not extend_media_id:
             raise InvalidRequestError("Extend models need the source video's media id (extend://<mediaId>).",
                                       param="messages")
         return "extend", options.video_model_key
@@ -92,7 +92,7 @@ class FlowWebVideoProvider:
     async def generate(self, call: Call) -> AsyncIterator[Event]:
         """Submit and follow one video job (module docstring); raises :mod:`flow2api.errors` types only."""
         options: VideoOptions = call.job.options  # type: ignore[assignment]
-        mode, key = plan(options, len(call.job.images), call.job.extras)
+        mode, key = plan(options, len(call.job.images), call.job.extend_media_id)
         if not tier_allows(call.account.view.tier, options.required_tier):
             raise PermissionDeniedError(f"This model needs an account of tier {options.required_tier}.")
         client = self.family.client(call.account, call.http)
@@ -109,9 +109,7 @@ class FlowWebVideoProvider:
         elif mode == "r2v":
             kwargs = {**common, "references": media, "resolution": options.resolution}
         else:
-            seconds = call.job.extras.get("extend_source_seconds")
-            kwargs = {**common, "source": str(call.job.extras["extend_media_id"]),
-                      "source_seconds": int(seconds) if seconds else None}
+            kwargs = {**common, "source": str(call.job.extend_media_id)}
         seeds = Seeds.new()
         # Flow derives the new media id from the media seed (spec §3.3): stored before the submit, it lets a
         # restart ask upstream whether this submit arrived instead of paying for the video a second time.

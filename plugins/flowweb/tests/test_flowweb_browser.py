@@ -160,7 +160,7 @@ async def test_every_video_rpc_runs_in_the_page(browser: Browser) -> None:
     job = Job(model="fw-extend", kind=Kind.VIDEO, prompt="and then it rains",
               options=VideoOptions(video_model_key="veo_3_1_extend_lite", sub_kind="extend",
                                    aspect_ratio="VIDEO_ASPECT_RATIO_LANDSCAPE"),
-              extras={"extend_media_id": source.id, "extend_source_seconds": 8})
+              extend_media_id=source.id)
     provider = gateway.app[PROVIDERS]["flowweb-video"]
     async with aiohttp.ClientSession() as http:
         events = [e async for e in provider.generate(Call(job, AccountHandle(gateway.pool, record.id), http))]

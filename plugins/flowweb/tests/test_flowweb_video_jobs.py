@@ -12,29 +12,29 @@ from flow2api_flowweb.options import VideoOptions
 from tests.conftest import Gateway
 
 
-def video_job(prompt: str, **options: object) -> Job:
+def video_job(prompt: str, extend_media_id: str | None = None, **options: object) -> Job:
     defaults = {"video_model_key": "abra_t2v_8s", "sub_kind": "t2v", "aspect_ratio": "VIDEO_ASPECT_RATIO_LANDSCAPE"}
-    extras = options.pop("extras", {})
-    return Job(model="test", kind=Kind.VIDEO, prompt=prompt, options=VideoOptions(**{**defaults, **options}),
-               extras=extras)  # type: ignore[arg-type]
+    return Job(model="test", kind=Kind.VIDEO, prompt=prompt, options=VideoOptions(**{**defaults, **options}),  # type: ignore[arg-type]
+               extend_media_id=extend_media_id)
 
 
 def call_for(gateway: Gateway, job: Job, http: aiohttp.ClientSession) -> Call:
     return Call(job, AccountHandle(gateway.pool, gateway.pool.records()[0].id), http)
 
 
-async def test_extend_sends_the_source_media_id_and_its_last_second(fw_gateway: Gateway, flowweb: FlowWeb) -> None:
+async def test_extend_sends_the_source_media_id(fw_gateway: Gateway, flowweb: FlowWeb) -> None:
     await chat(fw_gateway, "fw-t2v", "a train leaves")
     source = next(m for m in flowweb.emulator.world.media.values() if m.kind == "video")
     provider = fw_gateway.app[PROVIDERS]["flowweb-video"]
     job = video_job("it enters a tunnel", video_model_key="veo_3_1_extend_lite", sub_kind="extend",
-                    extras={"extend_media_id": source.id, "extend_source_seconds": 8})
+                    extend_media_id=source.id)
     async with aiohttp.ClientSession() as http:
         events = [e async for e in provider.generate(call_for(fw_gateway, job, http))]
     media = [e for e in events if isinstance(e, MediaOutput)]
     assert len(media) == 1 and media[0].upstream_id != source.id
     item = flowweb.emulator.calls("fZytfe")[0].args[0][0]
-    assert item[0] == [None, source.id, 169, 192] and item[2] == "veo_3_1_extend_lite"
+    # the core does not know the source's duration, so the two frame slots stay null (spec §5.7)
+    assert item[0] == [None, source.id, None, None] and item[2] == "veo_3_1_extend_lite"
     assert flowweb.emulator.calls("fZytfe")[0].args[2][1] == 2
 
 

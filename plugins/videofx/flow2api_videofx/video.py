@@ -15,7 +15,7 @@ Sequence per attempt (:meth:`VideoFXVideoProvider.generate`):
 
 :meth:`VideoFXVideoProvider.resume` runs step 5 from a stored ``Submitted.resume``.
 
-Extend jobs take the source video id from ``Job.extras["extend_media_id"]``,
+Extend jobs take the source video id from ``Job.extend_media_id``,
 either bare or as the chat form ``extend://<mediaId>`` (spec §4.2 rule 6); the
 chat handler must put an ``image_url`` of that form there instead of
 downloading it as an image.
@@ -78,7 +78,7 @@ class VideoFXVideoProvider:
         if not tier_allows(view.tier, options.required_tier):
             raise PermissionDeniedError(f"This model needs an account of tier {options.required_tier}.")
         plan = plan_video(options, tier=view.tier, image_count=len(call.job.images),
-                          source_video_id=extend_source(call.job.extras))
+                          source_video_id=extend_source(call.job.extend_media_id))
         attempt = Attempt(self.family, self.tokens, call)
         client = attempt.client
         project_id = await attempt.run(lambda: self.family.project_for(call.account, client))

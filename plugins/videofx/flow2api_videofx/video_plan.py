@@ -47,13 +47,12 @@ def strip_fl(key: str) -> str:
     return key[: -len("_fl")] if key.endswith("_fl") else key
 
 
-def extend_source(extras: Any) -> str | None:
-    """The source video id of an extend job from ``Job.extras["extend_media_id"]``.
+def extend_source(value: str | None) -> str | None:
+    """The source video id of an extend job from ``Job.extend_media_id``.
 
     Accepts the bare id or the chat form ``extend://<mediaId>`` (spec §4.2
     rule 6, §5.2); ``None`` when absent.
     """
-    value = extras.get("extend_media_id") if hasattr(extras, "get") else None
     if not isinstance(value, str) or not value.strip():
         return None
     value = value.strip()

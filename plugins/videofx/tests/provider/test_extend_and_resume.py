@@ -1,7 +1,7 @@
 """Provider level: extend + concatenation (spec §2.13, §2.20) and resuming jobs after a restart (``Provider.resume``).
 
 The chat handler does not pass ``extend://`` yet, so extend is driven with a
-``Job`` whose ``extras["extend_media_id"]`` holds what the handler must pass.
+``Job`` whose ``extend_media_id`` holds what the handler must pass.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ def make_provider(upstream: Upstream, tmp_path: Path) -> VideoFXVideoProvider:
     return VideoFXVideoProvider(PluginContext(sections=flow_sections(upstream), data_dir=tmp_path))
 
 
-def video_job(model: str, prompt: str = "a lighthouse", **extras: str) -> Job:
+def video_job(model: str, prompt: str = "a lighthouse", extend_media_id: str | None = None) -> Job:
     return Job(model=model, kind=Kind.VIDEO, prompt=prompt, options=VideoOptions.model_validate(route_options(model)),
-               extras=extras)
+               extend_media_id=extend_media_id)
 
 
 async def download(http: aiohttp.ClientSession, output: MediaOutput) -> bytes:

@@ -76,12 +76,11 @@ def test_image_count_rules() -> None:
     assert plan_video(t2v, tier=None, image_count=2, source_video_id=None).images == 0
 
 
-@pytest.mark.parametrize(("extras", "expected"), [
-    ({"extend_media_id": f"extend://{SOURCE}"}, SOURCE), ({"extend_media_id": SOURCE}, SOURCE),
-    ({"extend_media_id": "extend://"}, None), ({}, None),
+@pytest.mark.parametrize(("given", "expected"), [
+    (f"extend://{SOURCE}", SOURCE), (SOURCE, SOURCE), ("extend://", None), ("  ", None), (None, None),
 ])
-def test_extend_source_forms(extras: dict, expected: str | None) -> None:
-    assert extend_source(extras) == expected
+def test_extend_source_forms(given: str | None, expected: str | None) -> None:
+    assert extend_source(given) == expected
 
 
 def envelope(reason: str | None, message: str, status: str, *details: dict) -> dict:
