@@ -7,8 +7,7 @@ Reload triggers (all end in the same load-validate-swap):
   file a new inode and a watch on the file itself misses the second of two
   atomic replaces;
 * SIGHUP — the CLI calls :meth:`CatalogHolder.request_reload`;
-* the admin API — :meth:`CatalogHolder.reload` (synchronous) or
-  :meth:`CatalogHolder.reload_async`.
+* the admin API and site — :meth:`CatalogHolder.reload`.
 
 A request reads ``holder.current`` once and keeps that snapshot, so a reload
 never changes what an in-flight request resolved.
@@ -97,15 +96,9 @@ class CatalogHolder:
             _log_loaded(outcome)
         return True
 
-    def reload(self) -> bool:
-        """Load the file again, blocking; True when the file's catalog is in place, False when the old one was kept."""
-        try:
-            return self._apply(self._load())
-        except CatalogError as exc:
-            return self._apply(exc)
-
-    async def reload_async(self) -> bool:
-        """:meth:`reload` with the parsing in a worker thread, so serving continues meanwhile.
+    async def reload(self) -> bool:
+        """Load the file again, parsed in a worker thread so serving continues meanwhile; True when the file's
+        catalog is in place, False when the old one was kept (the problems are logged and kept in ``last_error``).
 
         Reloads run one at a time, so an older file can never overwrite a newer one.
         """
@@ -117,8 +110,8 @@ class CatalogHolder:
             return self._apply(outcome)
 
     def request_reload(self) -> None:
-        """Schedule :meth:`reload_async` on the running loop (a signal handler's entry point)."""
-        task = asyncio.get_running_loop().create_task(self.reload_async(), name="catalog-reload")
+        """Schedule :meth:`reload` on the running loop (a signal handler's entry point)."""
+        task = asyncio.get_running_loop().create_task(self.reload(), name="catalog-reload")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -136,7 +129,7 @@ class CatalogHolder:
             watch_filter=lambda _change, changed: Path(changed).resolve() == target,
         ):
             if changes:
-                await self.reload_async()
+                await self.reload()
 
 
 def _log_loaded(catalog: Catalog) -> None:

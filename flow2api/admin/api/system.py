@@ -49,7 +49,7 @@ async def get_models(request: web.Request) -> web.Response:
 async def reload_catalog(request: web.Request) -> web.Response:
     """``POST /api/catalog/reload``: re-read ``models.yaml`` now."""
     holder = request.config_dict[CATALOG]
-    reloaded = await holder.reload_async()
+    reloaded = await holder.reload()
     return json_response({"reloaded": reloaded, "catalog": catalog_state(holder)})
 
 

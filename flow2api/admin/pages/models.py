@@ -64,7 +64,7 @@ async def models_page(request: web.Request) -> web.StreamResponse:
 async def reload_catalog(request: web.Request) -> web.StreamResponse:
     """``POST /admin/models/reload``: re-read ``models.yaml`` now; the outcome is flashed."""
     holder = request.config_dict[CATALOG]
-    if await holder.reload_async():
+    if await holder.reload():
         await flash(request, f"Catalog reloaded: digest {holder.current.digest}, {len(holder.current.entries)} models.")
     else:
         await flash(request, "Reload failed: the previous catalog stays in force (see the error below).", "error")
