@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 
 from aiohttp import web
 
-from flow2api.admin.overrides import apply_stored_settings
 from flow2api.admin.site import setup_admin
 from flow2api.api.gemini import create_gemini_app, setup_generate_routes
 from flow2api.api.health import setup_health_routes
@@ -44,6 +43,7 @@ from flow2api.pool import AccountPool
 from flow2api.pool.maintenance import run_maintenance
 from flow2api.proxies import HttpSessions
 from flow2api.settings import Settings, SettingsHolder
+from flow2api.startup import DemoAccount
 from flow2api.storage import Database, SecretBox, load_or_create_key
 from flow2api.storage.accounts import AccountRepository
 from flow2api.storage.tasks import RequestLogRepository, TaskRepository
@@ -51,7 +51,6 @@ from flow2api.storage.usage import UsageRepository
 
 log = logging.getLogger(__name__)
 
-DemoAccount = tuple[str, Mapping[str, str]]
 
 
 def create_app(
@@ -60,15 +59,15 @@ def create_app(
     providers: Mapping[str, Provider] | None = None,
     demo_accounts: Sequence[DemoAccount] = (),
 ) -> web.Application:
-    """Build the flow2api application.
+    """Build the flow2api application from final settings (:func:`flow2api.startup.prepare` lays the admin
+    site's stored changes over the file's and builds the providers; this factory applies nothing more).
 
     ``providers`` skips entry-point discovery (tests, embedding); by default the
-    installed ``flow2api.providers`` plugins are used. ``demo_accounts`` are
+    installed ``flow2api.providers`` plugins are built from ``settings``. ``demo_accounts`` are
     ``(family, credentials)`` pairs added to the pool at start-up (demo mode).
     Raises ``SettingsError`` / ``CatalogError`` / ``ValueError`` (bad secrets
     key) before anything starts.
     """
-    settings = apply_stored_settings(settings)  # settings changed in the admin site win over the file
     if providers is None:
         providers = build_providers(settings, installed_factories())
     data_dir = settings.storage.data_dir

@@ -18,19 +18,19 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from aiohttp import web
 
 from flow2api import __version__
-from flow2api.admin.overrides import apply_stored_settings
 from flow2api.catalog import CatalogError, load_catalog
-from flow2api.discovery import build_providers, families_of, installed_factories
 from flow2api.errors import Flow2APIError
 from flow2api.logs import configure_logging
 from flow2api.commands import add_account, keys_command, list_accounts, manage_account
 from flow2api.settings import Settings, SettingsError, load_settings
+from flow2api.startup import prepare, prepare_demo
 from flow2api.storage import Database
 
 log = logging.getLogger("flow2api")
@@ -64,36 +64,19 @@ async def count_accounts(settings: Settings) -> int:
 async def run_server(settings: Settings, *, demo: bool | None) -> None:
     """Serve until SIGINT/SIGTERM; ``demo=None`` means "demo when ``[demo] auto`` and no account is stored".
 
-    SIGHUP reloads the model catalog.
+    The start-up sequence is :mod:`flow2api.startup`'s. SIGHUP reloads the model catalog.
     """
     from flow2api.app import create_app  # only the CLI and tests import the app factory
+    from flow2api.keys import CATALOG
 
-    factories = installed_factories()
-    providers = build_providers(settings, factories)
     if demo is None:
         demo = settings.demo.auto and await count_accounts(settings) == 0
         if demo:
             log.warning("no Google account is configured: starting in demo mode against the bundled emulator")
-    if not demo:
-        # settings changed in the admin site, plugin sections included, must be in place before providers are built
-        settings = apply_stored_settings(settings)
-        providers = build_providers(settings, factories)
     async with contextlib.AsyncExitStack() as stack:
-        demo_accounts = []
-        if demo:
-            settings = settings.with_overrides(storage={"data_dir": str(settings.storage.data_dir / "demo")})
-            overrides: dict[str, dict] = {}
-            for family in families_of(providers).values():
-                upstream = family.demo_upstream(settings.storage.data_dir)
-                if upstream is None:
-                    continue
-                started = await stack.enter_async_context(upstream)
-                for section, values in started.sections.items():
-                    overrides.setdefault(section, {}).update(values)
-                demo_accounts.append((family.name, started.credentials))
-            settings = settings.with_plugin_sections(overrides)
-            providers = build_providers(settings, factories)
-        app = create_app(settings, providers=providers, demo_accounts=demo_accounts)
+        prepared = await prepare_demo(settings, stack) if demo else prepare(settings)
+        settings = prepared.settings
+        app = create_app(settings, providers=prepared.providers, demo_accounts=prepared.demo_accounts)
         # handler_cancellation: a client that goes away ends its handler (and releases its lease) at once.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
         await runner.setup()
@@ -108,8 +91,6 @@ async def run_server(settings: Settings, *, demo: bool | None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        from flow2api.keys import CATALOG
-
         # Parsed in a worker thread, so a reload does not stall requests being served.
         loop.add_signal_handler(signal.SIGHUP, app[CATALOG].request_reload)
         await stop.wait()
@@ -206,55 +187,81 @@ def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] |
     return uvloop.new_event_loop
 
 
+Command = Callable[[Settings, argparse.Namespace, TextIO], int]
+
+
+def _serve(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    demo = True if args.command == "demo" else (False if args.no_demo else None)
+    with asyncio.Runner(loop_factory=event_loop_factory(settings.server.event_loop)) as runner:
+        runner.run(run_server(settings, demo=demo))
+    return 0
+
+
+def _accounts_add(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    if args.cookies:  # the cookie file's text is the credential (flowweb); it is parsed by the family
+        try:
+            credentials = {"cookies": Path(args.cookies).read_text(encoding="utf-8")}
+        except OSError as exc:
+            sys.stderr.write(f"error: cannot read {args.cookies}: {exc.strerror}\n")
+            return 2
+        if args.email:
+            credentials["email"] = args.email
+    elif args.st:
+        credentials = {"st": args.st}
+    else:
+        out.write("flow2api accounts add: --st (videofx) or --cookies FILE (flowweb) is required\n")
+        return 2
+    fields = {k: v for k, v in {"proxy_url": args.proxy, "remark": args.remark}.items() if v}
+    out.write(asyncio.run(add_account(settings, args.family, credentials, **fields)) + "\n")
+    return 0
+
+
+def _lines(run: Callable[[Settings, argparse.Namespace], Awaitable[list[str]]], header: str = "") -> Command:
+    """A command whose coroutine returns the lines to print (after ``header``, when given)."""
+
+    def command(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+        lines = asyncio.run(run(settings, args))
+        out.write("".join(f"{line}\n" for line in ([header] if header else []) + lines))
+        return 0
+
+    return command
+
+
+def _models_check(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    path = Path(args.path) if args.path else settings.catalog.path
+    catalog = load_catalog(path, prepare(settings).providers)
+    for warning in catalog.warnings:
+        out.write(f"warning: {warning}\n")
+    out.write(
+        f"{path}: {len(catalog.entries)} models, {len(catalog.aliases)} aliases, digest {catalog.digest}"
+        f"{f', {len(catalog.warnings)} warning(s)' if catalog.warnings else ''}\n"
+    )
+    return 1 if catalog.warnings else 0
+
+
+# (command, action) → handler; ``None`` matches any action of the command.
+COMMANDS: dict[tuple[str, str | None], Command] = {
+    ("serve", None): _serve,
+    ("demo", None): _serve,
+    ("accounts", "add"): _accounts_add,
+    ("accounts", "list"): _lines(lambda s, _a: list_accounts(s), "id\tfamily\temail\ttier\tcredits\tstate\tsecret"),
+    ("accounts", None): _lines(manage_account),
+    ("keys", None): _lines(keys_command),
+    ("models", "check"): _models_check,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``flow2api`` console script and ``python -m flow2api``; returns the exit code."""
+    """Entry point of the ``flow2api`` console script and ``python -m flow2api``; returns the exit code
+    (see the module docstring)."""
     args = _parser().parse_args(argv)
     configure_logging("INFO")
-    out = sys.stdout
+    action = getattr(args, "action", None)
+    command = COMMANDS.get((args.command, action)) or COMMANDS[(args.command, None)]
     try:
         settings = _settings(args)
         configure_logging(settings.logging.level)
-        if args.command in ("serve", "demo"):
-            demo = True if args.command == "demo" else (False if args.no_demo else None)
-            with asyncio.Runner(loop_factory=event_loop_factory(settings.server.event_loop)) as runner:
-                runner.run(run_server(settings, demo=demo))
-        elif args.command == "accounts" and args.action == "add":
-            if args.cookies:  # the cookie file's text is the credential (flowweb); it is parsed by the family
-                try:
-                    credentials = {"cookies": Path(args.cookies).read_text(encoding="utf-8")}
-                except OSError as exc:
-                    sys.stderr.write(f"error: cannot read {args.cookies}: {exc.strerror}\n")
-                    return 2
-                if args.email:
-                    credentials["email"] = args.email
-            elif args.st:
-                credentials = {"st": args.st}
-            else:
-                out.write("flow2api accounts add: --st (videofx) or --cookies FILE (flowweb) is required\n")
-                return 2
-            fields = {k: v for k, v in {"proxy_url": args.proxy, "remark": args.remark}.items() if v}
-            out.write(asyncio.run(add_account(settings, args.family, credentials, **fields)) + "\n")
-        elif args.command == "accounts" and args.action == "list":
-            out.write("id\tfamily\temail\ttier\tcredits\tstate\tsecret\n")
-            for line in asyncio.run(list_accounts(settings)):
-                out.write(line + "\n")
-        elif args.command == "accounts":
-            for line in asyncio.run(manage_account(settings, args)):
-                out.write(line + "\n")
-        elif args.command == "keys":
-            for line in asyncio.run(keys_command(settings, args)):
-                out.write(line + "\n")
-        elif args.command == "models" and args.action == "check":
-            path = Path(args.path) if args.path else settings.catalog.path
-            providers = build_providers(settings, installed_factories())
-            catalog = load_catalog(path, providers)
-            for warning in catalog.warnings:
-                out.write(f"warning: {warning}\n")
-            out.write(
-                f"{path}: {len(catalog.entries)} models, {len(catalog.aliases)} aliases, digest {catalog.digest}"
-                f"{f', {len(catalog.warnings)} warning(s)' if catalog.warnings else ''}\n"
-            )
-            return 1 if catalog.warnings else 0
+        return command(settings, args, sys.stdout)
     except (SettingsError, CatalogError) as exc:
         problems = exc.problems if isinstance(exc, CatalogError) else [str(exc)]
         for problem in problems:
@@ -271,4 +278,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
-    return 0

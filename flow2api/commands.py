@@ -10,19 +10,21 @@ import argparse
 import contextlib
 from pathlib import Path
 
-from flow2api.discovery import build_providers, families_of, installed_factories
+from flow2api.discovery import families_of
 from flow2api.pool import AccountPool
 from flow2api.proxies import HttpSessions
 from flow2api.settings import Settings, SettingsHolder
 from flow2api.storage import Database, SecretBox, load_or_create_key
 from flow2api.storage.accounts import AccountRepository
+from flow2api.startup import prepare
 from flow2api.storage.crypto import mask
 
 
 @contextlib.asynccontextmanager
 async def account_pool(settings: Settings):  # noqa: ANN202 - yields an AccountPool
     """The installed providers' account pool over ``<data_dir>/flow2api.db``, loaded, closed on exit."""
-    providers = build_providers(settings, installed_factories())
+    prepared = prepare(settings)
+    settings, providers = prepared.settings, prepared.providers
     data_dir = settings.storage.data_dir
     secret = settings.storage.secret_key.get_secret_value() if settings.storage.secret_key else None
     database = Database(data_dir / "flow2api.db")

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from flow2api.app import create_app
-from flow2api.discovery import build_providers
+from flow2api.startup import prepare
 from flow2api.keys import POOL
 from flow2api.pool import AccountPool
 from flow2api.settings import CORE_SECTIONS, Settings
@@ -100,8 +100,8 @@ def start_gateway(aiohttp_server: Callable) -> Callable:
     """``await start_gateway(settings)`` → a :class:`Gateway` with the VideoFX providers, stopped after the test."""
 
     async def start(settings: Settings, factories: dict | None = None) -> Gateway:
-        providers = build_providers(settings, factories or VIDEOFX_FACTORIES)
-        app = create_app(settings, providers=providers)
+        prepared = prepare(settings, factories or VIDEOFX_FACTORIES)
+        app = create_app(prepared.settings, providers=prepared.providers)
         server = await aiohttp_server(app)
         return Gateway(app, server)
 

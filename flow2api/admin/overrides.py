@@ -109,12 +109,9 @@ def merge_overrides(settings: Settings, stored: Mapping[str, Mapping[str, Any]])
 def apply_stored_settings(settings: Settings) -> Settings:
     """The settings in force at start-up: the file's, with the admin site's stored changes over them.
 
-    Idempotent: the result's ``source`` ends in ``" + admin site"``, and such
-    settings are returned unchanged (the CLI applies the changes before it
-    builds providers, and ``create_app`` for every other caller).
+    Called once, by :func:`flow2api.startup.prepare`, before the providers are built; the result's
+    ``source`` ends in ``" + admin site"`` when something was applied (errors name where a value came from).
     """
-    if settings.source.endswith(ADMIN_SOURCE):
-        return settings
     stored = read_stored(settings)
     if not stored:
         return settings
