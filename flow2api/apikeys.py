@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from flow2api.storage.apikeys import ApiKeyRepository
 from flow2api.storage.database import Database
 
 KEY_PREFIX = "sk-f2a-"
@@ -52,7 +53,7 @@ class ApiKeyStore:
     """The ``api_keys`` table with an in-memory index by hash (one lookup per request, no query)."""
 
     def __init__(self, db: Database) -> None:
-        self._db = db
+        self._repo = ApiKeyRepository(db)
         self._by_hash: dict[str, ApiKeyRecord] = {}
         self._last_used_written: dict[int, float] = {}
 
@@ -65,8 +66,7 @@ class ApiKeyStore:
 
     async def load(self) -> None:
         """Read every key into the index (call once after the database is open)."""
-        async with self._db.conn.execute("SELECT * FROM api_keys") as cur:
-            rows = await cur.fetchall()
+        rows = await self._repo.list()
         self._by_hash = {row["key_hash"]: self._record(row) for row in rows}
 
     async def create(
@@ -83,14 +83,12 @@ class ApiKeyStore:
             raise ValueError("limits must be 0 (unlimited) or positive")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         now = time.time()
-        cur = await self._db.conn.execute(
-            "INSERT INTO api_keys (name, key_hash, prefix, rpm, concurrency, models, expires_at, enabled, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
-            (name.strip(), hash_key(key), key[:11], rpm, concurrency, json.dumps(list(models)), expires_at, now),
+        key_id = await self._repo.create(
+            name=name.strip(), key_hash=hash_key(key), prefix=key[:11], rpm=rpm, concurrency=concurrency,
+            models=json.dumps(list(models)), expires_at=expires_at, created_at=now,
         )
-        await self._db.conn.commit()
         record = ApiKeyRecord(
-            id=cur.lastrowid, name=name.strip(), prefix=key[:11], rpm=rpm, concurrency=concurrency,
+            id=key_id, name=name.strip(), prefix=key[:11], rpm=rpm, concurrency=concurrency,
             models=tuple(models), expires_at=expires_at, created_at=now,
         )
         self._by_hash[hash_key(key)] = record
@@ -117,12 +115,10 @@ class ApiKeyStore:
         if "models" in changes:
             changes["models"] = tuple(changes["models"])
         updated = replace(record, **changes)
-        await self._db.conn.execute(
-            "UPDATE api_keys SET name = ?, rpm = ?, concurrency = ?, models = ?, expires_at = ?, enabled = ? WHERE id = ?",
-            (updated.name, updated.rpm, updated.concurrency, json.dumps(list(updated.models)), updated.expires_at,
-             int(updated.enabled), key_id),
-        )
-        await self._db.conn.commit()
+        await self._repo.update(key_id, {
+            "name": updated.name, "rpm": updated.rpm, "concurrency": updated.concurrency,
+            "models": json.dumps(list(updated.models)), "expires_at": updated.expires_at, "enabled": int(updated.enabled),
+        })
         self._by_hash[digest] = updated
         return updated
 
@@ -131,8 +127,7 @@ class ApiKeyStore:
         digest = next((d for d, r in self._by_hash.items() if r.id == key_id), None)
         if digest is None:
             return False
-        await self._db.conn.execute("DELETE FROM api_keys WHERE id = ?", (key_id,))
-        await self._db.conn.commit()
+        await self._repo.delete(key_id)
         del self._by_hash[digest]
         return True
 
@@ -146,8 +141,7 @@ class ApiKeyStore:
         if now - self._last_used_written.get(record.id, 0) < 60:
             return
         self._last_used_written[record.id] = now
-        await self._db.conn.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, record.id))
-        await self._db.conn.commit()
+        await self._repo.touch(record.id, now)
         for digest, current in self._by_hash.items():
             if current.id == record.id:
                 self._by_hash[digest] = replace(current, last_used_at=now)

@@ -32,6 +32,7 @@ from flow2api.commands import add_account, keys_command, list_accounts, manage_a
 from flow2api.settings import Settings, SettingsError, load_settings
 from flow2api.startup import prepare, prepare_demo
 from flow2api.storage import Database
+from flow2api.storage.stats import StatsRepository
 
 log = logging.getLogger("flow2api")
 
@@ -54,9 +55,7 @@ async def count_accounts(settings: Settings) -> int:
     database = Database(settings.storage.data_dir / "flow2api.db")
     await database.open()
     try:
-        async with database.conn.execute("SELECT COUNT(*) FROM accounts") as cur:
-            (count,) = await cur.fetchone()
-        return count
+        return await StatsRepository(database).account_count()
     finally:
         await database.close()
 

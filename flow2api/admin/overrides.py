@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from flow2api.settings import CORE_SECTIONS, Settings, SettingsError
 from flow2api.storage import Database, SecretBox, load_or_create_key
+from flow2api.storage.overrides import SettingsOverrideRepository, read_overrides
 
 log = logging.getLogger(__name__)
 
@@ -44,26 +44,19 @@ class SettingsOverrides:
     """The ``settings_overrides`` table (async, on the app's database)."""
 
     def __init__(self, db: Database, box: SecretBox) -> None:
-        self._db = db
+        self._repo = SettingsOverrideRepository(db)
         self._box = box
 
     async def load(self) -> dict[str, dict[str, Any]]:
         """Every stored change as ``{section: {key: value}}``; rows sealed with another key are skipped."""
-        async with self._db.conn.execute("SELECT section, key, value FROM settings_overrides ORDER BY section, key") as cur:
-            rows = await cur.fetchall()
-        return _unseal_rows(self._box, rows)
+        return _unseal_rows(self._box, await self._repo.rows())
 
     async def save(self, section: str, values: Mapping[str, Any]) -> None:
         """Store (replace) the given keys of ``section``; values must be JSON-able."""
-        now = time.time()
-        await self._db.conn.executemany(
-            "INSERT OR REPLACE INTO settings_overrides (section, key, value, updated_at) VALUES (?, ?, ?, ?)",
-            [(section, key, _seal(self._box, value), now) for key, value in values.items()],
-        )
-        await self._db.conn.commit()
+        await self._repo.save(section, {key: _seal(self._box, value) for key, value in values.items()}, time.time())
 
 
-def _unseal_rows(box: SecretBox, rows: list[Any]) -> dict[str, dict[str, Any]]:
+def _unseal_rows(box: SecretBox, rows: list[tuple[str, str, bytes]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for section, key, blob in rows:
         try:
@@ -78,14 +71,7 @@ def read_stored(settings: Settings) -> dict[str, dict[str, Any]]:
 
     Returns ``{}`` when there is no database yet or it predates the table.
     """
-    path = settings.storage.data_dir / DATABASE_FILE
-    if not path.is_file():
-        return {}
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            rows = conn.execute("SELECT section, key, value FROM settings_overrides ORDER BY section, key").fetchall()
-    except sqlite3.OperationalError:  # no such table: the schema is older than the admin site
-        return {}
+    rows = read_overrides(settings.storage.data_dir / DATABASE_FILE)
     if not rows:
         return {}
     configured = settings.storage.secret_key.get_secret_value() if settings.storage.secret_key else None

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from flow2api.storage.admin import AdminRepository
 from flow2api.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class AdminStore:
     """
 
     def __init__(self, db: Database, hasher: PasswordHasher | None = None) -> None:
-        self._db = db
+        self._repo = AdminRepository(db)
         self._hasher = hasher or PasswordHasher()
         self.login: AdminLogin | None = None
         self._password_hash = ""
@@ -103,8 +104,7 @@ class AdminStore:
         the first login so that starting the server (and every test gateway)
         does not pay for it.
         """
-        async with self._db.conn.execute("SELECT * FROM admin_credentials WHERE id = 1") as cur:
-            row = await cur.fetchone()
+        row = await self._repo.credentials()
         if row is None or not _seed_matches(row["seed_hash"], username, password):
             self._pending_seed = (username, password)
             self.login = AdminLogin(username, True, time.time())
@@ -112,17 +112,11 @@ class AdminStore:
                 log.warning("the admin login in the settings file changed: it replaces the stored one (change it at next login)")
         else:
             self._remember(dict(row))
-        async with self._db.conn.execute("SELECT * FROM admin_tokens ORDER BY id") as cur:
-            rows = await cur.fetchall()
         self._tokens = {
             row["token_hash"]: AdminTokenRecord(row["id"], row["name"], row["prefix"], row["created_at"], row["last_used_at"])
-            for row in rows
+            for row in await self._repo.tokens()
         }
-        now = time.time()
-        await self._db.conn.execute("DELETE FROM admin_revoked_sessions WHERE until < ?", (now,))
-        await self._db.conn.commit()
-        async with self._db.conn.execute("SELECT sid, until FROM admin_revoked_sessions") as cur:
-            self._revoked = {row["sid"]: row["until"] for row in await cur.fetchall()}
+        self._revoked = await self._repo.revoked_sessions(time.time())
 
     async def _seed_if_pending(self) -> None:
         async with self._seed_lock:  # two first logins at once must not both seed
@@ -134,12 +128,7 @@ class AdminStore:
         now = time.time()
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         seed_hash = _seed_fingerprint(username, password)
-        await self._db.conn.execute(
-            "INSERT OR REPLACE INTO admin_credentials (id, username, password_hash, seed_hash, must_change, changed_at)"
-            " VALUES (1, ?, ?, ?, 1, ?)",
-            (username, password_hash, seed_hash, now),
-        )
-        await self._db.conn.commit()
+        await self._repo.seed_credentials(username, password_hash, seed_hash, now)
         self._remember({"username": username, "password_hash": password_hash, "must_change": 1, "changed_at": now})
         log.info("admin login seeded from the settings (must be changed at first login)")
 
@@ -184,11 +173,7 @@ class AdminStore:
             raise PasswordPolicyError("the username cannot be empty")
         password_hash = await asyncio.to_thread(self._hasher.hash, new)
         now = time.time()
-        await self._db.conn.execute(
-            "UPDATE admin_credentials SET username = ?, password_hash = ?, must_change = 0, changed_at = ? WHERE id = 1",
-            (name, password_hash, now),
-        )
-        await self._db.conn.commit()
+        await self._repo.change_credentials(name, password_hash, now)
         self._remember({"username": name, "password_hash": password_hash, "must_change": 0, "changed_at": now})
         log.info("admin password changed; earlier sessions are logged out")
         return self.login
@@ -202,8 +187,7 @@ class AdminStore:
     async def revoke_session(self, sid: str, until: float) -> None:
         """Refuse the session id from now until ``until`` (Unix s, its absolute expiry)."""
         self._revoked[sid] = until
-        await self._db.conn.execute("INSERT OR REPLACE INTO admin_revoked_sessions (sid, until) VALUES (?, ?)", (sid, until))
-        await self._db.conn.commit()
+        await self._repo.revoke_session(sid, until)
 
     # -- tokens -----------------------------------------------------------------------------------------------
 
@@ -218,12 +202,8 @@ class AdminStore:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         prefix = token[: len(TOKEN_PREFIX) + 4]
         now = time.time()
-        cur = await self._db.conn.execute(
-            "INSERT INTO admin_tokens (name, token_hash, prefix, created_at) VALUES (?, ?, ?, ?)",
-            (name, hash_token(token), prefix, now),
-        )
-        await self._db.conn.commit()
-        record = AdminTokenRecord(cur.lastrowid, name, prefix, now)
+        token_id = await self._repo.create_token(name, hash_token(token), prefix, now)
+        record = AdminTokenRecord(token_id, name, prefix, now)
         self._tokens[hash_token(token)] = record
         log.info("admin token %d (%s) created", record.id, name)
         return record, token
@@ -241,8 +221,7 @@ class AdminStore:
         now = time.time()
         if record.last_used_at and now - record.last_used_at < 60:
             return
-        await self._db.conn.execute("UPDATE admin_tokens SET last_used_at = ? WHERE id = ?", (now, record.id))
-        await self._db.conn.commit()
+        await self._repo.touch_token(record.id, now)
         for digest, current in self._tokens.items():
             if current.id == record.id:
                 self._tokens[digest] = AdminTokenRecord(current.id, current.name, current.prefix, current.created_at, now)
@@ -252,8 +231,7 @@ class AdminStore:
         digest = next((d for d, r in self._tokens.items() if r.id == token_id), None)
         if digest is None:
             return False
-        await self._db.conn.execute("DELETE FROM admin_tokens WHERE id = ?", (token_id,))
-        await self._db.conn.commit()
+        await self._repo.delete_token(token_id)
         del self._tokens[digest]
         log.info("admin token %d revoked", token_id)
         return True

@@ -1,7 +1,10 @@
-"""Persistent state: SQLite through aiosqlite, versioned migrations, encrypted secrets.
+"""Persistent state: every SQL statement. SQLite (``sqlite3`` in one worker thread), versioned migrations,
+encrypted secrets.
 
-``Database`` owns the connection and the schema; the repositories
-(:mod:`.accounts`, :mod:`.tasks`, :mod:`.logs`) own their tables' queries;
+``Database`` owns the connection, the schema and the one write path (the group
+commit, ``Database.writes``); the repositories (:mod:`.accounts`, :mod:`.tasks`,
+:mod:`.usage`, :mod:`.apikeys`, :mod:`.admin`, :mod:`.overrides`, :mod:`.stats`)
+own their tables' queries;
 :class:`SecretBox` encrypts account secrets with Fernet.
 """
 

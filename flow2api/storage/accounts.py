@@ -78,13 +78,11 @@ class AccountRepository:
 
     async def list(self) -> list[AccountRecord]:
         """Every account, oldest first."""
-        async with self._db.conn.execute("SELECT * FROM accounts ORDER BY id") as cur:
-            return [self._record(row) for row in await cur.fetchall()]
+        return [self._record(row) for row in await self._db.fetch_all("SELECT * FROM accounts ORDER BY id")]
 
     async def get(self, account_id: int) -> AccountRecord | None:
         """The account with this id, or ``None``."""
-        async with self._db.conn.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetch_one("SELECT * FROM accounts WHERE id = ?", (account_id,))
         return self._record(row) if row else None
 
     async def upsert(
@@ -119,9 +117,10 @@ class AccountRepository:
             del values["id"]
             cols = ", ".join(values)
             marks = ", ".join("?" for _ in values)
-            cur = await self._db.conn.execute(f"INSERT INTO accounts ({cols}) VALUES ({marks})", tuple(values.values()))
-            await self._db.conn.commit()
-            record.id = cur.lastrowid
+            (row,) = await self._db.writes.write_one(
+                f"INSERT INTO accounts ({cols}) VALUES ({marks}) RETURNING id", tuple(values.values()),
+            )
+            record.id = row[0]
             return record
         changes: dict[str, Any] = {
             "enabled": True, "consecutive_errors": 0, "ban_reason": None, "cooldown_until": None, "last_error": None,
@@ -136,10 +135,7 @@ class AccountRepository:
         return await self.update(existing.id, changes, secrets=secrets, state=state)
 
     async def _find(self, family: str, email: str) -> AccountRecord | None:
-        async with self._db.conn.execute(
-            "SELECT * FROM accounts WHERE family = ? AND email = ?", (family, email)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetch_one("SELECT * FROM accounts WHERE family = ? AND email = ?", (family, email))
         return self._record(row) if row else None
 
     def _row_values(self, record: AccountRecord) -> dict[str, Any]:
@@ -182,11 +178,10 @@ class AccountRepository:
             setattr(record, key, value)
         record.updated_at = columns["updated_at"] = time.time()
         assignments = ", ".join(f"{k} = ?" for k in columns)
-        cur = await self._db.conn.execute(
-            f"UPDATE accounts SET {assignments} WHERE id = ?", (*columns.values(), account_id)
+        matched = await self._db.writes.write_one(
+            f"UPDATE accounts SET {assignments} WHERE id = ? RETURNING id", (*columns.values(), account_id),
         )
-        await self._db.conn.commit()
-        if cur.rowcount == 0:
+        if not matched:
             raise KeyError(account_id)
         return record
 
@@ -196,8 +191,8 @@ class AccountRepository:
         Group commit, not awaited (:class:`~flow2api.storage.batcher.WriteBatcher`):
         ``current()`` is read when the batch runs, so the row gets the latest
         in-memory values. No other write touches these two columns, so the
-        order against direct updates does not matter (``consecutive_errors``,
-        which failures write directly, is not part of it).
+        order against the other updates does not matter (``consecutive_errors``,
+        which failures write with :meth:`update`, is not part of it).
         """
         def values() -> tuple[Any, ...]:
             record = current()
@@ -211,21 +206,17 @@ class AccountRepository:
 
     async def delete(self, account_id: int) -> bool:
         """Delete an account and its projects; True when it existed."""
-        cur = await self._db.conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
-        await self._db.conn.commit()
-        return cur.rowcount > 0
+        return bool(await self._db.writes.write_one("DELETE FROM accounts WHERE id = ? RETURNING id", (account_id,)))
 
     async def add_project(self, account_id: int, project_id: str, title: str) -> None:
         """Record an upstream project owned by the account (idempotent)."""
-        await self._db.conn.execute(
-            "INSERT OR IGNORE INTO projects (account_id, project_id, title, created_at) VALUES (?, ?, ?, ?)",
-            (account_id, project_id, title, time.time()),
+        await self._db.writes.write(
+            "INSERT INTO projects (account_id, project_id, title, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (account_id, project_id) DO NOTHING",
+            (account_id, project_id, title, time.time()), idempotent=True,
         )
-        await self._db.conn.commit()
 
     async def projects(self, account_id: int) -> list[str]:
         """The account's project ids, oldest first."""
-        async with self._db.conn.execute(
-            "SELECT project_id FROM projects WHERE account_id = ? ORDER BY id", (account_id,)
-        ) as cur:
-            return [row[0] for row in await cur.fetchall()]
+        rows = await self._db.fetch_all("SELECT project_id FROM projects WHERE account_id = ? ORDER BY id", (account_id,))
+        return [row[0] for row in rows]

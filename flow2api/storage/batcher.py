@@ -1,41 +1,51 @@
-"""The database's group commit: the hot path's writes, queued by every coroutine, run together in one trip.
+"""The database's group commit: every write, queued by every coroutine, runs in batches of one trip each.
 
 See :class:`WriteBatcher`; :class:`~flow2api.storage.database.Database` owns
-one (``Database.writes``) for its connection.
+one (``Database.writes``): it is the one path of every INSERT, UPDATE and
+DELETE of the repositories.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
-from typing import Any
-
-import aiosqlite
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Params = Sequence[Any] | Callable[[], Sequence[Any]]
+Queued = list[tuple[Params, "asyncio.Future[Any] | None"]]
+
+
+class Runner(Protocol):
+    """What the batcher runs a batch on: :meth:`Database.run <flow2api.storage.database.Database.run>`."""
+
+    def run(self, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]: ...
 
 
 class WriteBatcher:
-    """Group commit for the hot path's writes: statements queued while the previous batch runs go together.
+    """Group commit: statements queued while the previous batch runs go together, in one trip and one transaction.
 
-    Every aiosqlite call is one trip to its worker thread and back (two thread
-    hand-offs and, under load, a GIL switch each way), and in autocommit mode
-    every statement is a commit of its own: with seven statements per generated
-    image that was a quarter of the gateway's CPU time (issue 8,
-    docs/performance.md). Here everything queued by all coroutines meanwhile
-    runs as one batch: **one trip and one transaction** (a savepoint, so it also
-    nests in a transaction someone opened), the statements grouped by SQL text,
-    each group one ``executemany``. A batch starts as soon as the first
-    statement is queued and the next one takes everything queued meanwhile, so
-    an idle server pays no delay and a busy one batches more.
+    Every trip to the database's thread costs two thread hand-offs (and, under
+    load, a GIL switch each way), and in autocommit mode every statement is a
+    commit of its own: with seven statements per generated image that was a
+    quarter of the gateway's CPU time (issue 8, docs/performance.md). Here
+    everything queued by all coroutines meanwhile runs as one batch: **one
+    trip and one transaction** (a savepoint, so it also nests in a transaction
+    someone opened), the statements grouped by SQL text, each group one
+    ``executemany``. A batch starts as soon as the first statement is queued
+    and the next one takes everything queued meanwhile, so an idle server pays
+    no delay and a busy one batches more.
 
     :meth:`write` waits until its statement has been committed (and raises its
     error); :meth:`write_later` does not wait (statistics, logs) and logs
-    failures. A failing statement is undone alone (SQLite rolls back the
+    failures; :meth:`write_one` runs its statement on its own within the batch
+    and returns the rows of its ``RETURNING`` clause (new ids, whether a row
+    matched). A failing statement is undone alone (SQLite rolls back the
     statement, not the transaction), so the other groups of the batch commit.
     Within a group, the rows before the failing one are stored and the rest are
     not, and it is not known which: the group's callers all get the error —
@@ -44,14 +54,14 @@ class WriteBatcher:
     by one, so each caller gets its own statement's outcome. An error that ends
     the transaction itself (disk full, I/O) fails every caller of the batch.
 
-    The batch runs through aiosqlite's ``Connection._execute`` (run a function
-    in its worker thread), the one way to run several statements in one trip;
-    ``tests/storage/test_write_batcher.py`` fails if a release drops it.
+    A batch is one call of ``db.run`` (:meth:`Database.run
+    <flow2api.storage.database.Database.run>`), which runs a function on the
+    connection in the database's thread.
     """
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-        self._queued: dict[str, list[tuple[Params, asyncio.Future[None] | None]]] = {}
+    def __init__(self, db: Runner) -> None:
+        self._db = db
+        self._queued: dict[tuple[str, bool], Queued] = {}  # (sql, alone) -> rows and their callers
         self._idempotent: set[str] = set()
         self._barriers: list[asyncio.Future[None]] = []  # resolved when the batch now being queued has run
         self._drainer: asyncio.Task[None] | None = None
@@ -63,13 +73,20 @@ class WriteBatcher:
         ``params`` may be a function returning them, called when the batch runs
         (a write of in-memory state then stores its latest value).
         """
-        future = asyncio.get_running_loop().create_future()
-        self._queue(sql, params, future, idempotent)
-        await asyncio.shield(future)  # a caller that gives up does not take its statement back
+        await self._wait(sql, params, idempotent=idempotent, alone=False)
+
+    async def write_one(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+        """Run ``sql`` on its own in the next batch (not in an ``executemany``) and wait for its commit.
+
+        Returns the rows of its ``RETURNING`` clause (``[]`` without one): the
+        id of a new row, or whether an ``UPDATE``/``DELETE`` matched. Its error
+        (a conflict, say) is its caller's alone. Raises ``sqlite3.Error``.
+        """
+        return await self._wait(sql, params, idempotent=False, alone=True)
 
     def write_later(self, sql: str, params: Params, *, idempotent: bool = False) -> None:
         """Queue ``sql`` for the next batch without waiting; a failure is logged (the SQL, never the values)."""
-        self._queue(sql, params, None, idempotent)
+        self._queue(sql, params, None, idempotent=idempotent, alone=False)
 
     async def flushed(self) -> None:
         """Return once every statement queued before the call has run (read-your-writes for readers).
@@ -82,7 +99,13 @@ class WriteBatcher:
         self._barriers.append(barrier)  # joins the next batch, which runs after the one in flight
         await asyncio.shield(barrier)
 
-    def _queue(self, sql: str, params: Params, future: asyncio.Future[None] | None, idempotent: bool) -> None:
+    async def _wait(self, sql: str, params: Params, *, idempotent: bool, alone: bool) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        self._queue(sql, params, future, idempotent=idempotent, alone=alone)
+        return await asyncio.shield(future)  # a caller that gives up does not take its statement back
+
+    def _queue(self, sql: str, params: Params, future: asyncio.Future[Any] | None, *, idempotent: bool,
+               alone: bool) -> None:
         if self._closed:
             error = sqlite3.ProgrammingError("the database is closing: no new writes")
             if future is None:
@@ -90,7 +113,7 @@ class WriteBatcher:
             else:
                 future.set_exception(error)
             return
-        self._queued.setdefault(sql, []).append((params, future))
+        self._queued.setdefault((sql, alone), []).append((params, future))
         if idempotent:
             self._idempotent.add(sql)
         if self._drainer is None or self._drainer.done():
@@ -107,28 +130,28 @@ class WriteBatcher:
                     if not barrier.done():
                         barrier.set_result(None)
 
-    async def _run(self, batch: dict[str, list[tuple[Params, asyncio.Future[None] | None]]]) -> None:
-        groups: list[tuple[str, list[Sequence[Any]], bool]] = []
-        running: list[tuple[str, list[tuple[Params, asyncio.Future[None] | None]]]] = []
-        for sql, rows in batch.items():
+    async def _run(self, batch: dict[tuple[str, bool], Queued]) -> None:
+        groups: list[Group] = []
+        running: list[tuple[str, Queued]] = []
+        for (sql, alone), rows in batch.items():
             try:  # in-memory state is read here, on the event loop, not in the database's thread
                 values = [params() if callable(params) else params for params, _ in rows]
             except Exception as exc:  # noqa: BLE001 - this group's callers' to know, not the batch's end
                 _fail(rows, exc, sql)
                 continue
-            groups.append((sql, values, sql in self._idempotent))
+            groups.append((sql, values, sql in self._idempotent, alone))
             running.append((sql, rows))
         if not groups:
             return
         try:
-            outcomes = await self._conn._execute(_write_batch, self._conn._conn, groups)  # noqa: SLF001 - see class
+            outcomes = await self._db.run(functools.partial(_write_batch, groups))
         except Exception as exc:  # noqa: BLE001 - the transaction failed: nothing of the batch is stored
             for sql, rows in running:
                 _fail(rows, exc, sql)
             return
         except BaseException:  # cancelled (shutdown): answer everyone still waiting, here and queued
             stopped = sqlite3.OperationalError("the database writer was stopped")
-            for sql, rows in [*running, *self._queued.items()]:
+            for sql, rows in [*running, *((sql, rows) for (sql, _), rows in self._queued.items())]:
                 _fail(rows, stopped, sql)
             self._queued = {}
             raise
@@ -137,11 +160,11 @@ class WriteBatcher:
                 _fail(rows, outcome, sql)
                 continue
             for index, (_, future) in enumerate(rows):
-                error = outcome[index] if outcome is not None else None
-                if error is not None:
-                    _fail([rows[index]], error, sql)
+                result = outcome[index] if outcome is not None else None
+                if isinstance(result, Exception):
+                    _fail([rows[index]], result, sql)
                 elif future is not None and not future.done():
-                    future.set_result(None)
+                    future.set_result(result)
 
     async def close(self) -> None:
         """Refuse new statements and wait until every queued one has run (the connection closes after)."""
@@ -150,52 +173,56 @@ class WriteBatcher:
             await asyncio.shield(self._drainer)
 
 
-GroupOutcome = Exception | list[Exception | None] | None  # the group's error, each row's (idempotent), or success
+Group = tuple[str, list[Sequence[Any]], bool, bool]  # sql, each caller's params, idempotent, alone
+# The group's error, each row's error or returned rows (idempotent re-run, or run alone), or success
+GroupOutcome = Exception | list[Exception | list[sqlite3.Row]] | None
 
 
-def _write_batch(conn: sqlite3.Connection, groups: list[tuple[str, list[Sequence[Any]], bool]]) -> list[GroupOutcome]:
-    """In aiosqlite's thread: every group of one batch in one savepoint, committed at its release.
+def _write_batch(groups: list[Group], connection: sqlite3.Connection) -> list[GroupOutcome]:
+    """In the database's thread: every group of one batch in one savepoint, committed at its release.
 
     Returns one outcome per group. Raises when the transaction itself fails
     (then nothing of the batch is stored).
     """
     outcomes: list[GroupOutcome] = []
-    conn.execute("SAVEPOINT write_batch")
+    connection.execute("SAVEPOINT write_batch")
     try:
-        for sql, values, idempotent in groups:
+        for sql, values, idempotent, alone in groups:
+            if alone:
+                outcomes.append([_run_one(connection, sql, row) for row in values])
+                continue
             try:
                 if len(values) == 1:
-                    conn.execute(sql, values[0])
+                    connection.execute(sql, values[0])
                 else:
-                    conn.executemany(sql, values)
+                    connection.executemany(sql, values)
                 outcomes.append(None)
             except Exception as exc:  # noqa: BLE001 - reported to this group's callers
-                if not conn.in_transaction:
+                if not connection.in_transaction:
                     raise  # SQLite rolled the whole transaction back (disk full, I/O): the batch failed
                 if idempotent and len(values) > 1:
-                    outcomes.append([_run_one(conn, sql, row) for row in values])
+                    outcomes.append([_run_one(connection, sql, row) for row in values])
                 else:
                     outcomes.append(exc)
-        conn.execute("RELEASE write_batch")
+        connection.execute("RELEASE write_batch")
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK TO write_batch")
-            conn.execute("RELEASE write_batch")
+        if connection.in_transaction:
+            connection.execute("ROLLBACK TO write_batch")
+            connection.execute("RELEASE write_batch")
         raise
     return outcomes
 
 
-def _run_one(conn: sqlite3.Connection, sql: str, row: Sequence[Any]) -> Exception | None:
+def _run_one(connection: sqlite3.Connection, sql: str, row: Sequence[Any]) -> Exception | list[sqlite3.Row]:
     try:
-        conn.execute(sql, row)
+        return connection.execute(sql, row).fetchall()
     except Exception as exc:  # noqa: BLE001 - this row's caller's to know
-        if not conn.in_transaction:
+        if not connection.in_transaction:
             raise
         return exc
-    return None
 
 
-def _fail(rows: list[tuple[Params, asyncio.Future[None] | None]], exc: Exception, sql: str) -> None:
+def _fail(rows: Queued, exc: Exception, sql: str) -> None:
     """Give ``exc`` to the waiting callers of ``rows``; log it for the fire-and-forget ones (SQL only, no values)."""
     lost = 0
     for _, future in rows:

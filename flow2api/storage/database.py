@@ -1,4 +1,12 @@
-"""The SQLite database: one aiosqlite connection in WAL mode and the versioned schema.
+"""The SQLite database: one ``sqlite3`` connection owned by one worker thread, in WAL mode, and the versioned schema.
+
+Every statement runs in the database's own thread (a single-worker executor),
+so the event loop never blocks on SQLite and the connection is never shared
+between threads. The public interface is small: :meth:`Database.fetch_all` /
+:meth:`Database.fetch_one` read, :meth:`Database.run` runs a function on the
+connection in that thread (one trip), and :attr:`Database.writes` — the group
+commit (:class:`~flow2api.storage.batcher.WriteBatcher`) — is the one path
+every INSERT, UPDATE and DELETE of the repositories takes.
 
 Migrations are a list of SQL scripts; ``PRAGMA user_version`` records how many
 have run. A migration only ever adds (tables, columns, indexes): stored data
@@ -8,15 +16,20 @@ that has shipped.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from flow2api.storage.batcher import WriteBatcher
+from flow2api.storage.compat import LegacyConnection
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MIGRATIONS: list[str] = [
     # 1: accounts, projects, tasks, request logs
@@ -167,93 +180,103 @@ MIGRATIONS: list[str] = [
 ]
 
 
-class Connection:
-    """The aiosqlite connection in autocommit mode: each statement is committed in the hop that runs it.
-
-    Every aiosqlite call is queued to one worker thread and costs two thread
-    hand-offs (queue the call, wake the event loop with the result). With
-    Python's default deferred transactions each write was ``execute`` *and*
-    ``commit``, two hand-offs; in autocommit mode (``isolation_level=None``)
-    SQLite commits the statement itself, so :meth:`commit` has nothing to do
-    and returns without a hop — unless a transaction was opened explicitly
-    (``BEGIN``), which it then commits. Under load this halves the database
-    hand-offs of a generation (issue 8, docs/performance.md). Atomicity is as
-    before: the connection is shared by every coroutine, so a deferred
-    transaction never grouped one caller's statements anyway.
-    Everything else is the aiosqlite connection's own (attribute delegation).
-    """
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
-
-    async def commit(self) -> None:
-        """Commit the explicit transaction in progress, if any (statements outside one are committed already)."""
-        if self._conn.in_transaction:
-            await self._conn.commit()
-
-    async def close(self) -> None:
-        """Close the aiosqlite connection (queued statements run first)."""
-        await self._conn.close()
-
-
 class Database:
-    """One aiosqlite connection to ``<data_dir>/flow2api.db``.
+    """One ``sqlite3`` connection to ``<data_dir>/flow2api.db``, used only from its own worker thread.
 
-    Use :meth:`open` / :meth:`close` (the app does so in a ``cleanup_ctx``);
-    ``conn`` is the live connection with ``row_factory = aiosqlite.Row``, in
-    autocommit mode (:class:`Connection`).
+    Use :meth:`open` / :meth:`close` (the app does so in a ``cleanup_ctx``).
+    The connection is in autocommit mode (``isolation_level=None``): a read
+    needs no transaction, and the group commit opens its own savepoint per
+    batch. Rows are :class:`sqlite3.Row` (index by position or name, ``dict(row)``).
+    Every method raises ``RuntimeError`` before :meth:`open` and ``sqlite3.Error``
+    for a failing statement.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._conn: Connection | None = None
+        self._connection: sqlite3.Connection | None = None
+        self._thread: ThreadPoolExecutor | None = None
         self._writes: WriteBatcher | None = None
 
     @property
-    def conn(self) -> Connection:
-        """The open connection; raises ``RuntimeError`` before :meth:`open`."""
-        if self._conn is None:
-            raise RuntimeError("database is not open")
-        return self._conn
-
-    @property
     def writes(self) -> WriteBatcher:
-        """The group-commit queue of the open connection (:class:`WriteBatcher`); ``RuntimeError`` before :meth:`open`."""
+        """The group commit of the open database (:class:`WriteBatcher`): the one write path."""
         if self._writes is None:
             raise RuntimeError("database is not open")
         return self._writes
 
+    @property
+    def conn(self) -> LegacyConnection:
+        """Deprecated: the aiosqlite-shaped facade kept for tests and benchmarks outside the package
+        (:class:`~flow2api.storage.compat.LegacyConnection`); code uses :meth:`fetch_all` and :attr:`writes`."""
+        self.writes  # noqa: B018 - raises before open
+        return LegacyConnection(self)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(connection)`` in the database's thread and return its result: one trip, whatever it does.
+
+        ``fn`` must not keep the connection. Writes belong in :attr:`writes`, which
+        is built on this (one batch, one call); reads use :meth:`fetch_all`.
+        """
+        if self._thread is None or self._connection is None:
+            raise RuntimeError("database is not open")
+        connection = self._connection
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, connection)
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Every row of the query ``sql`` with positional ``params``, in one trip.
+
+        Reads do not wait for queued writes: call ``await db.writes.flushed()``
+        first to read your own ``write_later`` rows.
+        """
+        return await self.run(lambda connection: connection.execute(sql, params).fetchall())
+
+    async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        """The first row of the query ``sql`` with ``params``, or ``None``; as :meth:`fetch_all`."""
+        return await self.run(lambda connection: connection.execute(sql, params).fetchone())
+
     async def open(self) -> None:
         """Open the file (creating its directory), enable WAL (synchronous=NORMAL) and foreign keys, apply pending migrations."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        raw = await aiosqlite.connect(self.path, isolation_level=None)  # autocommit: see Connection
-        raw.row_factory = aiosqlite.Row
-        self._conn = Connection(raw)
-        self._writes = WriteBatcher(raw)
-        await raw.execute("PRAGMA journal_mode=WAL")
-        # With WAL, NORMAL syncs at checkpoints instead of every commit: a crash of flow2api loses nothing,
-        # a power cut may lose the last few commits (SQLite docs, "PRAGMA synchronous").
-        await raw.execute("PRAGMA synchronous=NORMAL")
-        await raw.execute("PRAGMA foreign_keys=ON")
-        await raw.execute("PRAGMA busy_timeout=5000")
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow2api-db")
+        loop = asyncio.get_running_loop()
+        try:
+            self._connection = await loop.run_in_executor(self._thread, _connect, self.path)
+        except BaseException:
+            self._thread.shutdown(wait=False)
+            self._thread = None
+            raise
+        self._writes = WriteBatcher(self)
         await self.migrate()
 
     async def migrate(self) -> int:
         """Apply the migrations not yet applied; returns the schema version now in place."""
-        async with self.conn.execute("PRAGMA user_version") as cur:
-            (version,) = await cur.fetchone()
+        version = (await self.fetch_one("PRAGMA user_version"))[0]
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            await self.conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+            sql = f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            await self.run(lambda connection, sql=sql: connection.executescript(sql))
             log.info("database %s migrated to schema version %d", self.path, number)
         return max(version, len(MIGRATIONS))
 
     async def close(self) -> None:
-        """Run the queued writes, then close the connection (idempotent)."""
+        """Run the queued writes, then close the connection and stop its thread (idempotent)."""
         if self._writes is not None:
             await self._writes.close()
-        if self._conn is not None:
-            conn, self._conn, self._writes = self._conn, None, None
-            await conn.close()
+        thread, connection = self._thread, self._connection
+        self._thread = self._connection = self._writes = None
+        if thread is not None:
+            if connection is not None:
+                await asyncio.get_running_loop().run_in_executor(thread, connection.close)
+            thread.shutdown(wait=True)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """In the database's thread: the connection in autocommit mode with the pragmas every statement relies on."""
+    connection = sqlite3.connect(path, isolation_level=None)  # used by this thread only
+    connection.row_factory = sqlite3.Row
+    connection.execute("PRAGMA journal_mode=WAL")
+    # With WAL, NORMAL syncs at checkpoints instead of every commit: a crash of flow2api loses nothing,
+    # a power cut may lose the last few commits (SQLite docs, "PRAGMA synchronous").
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA foreign_keys=ON")
+    connection.execute("PRAGMA busy_timeout=5000")
+    return connection

@@ -156,9 +156,10 @@ class TaskRepository:
         With an ``idempotency_key`` already used by the same owner, raises
         :class:`IdempotencyConflict` carrying the existing task (the caller decides
         whether the request is the same one). ``api_key`` is the caller's display
-        name, never the key itself. Without a key the row is written in the
-        database's group commit (:class:`~flow2api.storage.batcher.WriteBatcher`);
-        either way it returns once the row is stored, and raises ``sqlite3.Error``.
+        name, never the key itself. The row is written in the database's group
+        commit (:class:`~flow2api.storage.batcher.WriteBatcher`), on its own when
+        it has a key (its conflict is its caller's alone); it returns once the
+        row is stored, and raises ``sqlite3.Error``.
         """
         now = time.time()
         params = (
@@ -171,14 +172,12 @@ class TaskRepository:
             await self._db.writes.write(_INSERT, params)
             return
         try:
-            await self._db.conn.execute(_INSERT, params)
+            await self._db.writes.write_one(_INSERT, params)
         except sqlite3.IntegrityError:
-            # No rollback: the failed INSERT changed nothing, and a rollback on the shared connection could
-            # undo another coroutine's statement that is not committed yet.
-            if idempotency_key is not None:
-                existing = await self.find_idempotent(owner_of(api_key_id), idempotency_key)
-                if existing is not None:
-                    raise IdempotencyConflict(existing) from None
+            # SQLite undid the failed INSERT alone; the rest of its batch is committed.
+            existing = await self.find_idempotent(owner_of(api_key_id), idempotency_key)
+            if existing is not None:
+                raise IdempotencyConflict(existing) from None
             raise
 
     async def update(
@@ -208,12 +207,13 @@ class TaskRepository:
 
     async def record_resume(self, task_id: str, resume: dict[str, Any] | None) -> None:
         """Store the provider's :class:`~flow2api.plugin.Submitted` or :class:`~flow2api.plugin.Submitting`
-        state now (``None`` clears it): one statement straight to the connection, not through the group
-        commit, whose batches wait for each other. Upstream has accepted (and charged for) the job, or is
-        about to; the sooner this is stored, the smaller the window in which a crash makes it be submitted
-        again (docs/reliability.md, crash drill). Raises ``sqlite3.Error``."""
-        await self._db.conn.execute("UPDATE tasks SET resume = ?, updated_at = ? WHERE id = ?",
-                                    (json.dumps(resume) if resume is not None else None, time.time(), task_id))
+        state now (``None`` clears it) and wait for its commit. Upstream has accepted (and charged for) the
+        job, or is about to; the sooner this is stored, the smaller the window in which a crash makes it be
+        submitted again (docs/reliability.md, crash drill): it joins the next batch of the group commit,
+        which starts as soon as the one in the database's thread ends. Raises ``sqlite3.Error``."""
+        await self._db.writes.write("UPDATE tasks SET resume = ?, updated_at = ? WHERE id = ?",
+                                    (json.dumps(resume) if resume is not None else None, time.time(), task_id),
+                                    idempotent=True)
 
     async def abandon(self, task_id: str, error: str) -> None:
         """Mark the task ``failed`` with ``error`` if it is still ``queued`` or ``in_progress`` (a finished one,
@@ -229,25 +229,22 @@ class TaskRepository:
 
     async def get(self, task_id: str) -> TaskRecord | None:
         """The task, or ``None`` (deleted ones included)."""
-        async with self._db.conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetch_one("SELECT * FROM tasks WHERE id = ?", (task_id,))
         return _record(row) if row is not None else None
 
     async def find_idempotent(self, owner: str, idempotency_key: str) -> TaskRecord | None:
         """The owner's task created with ``idempotency_key``, or ``None``."""
-        async with self._db.conn.execute(
-            "SELECT * FROM tasks WHERE owner = ? AND idempotency_key = ?", (owner, idempotency_key)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetch_one("SELECT * FROM tasks WHERE owner = ? AND idempotency_key = ?",
+                                       (owner, idempotency_key))
         return _record(row) if row is not None else None
 
     async def unfinished(self, surface: str) -> list[TaskRecord]:
         """Tasks of ``surface`` still ``queued`` or ``in_progress`` and not deleted, oldest first (restart resume)."""
-        async with self._db.conn.execute(
+        rows = await self._db.fetch_all(
             "SELECT * FROM tasks WHERE surface = ? AND status IN (?, ?) AND deleted_at IS NULL ORDER BY created_at, id",
             (surface, *UNFINISHED),
-        ) as cur:
-            return [_record(row) for row in await cur.fetchall()]
+        )
+        return [_record(row) for row in rows]
 
     async def page(
         self, *, owner: str, surface: str, after: str | None = None, limit: int = 20, order: str = "desc",
@@ -267,17 +264,16 @@ class TaskRepository:
             where += f" AND (created_at {op} ? OR (created_at = ? AND id {op} ?))"
             params += [cursor.created_at, cursor.created_at, cursor.id]
         direction = "DESC" if descending else "ASC"
-        async with self._db.conn.execute(
+        rows = [_record(row) for row in await self._db.fetch_all(
             f"SELECT * FROM tasks WHERE {where} ORDER BY created_at {direction}, id {direction} LIMIT ?",
             (*params, limit + 1),
-        ) as cur:
-            rows = [_record(row) for row in await cur.fetchall()]
+        )]
         return rows[:limit], len(rows) > limit
 
     async def mark_deleted(self, task_id: str) -> None:
         """Soft-delete a task: it disappears from the API, its row stays for statistics."""
-        await self._db.conn.execute("UPDATE tasks SET deleted_at = ? WHERE id = ?", (time.time(), task_id))
-        await self._db.conn.commit()
+        await self._db.writes.write("UPDATE tasks SET deleted_at = ? WHERE id = ?", (time.time(), task_id),
+                                    idempotent=True)
 
 
 class RequestLogRepository:
@@ -308,24 +304,21 @@ class RequestLogRepository:
 
         ``0`` turns a limit off. Run periodically (the app's request-log janitor).
         """
-        await self.flushed()
         removed = 0
-        if max_age_s:
+        if max_age_s:  # in the group commit, after every row queued before it
             cutoff = time.time() - max_age_s
-            cur = await self._db.conn.execute("DELETE FROM request_logs WHERE created_at < ?", (cutoff,))
-            removed += cur.rowcount
+            removed += len(await self._db.writes.write_one(
+                "DELETE FROM request_logs WHERE created_at < ? RETURNING id", (cutoff,),
+            ))
         if max_rows:
-            cur = await self._db.conn.execute(
-                "DELETE FROM request_logs WHERE id <= (SELECT id FROM request_logs ORDER BY id DESC LIMIT 1 OFFSET ?)",
+            removed += len(await self._db.writes.write_one(
+                "DELETE FROM request_logs WHERE id <= (SELECT id FROM request_logs ORDER BY id DESC LIMIT 1 OFFSET ?)"
+                " RETURNING id",
                 (max_rows,),
-            )
-            removed += cur.rowcount
-        await self._db.conn.commit()
+            ))
         return removed
 
     async def count(self) -> int:
         """Rows in the request log."""
         await self.flushed()
-        async with self._db.conn.execute("SELECT COUNT(*) FROM request_logs") as cur:
-            (n,) = await cur.fetchone()
-        return n
+        return (await self._db.fetch_one("SELECT COUNT(*) FROM request_logs"))[0]

@@ -8,15 +8,15 @@ failure of the first account and a success of the second). ``duration_ms`` is
 the summed attempt time in milliseconds. The settings' key is ``api_key_id`` 0
 (display name ``global``). ``api_key`` holds the key's display name, never the key.
 
-The query functions are what the admin site shows: :meth:`UsageRepository.daily`
-(rows grouped by any of the dimensions) and :meth:`UsageRepository.totals`.
+The query is what the admin site shows: :meth:`UsageRepository.daily` (rows
+grouped by any of the dimensions).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from flow2api.storage.database import Database
@@ -114,8 +114,7 @@ class UsageRepository:
         sql = f"SELECT {select} FROM usage_daily WHERE {' AND '.join(where)}"
         if group_by:
             sql += f" GROUP BY {columns} ORDER BY {columns}"
-        async with self._db.conn.execute(sql, params) as cur:
-            rows = await cur.fetchall()
+        rows = await self._db.fetch_all(sql, params)
         out: list[UsageRow] = []
         for row in rows:
             values = tuple(row)
@@ -125,9 +124,3 @@ class UsageRepository:
                 continue
             out.append(UsageRow(group, attempts, succeeded, failed, outputs, duration or 0.0))
         return out
-
-    async def totals(self, *, days: int = 30, by: str = "model") -> list[UsageRow]:
-        """Usage of the last ``days`` UTC days (today included) summed per ``by`` dimension, most attempts first."""
-        since = (datetime.now(UTC) - timedelta(days=max(days, 1) - 1)).strftime("%Y-%m-%d")
-        rows = await self.daily(group_by=(by,), since=since)
-        return sorted(rows, key=lambda r: r.attempts, reverse=True)

@@ -15,14 +15,12 @@ from flow2api.storage.database import MIGRATIONS
 async def test_migrations_apply_once_and_use_wal(tmp_path: Path) -> None:
     db = Database(tmp_path / "f.db")
     await db.open()
-    async with db.conn.execute("PRAGMA journal_mode") as cur:
-        assert (await cur.fetchone())[0] == "wal"
+    assert (await db.fetch_one("PRAGMA journal_mode"))[0] == "wal"
     assert await db.migrate() == len(MIGRATIONS)
     await db.close()
     again = Database(tmp_path / "f.db")
     await again.open()  # no migration runs twice (it would fail on existing tables)
-    async with again.conn.execute("PRAGMA user_version") as cur:
-        assert (await cur.fetchone())[0] == len(MIGRATIONS)
+    assert (await again.fetch_one("PRAGMA user_version"))[0] == len(MIGRATIONS)
     await again.close()
 
 

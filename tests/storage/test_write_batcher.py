@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from flow2api.storage.batcher import _write_batch
 from flow2api.storage.database import Database
 
 SET = "UPDATE t SET v = ? WHERE id = ?"
@@ -18,29 +20,27 @@ SET = "UPDATE t SET v = ? WHERE id = ?"
 async def db(tmp_path: Path):  # noqa: ANN201
     database = Database(tmp_path / "w.db")
     await database.open()
-    await database.conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL CHECK (v >= 0))")
-    await database.conn.executemany("INSERT INTO t (id, v) VALUES (?, 0)", [(i,) for i in range(100)])
+    await database.run(lambda c: c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL CHECK (v >= 0))"))
+    await database.run(lambda c: c.executemany("INSERT INTO t (id, v) VALUES (?, 0)", [(i,) for i in range(100)]))
     yield database
     await database.close()
 
 
 async def values(db: Database) -> dict[int, int]:
-    async with db.conn.execute("SELECT id, v FROM t") as cur:
-        return {row[0]: row[1] for row in await cur.fetchall()}
+    return {row[0]: row[1] for row in await db.fetch_all("SELECT id, v FROM t")}
 
 
 def count_trips(db: Database) -> list[int]:
-    """Rows per trip to aiosqlite's thread, counted on the real connection (one trip runs a whole batch)."""
+    """Rows per batch trip to the database's thread, counted on ``Database.run`` (one trip runs a whole batch)."""
     trips: list[int] = []
-    raw = db.conn._conn
-    execute = raw._execute
+    run = db.run
 
-    async def counted(fn, *args):  # noqa: ANN001, ANN002, ANN202
-        if args and isinstance(args[-1], list):  # a batch: (connection, [(sql, rows, idempotent), ...])
-            trips.append(sum(len(rows) for _, rows, _ in args[-1]))
-        return await execute(fn, *args)
+    async def counted(fn):  # noqa: ANN001, ANN202
+        if isinstance(fn, functools.partial) and fn.func is _write_batch:  # (groups: [(sql, rows, ...), ...])
+            trips.append(sum(len(group[1]) for group in fn.args[0]))
+        return await run(fn)
 
-    raw._execute = counted
+    db.run = counted  # the batcher calls db.run for every batch
     return trips
 
 
@@ -132,7 +132,7 @@ async def test_params_from_a_function_are_read_when_the_batch_runs(db: Database)
 async def test_close_runs_what_is_queued(tmp_path: Path) -> None:
     db = Database(tmp_path / "c.db")
     await db.open()
-    await db.conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
+    await db.run(lambda c: c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)"))
     for i in range(50):
         db.writes.write_later("INSERT INTO t (id, v) VALUES (?, ?)", (i, i))
     await db.close()
