@@ -177,9 +177,11 @@ class JobEngine:
                 await self._close_failed(spec.task_id, exc)
             raise
         finally:
-            await events.aclose()
+            # The row is settled before the lease goes back (closing the loop releases it): a freed account
+            # never has an ``in_progress`` row of a client that left. _abandon never raises.
             if not finished and state.row and spec.abandon_on_exit:
                 await self._abandon(spec.task_id)
+            await events.aclose()
 
     async def _attempt(
         self, spec: JobSpec, run: _Run, lease: Lease, http: Any, number: int,
