@@ -31,9 +31,10 @@ from flow2api.catalog import CatalogHolder
 from flow2api.discovery import build_providers, families_of, installed_factories
 from flow2api.apikeys import ApiKeyStore
 from flow2api.keys import (
-    API_KEYS, CATALOG, DATABASE, DEMO, HTTP_SESSIONS, MEDIA, METRICS, POOL, PROVIDERS, RATE_LIMITER, REQUEST_LOGS,
+    API_KEYS, CATALOG, DATABASE, DEMO, ENGINE, HTTP_SESSIONS, MEDIA, METRICS, POOL, PROVIDERS, RATE_LIMITER, REQUEST_LOGS,
     SETTINGS, TASKS, USAGE, VIDEO_INPUTS, VIDEO_JOBS,
 )
+from flow2api.jobs import Collaborators, JobEngine
 from flow2api.limits import InProcessRateLimiter
 from flow2api.media import InputStore, MediaCache
 from flow2api.pipeline import API_MIDDLEWARES, ROOT_MIDDLEWARES
@@ -96,6 +97,7 @@ def create_app(
     )
     app[USAGE] = UsageRepository(database)
     app[METRICS] = Metrics()
+    app[ENGINE] = JobEngine(Collaborators.of(app))
     app[VIDEO_INPUTS] = InputStore(data_dir / "inputs")
     app[VIDEO_JOBS] = VideoJobRunner(app)
     app[RATE_LIMITER] = InProcessRateLimiter(lambda: holder.current.rate_limit)

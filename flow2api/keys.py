@@ -30,6 +30,7 @@ from flow2api.storage.usage import UsageRepository
 if TYPE_CHECKING:  # these modules read app keys themselves; importing them here would be circular
     from flow2api.api.metrics import Metrics
     from flow2api.api.video_runner import VideoJobRunner
+    from flow2api.jobs import JobEngine
 
 SETTINGS: Final = web.AppKey("settings", SettingsHolder)
 PROVIDERS: Final = web.AppKey("providers", Mapping[str, Provider])
@@ -46,6 +47,7 @@ API_KEYS: Final = web.AppKey("api_keys", ApiKeyStore)
 USAGE: Final = web.AppKey("usage", UsageRepository)
 METRICS: Final[web.AppKey[Metrics]] = web.AppKey("metrics")
 VIDEO_JOBS: Final[web.AppKey[VideoJobRunner]] = web.AppKey("video_jobs")
+ENGINE: Final[web.AppKey[JobEngine]] = web.AppKey("job_engine")
 VIDEO_INPUTS: Final = web.AppKey("video_inputs", InputStore)
 ADMIN_STORE: Final = web.AppKey("admin_store", AdminStore)
 LOGIN_THROTTLE: Final = web.AppKey("login_throttle", LoginThrottle)

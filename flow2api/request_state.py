@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from flow2api.catalog import Catalog, CatalogEntry
-from flow2api.errors import Flow2APIError, PermissionDeniedError
-from flow2api.pool import Lease
+from flow2api.errors import PermissionDeniedError
+
+if TYPE_CHECKING:  # the stages that build these import Caller from here
+    from flow2api.pipeline.proxy import SessionChooser
+    from flow2api.pipeline.selection import Selection
+    from flow2api.pool import Lease
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +36,13 @@ class RequestState:
     """What the pipeline stages learn about one request, in stage order.
 
     ``surface`` picks the error shape (``openai``, ``gemini``, ``plain``);
-    ``body`` is the parsed JSON body (parsed once by the route stage);
-    ``catalog`` the snapshot the request resolved against and ``entry`` its
-    model; ``lease`` and ``http`` are set by the lease and proxy stages for the
-    current attempt; ``committed`` turns true when the first provider event
-    reached the handler (no failover after that); ``failure`` is the error a
-    handler reported inside an already-started response (for account health);
-    ``prepared`` is what a handler parsed from the input on its first attempt
-    (prompt, downloaded images), reused when the lease stage retries it.
+    ``caller`` is set by the auth stage; ``body`` is the parsed JSON body
+    (parsed once by the route stage) and ``request`` the surface's typed request
+    model parsed from it; ``catalog`` the snapshot the request resolved against
+    and ``entry`` its model; ``selection`` (token selection stage) is how the job
+    engine leases accounts for it and ``sessions`` (proxy routing stage) picks
+    the HTTP session for a leased account; ``account_id`` is the account that
+    served it (set by the job engine, for the request log).
     """
 
     request_id: str
@@ -49,12 +50,13 @@ class RequestState:
     started: float = field(default_factory=time.perf_counter)
     caller: Caller | None = None
     body: dict[str, Any] | None = None
+    request: Any = None
     catalog: Catalog | None = None
     entry: CatalogEntry | None = None
-    lease: Lease | None = None
-    http: aiohttp.ClientSession | None = None
-    committed: bool = False
-    failure: Flow2APIError | None = None
-    attempts: int = 0
+    selection: Selection | None = None
+    sessions: SessionChooser | None = None
     account_id: int | None = None
-    prepared: Any = None
+
+    def served_by(self, lease: Lease) -> None:
+        """Record the account of the current attempt (the job engine's ``on_lease`` callback)."""
+        self.account_id = lease.account_id

@@ -36,14 +36,16 @@ from typing import Any
 
 from aiohttp import web
 
-from flow2api.api.inputs import ImageReader, gemini_input
-from flow2api.api.jobs import JobEvent, Result, events_from, run_job
+from flow2api.api.inputs import gemini_input, input_reader
+from flow2api.api.runs import start_job
 from flow2api.api.streaming import GEMINI_KEEPALIVE, send_event, serve_stream, sse_response, with_keepalive
 from flow2api.errors import ModelNotFoundError
+from flow2api.jobs import JobEvent, Result, events_from
 from flow2api.keys import CATALOG, MEDIA, SETTINGS, STATE
 from flow2api.pipeline import API_MIDDLEWARES, generation
 from flow2api.pipeline.errors import gemini_error_body
-from flow2api.plugin import InputImage, Job, Kind, Progress
+from flow2api.plugin import InputImage, Kind, Progress
+from flow2api.storage.tasks import summarize_request
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +84,13 @@ async def get_model(request: web.Request) -> web.Response:
     return web.json_response(gemini_model(entry.id, entry.description, entry.kind))
 
 
-async def _prepare(request: web.Request) -> tuple[str, tuple[InputImage, ...]]:
-    state = request[STATE]
-    if state.prepared is None:
-        settings = request.config_dict[SETTINGS].current.generation
-        reader = ImageReader(state.http, request.config_dict[MEDIA], settings.max_input_image_bytes)
-        given = gemini_input(state.body or {}, max_bytes=reader.max_bytes)
-        images = [img if isinstance(img, InputImage) else await reader.from_url(img, param="contents.parts.fileData")
-                  for img in given.images]
-        state.prepared = (given.prompt, tuple(images))
-    return state.prepared
+async def _read_inputs(request: web.Request) -> tuple[str, tuple[InputImage, ...]]:
+    """Prompt and input images of the request (``fileData`` URIs fetched), read before any account is leased."""
+    reader = input_reader(request)
+    given = gemini_input(request[STATE].body or {}, max_bytes=reader.max_bytes)
+    images = [img if isinstance(img, InputImage) else await reader.from_url(img, param="contents.parts.fileData")
+              for img in given.images]
+    return given.prompt, tuple(images)
 
 
 async def _media_part(request: web.Request, result: Result) -> dict[str, Any]:
@@ -116,11 +115,9 @@ def _response(parts: list[dict[str, Any]], model: str, response_id: str, *, fini
 
 async def _start(request: web.Request) -> AsyncIterator[JobEvent]:
     state = request[STATE]
-    assert state.entry is not None and state.lease is not None
-    prompt, images = await _prepare(request)
-    job = Job(model=state.entry.id, kind=state.entry.kind, prompt=prompt, options=state.lease.route.options,
-              images=images, n=1, request_id=state.request_id)
-    return run_job(request, job, surface="gemini")
+    prompt, images = await _read_inputs(request)
+    return start_job(request, task_id=state.request_id, prompt=prompt, images=images, surface="gemini",
+                     row={"summary": summarize_request(state.body)})
 
 
 @generation("path")
@@ -142,7 +139,7 @@ async def stream_generate_content(request: web.Request) -> web.StreamResponse:
     """``POST /v1beta/models/{model}:streamGenerateContent[?alt=sse]`` → SSE ``data:`` chunks (always SSE).
 
     Errors before the provider accepted the job are plain HTTP errors (Gemini
-    shape, failover possible); afterwards one ``data: {"error": …}`` event ends the stream.
+    shape; the job engine failed over where it could); afterwards one ``data: {"error": …}`` event ends the stream.
     """
     state = request[STATE]
     assert state.entry is not None

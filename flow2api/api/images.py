@@ -7,12 +7,12 @@ Request and response shapes follow the OpenAI API reference ("Images"):
 * ``size`` (``"WxH"``) and ``quality`` (``medium`` → 2K, ``high``/``hd`` → 4K) are
   resolver hints (spec §4.4): they pick the variant of an alias such as
   ``gemini-3.1-flash-image``; a concrete model id keeps its own aspect and size.
-* ``n`` (1–10): each image is its own job **on its own lease**, run in parallel,
-  so several accounts share the work. These endpoints are therefore not
-  ``@generation`` handlers (that stage leases one account per request): the
-  handler drives the pool itself through :func:`flow2api.api.jobs.leased_attempts`,
-  with the same failover rules as the lease stage, once per image. Each image
-  is a task row ``<request id>-<index>``.
+* ``n`` (1–10): each image is its own job engine run (:mod:`flow2api.jobs`)
+  **on its own lease**, run in parallel, so several accounts share the work,
+  each with the same failover rules. These endpoints read multipart forms
+  themselves, so they are not ``@generation`` handlers; they resolve, select and
+  route through the same functions the pipeline stages use. Each image is a
+  task row ``<request id>-<index>``.
 * When some images fail and others succeed, the answer is 200 with the images
   that succeeded and ``flow2api.errors``: ``[{"index", "error": {message, type,
   param, code}}]`` for the rest; when all fail, the first error is the answer.
@@ -33,17 +33,18 @@ from typing import Any
 
 from aiohttp import web
 
-from flow2api.api.inputs import FORM_TYPES, ImageReader, decode_image, read_form
-from flow2api.api.jobs import (
-    Attempt, Result, check_model_allowed, execute, leased_attempts, mark_abandoned, mark_failed, public_base_url,
-)
+from flow2api.api.inputs import FORM_TYPES, decode_image, input_reader, read_form
+from flow2api.api.runs import start_job
 from flow2api.catalog import CatalogEntry, ResolveHints, hints_from_image
-from flow2api.errors import Flow2APIError, InvalidRequestError, ProviderUnavailableError
-from flow2api.keys import CATALOG, HTTP_SESSIONS, MEDIA, SETTINGS, STATE, TASKS
+from flow2api.errors import Flow2APIError, InvalidRequestError
+from flow2api.jobs import Result, public_base_url
+from flow2api.keys import MEDIA, STATE
 from flow2api.pipeline.errors import openai_error_body
-from flow2api.pipeline.route import hints_from_body, read_json_object
-from flow2api.plugin import InputImage, Job, Kind
-from flow2api.storage.tasks import RUNNING, summarize_request
+from flow2api.pipeline.proxy import route_for
+from flow2api.pipeline.route import hints_from_body, read_json_object, resolve_entry
+from flow2api.pipeline.selection import select_for
+from flow2api.plugin import InputImage, Kind
+from flow2api.storage.tasks import summarize_request
 
 log = logging.getLogger(__name__)
 
@@ -78,67 +79,35 @@ def _n(value: Any) -> int:
 
 
 def _resolve(request: web.Request, model: str, hints: ResolveHints) -> CatalogEntry:
-    """The image model for ``model`` with ``hints``, recorded in the request state (logs, metrics)."""
-    state = request[STATE]
-    state.catalog = request.config_dict[CATALOG].current
-    entry = state.catalog.resolve(model, hints)
-    state.entry = entry
+    """The image model for ``model`` with ``hints``, its account selection and proxy routing on the request state.
+
+    Raises 404 ``model_not_found``, 400 for a video model, 503 without its
+    provider, 403 when the caller's key may not use it.
+    """
+    entry = resolve_entry(request, model, hints)
     if entry.kind is not Kind.IMAGE:
         raise InvalidRequestError(f"The model '{entry.id}' makes {entry.kind.value}s, not images.", param="model")
-    if not entry.available:
-        raise ProviderUnavailableError(f"The model '{entry.id}' is unavailable: its provider is not installed here.")
-    check_model_allowed(state.caller, entry)
+    select_for(request, entry)
+    route_for(request)
     return entry
 
 
 async def _run(
-    request: web.Request, entry: CatalogEntry, *, prompt: str, images: tuple[InputImage, ...], n: int,
-    response_format: str, summary: dict[str, Any],
+    request: web.Request, *, prompt: str, images: tuple[InputImage, ...], n: int, response_format: str,
+    summary: dict[str, Any],
 ) -> web.Response:
-    """Fan ``n`` single-image jobs out over leased accounts and answer the OpenAI ``ImagesResponse``."""
-    state = request[STATE]
-    app = request.config_dict
+    """Fan ``n`` single-image jobs out (one job engine run each, so each leases its own account) and answer
+    the OpenAI ``ImagesResponse``."""
+    request_id = request[STATE].request_id
     base = public_base_url(request)
-    wait = app[SETTINGS].current.generation.image_slot_wait_timeout
 
     async def one(index: int) -> list[Result]:
-        task_id = f"{state.request_id}-{index}"
-        created = False
-
-        async def attempt(current: Attempt) -> list[Result]:
-            nonlocal created
-            if not created:
-                created = True  # before the write: a handler cancelled during it still closes the row below
-                await app[TASKS].create(
-                    task_id, kind="image", model=entry.id, prompt=prompt, surface="images",
-                    api_key=state.caller.name if state.caller else None,
-                    api_key_id=state.caller.key_id if state.caller else None,
-                    request={"summary": summary, "index": index},
-                    status=RUNNING, account_id=current.lease.account_id,
-                )
-                row_started = True
-            else:
-                row_started = False
-            job = Job(model=entry.id, kind=Kind.IMAGE, prompt=prompt, options=current.lease.route.options,
-                      images=images, n=1, request_id=task_id)
-            results = [e async for e in execute(app, current, task_id=task_id, job=job, base_url=base,
-                                                  caller=state.caller, row_started=row_started)
-                       if isinstance(e, Result)]
-            state.account_id = state.account_id or current.lease.account_id
-            return results
-
-        try:
-            return await leased_attempts(app, entry, attempt, caller=state.caller, wait=wait)
-        except Flow2APIError as exc:
-            if created:
-                await mark_failed(app, task_id, exc)
-            raise
-        except asyncio.CancelledError:  # the handler is cancelled when its client goes (handler_cancellation)
-            if created:
-                await mark_abandoned(app, task_id)
-            raise
+        events = start_job(request, task_id=f"{request_id}-{index}", prompt=prompt, images=images, surface="images",
+                           row={"summary": summary, "index": index}, base_url=base)
+        return [e async for e in events if isinstance(e, Result)]
 
     outcomes = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
+    app = request.config_dict
     data: list[dict[str, Any]] = []
     errors: list[tuple[int, Flow2APIError]] = []
     for index, outcome in enumerate(outcomes):
@@ -191,9 +160,9 @@ async def create_image(request: web.Request) -> web.Response:
     """
     body = await read_json_object(request)
     model, prompt, n, response_format = _common(body)
-    entry = _resolve(request, model, hints_from_body(body))
     request[STATE].body = body
-    return await _run(request, entry, prompt=prompt, images=(), n=n, response_format=response_format,
+    _resolve(request, model, hints_from_body(body))
+    return await _run(request, prompt=prompt, images=(), n=n, response_format=response_format,
                       summary=summarize_request(body))
 
 
@@ -205,10 +174,8 @@ async def create_image_edit(request: web.Request) -> web.Response:
     ``size``, ``quality``, ``response_format``. A JSON body with ``images:
     [{"image_url": …}]`` is accepted too. ``mask`` → 400 (``param: mask``).
     """
-    app = request.config_dict
-    max_bytes = app[SETTINGS].current.generation.max_input_image_bytes
-    settings = app[SETTINGS].current
-    reader = ImageReader(app[HTTP_SESSIONS].get(settings.global_proxy_url), app[MEDIA], max_bytes)
+    reader = input_reader(request)
+    max_bytes = reader.max_bytes
     images: list[InputImage] = []
     if request.content_type in FORM_TYPES:
         form, fields = await read_form(request)
@@ -235,10 +202,10 @@ async def create_image_edit(request: web.Request) -> web.Response:
         raise InvalidRequestError("You must provide at least one image to edit ('image').", param="image")
     model, prompt, n, response_format = _common(fields)
     hints = hints_from_image(images[0].data, hints_from_body(fields))
-    entry = _resolve(request, model, hints)
     summary = summarize_request({**fields, "image": [f"<{img.mime_type}, {len(img.data)} bytes>" for img in images]})
     request[STATE].body = summary
-    return await _run(request, entry, prompt=prompt, images=tuple(images), n=n, response_format=response_format,
+    _resolve(request, model, hints)
+    return await _run(request, prompt=prompt, images=tuple(images), n=n, response_format=response_format,
                       summary=summary)
 
 

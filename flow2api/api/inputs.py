@@ -18,7 +18,9 @@ import base64
 import binascii
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -26,8 +28,9 @@ from multidict import MultiDictProxy
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
 
-from flow2api.api.jobs import media_name_from_url
 from flow2api.errors import InvalidRequestError, PayloadTooLargeError
+from flow2api.jobs.urls import media_name_from_url
+from flow2api.keys import HTTP_SESSIONS, MEDIA, SETTINGS
 from flow2api.media import MediaCache
 from flow2api.media.types import sniff_mime
 from flow2api.plugin import InputImage
@@ -80,9 +83,10 @@ def decode_data_uri(uri: str, *, param: str, max_bytes: int = MAX_IMAGE_BYTES) -
 
 @dataclass(frozen=True, slots=True)
 class ImageReader:
-    """Reads input images for one request: ``http`` fetches URLs, ``media`` serves our own, ``max_bytes`` caps each."""
+    """Reads input images for one request: ``http()`` gives the session that fetches URLs (asked only when one
+    is fetched, so a request without URL inputs opens no session), ``media`` serves our own, ``max_bytes`` caps each."""
 
-    http: aiohttp.ClientSession
+    http: Callable[[], aiohttp.ClientSession]
     media: MediaCache
     max_bytes: int = MAX_IMAGE_BYTES
 
@@ -107,7 +111,7 @@ class ImageReader:
     async def fetch(self, url: str, *, param: str) -> InputImage:
         """Download an ``http(s)`` image (≤ ``max_bytes``, 30 s); 400 when it cannot be fetched or is not an image."""
         try:
-            async with self.http.get(url, timeout=aiohttp.ClientTimeout(total=30)) as resp:
+            async with self.http().get(url, timeout=aiohttp.ClientTimeout(total=30)) as resp:
                 if resp.status >= 400:
                     raise InvalidRequestError(
                         f"Fetching an input image URL failed with HTTP {resp.status}.", param=param)
@@ -115,6 +119,15 @@ class ImageReader:
         except (aiohttp.ClientError, TimeoutError):
             raise InvalidRequestError("An input image URL could not be fetched.", param=param) from None
         return decode_image(data, param=param, max_bytes=self.max_bytes)
+
+
+def input_reader(request: web.Request) -> ImageReader:
+    """The request's :class:`ImageReader`: inputs are fetched before any account is leased, so through the
+    ``[proxy]`` session (else direct), capped at ``[generation] max_input_image_bytes``."""
+    app = request.config_dict
+    settings = app[SETTINGS].current
+    return ImageReader(partial(app[HTTP_SESSIONS].get, settings.global_proxy_url), app[MEDIA],
+                       settings.generation.max_input_image_bytes)
 
 
 def _content_text(content: Any) -> str:

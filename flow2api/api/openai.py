@@ -31,14 +31,16 @@ from typing import Any
 
 from aiohttp import web
 
-from flow2api.api.inputs import ImageReader, decode_image, history_image_url, last_user_parts
-from flow2api.api.jobs import Result, events_from, run_job
+from flow2api.api.inputs import decode_image, history_image_url, input_reader, last_user_parts
+from flow2api.api.runs import start_job
 from flow2api.api.streaming import OPENAI_KEEPALIVE, send_event, serve_stream, sse_response, with_keepalive
 from flow2api.errors import InvalidRequestError
-from flow2api.keys import MEDIA, SETTINGS, STATE
+from flow2api.jobs import Result, events_from
+from flow2api.keys import SETTINGS, STATE
 from flow2api.pipeline import generation
 from flow2api.pipeline.errors import openai_error_body
-from flow2api.plugin import InputImage, Job, Kind, Progress
+from flow2api.plugin import InputImage, Kind, Progress
+from flow2api.storage.tasks import summarize_request
 
 log = logging.getLogger(__name__)
 
@@ -61,22 +63,19 @@ def result_markdown(result: Result, *, stream: bool = True, video_output: str = 
 EXTEND_SCHEME = "extend://"
 
 
-async def _prepare_inputs(request: web.Request) -> tuple[str, tuple[InputImage, ...], dict[str, Any]]:
-    """Prompt, input images and the extend source, computed once per request (the lease stage may run the handler again).
+async def _read_inputs(request: web.Request, body: dict[str, Any]) -> tuple[str, tuple[InputImage, ...], str | None]:
+    """Prompt, input images and the extend source of the request, read before any account is leased.
 
     An ``image_url`` of the form ``extend://<media id>`` is not an image: it names
     the video an extend model continues (spec §4.2 rule 6) and becomes
     ``Job.extend_media_id``.
     """
     state = request[STATE]
-    if state.prepared is not None:
-        return state.prepared
-    assert state.body is not None and state.http is not None and state.entry is not None
-    settings = request.config_dict[SETTINGS].current.generation
-    reader = ImageReader(state.http, request.config_dict[MEDIA], settings.max_input_image_bytes)
-    messages = state.body.get("messages")
+    assert state.entry is not None
+    reader = input_reader(request)
+    messages = body.get("messages")
     prompt, urls = last_user_parts(messages)
-    legacy = state.body.get("image")
+    legacy = body.get("image")
     if isinstance(legacy, str) and legacy:
         urls.append(legacy)  # spec §5.1: the deprecated single data-URI field of the original project
     extends = [url[len(EXTEND_SCHEME):] for url in urls if url.startswith(EXTEND_SCHEME)]
@@ -91,8 +90,7 @@ async def _prepare_inputs(request: web.Request) -> tuple[str, tuple[InputImage, 
             images.insert(0, decode_image(data, param="messages", max_bytes=reader.max_bytes))
         elif url and data is None:
             log.info("earlier image in the conversation is not one of our cached files; not used as input")
-    state.prepared = (prompt, tuple(images), extend_media_id)
-    return state.prepared
+    return prompt, tuple(images), extend_media_id
 
 
 @generation()
@@ -102,23 +100,20 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     Body: OpenAI's ``model``, ``messages`` (text and ``image_url`` parts),
     ``stream``, ``stream_options.include_usage``. Answers a ``chat.completion``
     or, with ``stream: true``, an SSE stream of chunks. Errors before the
-    provider accepted the job are HTTP errors in the OpenAI shape (and fail over
-    to another account where that can help); after the stream started, one
+    provider accepted the job are HTTP errors in the OpenAI shape (the job
+    engine failed over to another account where that could help); after the stream started, one
     ``data: {"error": {...}}`` event followed by ``data: [DONE]``.
     """
     state = request[STATE]
     body = state.body
-    assert body is not None and state.entry is not None and state.lease is not None
+    assert body is not None
     settings = request.config_dict[SETTINGS].current.generation
-    prompt, images, extend_media_id = await _prepare_inputs(request)
-    job = Job(
-        model=state.entry.id, kind=state.entry.kind, prompt=prompt, options=state.lease.route.options,
-        images=images, n=1, request_id=state.request_id, extend_media_id=extend_media_id,
-    )
+    prompt, images, extend_media_id = await _read_inputs(request, body)
     completion_id = f"chatcmpl-{state.request_id}"
     created = int(time.time())
     model = body["model"]
-    events = run_job(request, job, surface="chat")
+    events = start_job(request, task_id=state.request_id, prompt=prompt, images=images,
+                       extend_media_id=extend_media_id, surface="chat", row={"summary": summarize_request(body)})
     if not body.get("stream"):
         results = [e async for e in events if isinstance(e, Result)]
         content = "\n\n".join(result_markdown(r, stream=False, video_output=settings.video_output) for r in results)
@@ -136,7 +131,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
         }
 
-    # Until the provider commits, errors are plain HTTP errors, so the lease stage can still fail over.
+    # Until the provider commits, errors are plain HTTP errors (the engine fails over before that point).
     first = await anext(events)
     response = sse_response()
 

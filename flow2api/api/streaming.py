@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from flow2api.errors import Flow2APIError
-from flow2api.keys import STATE
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ def sse_response() -> web.StreamResponse:
     The surface prepares it inside the ``try`` that ends its stream: when the
     client is gone already, ``prepare`` raises ``ConnectionError`` like any
     later write, and that must close the job and end the handler quietly with
-    this response (see :func:`flow2api.api.jobs.run_job`). Raised out of the
+    this response (see :meth:`flow2api.jobs.JobEngine.run`). Raised out of the
     handler instead, it would leave the job suspended, and aiohttp would log it
     with a traceback that keeps the handler's frames — job, attempt, request
     state — alive for as long as the log record lives.
@@ -63,11 +62,12 @@ async def serve_stream(
     """Open the SSE ``response`` and run the surface's ``write()``, which reads ``events`` and writes the answer.
 
     A :class:`~flow2api.errors.Flow2APIError` after the stream opened becomes its
-    last event (``error_body(exc)``, the surface's error shape) and is kept as the
-    request's failure; a client that is gone (``ConnectionError``, also from
-    ``prepare``) ends it quietly. ``events`` (the job, :func:`flow2api.api.jobs.run_job`)
-    is closed on every exit, cancellation included, so the task row is settled
-    (``client_disconnected`` when it did not finish) before the lease is released.
+    last event (``error_body(exc)``, the surface's error shape; the job engine
+    recorded it against the account already); a client that is gone
+    (``ConnectionError``, also from ``prepare``) ends it quietly. ``events`` (the
+    job, :meth:`flow2api.jobs.JobEngine.run`) is closed on every exit,
+    cancellation included, so the task row is settled (``client_disconnected``
+    when it did not finish) and the lease released.
     Returns ``True`` when the surface may end the stream normally (``write_eof``),
     ``False`` when the client is gone.
     """
@@ -75,7 +75,6 @@ async def serve_stream(
         await response.prepare(request)
         await write()
     except Flow2APIError as exc:
-        request[STATE].failure = exc
         try:
             await send_event(response, error_body(exc))
         except ConnectionError:

@@ -6,10 +6,11 @@ model, inputs saved by :class:`~flow2api.media.InputStore`, base URL) and
 hands the id to :meth:`VideoJobRunner.submit`. At most ``[generation]
 video_workers`` jobs run at once; the rest stay ``queued``.
 
-A job leases an account like any request (:func:`flow2api.api.jobs.leased_attempts`,
-same failover before commit), waiting up to ``[generation] video_timeout``
-seconds for a free slot, and runs through :func:`flow2api.api.jobs.execute`,
-which records ``Submitted.resume`` in the task row.
+A job runs through the job engine like any request (:meth:`flow2api.jobs.JobEngine.run`,
+with the selection :func:`flow2api.pipeline.selection.select` builds for a
+request too: same failover before commit), waiting up to ``[generation]
+video_timeout`` seconds for a free slot; the engine records ``Submitted.resume``
+in the task row.
 
 On shutdown the running jobs are cancelled and their rows left as they are. On
 start-up every unfinished, undeleted job is taken up again: one with a
@@ -25,15 +26,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import aclosing
 from typing import Any
 
 from aiohttp import web
 
-from flow2api.api.jobs import Attempt, execute, leased_attempts, mark_failed
-from flow2api.errors import Flow2APIError, GenerationFailedError
-from flow2api.keys import CATALOG, SETTINGS, TASKS, VIDEO_INPUTS
+from flow2api.errors import Flow2APIError
+from flow2api.jobs import JobSpec
+from flow2api.keys import CATALOG, ENGINE, SETTINGS, TASKS, VIDEO_INPUTS
 from flow2api.logs import request_id_var
-from flow2api.plugin import Job, Kind
+from flow2api.pipeline.proxy import ProxyRouting
+from flow2api.pipeline.selection import select
+from flow2api.plugin import Kind
 from flow2api.request_state import Caller
 from flow2api.storage.tasks import FAILED
 
@@ -126,24 +130,17 @@ class VideoJobRunner:
         pinned = record.account_id if resume is not None else None
         if resume is not None:
             log.info("video job %s: resuming on account %s", task_id, pinned)
-
-        async def attempt(current: Attempt) -> None:
-            provider = current.lease.provider
-            if resume is not None and not callable(getattr(provider, "resume", None)):
-                raise GenerationFailedError(
-                    f"The provider '{provider.name}' cannot resume an accepted job after a restart."
-                )
-            job = Job(model=entry.id, kind=Kind.VIDEO, prompt=record.prompt, options=current.lease.route.options,
-                      images=images, n=1, request_id=task_id)
-            async for _ in execute(app, current, task_id=task_id, job=job, base_url=request.get("base_url", ""),
-                                   caller=caller, resume=resume):
-                pass
-
-        wait = app[SETTINGS].current.generation.video_timeout
+        settings = app[SETTINGS].current
+        # The same selection the token selection stage builds, without a request: the slot wait is the whole
+        # video timeout (nobody waits on the answer), and a resumed job stays on its account.
+        selection = select(entry, caller, settings, wait=settings.generation.video_timeout, account_id=pinned)
+        spec = JobSpec(task_id=task_id, model=entry.id, kind=Kind.VIDEO, prompt=record.prompt, images=images,
+                       base_url=request.get("base_url", ""), caller=caller, resume=resume, abandon_on_exit=False)
         try:
-            await leased_attempts(app, entry, attempt, caller=caller, wait=wait, account_id=pinned)
+            async with aclosing(app[ENGINE].run(spec, selection, ProxyRouting.of(app))) as events:
+                async for _ in events:
+                    pass
         except Flow2APIError as exc:
-            await mark_failed(app, task_id, exc)
             log.info("video job %s failed: %s", task_id, exc.code)
         await app[VIDEO_INPUTS].delete(task_id)
 

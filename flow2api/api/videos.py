@@ -41,12 +41,13 @@ from typing import Any
 
 from aiohttp import web
 
-from flow2api.api.inputs import FORM_TYPES, ImageReader, decode_image, read_form
-from flow2api.api.jobs import check_model_allowed, media_url, public_base_url
+from flow2api.api.inputs import FORM_TYPES, decode_image, input_reader, read_form
 from flow2api.catalog import ResolveHints, hints_from_image
-from flow2api.errors import ConflictError, InvalidRequestError, NotFoundError, ProviderUnavailableError
-from flow2api.keys import CATALOG, HTTP_SESSIONS, MEDIA, PROVIDERS, SETTINGS, STATE, TASKS, VIDEO_INPUTS, VIDEO_JOBS
-from flow2api.pipeline.route import hints_from_body, read_json_object
+from flow2api.errors import ConflictError, InvalidRequestError, NotFoundError
+from flow2api.jobs import media_url, public_base_url
+from flow2api.keys import MEDIA, PROVIDERS, SETTINGS, STATE, TASKS, VIDEO_INPUTS, VIDEO_JOBS
+from flow2api.pipeline.route import hints_from_body, read_json_object, resolve_entry
+from flow2api.pipeline.selection import select_for
 from flow2api.plugin import InputImage, Kind
 from flow2api.storage.tasks import FAILED, SUCCEEDED, IdempotencyConflict, TaskRecord, owner_of, summarize_request
 
@@ -91,7 +92,8 @@ def video_object(request: web.Request, record: TaskRecord) -> dict[str, Any]:
         "error": _error_object(record.error) if record.status == FAILED else None,
     }
     if completed and names:
-        obj["flow2api"] = {"url": media_url(app, public_base_url(request), names[0]), "model": record.model}
+        url = media_url(app[SETTINGS], app[MEDIA], public_base_url(request), names[0])
+        obj["flow2api"] = {"url": url, "model": record.model}
     return obj
 
 
@@ -106,10 +108,8 @@ async def _visible(request: web.Request) -> TaskRecord:
 
 async def _read_create(request: web.Request) -> tuple[dict[str, Any], list[InputImage]]:
     """The create request's fields and its reference image(s), from multipart or JSON."""
-    app = request.config_dict
-    settings = app[SETTINGS].current
-    max_bytes = settings.generation.max_input_image_bytes
-    reader = ImageReader(app[HTTP_SESSIONS].get(settings.global_proxy_url), app[MEDIA], max_bytes)
+    reader = input_reader(request)
+    max_bytes = reader.max_bytes
     images: list[InputImage] = []
     if request.content_type in FORM_TYPES:
         form, fields = await read_form(request)
@@ -188,14 +188,10 @@ async def create_video(request: web.Request) -> web.Response:
     hints: ResolveHints = hints_from_body(fields)
     if images:
         hints = hints_from_image(images[0].data, hints)
-    state.catalog = app[CATALOG].current
-    entry = state.catalog.resolve(model, hints)
-    state.entry = entry
+    entry = resolve_entry(request, model, hints)
     if entry.kind is not Kind.VIDEO:
         raise InvalidRequestError(f"The model '{entry.id}' makes images; use /v1/images/generations.", param="model")
-    if not entry.available:
-        raise ProviderUnavailableError(f"The model '{entry.id}' is unavailable: its provider is not installed here.")
-    check_model_allowed(state.caller, entry)
+    select_for(request, entry)  # the caller's model permission, checked now (the runner selects again, unchecked)
     capabilities = _capabilities(app, entry)
     fixed = capabilities.get("duration_seconds")
     if seconds is not None and fixed and int(seconds) != int(fixed):

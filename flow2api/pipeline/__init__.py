@@ -11,21 +11,24 @@ API sub-apps (``/v1``, ``/v1beta``)::
     auth        — API key → state.caller; before everything that spends resources
     rate_limit  — per-key / global limits; needs state.caller
     route       — body parsed once, model → catalog entry; generation handlers only
-    lease       — account for the entry, held for the whole response; the only retry loop
-                  (failover to another account); needs the entry
-    proxy       — HTTP session for the leased account's proxy; inside the lease loop, so each
-                  attempt gets its account's proxy
+    selection   — the entry's account-selection policy (candidates, slot wait, retries) and the
+                  caller's model permission, attached without leasing; needs the entry
+    proxy       — the session chooser (account proxy, else global, else direct) the job engine
+                  calls with each attempt's lease; after selection, which marks generating requests
+
+No stage leases an account: the job engine (flow2api.jobs) does, once per attempt, through the
+selection and the session chooser, so failover never runs a handler twice.
 """
 
 from flow2api.pipeline.auth import auth_middleware
 from flow2api.pipeline.context import context_middleware
 from flow2api.pipeline.errors import errors_middleware
-from flow2api.pipeline.lease import lease_middleware
 from flow2api.pipeline.proxy import proxy_middleware
 from flow2api.pipeline.rate_limit import rate_limit_middleware
+from flow2api.pipeline.selection import selection_middleware
 from flow2api.pipeline.route import generation, route_middleware
 
 ROOT_MIDDLEWARES = (context_middleware, errors_middleware)
-API_MIDDLEWARES = (auth_middleware, rate_limit_middleware, route_middleware, lease_middleware, proxy_middleware)
+API_MIDDLEWARES = (auth_middleware, rate_limit_middleware, route_middleware, selection_middleware, proxy_middleware)
 
 __all__ = ["API_MIDDLEWARES", "ROOT_MIDDLEWARES", "generation"]

@@ -1,7 +1,9 @@
 """Stage 5, route: parse the body once and resolve the model against the current catalog.
 
 Only handlers marked with :func:`generation` go through this stage (and the
-lease and proxy stages after it); listing models or reading a video job does not.
+token selection and proxy routing stages after it); listing models or reading a
+video job does not. The Images and Videos handlers read multipart forms
+themselves and resolve through the same :func:`resolve_entry`.
 The catalog snapshot read here is the one the request keeps, even if the file
 is reloaded while it runs.
 
@@ -16,8 +18,8 @@ another tier than the 1K one). Hints are read from the body the stage parsed:
   top-level ones; the first input image — the first ``image_url`` data URI of
   the last message, the deprecated top-level ``image`` data URI, or the first
   ``inlineData`` of the last Gemini ``contents`` item — for its pixel size.
-* forms (multipart, for Images edits and Videos): the same field names, and the
-  first uploaded image file.
+* Images edits and Videos (multipart or JSON, read by their handlers): the same
+  field names, and the first input image.
 
 Input images given as ``http(s)`` URLs are not fetched here (no account, no
 proxy yet): such a request resolves from its other hints or the alias's default.
@@ -34,17 +36,16 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from flow2api.catalog import Catalog, ResolveHints, hints_from_image
+from flow2api.catalog import Catalog, CatalogEntry, ResolveHints, hints_from_image
 from flow2api.errors import InvalidRequestError, PayloadTooLargeError, ProviderUnavailableError
 from flow2api.keys import CATALOG, STATE
 
 log = logging.getLogger(__name__)
 
-ModelSource = Literal["json", "path", "form"]
+ModelSource = Literal["json", "path"]
 _MARK = "__flow2api_generation__"
 # Image headers sit at the start of the file; 1 MiB of base64 (768 KiB of bytes) covers JPEGs with big EXIF blocks.
 _HEADER_B64_CHARS = 1 << 20
-_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def generation(model_source: ModelSource = "json") -> Callable[[Any], Any]:
@@ -57,11 +58,6 @@ def generation(model_source: ModelSource = "json") -> Callable[[Any], Any]:
     ``path``
         The URL's ``{model}`` part (Gemini); a JSON body, if any, is parsed into
         ``state.body`` too (an empty body gives ``{}``).
-    ``form``
-        A multipart or urlencoded form (OpenAI Images edits, Videos): its text
-        fields become ``state.body`` (last value wins; files stay in
-        ``await request.post()``, which aiohttp caches); a JSON body is accepted
-        as well, by Content-Type.
     """
 
     def mark(handler: Any) -> Any:
@@ -107,19 +103,6 @@ async def read_json_object(request: web.Request, *, allow_empty: bool = False) -
         except UnicodeEncodeError:
             raise InvalidRequestError("The request contains an unpaired Unicode surrogate (not valid UTF-8 text).") from None
     return body
-
-
-async def read_form_fields(request: web.Request) -> dict[str, Any]:
-    """A form body's text fields (multipart or urlencoded), or a JSON object body; 413 past the size limit."""
-    if request.content_type not in _FORM_TYPES:
-        return await read_json_object(request)
-    try:
-        form = await request.post()
-    except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLargeError("The request body is larger than the server accepts") from None
-    except ValueError:
-        raise InvalidRequestError("We could not parse the form body of your request.") from None
-    return {name: value for name, value in form.items() if isinstance(value, str)}
 
 
 def _text(*values: Any) -> str | None:
@@ -189,32 +172,37 @@ def first_image_bytes(body: Mapping[str, Any]) -> bytes | None:
     return None
 
 
-async def _first_form_image(request: web.Request) -> bytes | None:
-    if request.content_type != "multipart/form-data":
-        return None
-    for value in (await request.post()).values():
-        if isinstance(value, web.FileField) and (value.content_type or "").startswith("image/"):
-            position = value.file.tell()
-            try:
-                return value.file.read(_HEADER_B64_CHARS)
-            finally:
-                value.file.seek(position)  # the handler reads the whole upload later
-    return None
-
-
-async def request_hints(request: web.Request, catalog: Catalog, model: str, body: Mapping[str, Any]) -> ResolveHints | None:
-    """The hints for resolving ``model``: ``None`` unless it is an enabled alias; image dims only when they matter."""
+def request_hints(catalog: Catalog, model: str, body: Mapping[str, Any]) -> ResolveHints | None:
+    """The hints for resolving ``model`` from a JSON ``body``: ``None`` unless it is an enabled alias; image dims only when they matter."""
     alias = catalog.alias(model)
     if alias is None:
         return None
     hints = hints_from_body(body)
     if alias.wants_image_dims(hints):
         data = first_image_bytes(body)
-        if data is None and generation_source(request) == "form":
-            data = await _first_form_image(request)
         if data is not None:
             hints = hints_from_image(data, hints)
     return hints
+
+
+def resolve_entry(request: web.Request, model: str, hints: ResolveHints | None) -> CatalogEntry:
+    """Resolve ``model`` with ``hints`` against the current catalog; sets ``state.catalog`` and ``state.entry``.
+
+    Raises ``ModelNotFoundError`` (404) for an unknown or disabled model (or
+    alias target), ``ProviderUnavailableError`` (503) when no installed
+    provider serves it. The snapshot read here is the one the request keeps.
+    """
+    state = request[STATE]
+    state.catalog = request.config_dict[CATALOG].current
+    state.entry = entry = state.catalog.resolve(model, hints)
+    if hints is not None:
+        log.debug("alias %s resolved to %s (%s)", model, entry.id, hints)
+    if not entry.available:
+        missing = ", ".join(f"'{p}'" for p in entry.missing_providers)
+        raise ProviderUnavailableError(
+            f"The model '{entry.id}' is unavailable: its provider {missing} is not installed on this server."
+        )
+    return entry
 
 
 @web.middleware
@@ -234,18 +222,9 @@ async def route_middleware(request: web.Request, handler: web.Handler) -> web.St
         state.body = await read_json_object(request, allow_empty=True)
         model = request.match_info["model"]
     else:
-        state.body = await read_json_object(request) if source == "json" else await read_form_fields(request)
+        state.body = await read_json_object(request)
         model = state.body.get("model")
         if not isinstance(model, str) or not model:
             raise InvalidRequestError("You must provide a model parameter.", param="model")
-    state.catalog = request.config_dict[CATALOG].current
-    hints = await request_hints(request, state.catalog, model, state.body)
-    state.entry = state.catalog.resolve(model, hints)
-    if hints is not None:
-        log.debug("alias %s resolved to %s (%s)", model, state.entry.id, hints)
-    if not state.entry.available:
-        missing = ", ".join(f"'{p}'" for p in state.entry.missing_providers)
-        raise ProviderUnavailableError(
-            f"The model '{state.entry.id}' is unavailable: its provider {missing} is not installed on this server."
-        )
+    resolve_entry(request, model, request_hints(request.config_dict[CATALOG].current, model, state.body))
     return await handler(request)

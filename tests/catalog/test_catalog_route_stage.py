@@ -1,4 +1,6 @@
-"""The route stage on a bare app: body parsed once (JSON, Gemini path, forms), aliases resolved from the request's hints."""
+"""The route stage on a bare app: body parsed once (JSON, Gemini path), aliases resolved from the request's hints.
+
+Forms (Images edits, Videos) are read by their handlers; tests/api covers their alias resolution."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ import base64
 from collections.abc import Callable
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
 from flow2api.catalog import CatalogHolder, parse_catalog
@@ -29,17 +30,10 @@ def bare_app(text: str = SMALL) -> web.Application:
 
     async def answer(request: web.Request) -> web.Response:
         state = request[STATE]
-        upload = None
-        if request.content_type == "multipart/form-data":
-            upload = len((await request.post())["image"].file.read())   # the stage left the upload readable
-        return web.json_response({"entry": state.entry.id, "body": state.body, "upload": upload})
+        return web.json_response({"entry": state.entry.id, "body": state.body})
 
     @generation("json")
     async def chat(request: web.Request) -> web.Response:
-        return await answer(request)
-
-    @generation("form")
-    async def edits(request: web.Request) -> web.Response:
         return await answer(request)
 
     @generation("path")
@@ -51,7 +45,6 @@ def bare_app(text: str = SMALL) -> web.Application:
         return web.json_response({"entry": state.entry, "body": state.body, "raw": (await request.read()).decode()})
 
     app.router.add_post("/chat", chat)
-    app.router.add_post("/edits", edits)
     app.router.add_post("/models/{model}:generateContent", gemini)
     app.router.add_post("/plain", plain)
     return app
@@ -70,21 +63,6 @@ async def test_json_bodies_resolve_aliases_from_their_hints(aiohttp_client: Call
     assert (await resp.json())["entry"] == "pic-square"   # a concrete id ignores hints
 
 
-async def test_forms_resolve_from_fields_and_the_first_uploaded_image(aiohttp_client: Callable) -> None:
-    client = await aiohttp_client(bare_app())
-    image = png_bytes(160, 160)
-    form = aiohttp.FormData()
-    form.add_field("model", "pic")
-    form.add_field("prompt", "a bird")
-    form.add_field("image", image, filename="in.png", content_type="image/png")
-    body = await (await client.post("/edits", data=form)).json()
-    assert body == {"entry": "pic-square", "body": {"model": "pic", "prompt": "a bird"}, "upload": len(image)}
-    resp = await client.post("/edits", data={"model": "pic", "size": "720x1280", "quality": "hd"})
-    assert (await resp.json())["entry"] == "pic-portrait"
-    resp = await client.post("/edits", json={"model": "pic", "quality": "high"})
-    assert (await resp.json())["entry"] == "pic-landscape-4k"
-
-
 async def test_gemini_paths_read_generation_config_and_inline_data(aiohttp_client: Callable) -> None:
     client = await aiohttp_client(bare_app())
     resp = await client.post("/models/pic:generateContent", json={"generationConfig": {"imageConfig": {"aspectRatio": "1:1"}}})
@@ -93,7 +71,7 @@ async def test_gemini_paths_read_generation_config_and_inline_data(aiohttp_clien
     resp = await client.post("/models/clip:generateContent", json={"contents": [{"role": "user", "parts": [{"text": "x"}, inline]}]})
     assert (await resp.json())["entry"] == "clip-portrait"
     resp = await client.post("/models/clip:generateContent")   # no body at all: the alias's default
-    assert (await resp.json()) == {"entry": "clip", "body": {}, "upload": None}
+    assert (await resp.json()) == {"entry": "clip", "body": {}}
 
 
 async def test_errors_of_the_stage(aiohttp_client: Callable) -> None:
@@ -104,7 +82,6 @@ async def test_errors_of_the_stage(aiohttp_client: Callable) -> None:
         ("/chat", {"model": "nope"}, 404, "model_not_found"),
         ("/chat", {"model": "pic-portrait"}, 503, "provider_unavailable"),
         ("/chat", {"model": "pic", "aspect_ratio": "9:16"}, 503, "provider_unavailable"),
-        ("/edits", {"prompt": "x"}, 400, "invalid_request"),
     ]
     for path, payload, status, code in cases:
         resp = await client.post(path, json=payload)

@@ -1,4 +1,5 @@
-"""The route → lease → proxy stages on a bare app: a fake provider family, a real pool over SQLite, no upstream."""
+"""The route → token selection → proxy routing stages and the job engine's failover on a bare app: a fake provider
+family, a real pool and task rows over SQLite, no upstream. The handler runs once; the engine retries inside it."""
 
 from __future__ import annotations
 
@@ -13,18 +14,26 @@ from pydantic import BaseModel, ConfigDict
 
 from flow2api.catalog import CatalogHolder
 from flow2api.errors import ContentPolicyError, Flow2APIError, UpstreamUnavailableError
-from flow2api.keys import CATALOG, HTTP_SESSIONS, POOL, PROVIDERS, REQUEST_LOGS, SETTINGS, STATE
+from flow2api.api.metrics import Metrics
+from flow2api.api.runs import start_job
+from flow2api.jobs import Collaborators, JobEngine, Result
+from flow2api.keys import CATALOG, ENGINE, HTTP_SESSIONS, POOL, PROVIDERS, REQUEST_LOGS, SETTINGS, STATE
+from flow2api.media import MediaCache
 from flow2api.pipeline import context_middleware, errors_middleware, generation
-from flow2api.pipeline.lease import lease_middleware
 from flow2api.pipeline.proxy import proxy_middleware
 from flow2api.pipeline.route import route_middleware
-from flow2api.plugin import AccountUpdate, Kind
+from flow2api.pipeline.selection import selection_middleware
+from flow2api.plugin import AccountUpdate, Call, Kind, MediaOutput, Progress
 from flow2api.pool import AccountPool
 from flow2api.proxies import HttpSessions
 from flow2api.request_state import Caller
 from flow2api.settings import Settings, SettingsHolder
 from flow2api.storage import Database, SecretBox
 from flow2api.storage.accounts import AccountRepository
+from flow2api.storage.tasks import TaskRepository
+from flow2api.storage.usage import UsageRepository
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
 
 
 class FakeFamily:
@@ -51,10 +60,17 @@ class FakeOptions(BaseModel):
 
 
 class FakeProvider:
+    """Each call takes the next outcome: an error raised at once, ``"commit"`` (a progress event, then a 5xx),
+    else an image; ``calls`` keeps every call (account, HTTP session)."""
+
     name = "fake-image"
     kinds = frozenset({Kind.IMAGE})
     Options = FakeOptions
     family = FakeFamily()
+
+    def __init__(self) -> None:
+        self.outcomes: list[Flow2APIError | str] = []
+        self.calls: list[Call] = []
 
     def describe(self, options: BaseModel) -> dict[str, Any]:
         return {}
@@ -62,8 +78,15 @@ class FakeProvider:
     def can_serve(self, options: BaseModel, account: Any) -> bool:
         return True
 
-    async def generate(self, call: Any):  # pragma: no cover - the handler below never calls it
-        yield None
+    async def generate(self, call: Call):
+        self.calls.append(call)
+        outcome = self.outcomes.pop(0) if self.outcomes else None
+        if outcome == "commit":
+            yield Progress("working")
+            raise UpstreamUnavailableError("failed after commit")
+        if isinstance(outcome, Flow2APIError):
+            raise outcome
+        yield MediaOutput(kind=Kind.IMAGE, data=PNG, mime_type="image/png")
 
 
 CATALOG_YAML = "version: 1\nmodels:\n- id: fake\n  kind: image\n  routes:\n  - provider: fake-image\n"
@@ -76,8 +99,9 @@ class Logs:
 
 @pytest.fixture
 async def bare(tmp_path: Path, aiohttp_client):
-    """``(client, pool, outcomes)``: ``outcomes`` is a list of errors the handler raises, one per attempt."""
-    outcomes: list[Flow2APIError | str] = []
+    """``(client, pool, provider)``: the provider's ``outcomes`` list says what each attempt does."""
+    provider = FakeProvider()
+    handled: list[str] = []
 
     @web.middleware
     async def as_global(request: web.Request, handler):
@@ -87,14 +111,14 @@ async def bare(tmp_path: Path, aiohttp_client):
     @generation()
     async def handler(request: web.Request) -> web.Response:
         state = request[STATE]
-        if outcomes:
-            outcome = outcomes.pop(0)
-            if outcome == "commit":
-                state.committed = True
-                outcome = UpstreamUnavailableError("failed after commit")
-            raise outcome
-        proxy = next((k for k, v in request.config_dict[HTTP_SESSIONS]._sessions.items() if v is state.http), "?")
-        return web.json_response({"account": state.lease.view.email, "attempt": state.attempts, "proxy": proxy})
+        handled.append(state.request_id)
+        events = start_job(request, task_id=state.request_id, prompt="p", surface="chat", row={})
+        results = [e async for e in events if isinstance(e, Result)]
+        http = provider.calls[-1].http
+        proxy = next((k for k, v in request.config_dict[HTTP_SESSIONS]._sessions.items() if v is http), "?")
+        email = request.config_dict[POOL].view(state.account_id).email
+        return web.json_response({"account": email, "attempt": len(provider.calls), "proxy": proxy,
+                                  "results": len(results), "handled": handled.count(state.request_id)})
 
     db = Database(tmp_path / "f.db")
     await db.open()
@@ -103,19 +127,23 @@ async def bare(tmp_path: Path, aiohttp_client):
     settings = Settings.model_validate({"proxy": {"proxy_enabled": True, "proxy_url": "socks5://127.0.0.1:1"},
                                         "generation": {"max_retries": 1, "image_slot_wait_timeout": 0}})
     holder = SettingsHolder(settings)
-    providers = {"fake-image": FakeProvider()}
+    providers = {"fake-image": provider}
     http = HttpSessions()
     pool = AccountPool(AccountRepository(db, SecretBox(Fernet.generate_key())), settings=holder,
                        families={"fake": FakeProvider.family}, http=http)
     app = web.Application(middlewares=[context_middleware, errors_middleware])
-    v1 = web.Application(middlewares=[as_global, route_middleware, lease_middleware, proxy_middleware])
+    v1 = web.Application(middlewares=[as_global, route_middleware, selection_middleware, proxy_middleware])
     v1.router.add_post("/generate", handler)
     app.add_subapp("/v1", v1)
     app[SETTINGS], app[PROVIDERS], app[POOL], app[HTTP_SESSIONS] = holder, providers, pool, http
     app[CATALOG] = CatalogHolder.load(catalog_file, providers)
     app[REQUEST_LOGS] = Logs()  # type: ignore[assignment]
+    app[ENGINE] = JobEngine(Collaborators(
+        tasks=TaskRepository(db), pool=pool, providers=providers, media=MediaCache(tmp_path / "media"),
+        usage=UsageRepository(db), metrics=Metrics(), settings=holder,
+    ))
     client = await aiohttp_client(app)
-    yield client, pool, outcomes
+    yield client, pool, provider
     await http.close()
     await db.close()
 
@@ -126,12 +154,14 @@ async def post(client) -> tuple[int, dict]:
 
 
 async def test_account_fault_fails_over_to_the_next_account(bare) -> None:
-    client, pool, outcomes = bare
+    client, pool, provider = bare
+    outcomes = provider.outcomes
     await pool.add("fake", {"token": "a"})
     await pool.add("fake", {"token": "b"})
     outcomes.append(UpstreamUnavailableError("boom"))
     status, body = await post(client)
     assert status == 200 and body["attempt"] == 2
+    assert body["handled"] == 1 and body["results"] == 1  # the engine failed over inside one handler run
     assert pool.in_flight(1, "image") == pool.in_flight(2, "image") == 0
     failed = next(r for r in pool.records() if r.last_error)
     assert failed.email != body["account"] and failed.last_error == "boom"
@@ -139,7 +169,8 @@ async def test_account_fault_fails_over_to_the_next_account(bare) -> None:
 
 
 async def test_no_failover_after_commit_or_for_request_errors(bare) -> None:
-    client, pool, outcomes = bare
+    client, pool, provider = bare
+    outcomes = provider.outcomes
     await pool.add("fake", {"token": "a"})
     await pool.add("fake", {"token": "b"})
     outcomes.append("commit")
@@ -155,7 +186,8 @@ async def test_no_failover_after_commit_or_for_request_errors(bare) -> None:
 
 
 async def test_retries_are_bounded_by_max_retries(bare) -> None:
-    client, pool, outcomes = bare
+    client, pool, provider = bare
+    outcomes = provider.outcomes
     for token in "abc":
         await pool.add("fake", {"token": token})
     outcomes.extend([UpstreamUnavailableError("1"), UpstreamUnavailableError("2"), UpstreamUnavailableError("3")])
