@@ -1,8 +1,9 @@
-"""Shared fixtures: the Flow emulator served on loopback, settings pointing at it, the gateway app.
+"""Core-suite fixtures on top of the flow2api pytest plugin (:mod:`flow2api.testing`).
 
-Providers are built explicitly (tests never scan installed entry points), and
-accounts are added through the pool's ``add`` (the function behind
-``flow2api accounts add``).
+The fake provider, ``make_settings``, ``Gateway``, ``start_gateway``, ``fake`` and ``sdk`` come from
+:mod:`flow2api.testing`. What is left here is the VideoFX emulator wiring still used by the core's
+end-to-end tests (``upstream``, ``gateway``); tests that need it are being moved to
+plugins/videofx/tests.
 """
 
 from __future__ import annotations
@@ -12,19 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from flow2api.app import create_app
 from flow2api.startup import prepare
-from flow2api.keys import POOL
-from flow2api.pool import AccountPool
-from flow2api.settings import CORE_SECTIONS, Settings
+from flow2api.settings import Settings
+from flow2api.testing import API_KEY, REPO, Gateway  # noqa: F401 - imported by core tests
+from flow2api.testing import make_settings as make_core_settings
 from flow2api_videofx import VideoFXImageProvider, VideoFXVideoProvider
 from flow2api_videofx.emulator import EmulatorSettings, FlowEmulator
 
-REPO = Path(__file__).resolve().parent.parent
-API_KEY = "test-api-key-0123456789"
 VIDEOFX_FACTORIES = {"videofx-image": VideoFXImageProvider, "videofx-video": VideoFXVideoProvider}
 
 
@@ -59,40 +57,11 @@ async def upstream(aiohttp_server: Callable) -> Upstream:
 
 
 def make_settings(tmp_path: Path, upstream: Upstream | None = None, **sections: dict[str, object]) -> Settings:
-    """Settings for a test: data in ``tmp_path``, the repo's models.yaml, the test API key, no file watching.
-
-    ``sections`` override keys per section; core sections and plugin sections (``flow``, ``captcha``) alike.
-    """
-    core = {name: values for name, values in sections.items() if name in CORE_SECTIONS}
-    plugin = {name: values for name, values in sections.items() if name not in CORE_SECTIONS}
-    base: dict[str, dict[str, object]] = {
-        "global": {"api_key": API_KEY},
-        "storage": {"data_dir": str(tmp_path / "data")},
-        "catalog": {"path": str(REPO / "models.yaml"), "watch": False},
-        "generation": {"image_slot_wait_timeout": 0.5, "video_slot_wait_timeout": 0.5},
-    }
-    for name, values in core.items():
-        base.setdefault(name, {}).update(values)
-    settings = Settings.model_validate({**base})
-    if upstream is not None:
-        settings = settings.with_plugin_sections(upstream.sections())
-    return settings.with_plugin_sections(plugin)
-
-
-@dataclass
-class Gateway:
-    """A running flow2api server (``url`` without trailing slash) and its app."""
-
-    app: web.Application
-    server: TestServer
-
-    @property
-    def url(self) -> str:
-        return str(self.server.make_url("")).rstrip("/")
-
-    @property
-    def pool(self) -> AccountPool:
-        return self.app[POOL]
+    """:func:`flow2api.testing.make_settings`, plus the ``[flow]``/``[captcha]`` sections of ``upstream`` if given."""
+    plugin = upstream.sections() if upstream is not None else {}
+    for name, values in sections.items():
+        plugin[name] = {**plugin.get(name, {}), **values}
+    return make_core_settings(tmp_path, **plugin)
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ from PIL import Image
 from flow2api.keys import POOL
 from flow2api.plugin import AccountUpdate, AccountView
 from flow2api.pool import AccountPool
+from flow2api.testing import API_KEY
 from flow2api_videofx.client import FlowClient
 from flow2api_videofx.config import CaptchaConfig, FlowConfig
 from flow2api_videofx.emulator import FlowEmulator
-from tests.conftest import API_KEY
 
 __all__ = ["API_KEY"]
 
@@ -175,7 +175,7 @@ def user(text: str, *image_urls: str) -> list[dict[str, Any]]:
 def _catalog() -> dict[str, Any]:
     import yaml
 
-    from tests.conftest import REPO
+    from flow2api.testing import REPO
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return yaml.load((REPO / "models.yaml").read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader

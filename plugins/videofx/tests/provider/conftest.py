@@ -1,7 +1,7 @@
 """Fixtures for the VideoFX plugin tests: a fast Flow emulator on loopback and gateways wired to it.
 
 Everything runs on free loopback ports and is stopped by pytest-aiohttp at the
-end of the test. Settings come from the core test helper ``make_settings``
+end of the test. Settings come from ``flow2api.testing.make_settings``
 (repo ``models.yaml``, test API key, data in ``tmp_path``); providers are
 built explicitly (no entry-point scan of providers).
 """
@@ -18,9 +18,9 @@ from videofx_helpers import API_KEY, Gateway, Upstream, flow_sections
 
 from flow2api.app import create_app
 from flow2api.discovery import build_providers
+from flow2api.testing import make_settings
 from flow2api_videofx import VideoFXImageProvider, VideoFXVideoProvider
 from flow2api_videofx.emulator import EmulatorSettings, FlowEmulator
-from tests.conftest import make_settings
 
 FACTORIES = {"videofx-image": VideoFXImageProvider, "videofx-video": VideoFXVideoProvider}
 
@@ -43,7 +43,7 @@ def start_gateway(aiohttp_server: Callable, tmp_path: Path, upstream: Upstream) 
     async def start(*, flow: dict[str, Any] | None = None, captcha: dict[str, Any] | None = None,
                     **core: dict[str, Any]) -> Gateway:
         sections = flow_sections(upstream, flow=flow, captcha=captcha)
-        settings = make_settings(tmp_path, None, **sections, **core)
+        settings = make_settings(tmp_path, **sections, **core)
         app = create_app(settings, providers=build_providers(settings, FACTORIES))
         server = await aiohttp_server(app)
         return Gateway(app, server, upstream)
