@@ -64,7 +64,8 @@ def media_file_response() -> None:
     from aiohttp import web
 
     from flow2api.api import media as module
-    from flow2api.keys import MEDIA, SETTINGS
+    from flow2api.media import MEDIA
+    from flow2api.settings import SETTINGS
 
     async def get_media(request: web.Request) -> web.StreamResponse:
         cache = request.config_dict[MEDIA]
@@ -142,7 +143,7 @@ def media_read_on_loop() -> None:
     from aiohttp import web
 
     from flow2api.api import media as module
-    from flow2api.keys import MEDIA
+    from flow2api.media import MEDIA
 
     original = module.get_media
 

@@ -54,12 +54,13 @@ def replace_file(path: Path, text: str) -> None:
 
 async def start(tmp: Path) -> tuple[TestServer, TestServer, Path]:
     """Emulator and gateway on free loopback ports; returns both servers and the watched catalog path."""
-    from flow2api.app import create_app
-    from flow2api.discovery import build_providers
-    from flow2api.keys import POOL
-    from flow2api.settings import Settings
     from flow2api_videofx import VideoFXImageProvider, VideoFXVideoProvider
     from flow2api_videofx.emulator import EmulatorSettings, FlowEmulator
+
+    from flow2api.app import create_app
+    from flow2api.discovery import build_providers
+    from flow2api.pool import POOL
+    from flow2api.settings import Settings
 
     emulator = FlowEmulator(EmulatorSettings(at_lifetime_s=86400, captcha_polls_to_ready=0))
     upstream = TestServer(emulator.app(), host="127.0.0.1")

@@ -15,7 +15,9 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Final
+
+from aiohttp import web
 
 from flow2api.storage.apikeys import ApiKeyRepository
 from flow2api.storage.database import Database
@@ -146,3 +148,5 @@ class ApiKeyStore:
             if current.id == record.id:
                 self._by_hash[digest] = replace(current, last_used_at=now)
                 break
+
+API_KEYS: Final = web.AppKey("api_keys", ApiKeyStore)

@@ -22,33 +22,30 @@ from flow2api.api.gemini import create_gemini_app, setup_generate_routes
 from flow2api.api.health import setup_health_routes
 from flow2api.api.images import setup_image_routes
 from flow2api.api.media import setup_media_routes
+from flow2api.api.metrics import METRICS, Metrics, setup_metrics
 from flow2api.api.models import setup_model_routes
-from flow2api.api.metrics import Metrics, setup_metrics
 from flow2api.api.openai import setup_openai_routes
-from flow2api.api.video_runner import VideoJobRunner
 from flow2api.api.videos import setup_video_routes
-from flow2api.catalog import CatalogHolder
-from flow2api.discovery import build_providers, families_of, installed_factories
-from flow2api.apikeys import ApiKeyStore
-from flow2api.keys import (
-    API_KEYS, CATALOG, DATABASE, DEMO, ENGINE, HTTP_SESSIONS, MEDIA, METRICS, POOL, PROVIDERS, RATE_LIMITER, REQUEST_LOGS,
-    SETTINGS, TASKS, USAGE, VIDEO_INPUTS, VIDEO_JOBS,
-)
+from flow2api.apikeys import API_KEYS, ApiKeyStore
+from flow2api.catalog import CATALOG, CatalogHolder
+from flow2api.discovery import PROVIDERS, build_providers, families_of, installed_factories
 from flow2api.jobs import Collaborators, JobEngine
-from flow2api.limits import InProcessRateLimiter
-from flow2api.media import InputStore, MediaCache
+from flow2api.jobs.engine import ENGINE
+from flow2api.jobs.runner import VIDEO_JOBS, VideoJobRunner
+from flow2api.limits import RATE_LIMITER, InProcessRateLimiter
+from flow2api.media import MEDIA, VIDEO_INPUTS, InputStore, MediaCache
 from flow2api.pipeline import API_MIDDLEWARES, ROOT_MIDDLEWARES
 from flow2api.pipeline.context import stamp_request_id
 from flow2api.plugin import Provider
-from flow2api.pool import AccountPool
+from flow2api.pool import POOL, AccountPool
 from flow2api.pool.maintenance import run_maintenance
-from flow2api.proxies import HttpSessions
-from flow2api.settings import Settings, SettingsHolder
-from flow2api.startup import DemoAccount
-from flow2api.storage import Database, SecretBox, load_or_create_key
+from flow2api.proxies import HTTP_SESSIONS, HttpSessions
+from flow2api.settings import SETTINGS, Settings, SettingsHolder
+from flow2api.startup import DEMO, DemoAccount
+from flow2api.storage import DATABASE, Database, SecretBox, load_or_create_key
 from flow2api.storage.accounts import AccountRepository
-from flow2api.storage.tasks import RequestLogRepository, TaskRepository
-from flow2api.storage.usage import UsageRepository
+from flow2api.storage.tasks import REQUEST_LOGS, TASKS, RequestLogRepository, TaskRepository
+from flow2api.storage.usage import USAGE, UsageRepository
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +117,7 @@ def create_app(
     app.add_subapp("/v1", v1)
     app.add_subapp("/v1beta", create_gemini_app())
     setup_media_routes(app)
-    setup_metrics(app)
+    setup_metrics(app, app[VIDEO_JOBS].counts)
     setup_health_routes(app)
     _mount_family_apps(app, providers)  # /api/<family>: the optional AccountFamily.web_app hook (plugin.py)
     setup_admin(app, box)  # /login, /admin and /api sub-apps; after _database in cleanup order

@@ -26,9 +26,9 @@ from aiohttp import web
 
 from flow2api import __version__
 from flow2api.catalog import CatalogError, load_catalog
+from flow2api.commands import add_account, keys_command, list_accounts, manage_account
 from flow2api.errors import Flow2APIError
 from flow2api.logs import configure_logging
-from flow2api.commands import add_account, keys_command, list_accounts, manage_account
 from flow2api.settings import Settings, SettingsError, load_settings
 from flow2api.startup import prepare, prepare_demo
 from flow2api.storage import Database
@@ -66,7 +66,7 @@ async def run_server(settings: Settings, *, demo: bool | None) -> None:
     The start-up sequence is :mod:`flow2api.startup`'s. SIGHUP reloads the model catalog.
     """
     from flow2api.app import create_app  # only the CLI and tests import the app factory
-    from flow2api.keys import CATALOG
+    from flow2api.catalog import CATALOG
 
     if demo is None:
         demo = settings.demo.auto and await count_accounts(settings) == 0

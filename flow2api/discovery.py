@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
+from typing import Final
+
+from aiohttp import web
 
 from flow2api.plugin import AccountFamily, PluginConfigError, PluginContext, Provider
 from flow2api.settings import CORE_SECTIONS, Settings, SettingsError
@@ -70,3 +73,5 @@ def families_of(providers: Mapping[str, Provider]) -> dict[str, AccountFamily]:
     for provider in providers.values():
         families.setdefault(provider.family.name, provider.family)
     return families
+
+PROVIDERS: Final = web.AppKey("providers", Mapping[str, Provider])

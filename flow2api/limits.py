@@ -12,7 +12,9 @@ import contextlib
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol
+from typing import Final, Protocol
+
+from aiohttp import web
 
 from flow2api.errors import RateLimitError
 from flow2api.request_state import Caller
@@ -83,3 +85,5 @@ class InProcessRateLimiter:
         finally:
             self._in_flight[key_bucket] -= 1
             self._in_flight["global"] -= 1
+
+RATE_LIMITER: Final = web.AppKey("rate_limiter", RateLimiter)

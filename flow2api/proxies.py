@@ -11,9 +11,11 @@ the session for the leased account: its own ``proxy_url``, else the global
 from __future__ import annotations
 
 import logging
+from typing import Final
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp import web
 from aiohttp_socks import ProxyConnector
 
 log = logging.getLogger(__name__)
@@ -76,3 +78,5 @@ class HttpSessions:
         for session in self._sessions.values():
             await session.close()
         self._sessions.clear()
+
+HTTP_SESSIONS: Final = web.AppKey("http_sessions", HttpSessions)

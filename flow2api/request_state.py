@@ -1,10 +1,12 @@
-"""Per-request pipeline state: one dataclass under one request key (:data:`flow2api.keys.STATE`)."""
+"""Per-request pipeline state: one dataclass under one request key (:data:`STATE`)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+
+from aiohttp import web
 
 from flow2api.catalog import Catalog, CatalogEntry
 from flow2api.errors import PermissionDeniedError
@@ -60,3 +62,5 @@ class RequestState:
     def served_by(self, lease: Lease) -> None:
         """Record the account of the current attempt (the job engine's ``on_lease`` callback)."""
         self.account_id = lease.account_id
+
+STATE: Final = web.RequestKey("state", RequestState)

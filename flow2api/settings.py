@@ -23,8 +23,9 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
+from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 log = logging.getLogger(__name__)
@@ -312,3 +313,5 @@ class SettingsHolder:
         self.current = self.current.with_overrides(**sections)
         log.info("settings changed at run time: %s", ", ".join(f"[{name}]" for name in sections))
         return self.current
+
+SETTINGS: Final = web.AppKey("settings", SettingsHolder)

@@ -19,6 +19,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
+
+from aiohttp import web
 
 from flow2api.admin.overrides import apply_stored_settings
 from flow2api.discovery import ProviderFactory, build_providers, families_of, installed_factories
@@ -70,3 +73,5 @@ async def prepare_demo(
         return Prepared(first.settings, first.providers, tuple(accounts))
     final = first.settings.with_plugin_sections(sections)
     return Prepared(final, build_providers(final, factories), tuple(accounts))
+
+DEMO: Final = web.AppKey("demo", bool)

@@ -40,9 +40,8 @@ from pydantic import BaseModel, ConfigDict
 import flow2api
 from flow2api.app import create_app
 from flow2api.discovery import build_providers
-from flow2api.keys import POOL
 from flow2api.plugin import AccountUpdate, AccountView, Call, Kind, MediaOutput, PluginContext, Progress, Submitted
-from flow2api.pool import AccountPool
+from flow2api.pool import POOL, AccountPool
 from flow2api.settings import CORE_SECTIONS, Settings
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from openai import AsyncOpenAI, AuthenticationError, PermissionDeniedError, RateLimitError
 
-from flow2api.keys import API_KEYS
+from flow2api.apikeys import API_KEYS
 from tests.conftest import Gateway
 
 MODEL = "gemini-3.1-flash-image-landscape"

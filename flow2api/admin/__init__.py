@@ -20,6 +20,6 @@ Modules, one concern each::
     pages/         one module per area of the site
     api/           the admin JSON API
 
-This package imports nothing at import time, so :mod:`flow2api.keys` can name
-its classes without an import cycle. See ``docs/admin.md``.
+This package imports nothing at import time, so importing one of its modules
+does not pull in the whole admin site. See ``docs/admin.md``.
 """

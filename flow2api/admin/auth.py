@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Final
 from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp_session import Session, new_session
 
 from flow2api.admin.session import session_of
-from flow2api.keys import ADMIN_STORE, SETTINGS
+from flow2api.admin.store import ADMIN_STORE
+from flow2api.settings import SETTINGS
 
 PASSWORD_PATH = "/admin/password"
 # pages reachable while the password must still be changed: the form itself, logout, and assets
@@ -98,3 +100,5 @@ async def admin_auth_middleware(request: web.Request, handler: web.Handler) -> w
     if must_change_password(request) and not request.path.startswith(_OPEN_WHILE_DEFAULT):
         raise web.HTTPSeeOther(PASSWORD_PATH)
     return await handler(request)
+
+ADMIN_CALLER: Final = web.RequestKey("admin_caller", str)

@@ -23,7 +23,8 @@ from aiohttp import web
 from flow2api import __version__
 from flow2api.admin.csrf import csrf_token
 from flow2api.admin.session import session_of
-from flow2api.keys import ADMIN_STORE, DEMO
+from flow2api.admin.store import ADMIN_STORE
+from flow2api.startup import DEMO
 
 SOURCE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 INSTALLED_TEMPLATES = Path(sysconfig.get_path("data")) / "share" / "flow2api" / "templates"

@@ -26,8 +26,9 @@ import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
+from aiohttp import web
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from flow2api.admin.overrides import SettingsOverrides
@@ -270,3 +271,5 @@ class SettingsEditor:
             raise
         except Exception:  # a factory that is not the provider's class: checked at the next start instead
             log.warning("plugin settings could not be validated now; they are checked at the next start")
+
+SETTINGS_EDITOR: Final = web.AppKey("settings_editor", SettingsEditor)

@@ -32,11 +32,12 @@ from flow2api.admin.overrides import SettingsOverrides
 from flow2api.admin.pages import setup_pages
 from flow2api.admin.render import create_environment, install_environment
 from flow2api.admin.session import SessionCookies, load_or_create_session_key
-from flow2api.admin.settings_edit import SettingsEditor
-from flow2api.admin.store import AdminStore
-from flow2api.admin.throttle import LoginThrottle
-from flow2api.keys import ADMIN_STORE, DATABASE, LOGIN_THROTTLE, PROVIDERS, SETTINGS, SETTINGS_EDITOR
-from flow2api.storage import SecretBox
+from flow2api.admin.settings_edit import SETTINGS_EDITOR, SettingsEditor
+from flow2api.admin.store import ADMIN_STORE, AdminStore
+from flow2api.admin.throttle import LOGIN_THROTTLE, LoginThrottle
+from flow2api.discovery import PROVIDERS
+from flow2api.settings import SETTINGS
+from flow2api.storage import DATABASE, SecretBox
 
 
 def setup_admin(app: web.Application, box: SecretBox) -> None:

@@ -25,7 +25,9 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Final
 
+from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -235,3 +237,5 @@ class AdminStore:
         del self._tokens[digest]
         log.info("admin token %d revoked", token_id)
         return True
+
+ADMIN_STORE: Final = web.AppKey("admin_store", AdminStore)

@@ -14,6 +14,9 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Final
+
+from aiohttp import web
 
 
 class LoginThrottle:
@@ -53,3 +56,5 @@ class LoginThrottle:
     def succeeded(self, address: str) -> None:
         """Forget the failures of ``address``."""
         self._failures.pop(address, None)
+
+LOGIN_THROTTLE: Final = web.AppKey("login_throttle", LoginThrottle)

@@ -39,12 +39,15 @@ from aiohttp import web
 from flow2api.api.inputs import gemini_input, input_reader
 from flow2api.api.runs import start_job
 from flow2api.api.streaming import GEMINI_KEEPALIVE, send_event, serve_stream, sse_response, with_keepalive
+from flow2api.catalog import CATALOG
 from flow2api.errors import ModelNotFoundError
 from flow2api.jobs import JobEvent, Result, events_from
-from flow2api.keys import CATALOG, MEDIA, SETTINGS, STATE
+from flow2api.media import MEDIA
 from flow2api.pipeline import API_MIDDLEWARES, generation
 from flow2api.pipeline.errors import gemini_error_body
 from flow2api.plugin import InputImage, Kind, Progress
+from flow2api.request_state import STATE
+from flow2api.settings import SETTINGS
 from flow2api.storage.tasks import summarize_request
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from flow2api import __version__
-from flow2api.keys import CATALOG, DEMO, MEDIA, POOL, PROVIDERS, VIDEO_JOBS
+from flow2api.catalog import CATALOG
+from flow2api.discovery import PROVIDERS
+from flow2api.jobs.runner import VIDEO_JOBS
+from flow2api.media import MEDIA
+from flow2api.pool import POOL
+from flow2api.startup import DEMO
 
 
 async def health(request: web.Request) -> web.Response:

@@ -38,12 +38,13 @@ from flow2api.api.runs import start_job
 from flow2api.catalog import CatalogEntry, ResolveHints, hints_from_image
 from flow2api.errors import Flow2APIError, InvalidRequestError
 from flow2api.jobs import Result, public_base_url
-from flow2api.keys import MEDIA, STATE
+from flow2api.media import MEDIA
 from flow2api.pipeline.errors import openai_error_body
 from flow2api.pipeline.proxy import route_for
 from flow2api.pipeline.route import hints_from_body, read_json_object, resolve_entry
 from flow2api.pipeline.selection import select_for
 from flow2api.plugin import InputImage, Kind
+from flow2api.request_state import STATE
 from flow2api.storage.tasks import summarize_request
 
 log = logging.getLogger(__name__)

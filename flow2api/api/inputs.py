@@ -24,16 +24,17 @@ from functools import partial
 from typing import Any
 
 import aiohttp
-from multidict import MultiDictProxy
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
+from multidict import MultiDictProxy
 
 from flow2api.errors import InvalidRequestError, PayloadTooLargeError
 from flow2api.jobs.urls import media_name_from_url
-from flow2api.keys import HTTP_SESSIONS, MEDIA, SETTINGS
-from flow2api.media import MediaCache
+from flow2api.media import MEDIA, MediaCache
 from flow2api.media.types import sniff_mime
 from flow2api.plugin import InputImage
+from flow2api.proxies import HTTP_SESSIONS
+from flow2api.settings import SETTINGS
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import time
 
 from aiohttp import web
 
-from flow2api.keys import MEDIA, SETTINGS
-
+from flow2api.media import MEDIA
+from flow2api.settings import SETTINGS
 
 SMALL_FILE_BYTES = 256 * 1024
 

@@ -22,14 +22,17 @@ resolved (empty otherwise), which keeps label values bounded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Final
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from flow2api.keys import MEDIA, METRICS, POOL, STATE, VIDEO_JOBS
+from flow2api.media import MEDIA
+from flow2api.pool import POOL
+from flow2api.request_state import STATE
 
 GENERATION_BUCKETS = (1, 2.5, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1500, float("inf"))
 
@@ -58,9 +61,10 @@ class Metrics:
         if outputs:
             self.outputs.labels(kind).inc(outputs)
 
-    def bind(self, app: web.Application) -> None:
-        """Add the collector that reads pool, media cache and video jobs at scrape time."""
-        self.registry.register(_StateCollector(app))
+    def bind(self, app: web.Application, video_jobs: Callable[[], Mapping[str, int]] | None = None) -> None:
+        """Add the collector that reads pool, media cache and (``video_jobs()``: status → count) video jobs
+        at scrape time."""
+        self.registry.register(_StateCollector(app, video_jobs))
 
     def render(self) -> bytes:
         """The text exposition of every family."""
@@ -70,8 +74,9 @@ class Metrics:
 class _StateCollector(Collector):
     """Gauges computed from live state when scraped (nothing to keep in sync)."""
 
-    def __init__(self, app: web.Application) -> None:
+    def __init__(self, app: web.Application, video_jobs: Callable[[], Mapping[str, int]] | None) -> None:
         self._app = app
+        self._video_jobs = video_jobs
 
     def describe(self) -> list[Metric]:
         return []  # computed families; an empty describe keeps registration from calling collect early
@@ -96,10 +101,9 @@ class _StateCollector(Collector):
         media = self._app[MEDIA]
         yield GaugeMetricFamily("flow2api_media_cache_bytes", "Bytes in the media cache", value=media.total_bytes)
         yield GaugeMetricFamily("flow2api_media_cache_files", "Files in the media cache", value=len(media))
-        runner = self._app.get(VIDEO_JOBS)
-        if runner is not None:
+        if self._video_jobs is not None:
             jobs = GaugeMetricFamily("flow2api_video_jobs", "Videos API jobs in this process", labels=["status"])
-            for status, count in runner.counts().items():
+            for status, count in self._video_jobs().items():
                 jobs.add_metric([status], count)
             yield jobs
 
@@ -120,8 +124,12 @@ async def count_response(request: web.Request, response: web.StreamResponse) -> 
     request.config_dict[METRICS].requests.labels(surface, model, str(response.status)).inc()
 
 
-def setup_metrics(app: web.Application) -> None:
-    """Register ``/metrics`` and the request counter on the root app (``app[METRICS]`` must be set)."""
-    app[METRICS].bind(app)
+def setup_metrics(app: web.Application, video_jobs: Callable[[], Mapping[str, int]] | None = None) -> None:
+    """Register ``/metrics`` and the request counter on the root app (``app[METRICS]`` must be set;
+    ``video_jobs`` counts the Videos API jobs by status)."""
+    app[METRICS].bind(app, video_jobs)
     app.router.add_get("/metrics", metrics_endpoint)
     app.on_response_prepare.append(count_response)
+
+
+METRICS: Final = web.AppKey("metrics", Metrics)

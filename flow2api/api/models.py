@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from flow2api.catalog import Alias, Catalog, CatalogEntry
+from flow2api.catalog import CATALOG, Alias, Catalog, CatalogEntry
+from flow2api.discovery import PROVIDERS
 from flow2api.errors import ModelNotFoundError
-from flow2api.keys import CATALOG, PROVIDERS
 from flow2api.plugin import Provider
 
 

@@ -36,10 +36,11 @@ from flow2api.api.runs import start_job
 from flow2api.api.streaming import OPENAI_KEEPALIVE, send_event, serve_stream, sse_response, with_keepalive
 from flow2api.errors import InvalidRequestError
 from flow2api.jobs import Result, events_from
-from flow2api.keys import SETTINGS, STATE
 from flow2api.pipeline import generation
 from flow2api.pipeline.errors import openai_error_body
 from flow2api.plugin import InputImage, Kind, Progress
+from flow2api.request_state import STATE
+from flow2api.settings import SETTINGS
 from flow2api.storage.tasks import summarize_request
 
 log = logging.getLogger(__name__)

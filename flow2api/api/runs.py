@@ -16,8 +16,9 @@ from typing import Any
 from aiohttp import web
 
 from flow2api.jobs import JobEvent, JobSpec, NewRow, public_base_url
-from flow2api.keys import ENGINE, STATE
+from flow2api.jobs.engine import ENGINE
 from flow2api.plugin import InputImage
+from flow2api.request_state import STATE
 
 
 def start_job(

@@ -25,7 +25,7 @@ Create accepts JSON or multipart (the SDK always sends multipart): ``model``
 model with a fixed duration are refused with 400 rather than silently ignored.
 
 Jobs are task rows before anything goes upstream and run in the background
-(:mod:`flow2api.api.video_runner`); a restart resumes them. ``Idempotency-Key``:
+(:mod:`flow2api.jobs.runner`); a restart resumes them. ``Idempotency-Key``:
 the same key with the same request returns the same job; with a different
 request, 409 ``idempotency_key_reused``. Only the API key that created a job
 sees it (others get 404).
@@ -43,13 +43,25 @@ from aiohttp import web
 
 from flow2api.api.inputs import FORM_TYPES, decode_image, input_reader, read_form
 from flow2api.catalog import ResolveHints, hints_from_image
+from flow2api.discovery import PROVIDERS
 from flow2api.errors import ConflictError, InvalidRequestError, NotFoundError
 from flow2api.jobs import media_url, public_base_url
-from flow2api.keys import MEDIA, PROVIDERS, SETTINGS, STATE, TASKS, VIDEO_INPUTS, VIDEO_JOBS
+from flow2api.jobs.runner import VIDEO_JOBS
+from flow2api.media import MEDIA, VIDEO_INPUTS
 from flow2api.pipeline.route import hints_from_body, read_json_object, resolve_entry
 from flow2api.pipeline.selection import select_for
 from flow2api.plugin import InputImage, Kind
-from flow2api.storage.tasks import FAILED, SUCCEEDED, IdempotencyConflict, TaskRecord, owner_of, summarize_request
+from flow2api.request_state import STATE
+from flow2api.settings import SETTINGS
+from flow2api.storage.tasks import (
+    FAILED,
+    SUCCEEDED,
+    TASKS,
+    IdempotencyConflict,
+    TaskRecord,
+    owner_of,
+    summarize_request,
+)
 
 SURFACE = "videos"
 MAX_LIMIT = 100

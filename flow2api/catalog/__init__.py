@@ -11,6 +11,10 @@ Modules, one concern each::
 The file format, aliases and reload behaviour are described in ``docs/catalog.md``.
 """
 
+from typing import Final
+
+from aiohttp import web
+
 from flow2api.catalog.hints import ResolveHints, hints_from_image, image_dims
 from flow2api.catalog.holder import CatalogHolder
 from flow2api.catalog.loader import load_catalog, parse_catalog
@@ -18,6 +22,7 @@ from flow2api.catalog.model import Alias, Catalog, CatalogEntry, CatalogError, R
 
 __all__ = [
     "Alias",
+    "CATALOG",
     "Catalog",
     "CatalogEntry",
     "CatalogError",
@@ -29,3 +34,5 @@ __all__ = [
     "load_catalog",
     "parse_catalog",
 ]
+
+CATALOG: Final = web.AppKey("catalog", CatalogHolder)

@@ -35,26 +35,31 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
+from flow2api.api.metrics import METRICS
+from flow2api.discovery import PROVIDERS
 from flow2api.errors import (
-    Flow2APIError, GenerationFailedError, UpstreamError, UpstreamProtocolError, UpstreamTimeoutError,
+    Flow2APIError,
+    GenerationFailedError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeoutError,
 )
 from flow2api.jobs.events import ACCEPTED, JobEvent, Result
 from flow2api.jobs.urls import media_url
-from flow2api.keys import MEDIA, METRICS, POOL, PROVIDERS, SETTINGS, TASKS, USAGE
-from flow2api.media import MediaCache
+from flow2api.media import MEDIA, MediaCache
 from flow2api.pipeline.proxy import SessionChooser
 from flow2api.pipeline.selection import Selection
 from flow2api.plugin import Call, InputImage, Job, Kind, MediaOutput, Progress, Provider, Submitted, Submitting, Usage
-from flow2api.pool import AccountPool, Lease
+from flow2api.pool import POOL, AccountPool, Lease
 from flow2api.pool.failover import failover_events, fails_over
 from flow2api.request_state import Caller
-from flow2api.settings import SettingsHolder
-from flow2api.storage.tasks import FAILED, QUEUED, RUNNING, SUCCEEDED, TaskRepository
-from flow2api.storage.usage import UsageRepository
+from flow2api.settings import SETTINGS, SettingsHolder
+from flow2api.storage.tasks import FAILED, QUEUED, RUNNING, SUCCEEDED, TASKS, TaskRepository
+from flow2api.storage.usage import USAGE, UsageRepository
 
 if TYPE_CHECKING:  # api.metrics reads app keys itself; the engine only needs the type
     from flow2api.api.metrics import Metrics
@@ -133,7 +138,7 @@ class _Run:
 
 
 class JobEngine:
-    """Runs jobs: see the module docstring. One per app (``flow2api.keys.ENGINE``)."""
+    """Runs jobs: see the module docstring. One per app (:data:`ENGINE`)."""
 
     def __init__(self, parts: Collaborators) -> None:
         self.parts = parts
@@ -315,3 +320,5 @@ class JobEngine:
             await asyncio.shield(self.parts.tasks.abandon(task_id, "client_disconnected: the client went away"))
         except (asyncio.CancelledError, Exception):  # noqa: BLE001 - bookkeeping must not mask the real exit
             log.info("could not mark task %s as abandoned", task_id)
+
+ENGINE: Final = web.AppKey("job_engine", JobEngine)

@@ -13,9 +13,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from flow2api.keys import SETTINGS
 from flow2api.media import MediaCache
-from flow2api.settings import SettingsHolder
+from flow2api.settings import SETTINGS, SettingsHolder
 
 _MEDIA_PATH = re.compile(r"/media/([A-Za-z0-9_-]{16,64}\.[a-z0-9]{2,5})$")
 DEFAULT_SIGNED_TTL = 7 * 24 * 3600.0  # seconds a signed link lives when neither the cache nor the link has a TTL

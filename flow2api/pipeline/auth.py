@@ -14,9 +14,10 @@ import time
 
 from aiohttp import web
 
+from flow2api.apikeys import API_KEYS
 from flow2api.errors import AuthenticationError
-from flow2api.keys import API_KEYS, SETTINGS, STATE
-from flow2api.request_state import Caller
+from flow2api.request_state import STATE, Caller
+from flow2api.settings import SETTINGS
 
 
 def presented_key(request: web.Request, surface: str) -> str | None:

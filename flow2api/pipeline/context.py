@@ -9,9 +9,9 @@ import time
 
 from aiohttp import web
 
-from flow2api.keys import REQUEST_LOGS, STATE
 from flow2api.logs import request_id_var
-from flow2api.request_state import RequestState
+from flow2api.request_state import STATE, RequestState
+from flow2api.storage.tasks import REQUEST_LOGS
 
 log = logging.getLogger("flow2api.access")
 

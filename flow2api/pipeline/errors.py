@@ -25,7 +25,7 @@ from flow2api.errors import (
     RateLimitError,
     UpstreamRateLimitedError,
 )
-from flow2api.keys import STATE
+from flow2api.request_state import STATE
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ import aiohttp
 from aiohttp import web
 from aiohttp.helpers import ChainMapProxy
 
-from flow2api.keys import HTTP_SESSIONS, SETTINGS, STATE
 from flow2api.pool import Lease
-from flow2api.proxies import HttpSessions
-from flow2api.settings import SettingsHolder
+from flow2api.proxies import HTTP_SESSIONS, HttpSessions
+from flow2api.request_state import STATE
+from flow2api.settings import SETTINGS, SettingsHolder
 
 SessionChooser = Callable[[Lease], aiohttp.ClientSession]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from flow2api.keys import RATE_LIMITER, STATE
+from flow2api.limits import RATE_LIMITER
+from flow2api.request_state import STATE
 
 
 @web.middleware

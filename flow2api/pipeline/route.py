@@ -29,16 +29,16 @@ from __future__ import annotations
 
 import binascii
 import json
-import re
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from aiohttp import web
 
-from flow2api.catalog import Catalog, CatalogEntry, ResolveHints, hints_from_image
+from flow2api.catalog import CATALOG, Catalog, CatalogEntry, ResolveHints, hints_from_image
 from flow2api.errors import InvalidRequestError, PayloadTooLargeError, ProviderUnavailableError
-from flow2api.keys import CATALOG, STATE
+from flow2api.request_state import STATE
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from flow2api.catalog import CatalogEntry
-from flow2api.keys import SETTINGS, STATE
 from flow2api.plugin import Kind
-from flow2api.request_state import Caller
-from flow2api.settings import Settings
+from flow2api.request_state import STATE, Caller
+from flow2api.settings import SETTINGS, Settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,13 @@ account with the configured strategy, refreshes credentials before use
 threshold, 429 cool-down, expired session).
 """
 
+from typing import Final
+
+from aiohttp import web
+
 from flow2api.pool.leases import AccountHandle, Candidate, Lease
 from flow2api.pool.pool import AccountPool
 
-__all__ = ["AccountHandle", "AccountPool", "Candidate", "Lease"]
+__all__ = ["AccountHandle", "AccountPool", "Candidate", "Lease", "POOL"]
+
+POOL: Final = web.AppKey("account_pool", AccountPool)

@@ -8,7 +8,13 @@ own their tables' queries;
 :class:`SecretBox` encrypts account secrets with Fernet.
 """
 
+from typing import Final
+
+from aiohttp import web
+
 from flow2api.storage.crypto import SecretBox, load_or_create_key
 from flow2api.storage.database import Database
 
-__all__ = ["Database", "SecretBox", "load_or_create_key"]
+__all__ = ["DATABASE", "Database", "SecretBox", "load_or_create_key"]
+
+DATABASE: Final = web.AppKey("database", Database)

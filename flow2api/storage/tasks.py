@@ -24,7 +24,9 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+
+from aiohttp import web
 
 from flow2api.storage.database import Database
 
@@ -322,3 +324,6 @@ class RequestLogRepository:
         """Rows in the request log."""
         await self.flushed()
         return (await self._db.fetch_one("SELECT COUNT(*) FROM request_logs"))[0]
+
+TASKS: Final = web.AppKey("tasks", TaskRepository)
+REQUEST_LOGS: Final = web.AppKey("request_logs", RequestLogRepository)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
+
+from aiohttp import web
 
 from flow2api.storage.database import Database
 
@@ -124,3 +126,5 @@ class UsageRepository:
                 continue
             out.append(UsageRow(group, attempts, succeeded, failed, outputs, duration or 0.0))
         return out
+
+USAGE: Final = web.AppKey("usage", UsageRepository)

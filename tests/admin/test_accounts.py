@@ -170,7 +170,7 @@ async def test_export_has_secrets_only_when_asked(admin: AdminSite) -> None:
 
 
 async def test_account_page_shows_its_error_history(admin: AdminSite) -> None:
-    from flow2api.keys import REQUEST_LOGS
+    from flow2api.storage.tasks import REQUEST_LOGS
 
     aid = admin.gateway.pool.records()[0].id
     admin.gateway.app[REQUEST_LOGS].add(

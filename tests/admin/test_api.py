@@ -6,7 +6,8 @@ import re
 
 import pproxy
 
-from flow2api.keys import API_KEYS, SETTINGS
+from flow2api.apikeys import API_KEYS
+from flow2api.settings import SETTINGS
 from tests.admin.conftest import AdminSite
 
 MODEL = "gemini-3.1-flash-image-landscape"

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import aiohttp
 
-from flow2api.keys import API_KEYS
+from flow2api.apikeys import API_KEYS
 from tests.admin.conftest import AdminSite
 
 MODEL = "gemini-3.1-flash-image-landscape"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from yarl import URL
 
-from flow2api.keys import API_KEYS
+from flow2api.apikeys import API_KEYS
 from tests.admin.conftest import NEW_PASSWORD, AdminClient, AdminSite
 from tests.conftest import Upstream, make_settings
 

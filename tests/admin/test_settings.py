@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aiohttp
 
-from flow2api.keys import SETTINGS
+from flow2api.settings import SETTINGS
 from tests.admin.conftest import AdminClient, AdminSite
 from tests.conftest import API_KEY, Upstream, make_settings
 

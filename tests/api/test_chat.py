@@ -13,8 +13,8 @@ from aiohttp import web
 from openai import APIError, BadRequestError
 
 from flow2api.errors import ContentPolicyError, GenerationFailedError, UpstreamUnavailableError
-from flow2api.keys import TASKS
 from flow2api.plugin import Kind, MediaOutput, Progress, Submitted
+from flow2api.storage.tasks import TASKS
 from tests.api.conftest import IMAGE_MODEL, MP4, VIDEO_MODEL, FakeWorld, SdkFactory, png
 from tests.conftest import API_KEY, Gateway
 

@@ -9,7 +9,7 @@ import pytest
 from openai import BadRequestError, InternalServerError
 
 from flow2api.errors import GenerationFailedError
-from flow2api.keys import TASKS
+from flow2api.storage.tasks import TASKS
 from tests.api.conftest import IMAGE_MODEL, FakeWorld, SdkFactory, png
 from tests.conftest import API_KEY, Gateway
 

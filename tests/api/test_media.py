@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import aiohttp
 from yarl import URL
 
-from flow2api.keys import MEDIA
+from flow2api.media import MEDIA
 from flow2api.media import cache as cache_module
 from tests.api.conftest import IMAGE_MODEL, FakeWorld, SdkFactory, png
 from tests.conftest import API_KEY

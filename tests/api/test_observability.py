@@ -7,9 +7,11 @@ import base64
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from flow2api.apikeys import API_KEYS
 from flow2api.errors import UpstreamUnavailableError
-from flow2api.keys import API_KEYS, DATABASE, REQUEST_LOGS, TASKS, USAGE
-from flow2api.storage.usage import utc_day
+from flow2api.storage import DATABASE
+from flow2api.storage.tasks import REQUEST_LOGS, TASKS
+from flow2api.storage.usage import USAGE, utc_day
 from tests.api.conftest import IMAGE_MODEL, FakeWorld, SdkFactory, png
 from tests.conftest import API_KEY
 

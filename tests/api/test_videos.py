@@ -19,9 +19,11 @@ import aiohttp
 import pytest
 from openai import AsyncOpenAI, BadRequestError, ConflictError, NotFoundError
 
+from flow2api.apikeys import API_KEYS
 from flow2api.errors import GenerationFailedError, UpstreamUnavailableError
-from flow2api.keys import API_KEYS, SETTINGS, TASKS
 from flow2api.plugin import Progress, Submitted, Submitting
+from flow2api.settings import SETTINGS
+from flow2api.storage.tasks import TASKS
 from tests.api.conftest import MP4, VIDEO_MODEL, VIDEO_PORTRAIT_MODEL, FakeWorld, SdkFactory, png, video_plan
 from tests.conftest import API_KEY, Gateway
 

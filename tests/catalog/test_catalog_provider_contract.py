@@ -153,8 +153,10 @@ def test_provider_member_Options_are_strict_pydantic_models(providers: dict[str,
 
 async def test_provider_member_resume(gateway: Gateway, upstream: Upstream) -> None:
     """A video job cut off right after ``Submitted`` (a restart) is continued by ``resume`` without a new submission."""
-    from flow2api.keys import CATALOG, HTTP_SESSIONS, PROVIDERS
+    from flow2api.catalog import CATALOG
+    from flow2api.discovery import PROVIDERS
     from flow2api.plugin import Call, Job, MediaOutput, Submitted
+    from flow2api.proxies import HTTP_SESSIONS
 
     app = gateway.app
     entry = app[CATALOG].current.resolve("veo_3_1_t2v_fast_landscape")

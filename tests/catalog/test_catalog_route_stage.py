@@ -10,11 +10,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from flow2api.catalog import CatalogHolder, parse_catalog
-from flow2api.keys import CATALOG, STATE
+from flow2api.catalog import CATALOG, CatalogHolder, parse_catalog
 from flow2api.pipeline.errors import errors_middleware
 from flow2api.pipeline.route import generation, route_middleware
-from flow2api.request_state import RequestState
+from flow2api.request_state import STATE, RequestState
 from tests.catalog.catalog_helpers import PROVIDERS, SMALL, png_bytes
 
 

@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from flow2api.apikeys import ApiKeyStore
+from flow2api.apikeys import API_KEYS, ApiKeyStore
 from flow2api.errors import ContentPolicyError, UpstreamRateLimitedError
-from flow2api.keys import API_KEYS, RATE_LIMITER, SETTINGS, STATE
-from flow2api.limits import InProcessRateLimiter
+from flow2api.limits import RATE_LIMITER, InProcessRateLimiter
 from flow2api.pipeline import auth_middleware, context_middleware, errors_middleware, rate_limit_middleware
 from flow2api.pipeline.context import stamp_request_id
-from flow2api.request_state import Caller
-from flow2api.settings import RateLimitSection, Settings, SettingsHolder
+from flow2api.request_state import STATE, Caller
+from flow2api.settings import SETTINGS, RateLimitSection, Settings, SettingsHolder
 from flow2api.storage import Database
 
 
@@ -34,7 +33,7 @@ def bare_app(*middlewares, prefix: str = "/v1") -> web.Application:
 
 
 async def test_context_echoes_or_creates_a_request_id(aiohttp_client) -> None:
-    from flow2api.keys import REQUEST_LOGS
+    from flow2api.storage.tasks import REQUEST_LOGS
 
     class Logs:
         rows: list[dict] = []
@@ -73,7 +72,7 @@ async def test_errors_render_in_the_surface_shape_without_traces(aiohttp_client,
     sub.router.add_get("/boom", boom)
     sub.router.add_get("/limited", limited)
     app.add_subapp(prefix, sub)
-    from flow2api.keys import REQUEST_LOGS
+    from flow2api.storage.tasks import REQUEST_LOGS
 
     class Logs:
         def add(self, **row) -> None:
@@ -95,7 +94,7 @@ async def test_errors_render_in_the_surface_shape_without_traces(aiohttp_client,
 
 async def auth_app(tmp_path: Path, prefix: str = "/v1") -> tuple[web.Application, ApiKeyStore, Database]:
     app = bare_app(auth_middleware, prefix=prefix)
-    from flow2api.keys import REQUEST_LOGS
+    from flow2api.storage.tasks import REQUEST_LOGS
 
     class Logs:
         def add(self, **row) -> None:
@@ -177,7 +176,7 @@ async def test_rate_limit_stage_answers_429_with_retry_after(aiohttp_client) -> 
         request[STATE].caller = Caller(name="global")
         return await handler(request)
 
-    from flow2api.keys import REQUEST_LOGS
+    from flow2api.storage.tasks import REQUEST_LOGS
 
     class Logs:
         def add(self, **row) -> None:

@@ -12,25 +12,26 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from pydantic import BaseModel, ConfigDict
 
-from flow2api.catalog import CatalogHolder
-from flow2api.errors import ContentPolicyError, Flow2APIError, UpstreamUnavailableError
 from flow2api.api.metrics import Metrics
 from flow2api.api.runs import start_job
+from flow2api.catalog import CATALOG, CatalogHolder
+from flow2api.discovery import PROVIDERS
+from flow2api.errors import ContentPolicyError, Flow2APIError, UpstreamUnavailableError
 from flow2api.jobs import Collaborators, JobEngine, Result
-from flow2api.keys import CATALOG, ENGINE, HTTP_SESSIONS, POOL, PROVIDERS, REQUEST_LOGS, SETTINGS, STATE
+from flow2api.jobs.engine import ENGINE
 from flow2api.media import MediaCache
 from flow2api.pipeline import context_middleware, errors_middleware, generation
 from flow2api.pipeline.proxy import proxy_middleware
 from flow2api.pipeline.route import route_middleware
 from flow2api.pipeline.selection import selection_middleware
 from flow2api.plugin import AccountUpdate, Call, Kind, MediaOutput, Progress
-from flow2api.pool import AccountPool
-from flow2api.proxies import HttpSessions
-from flow2api.request_state import Caller
-from flow2api.settings import Settings, SettingsHolder
+from flow2api.pool import POOL, AccountPool
+from flow2api.proxies import HTTP_SESSIONS, HttpSessions
+from flow2api.request_state import STATE, Caller
+from flow2api.settings import SETTINGS, Settings, SettingsHolder
 from flow2api.storage import Database, SecretBox
 from flow2api.storage.accounts import AccountRepository
-from flow2api.storage.tasks import TaskRepository
+from flow2api.storage.tasks import REQUEST_LOGS, TaskRepository
 from flow2api.storage.usage import UsageRepository
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32

@@ -14,11 +14,11 @@ from pathlib import Path
 import pproxy
 import pytest
 from aiohttp import web
-from openai import AsyncOpenAI, APIStatusError
-
-from flow2api.keys import HTTP_SESSIONS
-from flow2api.pool.maintenance import maintain_once
 from flow2api_videofx.emulator import EmulatorSettings, FaultRule, FlowEmulator
+from openai import APIStatusError, AsyncOpenAI
+
+from flow2api.pool.maintenance import maintain_once
+from flow2api.proxies import HTTP_SESSIONS
 from tests.conftest import API_KEY, Gateway, Upstream, make_settings
 
 MODEL = "gemini-3.1-flash-image-landscape"

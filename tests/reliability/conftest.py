@@ -20,14 +20,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from flow2api_videofx.emulator import EmulatorSettings, FlowEmulator
 
 from flow2api.app import create_app
 from flow2api.discovery import build_providers
-from flow2api.pool import AccountPool
-from flow2api.keys import POOL
+from flow2api.pool import POOL, AccountPool
 from flow2api.settings import Settings
-
-from flow2api_videofx.emulator import EmulatorSettings, FlowEmulator
 from tests.conftest import VIDEOFX_FACTORIES, Upstream
 
 FULL = os.environ.get("FLOW2API_DRILL_FULL") == "1"

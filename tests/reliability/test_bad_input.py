@@ -37,7 +37,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from flow2api.keys import DATABASE
+from flow2api.storage import DATABASE
 from tests.conftest import API_KEY, Upstream, make_settings
 from tests.reliability.conftest import FULL, IMAGE_MODEL
 from tests.reliability.malformed import IMAGE_LIMIT, Case, cases

@@ -34,7 +34,7 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from flow2api.keys import API_KEYS
+from flow2api.apikeys import API_KEYS
 from flow2api.logs import REDACTOR, SecretRedactor
 from tests.conftest import API_KEY, Upstream, make_settings
 from tests.reliability.conftest import IMAGE_MODEL, eventually

@@ -43,9 +43,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from flow2api.keys import DATABASE, PROVIDERS
 from flow2api_videofx.emulator import EmulatorSettings, FlowEmulator
+
+from flow2api.discovery import PROVIDERS
+from flow2api.storage import DATABASE
 from tests.conftest import API_KEY, Upstream, make_settings
 from tests.reliability.conftest import FULL, IMAGE_MODEL, eventually, served_like_cli
 

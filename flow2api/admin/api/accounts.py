@@ -32,7 +32,7 @@ from flow2api.admin.pages.accounts import family_credentials, find_account, matc
 from flow2api.admin.transfer import build_export, parse_import, run_import
 from flow2api.admin.views import account_view
 from flow2api.errors import InvalidRequestError
-from flow2api.keys import POOL
+from flow2api.pool import POOL
 
 
 async def list_accounts(request: web.Request) -> web.Response:

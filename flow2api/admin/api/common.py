@@ -22,8 +22,9 @@ from typing import Any
 
 from aiohttp import web
 
-from flow2api.admin.auth import admin_of, must_change_password
+from flow2api.admin.auth import ADMIN_CALLER, admin_of, must_change_password
 from flow2api.admin.csrf import SAFE_METHODS, CsrfError, check_csrf
+from flow2api.admin.store import ADMIN_STORE
 from flow2api.errors import (
     AuthenticationError,
     Flow2APIError,
@@ -32,7 +33,6 @@ from flow2api.errors import (
     PayloadTooLargeError,
     PermissionDeniedError,
 )
-from flow2api.keys import ADMIN_CALLER, ADMIN_STORE
 from flow2api.pipeline.errors import error_response
 
 log = logging.getLogger(__name__)

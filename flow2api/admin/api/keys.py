@@ -22,9 +22,10 @@ from aiohttp import web
 from flow2api.admin.api.common import json_response, read_json
 from flow2api.admin.forms import KeyCreate, KeyFields, TokenCreate, parse
 from flow2api.admin.pages.apikeys import check_models
+from flow2api.admin.store import ADMIN_STORE
 from flow2api.admin.views import key_view, token_view
+from flow2api.apikeys import API_KEYS
 from flow2api.errors import InvalidRequestError, NotFoundError
-from flow2api.keys import ADMIN_STORE, API_KEYS
 
 
 async def _key_or_404(request: web.Request):  # noqa: ANN202 - an ApiKeyRecord

@@ -28,9 +28,11 @@ from flow2api.admin.pages.logs import int_param, log_filter
 from flow2api.admin.pages.models import alias_rows, catalog_rows, catalog_state
 from flow2api.admin.proxytest import try_proxy
 from flow2api.admin.queries import recent_requests, recent_tasks
+from flow2api.admin.settings_edit import SETTINGS_EDITOR
+from flow2api.catalog import CATALOG
 from flow2api.errors import InvalidRequestError
-from flow2api.keys import CATALOG, DATABASE, SETTINGS_EDITOR
 from flow2api.settings import SettingsError
+from flow2api.storage import DATABASE
 
 
 async def get_overview(request: web.Request) -> web.Response:

@@ -20,8 +20,8 @@ from flow2api.admin.render import flash, render
 from flow2api.admin.transfer import build_export, parse_import, run_import
 from flow2api.admin.views import ACCOUNT_STATES, account_view
 from flow2api.errors import Flow2APIError, InvalidRequestError, NotFoundError
-from flow2api.keys import DATABASE, POOL
-from flow2api.pool import AccountPool
+from flow2api.pool import POOL, AccountPool
+from flow2api.storage import DATABASE
 from flow2api.storage.accounts import AccountRecord
 
 EDIT_FIELDS = ("name", "remark", "image_concurrency", "video_concurrency", "proxy_url")

@@ -16,8 +16,9 @@ from aiohttp import web
 from flow2api.admin.forms import KeyCreate, KeyFields, form_data, parse
 from flow2api.admin.render import flash, render
 from flow2api.admin.views import key_view
+from flow2api.apikeys import API_KEYS
+from flow2api.catalog import CATALOG
 from flow2api.errors import InvalidRequestError, NotFoundError
-from flow2api.keys import API_KEYS, CATALOG
 
 KEY_FIELDS = ("name", "rpm", "concurrency", "models", "expires_at")
 

@@ -18,7 +18,10 @@ from flow2api import __version__
 from flow2api.admin.queries import request_totals, requests_by_account, task_counts
 from flow2api.admin.render import render
 from flow2api.admin.views import ACCOUNT_STATES, account_view
-from flow2api.keys import CATALOG, DATABASE, POOL, PROVIDERS
+from flow2api.catalog import CATALOG
+from flow2api.discovery import PROVIDERS
+from flow2api.pool import POOL
+from flow2api.storage import DATABASE
 
 
 async def overview(request: web.Request) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from aiohttp import web
 
 from flow2api.admin.auth import PASSWORD_PATH, admin_of, end_admin_session, must_change_password, start_admin_session
 from flow2api.admin.render import flash, render
-from flow2api.admin.store import PasswordPolicyError
-from flow2api.keys import ADMIN_STORE, LOGIN_THROTTLE
+from flow2api.admin.store import ADMIN_STORE, PasswordPolicyError
+from flow2api.admin.throttle import LOGIN_THROTTLE
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from flow2api.admin.queries import LogFilter, recent_requests, recent_tasks
 from flow2api.admin.render import render
 from flow2api.errors import InvalidRequestError
-from flow2api.keys import DATABASE
+from flow2api.storage import DATABASE
 from flow2api.storage.tasks import FAILED, QUEUED, RUNNING, SUCCEEDED
 
 TASK_STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED)

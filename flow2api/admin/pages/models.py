@@ -15,8 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from flow2api.admin.render import flash, render
-from flow2api.catalog import Catalog, CatalogHolder
-from flow2api.keys import CATALOG
+from flow2api.catalog import CATALOG, Catalog, CatalogHolder
 
 
 def catalog_rows(catalog: Catalog) -> list[dict[str, Any]]:

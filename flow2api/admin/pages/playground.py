@@ -15,7 +15,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from flow2api.admin.render import render
-from flow2api.keys import CATALOG
+from flow2api.catalog import CATALOG
 
 
 async def playground_page(request: web.Request) -> web.StreamResponse:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from flow2api.admin.render import flash, render
+from flow2api.admin.store import ADMIN_STORE
 from flow2api.admin.views import token_view
 from flow2api.errors import NotFoundError
-from flow2api.keys import ADMIN_STORE
 
 
 async def _page(request: web.Request, *, new_token: str | None = None) -> web.Response:

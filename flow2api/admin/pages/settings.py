@@ -20,9 +20,8 @@ from multidict import MultiMapping
 from flow2api.admin.forms import ProxyTest, form_data, parse
 from flow2api.admin.proxytest import try_proxy
 from flow2api.admin.render import flash, render
-from flow2api.admin.settings_edit import FieldSpec
+from flow2api.admin.settings_edit import SETTINGS_EDITOR, FieldSpec
 from flow2api.errors import InvalidRequestError
-from flow2api.keys import SETTINGS_EDITOR
 from flow2api.settings import SettingsError
 
 

@@ -19,18 +19,25 @@ import openai
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
-from flowweb_helpers import (
-    CATALOG, EXECUTOR_TOKEN, FLOWWEB_FACTORIES, JPEG, PNG, chat, download, png_data_uri, result_url,
-)
-
-from flow2api.app import create_app
-from flow2api.discovery import build_providers
-from flow2api.keys import PROVIDERS
-from flow2api.plugin import Call, Job, Kind, MediaOutput
-from flow2api.pool.pool import AccountHandle
 from flow2api_flowweb.browser import BrowserHub
 from flow2api_flowweb.emulator import EmulatorAccount, EmulatorSettings, FlowWebEmulator
 from flow2api_flowweb.options import VideoOptions
+from flowweb_helpers import (
+    CATALOG,
+    EXECUTOR_TOKEN,
+    FLOWWEB_FACTORIES,
+    JPEG,
+    PNG,
+    chat,
+    download,
+    png_data_uri,
+    result_url,
+)
+
+from flow2api.app import create_app
+from flow2api.discovery import PROVIDERS, build_providers
+from flow2api.plugin import Call, Job, Kind, MediaOutput
+from flow2api.pool.pool import AccountHandle
 from tests.conftest import Gateway, make_settings
 
 CHROMIUM = "/usr/bin/chromium"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import aiohttp
+from flow2api_flowweb.options import VideoOptions
 from flowweb_helpers import FlowWeb, chat, download, result_url
 
-from flow2api.keys import PROVIDERS
+from flow2api.discovery import PROVIDERS
 from flow2api.plugin import Call, Job, Kind, MediaOutput, Progress, Submitted, Submitting, Usage
 from flow2api.pool.pool import AccountHandle
-from flow2api_flowweb.options import VideoOptions
 from tests.conftest import Gateway
 
 

@@ -12,16 +12,15 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from openai import AsyncOpenAI
-from PIL import Image
-
-from flow2api.keys import POOL
-from flow2api.plugin import AccountUpdate, AccountView
-from flow2api.pool import AccountPool
-from flow2api.testing import API_KEY
 from flow2api_videofx.client import FlowClient
 from flow2api_videofx.config import CaptchaConfig, FlowConfig
 from flow2api_videofx.emulator import FlowEmulator
+from openai import AsyncOpenAI
+from PIL import Image
+
+from flow2api.plugin import AccountUpdate, AccountView
+from flow2api.pool import POOL, AccountPool
+from flow2api.testing import API_KEY
 
 __all__ = ["API_KEY"]
 

@@ -6,14 +6,14 @@ import asyncio
 import time
 
 import pytest
+from flow2api_videofx.captcha_chain import BUILTIN_SOURCES
+from flow2api_videofx.config import VideoFXConfig, load_config
+from flow2api_videofx.family import VideoFXFamily
 from videofx_helpers import Gateway, Upstream, data_uri, fake_account, png, user
 
+from flow2api.discovery import PROVIDERS
 from flow2api.errors import CredentialRejectedError
-from flow2api.keys import PROVIDERS
 from flow2api.plugin import AccountUpdate, AccountView
-from flow2api_videofx.config import VideoFXConfig, load_config
-from flow2api_videofx.captcha_chain import BUILTIN_SOURCES
-from flow2api_videofx.family import VideoFXFamily
 
 MODEL = "veo_3_1_t2v_fast_landscape"
 IMAGE_MODEL = "gemini-3.1-flash-image-landscape"

@@ -6,10 +6,10 @@ import asyncio
 
 import openai
 import pytest
+from flow2api_videofx.polling import ACTIVE, FAILED, PENDING, SUCCESSFUL, read_status
 from videofx_helpers import Gateway, fetch, is_mp4, user, video_url_of
 
-from flow2api.keys import PROVIDERS
-from flow2api_videofx.polling import ACTIVE, FAILED, PENDING, SUCCESSFUL, read_status
+from flow2api.discovery import PROVIDERS
 
 MODEL = "veo_3_1_t2v_fast_landscape"
 

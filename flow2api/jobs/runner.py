@@ -27,19 +27,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import aclosing
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 
+from flow2api.catalog import CATALOG
 from flow2api.errors import Flow2APIError
 from flow2api.jobs import JobSpec
-from flow2api.keys import CATALOG, ENGINE, SETTINGS, TASKS, VIDEO_INPUTS
+from flow2api.jobs.engine import ENGINE
 from flow2api.logs import request_id_var
+from flow2api.media import VIDEO_INPUTS
 from flow2api.pipeline.proxy import ProxyRouting
 from flow2api.pipeline.selection import select
 from flow2api.plugin import Kind
 from flow2api.request_state import Caller
-from flow2api.storage.tasks import FAILED
+from flow2api.settings import SETTINGS
+from flow2api.storage.tasks import FAILED, TASKS
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +147,4 @@ class VideoJobRunner:
             log.info("video job %s failed: %s", task_id, exc.code)
         await app[VIDEO_INPUTS].delete(task_id)
 
+VIDEO_JOBS: Final = web.AppKey("video_jobs", VideoJobRunner)
