@@ -22,7 +22,6 @@ from flow2api.api.gemini import create_gemini_app, setup_generate_routes
 from flow2api.api.health import setup_health_routes
 from flow2api.api.images import setup_image_routes
 from flow2api.api.media import setup_media_routes
-from flow2api.api.metrics import METRICS, Metrics, setup_metrics
 from flow2api.api.models import setup_model_routes
 from flow2api.api.openai import setup_openai_routes
 from flow2api.api.videos import setup_video_routes
@@ -34,6 +33,7 @@ from flow2api.jobs.engine import ENGINE
 from flow2api.jobs.runner import VIDEO_JOBS, VideoJobRunner
 from flow2api.limits import RATE_LIMITER, InProcessRateLimiter
 from flow2api.media import MEDIA, VIDEO_INPUTS, InputStore, MediaCache
+from flow2api.metrics import METRICS, Metrics, setup_metrics
 from flow2api.pipeline import API_MIDDLEWARES, ROOT_MIDDLEWARES
 from flow2api.pipeline.context import stamp_request_id
 from flow2api.plugin import Provider

@@ -35,11 +35,11 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
+import aiohttp
 from aiohttp import web
 
-from flow2api.api.metrics import METRICS
 from flow2api.discovery import PROVIDERS
 from flow2api.errors import (
     Flow2APIError,
@@ -51,6 +51,7 @@ from flow2api.errors import (
 from flow2api.jobs.events import ACCEPTED, JobEvent, Result
 from flow2api.jobs.urls import media_url
 from flow2api.media import MEDIA, MediaCache
+from flow2api.metrics import METRICS, Metrics
 from flow2api.pipeline.proxy import SessionChooser
 from flow2api.pipeline.selection import Selection
 from flow2api.plugin import Call, InputImage, Job, Kind, MediaOutput, Progress, Provider, Submitted, Submitting, Usage
@@ -60,9 +61,6 @@ from flow2api.request_state import Caller
 from flow2api.settings import SETTINGS, SettingsHolder
 from flow2api.storage.tasks import FAILED, QUEUED, RUNNING, SUCCEEDED, TASKS, TaskRepository
 from flow2api.storage.usage import USAGE, UsageRepository
-
-if TYPE_CHECKING:  # api.metrics reads app keys itself; the engine only needs the type
-    from flow2api.api.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +187,7 @@ class JobEngine:
             await events.aclose()
 
     async def _attempt(
-        self, spec: JobSpec, run: _Run, lease: Lease, http: Any, number: int,
+        self, spec: JobSpec, run: _Run, lease: Lease, http: aiohttp.ClientSession, number: int,
     ) -> AsyncIterator[JobEvent]:
         """One attempt on ``lease``: row to ``in_progress``, provider events → job events, row closed."""
         parts = self.parts
@@ -293,7 +291,7 @@ class JobEngine:
             outputs=outputs, duration_ms=duration * 1000,
         )
 
-    async def _cache(self, http: Any, event: MediaOutput, base: str) -> Result:
+    async def _cache(self, http: aiohttp.ClientSession, event: MediaOutput, base: str) -> Result:
         """Store one output in the media cache (bytes, or streamed from its upstream URL) → :class:`Result`."""
         media = self.parts.media
         if event.data is not None:
@@ -320,5 +318,6 @@ class JobEngine:
             await asyncio.shield(self.parts.tasks.abandon(task_id, "client_disconnected: the client went away"))
         except (asyncio.CancelledError, Exception):  # noqa: BLE001 - bookkeeping must not mask the real exit
             log.info("could not mark task %s as abandoned", task_id)
+
 
 ENGINE: Final = web.AppKey("job_engine", JobEngine)

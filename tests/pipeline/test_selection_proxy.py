@@ -12,7 +12,6 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from pydantic import BaseModel, ConfigDict
 
-from flow2api.api.metrics import Metrics
 from flow2api.api.runs import start_job
 from flow2api.catalog import CATALOG, CatalogHolder
 from flow2api.discovery import PROVIDERS
@@ -20,6 +19,7 @@ from flow2api.errors import ContentPolicyError, Flow2APIError, UpstreamUnavailab
 from flow2api.jobs import Collaborators, JobEngine, Result
 from flow2api.jobs.engine import ENGINE
 from flow2api.media import MediaCache
+from flow2api.metrics import Metrics
 from flow2api.pipeline import context_middleware, errors_middleware, generation
 from flow2api.pipeline.proxy import proxy_middleware
 from flow2api.pipeline.route import route_middleware
