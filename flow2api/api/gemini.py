@@ -91,8 +91,8 @@ async def _read_inputs(request: web.Request) -> tuple[str, tuple[InputImage, ...
     """Prompt and input images of the request (``fileData`` URIs fetched), read before any account is leased."""
     reader = input_reader(request)
     given = gemini_input(request[STATE].body or {}, max_bytes=reader.max_bytes)
-    images = [img if isinstance(img, InputImage) else await reader.from_url(img, param="contents.parts.fileData")
-              for img in given.images]
+    images = await reader.read_all(
+        [img if isinstance(img, InputImage) else (img, "contents.parts.fileData") for img in given.images])
     return given.prompt, tuple(images)
 
 

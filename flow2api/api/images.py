@@ -177,7 +177,7 @@ async def create_image_edit(request: web.Request) -> web.Response:
     """
     reader = input_reader(request)
     max_bytes = reader.max_bytes
-    images: list[InputImage] = []
+    given: list[InputImage | tuple[str, str]] = []  # decoded uploads, and URLs read below all at once
     if request.content_type in FORM_TYPES:
         form, fields = await read_form(request)
         if "mask" in form:
@@ -185,9 +185,9 @@ async def create_image_edit(request: web.Request) -> web.Response:
         for name in ("image", "image[]"):
             for value in form.getall(name, []):
                 if isinstance(value, web.FileField):
-                    images.append(decode_image(value.file.read(max_bytes + 1), param=name, max_bytes=max_bytes))
+                    given.append(decode_image(value.file.read(max_bytes + 1), param=name, max_bytes=max_bytes))
                 elif isinstance(value, str) and value:
-                    images.append(await reader.from_url(value, param=name))
+                    given.append((value, name))
     else:
         fields = await read_json_object(request)
         if fields.get("mask"):
@@ -196,11 +196,12 @@ async def create_image_edit(request: web.Request) -> web.Response:
             url = item.get("image_url") if isinstance(item, dict) else item
             if not isinstance(url, str):
                 raise InvalidRequestError("images[] items need an image_url.", param=f"images[{i}]")
-            images.append(await reader.from_url(url, param=f"images[{i}]"))
+            given.append((url, f"images[{i}]"))
         if isinstance(fields.get("image"), str):
-            images.append(await reader.from_url(fields["image"], param="image"))
-    if not images:
+            given.append((fields["image"], "image"))
+    if not given:
         raise InvalidRequestError("You must provide at least one image to edit ('image').", param="image")
+    images = await reader.read_all(given)
     model, prompt, n, response_format = _common(fields)
     hints = hints_from_image(images[0].data, hints_from_body(fields))
     summary = summarize_request({**fields, "image": [f"<{img.mime_type}, {len(img.data)} bytes>" for img in images]})

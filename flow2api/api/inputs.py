@@ -14,11 +14,12 @@ surface makes the first input image of the next turn.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -39,6 +40,7 @@ from flow2api.settings import SETTINGS
 log = logging.getLogger(__name__)
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+PARALLEL_FETCHES = 4  # input URLs of one request fetched at once
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp"})
 _MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?\s*\)")
 # Spec §5.2: a systemInstruction that looks like agent/tool scaffolding is dropped, not prepended to a media prompt.
@@ -103,6 +105,27 @@ class ImageReader:
         if url.startswith("/media/"):
             raise InvalidRequestError("The referenced flow2api media file has expired or does not exist.", param=param)
         return await self.fetch(url, param=param)
+
+    async def read_all(self, items: Sequence[InputImage | tuple[str, str]]) -> list[InputImage]:
+        """Images already decoded and ``(url, param)`` pairs → images in the same order; the URLs are read
+        concurrently (at most :data:`PARALLEL_FETCHES` at once). The first failure (400/413 naming its
+        ``param``) is raised and the other reads are cancelled."""
+        gate = asyncio.Semaphore(PARALLEL_FETCHES)
+
+        async def one(item: InputImage | tuple[str, str]) -> InputImage:
+            if isinstance(item, InputImage):
+                return item
+            async with gate:
+                return await self.from_url(item[0], param=item[1])
+
+        if sum(not isinstance(item, InputImage) for item in items) <= 1:
+            return [await one(item) for item in items]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(item)) for item in items]
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        return [task.result() for task in tasks]
 
     async def cached(self, url: str) -> bytes | None:
         """The bytes of one of our media files when ``url`` names one that is still cached, else ``None``."""

@@ -83,7 +83,7 @@ async def _read_inputs(request: web.Request, body: dict[str, Any]) -> tuple[str,
     if len(extends) > 1 or (extends and not extends[0]):
         raise InvalidRequestError("Give one extend://<media id> to extend a video.", param="messages")
     extend_media_id = extends[0] if extends else None
-    images = [await reader.from_url(url, param="messages") for url in urls if not url.startswith(EXTEND_SCHEME)]
+    images = await reader.read_all([(url, "messages") for url in urls if not url.startswith(EXTEND_SCHEME)])
     if state.entry.kind is Kind.IMAGE:
         url = history_image_url(messages)
         data = await reader.cached(url) if url else None

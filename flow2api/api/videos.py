@@ -122,18 +122,18 @@ async def _read_create(request: web.Request) -> tuple[dict[str, Any], list[Input
     """The create request's fields and its reference image(s), from multipart or JSON."""
     reader = input_reader(request)
     max_bytes = reader.max_bytes
-    images: list[InputImage] = []
+    given: list[InputImage | tuple[str, str]] = []  # decoded uploads, and URLs read below all at once
     if request.content_type in FORM_TYPES:
         form, fields = await read_form(request)
         for value in form.getall("input_reference", []):
             if isinstance(value, web.FileField):
                 data = value.file.read(max_bytes + 1)
-                images.append(decode_image(data, param="input_reference", max_bytes=max_bytes))
+                given.append(decode_image(data, param="input_reference", max_bytes=max_bytes))
             elif value:
-                images.append(await reader.from_url(value, param="input_reference"))
+                given.append((value, "input_reference"))
         # The SDK sends {"image_url": …} as the multipart field input_reference[image_url].
         if fields.get("input_reference[image_url]"):
-            images.append(await reader.from_url(fields["input_reference[image_url]"], param="input_reference"))
+            given.append((fields["input_reference[image_url]"], "input_reference"))
         if fields.get("input_reference[file_id]"):
             raise _file_id_refused()
     else:
@@ -144,11 +144,11 @@ async def _read_create(request: web.Request) -> tuple[dict[str, Any], list[Input
                 raise _file_id_refused()
             ref = ref.get("image_url")
         if isinstance(ref, str) and ref:
-            images.append(await reader.from_url(ref, param="input_reference"))
+            given.append((ref, "input_reference"))
         elif ref is not None:
             raise InvalidRequestError(
                 "'input_reference' must be an image URL or {\"image_url\": …}.", param="input_reference")
-    return fields, images
+    return fields, await reader.read_all(given)
 
 
 def _file_id_refused() -> InvalidRequestError:
