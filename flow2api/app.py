@@ -28,6 +28,7 @@ from flow2api.api.videos import setup_video_routes
 from flow2api.apikeys import API_KEYS, ApiKeyStore
 from flow2api.catalog import CATALOG, CatalogHolder
 from flow2api.discovery import PROVIDERS, build_providers, families_of, installed_factories
+from flow2api.fetcher import FETCHER, AddressPolicy, GuardedFetcher
 from flow2api.jobs import Collaborators, JobEngine
 from flow2api.jobs.engine import ENGINE
 from flow2api.jobs.runner import VIDEO_JOBS, VideoJobRunner
@@ -81,6 +82,7 @@ def create_app(
     app[PROVIDERS] = dict(providers)
     app[DEMO] = bool(demo_accounts)
     app[HTTP_SESSIONS] = http
+    app[FETCHER] = GuardedFetcher(AddressPolicy(settings.inputs.allow_networks), timeout=settings.inputs.fetch_timeout)
     app[DATABASE] = database
     app[TASKS] = TaskRepository(database)
     app[REQUEST_LOGS] = RequestLogRepository(database)
@@ -136,6 +138,7 @@ def _mount_family_apps(app: web.Application, providers: Mapping[str, Provider]) 
 async def _http_sessions(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[HTTP_SESSIONS].close()
+    await app[FETCHER].close()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

@@ -17,6 +17,7 @@ is read as a TOML value when it parses as one, else as a string), e.g.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import tomllib
@@ -26,7 +27,7 @@ from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +163,29 @@ class LoggingSection(_Section):
     request_log_max_rows: int = Field(100_000, ge=0, description="request log rows kept at most; 0 = no row limit")
 
 
+class InputsSection(_Section):
+    """``[inputs]``: how client-given image URLs are fetched (:mod:`flow2api.fetcher`)."""
+
+    allow_networks: list[str] = Field(
+        default_factory=list, description="networks (CIDR) image URLs may reach besides public addresses"
+    )
+    use_proxy: bool = Field(False, description="fetch image URLs through the [proxy] proxy instead of directly")
+    fetch_timeout: float = Field(30, gt=0, description="seconds for one image URL, redirects included")
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"not a network in CIDR form: {value!r}") from None
+        return values
+
+
 CORE_SECTIONS = (
-    "global", "server", "storage", "proxy", "cache", "generation", "admin", "call_logic", "rate_limit", "catalog", "demo", "logging",
+    "global", "server", "storage", "proxy", "cache", "generation", "inputs", "admin", "call_logic", "rate_limit",
+    "catalog", "demo", "logging",
 )
 
 
@@ -176,6 +198,7 @@ class Settings(_Section):
     proxy: ProxySection = Field(default_factory=ProxySection)
     cache: CacheSection = Field(default_factory=CacheSection)
     generation: GenerationSection = Field(default_factory=GenerationSection)
+    inputs: InputsSection = Field(default_factory=InputsSection)
     admin: AdminSection = Field(default_factory=AdminSection)
     call_logic: CallLogicSection = Field(default_factory=CallLogicSection)
     rate_limit: RateLimitSection = Field(default_factory=RateLimitSection)

@@ -30,6 +30,7 @@ from aiohttp.http_exceptions import BadHttpMessage
 from multidict import MultiDictProxy
 
 from flow2api.errors import InvalidRequestError, PayloadTooLargeError
+from flow2api.fetcher import FETCHER, GuardedFetcher
 from flow2api.jobs.urls import media_name_from_url
 from flow2api.media import MEDIA, MediaCache
 from flow2api.media.types import sniff_mime
@@ -86,10 +87,12 @@ def decode_data_uri(uri: str, *, param: str, max_bytes: int = MAX_IMAGE_BYTES) -
 
 @dataclass(frozen=True, slots=True)
 class ImageReader:
-    """Reads input images for one request: ``http()`` gives the session that fetches URLs (asked only when one
-    is fetched, so a request without URL inputs opens no session), ``media`` serves our own, ``max_bytes`` caps each."""
+    """Reads input images for one request: ``fetcher`` downloads URLs, ``proxy()`` the proxy session to send
+    them through (``None``: direct; asked only when a URL is fetched, so a request without one opens no
+    session), ``media`` serves our own, ``max_bytes`` caps each."""
 
-    http: Callable[[], aiohttp.ClientSession]
+    fetcher: GuardedFetcher
+    proxy: Callable[[], aiohttp.ClientSession | None]
     media: MediaCache
     max_bytes: int = MAX_IMAGE_BYTES
 
@@ -133,25 +136,25 @@ class ImageReader:
         return await self.media.read_bytes(name) if name is not None else None
 
     async def fetch(self, url: str, *, param: str) -> InputImage:
-        """Download an ``http(s)`` image (≤ ``max_bytes``, 30 s); 400 when it cannot be fetched or is not an image."""
-        try:
-            async with self.http().get(url, timeout=aiohttp.ClientTimeout(total=30)) as resp:
-                if resp.status >= 400:
-                    raise InvalidRequestError(
-                        f"Fetching an input image URL failed with HTTP {resp.status}.", param=param)
-                data = await resp.content.read(self.max_bytes + 1)
-        except (aiohttp.ClientError, TimeoutError):
-            raise InvalidRequestError("An input image URL could not be fetched.", param=param) from None
+        """Download an ``http(s)`` image through the guarded fetcher (:mod:`flow2api.fetcher`: public addresses
+        only, checked redirects, ≤ ``max_bytes``); 400 when refused or not an image, 413 when too large."""
+        data = await self.fetcher.fetch(url, param=param, max_bytes=self.max_bytes, via=self.proxy())
         return decode_image(data, param=param, max_bytes=self.max_bytes)
 
 
 def input_reader(request: web.Request) -> ImageReader:
-    """The request's :class:`ImageReader`: inputs are fetched before any account is leased, so through the
-    ``[proxy]`` session (else direct), capped at ``[generation] max_input_image_bytes``."""
+    """The request's :class:`ImageReader`: inputs are read before any account is leased, directly through the
+    guarded fetcher (``[inputs] use_proxy``: through the ``[proxy]`` session), capped at ``[generation]
+    max_input_image_bytes``."""
     app = request.config_dict
     settings = app[SETTINGS].current
-    return ImageReader(partial(app[HTTP_SESSIONS].get, settings.global_proxy_url), app[MEDIA],
-                       settings.generation.max_input_image_bytes)
+    proxy_url = settings.global_proxy_url if settings.inputs.use_proxy else None
+    proxy = partial(app[HTTP_SESSIONS].get, proxy_url) if proxy_url else _direct
+    return ImageReader(app[FETCHER], proxy, app[MEDIA], settings.generation.max_input_image_bytes)
+
+
+def _direct() -> None:
+    return None
 
 
 def _content_text(content: Any) -> str:

@@ -147,7 +147,7 @@ async def test_input_images_from_data_uri_and_http_url(
     origin = web.Application()
     origin.router.add_get("/cat.png", image)
     server = await aiohttp_server(origin)
-    gw = await fake.start()
+    gw = await fake.start(inputs={"allow_networks": ["127.0.0.1/32"]})  # the image host is on loopback here
     inline = png(10, 10)
     await sdk(gw).chat.completions.create(model=IMAGE_MODEL, messages=[{"role": "user", "content": [
         {"type": "text", "text": "combine"},
