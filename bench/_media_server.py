@@ -30,7 +30,9 @@ from pydantic import BaseModel, ConfigDict
 from flow2api.app import create_app
 from flow2api.discovery import build_providers
 from flow2api.logs import configure_logging
-from flow2api.plugin import AccountUpdate, AccountView, Call, Kind, MediaOutput, PluginContext, Progress
+from flow2api.plugin import (
+    AccountUpdate, AccountView, Call, FamilyBase, Kind, MediaOutput, PluginContext, Progress, ProviderBase,
+)
 from flow2api.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,7 +43,7 @@ API_KEY = "bench-key-0123456789"
 MODEL = "bench-video"
 
 
-class BenchFamily:
+class BenchFamily(FamilyBase):
     """Accounts ``{"token": …}``; nothing to refresh."""
 
     name = "bench"
@@ -57,9 +59,6 @@ class BenchFamily:
     async def refresh(self, account: Any, http: aiohttp.ClientSession) -> None:
         return None
 
-    def demo_upstream(self, data_dir: Path) -> None:
-        return None
-
 
 class BenchOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -68,7 +67,7 @@ class BenchOptions(BaseModel):
 def provider_factory(url: str):  # noqa: ANN201
     family = BenchFamily()
 
-    class BenchVideoProvider:
+    class BenchVideoProvider(ProviderBase):
         name = "bench-video"
         kinds = frozenset({Kind.VIDEO})
         Options = BenchOptions

@@ -121,16 +121,15 @@ def create_app(
     setup_media_routes(app)
     setup_metrics(app, app[VIDEO_JOBS].counts)
     setup_health_routes(app)
-    _mount_family_apps(app, providers)  # /api/<family>: the optional AccountFamily.web_app hook (plugin.py)
+    _mount_family_apps(app, providers)  # /api/<family>: the optional AccountFamily.web_app hook (flow2api.plugin)
     setup_admin(app, box)  # /login, /admin and /api sub-apps; after _database in cleanup order
     return app
 
 
 def _mount_family_apps(app: web.Application, providers: Mapping[str, Provider]) -> None:
-    """Mount each family's optional ``web_app()`` at ``/api/<family name>`` (see ``AccountFamily`` in plugin.py)."""
+    """Mount each family's optional ``web_app()`` at ``/api/<family name>`` (see ``flow2api.plugin.AccountFamily``)."""
     for family in families_of(providers).values():
-        hook = getattr(family, "web_app", None)
-        routes = hook() if callable(hook) else None
+        routes = family.web_app()
         if routes is not None:
             app.add_subapp(f"/api/{family.name}", routes)
 

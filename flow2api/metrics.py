@@ -31,6 +31,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from flow2api.media import MEDIA
+from flow2api.plugin import Kind
 from flow2api.pool import POOL
 from flow2api.request_state import STATE
 
@@ -85,8 +86,8 @@ class _StateCollector(Collector):
         pool = self._app[POOL]
         in_flight = GaugeMetricFamily("flow2api_in_flight", "Jobs running on accounts now", labels=["kind"])
         records = pool.records()
-        for kind in ("image", "video"):
-            in_flight.add_metric([kind], sum(pool.in_flight(r.id, kind) for r in records))
+        for kind in Kind:
+            in_flight.add_metric([kind.value], sum(pool.in_flight(r.id, kind) for r in records))
         yield in_flight
         accounts = GaugeMetricFamily("flow2api_accounts", "Accounts by state", labels=["state"])
         for state, count in pool.counts().items():

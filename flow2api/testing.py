@@ -40,7 +40,9 @@ from pydantic import BaseModel, ConfigDict
 import flow2api
 from flow2api.app import create_app
 from flow2api.discovery import build_providers
-from flow2api.plugin import AccountUpdate, AccountView, Call, Kind, MediaOutput, PluginContext, Progress, Submitted
+from flow2api.plugin import (
+    AccountUpdate, AccountView, Call, FamilyBase, Kind, MediaOutput, PluginContext, Progress, ProviderBase, Submitted,
+)
 from flow2api.pool import POOL, AccountPool
 from flow2api.settings import CORE_SECTIONS, Settings
 
@@ -152,7 +154,7 @@ class Script:
     resumes: list[tuple[Call, dict[str, Any]]] = field(default_factory=list)
 
 
-class FakeFamily:
+class FakeFamily(FamilyBase):
     """Accounts ``{"token": …}`` → e-mail ``<token>@fake.test``, tier ``fake``, 100 credits; nothing to refresh."""
 
     name = "fake"
@@ -169,9 +171,6 @@ class FakeFamily:
     async def refresh(self, account: Any, http: Any) -> None:
         return None
 
-    def demo_upstream(self, data_dir: Path) -> None:
-        return None
-
 
 FAKE_FAMILY = FakeFamily()
 
@@ -184,7 +183,7 @@ class FakeOptions(BaseModel):
     duration_seconds: int | None = None
 
 
-class FakeProvider:
+class FakeProvider(ProviderBase):
     """A provider whose ``generate``/``resume`` play the plans of its :class:`Script`.
 
     ``FakeProvider("fake-video", Kind.VIDEO, script=…)``; ``options`` swaps the ``Options`` model and

@@ -117,11 +117,10 @@ def plugin_models(providers: Mapping[str, Provider]) -> dict[str, BaseModel]:
     """Validated plugin sections found on providers (``provider.config.<section>``), by section name."""
     found: dict[str, BaseModel] = {}
     for provider in providers.values():
-        config = getattr(provider, "config", None)
-        if not isinstance(config, BaseModel):
+        config = provider.config
+        if config is None:
             continue
-        for name in type(config).model_fields:
-            value = getattr(config, name, None)
+        for name, value in config:  # a pydantic model iterates as (field name, value) pairs
             if isinstance(value, BaseModel):
                 found.setdefault(name, value)
     return found

@@ -14,6 +14,7 @@ from typing import Any
 
 from flow2api.admin.store import AdminTokenRecord
 from flow2api.apikeys import ApiKeyRecord
+from flow2api.plugin import Kind
 from flow2api.pool import AccountPool
 from flow2api.proxies import redact_proxy
 from flow2api.storage.accounts import AccountRecord
@@ -47,7 +48,7 @@ def account_view(record: AccountRecord, pool: AccountPool) -> dict[str, Any]:
         "state": account_state(record), "enabled": record.enabled,
         "image_enabled": record.image_enabled, "video_enabled": record.video_enabled,
         "image_concurrency": record.image_concurrency, "video_concurrency": record.video_concurrency,
-        "in_flight": {"image": pool.in_flight(record.id, "image"), "video": pool.in_flight(record.id, "video")},
+        "in_flight": {kind.value: pool.in_flight(record.id, kind) for kind in Kind},
         "proxy": redact_proxy(record.proxy_url) if record.proxy_url else None,
         "credits": record.credits, "tier": record.tier,
         "secrets": {name: mask(value) for name, value in sorted(record.secrets.items())},

@@ -232,7 +232,7 @@ async def create_video(request: web.Request) -> web.Response:
     caller = state.caller
     try:
         await app[TASKS].create(
-            task_id, kind="video", model=entry.id, prompt=prompt.strip(), surface=SURFACE,
+            task_id, kind=Kind.VIDEO.value, model=entry.id, prompt=prompt.strip(), surface=SURFACE,
             api_key=caller.name if caller else None, api_key_id=caller.key_id if caller else None,
             request=stored, idempotency_key=key, request_hash=digest,
         )

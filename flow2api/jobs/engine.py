@@ -193,9 +193,6 @@ class JobEngine:
         parts = self.parts
         tasks = parts.tasks
         provider = lease.provider
-        resume = getattr(provider, "resume", None) if spec.resume is not None else None
-        if spec.resume is not None and not callable(resume):
-            raise GenerationFailedError(f"The provider '{provider.name}' cannot resume an accepted job after a restart.")
         if not run.row:
             run.row = True  # before the write: a consumer cancelled during it still closes the row
             caller = spec.caller
@@ -209,7 +206,8 @@ class JobEngine:
         else:
             await tasks.update(spec.task_id, status=RUNNING, account_id=lease.account_id)
         call = Call(job=spec.job(lease), account=lease, http=http)
-        source = resume(call, dict(spec.resume or {})) if resume is not None else provider.generate(call)
+        # A provider without long-running jobs inherits ProviderBase.resume, which fails the job (GenerationFailedError).
+        source = provider.resume(call, dict(spec.resume)) if spec.resume is not None else provider.generate(call)
         generation = parts.settings.current.generation
         limit = generation.video_timeout if spec.kind is Kind.VIDEO else generation.image_timeout
         loop = asyncio.get_running_loop()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flow2api.catalog import Route
-from flow2api.plugin import AccountUpdate, AccountView, Provider
+from flow2api.plugin import AccountUpdate, AccountView, Kind, Provider
 
 if TYPE_CHECKING:
     from flow2api.pool.pool import AccountPool
@@ -56,7 +56,7 @@ class Lease(AccountHandle):
     ``finally``). ``route`` and ``provider`` say how this account serves the model.
     """
 
-    def __init__(self, pool: AccountPool, account_id: int, kind: str, route: Route, provider: Provider) -> None:
+    def __init__(self, pool: AccountPool, account_id: int, kind: Kind, route: Route, provider: Provider) -> None:
         super().__init__(pool, account_id)
         self.kind = kind
         self.route = route
@@ -64,7 +64,7 @@ class Lease(AccountHandle):
         self.released = False
 
     def __repr__(self) -> str:
-        return f"Lease(account_id={self.account_id}, kind={self.kind!r}, provider={self.provider.name!r})"
+        return f"Lease(account_id={self.account_id}, kind={self.kind.value!r}, provider={self.provider.name!r})"
 
 
 class SlotWaiters:

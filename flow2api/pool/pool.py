@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from flow2api.catalog import CatalogEntry, Route
+import aiohttp
+
+from flow2api.catalog import CatalogEntry
 from flow2api.errors import (
     CredentialRejectedError,
     Flow2APIError,
@@ -26,9 +28,10 @@ from flow2api.errors import (
     NoAccountAvailableError,
 )
 from flow2api.logs import register_secrets
-from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Provider
+from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Kind, Provider
+from flow2api.pool.candidates import find_candidates, has_slot
 from flow2api.pool.health import judge
-from flow2api.pool.leases import AccountHandle, Candidate, Lease, SlotWaiters
+from flow2api.pool.leases import AccountHandle, Lease, SlotWaiters
 from flow2api.pool.strategies import STRATEGIES, StrategyState
 from flow2api.proxies import HttpSessions
 from flow2api.settings import Settings, SettingsHolder
@@ -61,7 +64,7 @@ class AccountPool:
         self.http = http
         self._records: dict[int, AccountRecord] = {}
         self._projects: dict[int, list[str]] = defaultdict(list)
-        self._in_flight: dict[tuple[int, str], int] = defaultdict(int)
+        self._in_flight: dict[tuple[int, Kind], int] = defaultdict(int)
         self._waiters = SlotWaiters()
         self._tickets = itertools.count()
         self._refreshing: dict[int, asyncio.Task[None]] = {}
@@ -102,15 +105,14 @@ class AccountPool:
         )
 
     def describe(self, account_id: int) -> dict[str, Any]:
-        """Live, non-secret facts the account's family reports through its optional
-        ``describe_state`` hook (e.g. whether a browser executor is connected); ``{}`` without one."""
-        record = self._records[account_id]
-        hook = getattr(self.families.get(record.family), "describe_state", None)
-        return dict(hook(self.view(account_id))) if callable(hook) else {}
+        """Live, non-secret facts the account's family reports through its ``describe_state`` hook (e.g. whether
+        a browser executor is connected); ``{}`` when the family is not installed."""
+        family = self.families.get(self._records[account_id].family)
+        return dict(family.describe_state(self.view(account_id))) if family is not None else {}
 
-    def in_flight(self, account_id: int, kind: str) -> int:
-        """Jobs of ``kind`` (``"image"``/``"video"``) the account is serving now."""
-        return self._in_flight[(account_id, kind)]
+    def in_flight(self, account_id: int, kind: Kind) -> int:
+        """Jobs of ``kind`` the account is serving now."""
+        return self._in_flight.get((account_id, Kind(kind)), 0)
 
     def counts(self) -> dict[str, int]:
         """Accounts by state for ``/health``: total, enabled, disabled, cooling_down, in-flight jobs."""
@@ -188,61 +190,6 @@ class AccountPool:
 
     # -- leasing ---------------------------------------------------------------------------------------------
 
-    def _limit(self, record: AccountRecord, kind: str) -> int:
-        return record.image_concurrency if kind == "image" else record.video_concurrency
-
-    def _candidates(
-        self, entry: CatalogEntry, providers: Mapping[str, Provider], exclude: frozenset[int]
-    ) -> tuple[list[Candidate], str]:
-        kind = entry.kind.value
-        now = time.time()
-        logic = self.settings.call_logic
-        floor = logic.credits_floor if logic.call_mode == "credits" else 0
-        found: list[Candidate] = []
-        reasons: list[str] = []
-        routes: list[tuple[Route, Provider]] = []
-        for route in entry.routes:
-            provider = providers.get(route.provider)
-            if provider is not None and route.options is not None:
-                routes.append((route, provider))
-        if not routes:
-            return [], f"no installed provider serves the model '{entry.id}'"
-        for record in sorted(self._records.values(), key=lambda r: r.id):
-            if record.id in exclude:
-                continue
-            if not record.enabled:
-                reasons.append("disabled")
-                continue
-            if not (record.image_enabled if kind == "image" else record.video_enabled):
-                reasons.append(f"{kind} generation off")
-                continue
-            if record.cooldown_until and record.cooldown_until > now:
-                reasons.append("cooling down after a rate limit")
-                continue
-            if floor and (record.credits or 0) < floor:
-                reasons.append("below the credits floor")
-                continue
-            view = None
-            for route, provider in routes:
-                if provider.family.name != record.family:
-                    continue
-                view = view or self.view(record.id)
-                if provider.can_serve(route.options, view):
-                    found.append(Candidate(record.id, self._in_flight[(record.id, kind)], record.credits, route, provider))
-                    break
-            else:
-                reasons.append("wrong family or tier" if view else "wrong family")
-        if found:
-            return found, ""
-        if not self._records:
-            return [], "no account is configured"
-        summary = ", ".join(f"{n} {why}" for why, n in _tally(reasons).items())
-        return [], f"no account can serve the model '{entry.id}' ({summary or 'all tried'})"
-
-    def _has_slot(self, candidate: Candidate, kind: str) -> bool:
-        limit = self._limit(self._records[candidate.account_id], kind)
-        return limit < 0 or candidate.in_flight < limit
-
     async def acquire(
         self,
         entry: CatalogEntry,
@@ -261,20 +208,20 @@ class AccountPool:
         ``NoAccountAvailableError`` (503) when no account can serve the model or
         none became free in time; the message says why, without secrets.
         """
-        kind = entry.kind.value
+        kind = entry.kind
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         ticket = next(self._tickets)
         excluded = set(exclude)
         while True:
-            candidates, why = self._candidates(entry, providers, frozenset(excluded))
+            candidates, why = find_candidates(self, entry, providers, frozenset(excluded))
             if account_id is not None:
                 candidates = [c for c in candidates if c.account_id == account_id]
                 why = why or f"account {account_id} cannot serve the model '{entry.id}' now"
             if not candidates:
                 raise NoAccountAvailableError(why)
             usable = frozenset(c.account_id for c in candidates)
-            free = [c for c in candidates if self._has_slot(c, kind)]
+            free = [c for c in candidates if has_slot(self._records[c.account_id], c, kind)]
             blocked = self._waiters.blocked(ticket, usable)
             if free and not blocked:
                 chosen = STRATEGIES[self.settings.call_logic.call_mode](free, self._strategy_state, kind)
@@ -331,7 +278,7 @@ class AccountPool:
     async def _refresh(self, account_id: int) -> None:
         record = self._records[account_id]
         family = self.families[record.family]
-        await family.refresh(AccountHandle(self, account_id), self.http.get(record.proxy_url or self.settings.global_proxy_url))
+        await family.refresh(AccountHandle(self, account_id), self.session_for(account_id))
         self._force_refresh.discard(account_id)
         log.info("account %d credentials refreshed", account_id)
 
@@ -342,6 +289,23 @@ class AccountPool:
         self._force_refresh.add(account_id)
         await self._ensure_fresh(account_id)
         self.last_checked[account_id] = time.time()
+
+    async def check_now(self, account_id: int) -> None:
+        """Re-read an account's credits/tier through its family's ``check`` hook (background maintenance).
+
+        Raises what the family raises; a rejected credential disables the account first, as a refresh does.
+        """
+        try:
+            await self.families[self._records[account_id].family].check(AccountHandle(self, account_id),
+                                                                        self.session_for(account_id))
+        except CredentialRejectedError as exc:
+            await self._disable(account_id, SESSION_EXPIRED, exc.message)
+            raise
+        self.last_checked[account_id] = time.time()
+
+    def session_for(self, account_id: int) -> aiohttp.ClientSession:
+        """The HTTP session of a family hook on this account: its own proxy, else ``[proxy]``'s global one."""
+        return self.http.get(self._records[account_id].proxy_url or self.settings.global_proxy_url)
 
     def account_ids(self) -> set[int]:
         """Ids of every account in the pool."""
@@ -391,9 +355,3 @@ class AccountPool:
         await self.update(account_id, enabled=False, ban_reason=reason, last_error=detail)
         log.warning("account %d disabled: %s", account_id, reason)
 
-
-def _tally(items: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for item in items:
-        out[item] = out.get(item, 0) + 1
-    return out

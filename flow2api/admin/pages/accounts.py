@@ -46,7 +46,7 @@ def family_credentials(pool: AccountPool, create: AccountCreate) -> dict[str, st
     single credential field when that field is not ``st`` (e.g. flowweb's ``cookies``)."""
     credentials = create.credential_map()
     family = pool.families.get(create.family)
-    fields = tuple(getattr(family, "credential_fields", ()))
+    fields = family.credential_fields if family is not None else ()
     if "st" in credentials and "st" not in fields and len(fields) == 1 and fields[0] not in credentials:
         credentials[fields[0]] = credentials.pop("st")
     return credentials

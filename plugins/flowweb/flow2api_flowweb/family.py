@@ -25,7 +25,7 @@ import aiohttp
 from aiohttp import web
 
 from flow2api.errors import InvalidRequestError, NotFoundError
-from flow2api.plugin import AccountSession, AccountUpdate, AccountView, DemoUpstream, PluginContext
+from flow2api.plugin import AccountSession, AccountUpdate, AccountView, DemoUpstream, FamilyBase, PluginContext
 from flow2api_flowweb.bootstrap import Bootstrap, fetch_page
 from flow2api_flowweb.browser import BrowserExecutor, BrowserHub
 from flow2api_flowweb.client import FlowWebClient
@@ -62,7 +62,7 @@ def _bootstrap_update(boot: Bootstrap) -> AccountUpdate:
     )
 
 
-class FlowWebFamily:
+class FlowWebFamily(FamilyBase):
     """Account hooks for flow.google.com accounts (see :class:`flow2api.plugin.AccountFamily`)."""
 
     name = "flowweb"

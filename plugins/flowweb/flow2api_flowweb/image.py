@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from flow2api.errors import Flow2APIError, PermissionDeniedError
-from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress
+from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, ProviderBase
 from flow2api_flowweb.family import FlowWebFamily
 from flow2api_flowweb.layouts import INPUT_BASE, INPUT_REFERENCE
 from flow2api_flowweb.options import ImageOptions, check_image_count, tier_allows
 
 
-class FlowWebImageProvider:
+class FlowWebImageProvider(ProviderBase):
     """Flow images on flow.google.com; see :class:`flow2api.plugin.Provider`."""
 
     name = "flowweb-image"

@@ -2,7 +2,8 @@
 
 One job: upload frames or references (maseQ) → :class:`~flow2api.plugin.Submitting` (the media id
 Flow will derive from the item's seed, stored before the submit) → submit (YhhmEf / eb1hJf / nprQif /
-MZZa6b / fZytfe) → :class:`~flow2api.plugin.Submitted` (the commit point; ``resume`` holds project and
+MZZa6b / fZytfe) → :class:`~flow2api.plugin.Submitted` (the commit point; ``resume`` is a
+:class:`~flow2api_flowweb.video_state.VideoState`: project and
 media ids) → batched ``jwpduf`` polls until status 3 → optional promotion (p0UkFb, polled the
 same way) → ``as29s`` until the signed MP4 URL exists (it follows status 3 by 2–8 s, spec §6.1)
 → :class:`~flow2api.plugin.MediaOutput`. :meth:`FlowWebVideoProvider.resume` continues from
@@ -25,13 +26,14 @@ from flow2api.errors import (
     UpstreamTimeoutError,
 )
 from flow2api.plugin import (
-    AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, Submitted, Submitting, Usage,
+    AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, ProviderBase, Submitted, Submitting, Usage,
 )
 from flow2api_flowweb.client import FlowWebClient
 from flow2api_flowweb.family import FlowWebFamily
 from flow2api_flowweb.layouts import Seeds, new_uuid, upscaled_id
 from flow2api_flowweb.options import VideoOptions, check_image_count, tier_allows
 from flow2api_flowweb.records import COMPLAINT, DONE, FAILED_STATUSES, RUNNING, SUBMITTED, Record
+from flow2api_flowweb.video_state import VideoState
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ def plan(options: VideoOptions, images: int, extend_media_id: str | None) -> tup
     return "i2v", options.video_model_key
 
 
-class FlowWebVideoProvider:
+class FlowWebVideoProvider(ProviderBase):
     """Flow videos on flow.google.com; see :class:`flow2api.plugin.Provider`."""
 
     name = "flowweb-video"
@@ -113,12 +115,13 @@ class FlowWebVideoProvider:
         seeds = Seeds.new()
         # Flow derives the new media id from the media seed (spec §3.3): stored before the submit, it lets a
         # restart ask upstream whether this submit arrived instead of paying for the video a second time.
-        yield Submitting(resume={"project": project, "media_id": seeds.media_id, "workflow_id": seeds.workflow_id,
-                                 "stage": "submitting"})
+        submitting = VideoState(project=project, media_id=seeds.media_id, workflow_id=seeds.workflow_id,
+                                stage="submitting")
+        yield Submitting(resume=submitting.to_json())
         records = await client.submit_video(mode, project, seeds=seeds, **kwargs)
         first = records[0]
-        state = {"project": project, "media_id": first.media_id, "workflow_id": first.workflow_id, "stage": "generate"}
-        yield Submitted(resume=state)
+        state = VideoState(project=project, media_id=first.media_id, workflow_id=first.workflow_id, stage="generate")
+        yield Submitted(resume=state.to_json())
         yield Progress(f"Flow accepted the video job ({key}).", percent=5)
         async for event in self._follow(client, options, state):
             yield event
@@ -131,22 +134,22 @@ class FlowWebVideoProvider:
         the reply had been read; not found, the submit is sent again (a generation from the start).
         """
         options: VideoOptions = call.job.options  # type: ignore[assignment]
+        resumed = VideoState.from_json(state)  # Flow2APIError (500) for a state that is not this provider's
         client = self.family.client(call.account, call.http)
-        state = dict(state)
-        if state["stage"] == "submitting":
-            if not await self._exists(client, state["project"], state["media_id"]):
+        if resumed.stage == "submitting":
+            if not await self._exists(client, resumed.project, resumed.media_id):
                 log.info("flowweb: the video submit did not reach Flow before the restart; submitting it again")
                 async for event in self.generate(call):
                     yield event
                 return
-            state["stage"] = "generate"
-            yield Submitted(resume=state)
-        elif state["stage"] == "promoting":
-            promoted = await self._exists(client, state["project"], state["upscale_id"])
-            state["stage"] = "upscale" if promoted else "generate"
+            resumed = resumed.at("generate")
+            yield Submitted(resume=resumed.to_json())
+        elif resumed.stage == "promoting":
+            promoted = resumed.upscale_id is not None and await self._exists(client, resumed.project, resumed.upscale_id)
+            resumed = resumed.at("upscale" if promoted else "generate")
             if promoted:
-                yield Submitted(resume=state)
-        async for event in self._follow(client, options, state):
+                yield Submitted(resume=resumed.to_json())
+        async for event in self._follow(client, options, resumed):
             yield event
 
     @staticmethod
@@ -154,10 +157,10 @@ class FlowWebVideoProvider:
         """Whether upstream knows ``media_id`` (``jwpduf`` answers no record for an id it never created)."""
         return any(record.media_id == media_id for record in await client.check_status(project, [media_id]))
 
-    async def _follow(self, client: FlowWebClient, options: VideoOptions, state: dict[str, Any]) -> AsyncIterator[Event]:
-        project, media_id = state["project"], state["media_id"]
+    async def _follow(self, client: FlowWebClient, options: VideoOptions, state: VideoState) -> AsyncIterator[Event]:
+        project, media_id = state.project, state.media_id
         final = media_id
-        if state["stage"] == "generate":
+        if state.stage == "generate":
             found: list[Record] = []
             async for event in self._poll(client, project, media_id, "video", found):
                 yield event
@@ -165,23 +168,23 @@ class FlowWebVideoProvider:
                 seed = new_uuid()
                 yield Progress(f"Promoting the video to {options.upsample.rsplit('_', 1)[-1]}…", percent=70)
                 upscale_id = upscaled_id(media_id, options.upsample, seed, self.family.config.upscale_output_id)
-                yield Submitting(resume={**state, "stage": "promoting", "upscale_id": upscale_id})
+                yield Submitting(resume=state.at("promoting", upscale_id=upscale_id).to_json())
                 try:
                     await client.submit_video(
-                        "upscale", project, source=media_id, workflow_id=found[0].workflow_id or state["workflow_id"],
+                        "upscale", project, source=media_id, workflow_id=found[0].workflow_id or state.workflow_id,
                         aspect_ratio=options.aspect_ratio, target=options.upsample,
                         upsampler_key=options.upsampler_key, seed=seed,
                     )
                 except Flow2APIError as exc:
                     yield Progress(f"Promotion failed ({exc.code}); returning the original video.")
                 else:
-                    state = {**state, "stage": "upscale", "upscale_id": upscale_id}
-                    yield Submitted(resume=state)
-        if state["stage"] == "upscale":
+                    state = state.at("upscale", upscale_id=upscale_id)
+                    yield Submitted(resume=state.to_json())
+        if state.stage == "upscale" and state.upscale_id is not None:
             try:
-                async for event in self._poll(client, project, state["upscale_id"], "promotion", []):
+                async for event in self._poll(client, project, state.upscale_id, "promotion", []):
                     yield event
-                final = state["upscale_id"]
+                final = state.upscale_id
             except GenerationFailedError as exc:
                 yield Progress(f"Promotion failed ({exc.message}); returning the original video.")
         url = await self._video_url(client, project, final)

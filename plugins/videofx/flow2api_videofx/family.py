@@ -8,11 +8,10 @@ of the last credits/tier read). Projects are recorded through the pool
 also owns one :class:`~flow2api_videofx.polling.StatusPoller` per account, so
 every video job of an account shares one status call per poll interval.
 
-Hooks for the pool beyond the :class:`~flow2api.plugin.AccountFamily`
-protocol (the pool's background health check may call them):
-``check_due(view, now)`` says credits/tier are older than ``[flow]
-check_interval``; ``check(account, http)`` re-reads them (refreshing the AT
-first when upstream refuses it).
+The optional hooks it defines (:class:`~flow2api.plugin.AccountFamily`; the
+pool's background maintenance calls them): ``check_due(view, now)`` says
+credits/tier are older than ``[flow] check_interval``; ``check(account, http)``
+re-reads them (refreshing the AT first when upstream refuses it).
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from pathlib import Path
 import aiohttp
 
 from flow2api.errors import CredentialRejectedError
-from flow2api.plugin import AccountSession, AccountUpdate, AccountView, DemoUpstream, PluginContext
+from flow2api.plugin import AccountSession, AccountUpdate, AccountView, DemoUpstream, FamilyBase, PluginContext
 from flow2api_videofx.captcha_chain import TokenChain, installed_sources
 from flow2api_videofx.client import FlowClient, SessionInfo
 from flow2api_videofx.config import VideoFXConfig, load_config
@@ -37,7 +36,7 @@ from flow2api_videofx.polling import StatusPoller
 log = logging.getLogger(__name__)
 
 
-class VideoFXFamily:
+class VideoFXFamily(FamilyBase):
     """Account hooks for labs.google Flow accounts (see :class:`flow2api.plugin.AccountFamily`)."""
 
     name = "videofx"

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from flow2api.errors import Flow2APIError, PermissionDeniedError
-from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress
+from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, ProviderBase
 from flow2api_videofx.attempt import Attempt, check_image_count
 from flow2api_videofx.family import VideoFXFamily
 from flow2api_videofx.options import ImageOptions, tier_allows
@@ -21,7 +21,7 @@ from flow2api_videofx.wire import REFERER, session_id
 IMAGE_ACTION = "IMAGE_GENERATION"
 
 
-class VideoFXImageProvider:
+class VideoFXImageProvider(ProviderBase):
     """Flow image generation (GEM_PIX_2, NARWHAL, IMAGEN_3_5); see :class:`flow2api.plugin.Provider`."""
 
     name = "videofx-image"

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from flow2api.errors import PermissionDeniedError
-from flow2api.plugin import AccountView, Call, Event, Kind, PluginContext, Progress, Submitted, Usage
+from flow2api.plugin import AccountView, Call, Event, Kind, PluginContext, Progress, ProviderBase, Submitted, Usage
 from flow2api_videofx.attempt import Attempt
 from flow2api_videofx.family import VideoFXFamily
 from flow2api_videofx.options import VideoOptions, tier_allows
@@ -38,7 +38,7 @@ from flow2api_videofx.video_state import ResumeState
 from flow2api_videofx.wire import session_id
 
 
-class VideoFXVideoProvider:
+class VideoFXVideoProvider(ProviderBase):
     """Flow video generation; see :class:`flow2api.plugin.Provider`."""
 
     name = "videofx-video"

@@ -16,26 +16,23 @@ concat      ``concat_operation`` (§2.20)                        result (extensi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-from flow2api.errors import Flow2APIError
+from flow2api.plugin import ResumeModel
 
 STATE_VERSION = 1
 
 
-class ResumeState(BaseModel):
+class ResumeState(ResumeModel):
     """One video job's progress, JSON-able (times in Unix seconds, ids as upstream gave them).
 
     ``session_id``/``batch_id`` are the §2.8 envelope values of the logical
     request; ``source_video_id`` is the extended clip's UUID; ``base_media_name``
     / ``base_video_id`` the generated video an upsample started from;
-    ``extension_video_id`` the extension clip of a concatenation.
+    ``extension_video_id`` the extension clip of a concatenation. Stored as
+    ``to_json()`` (every field, ``None`` included) and read with ``from_json``
+    (:class:`~flow2api.plugin.ResumeModel`; unknown keys are ignored).
     """
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
 
     v: int = STATE_VERSION
     stage: Literal["generate", "upsample", "concat"]
@@ -53,18 +50,6 @@ class ResumeState(BaseModel):
     base_video_id: str | None = None
     extension_video_id: str | None = None
     concat_operation: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The mapping for ``Submitted(resume=…)``."""
-        return self.model_dump(mode="json")
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ResumeState:
-        """Read a stored mapping; ``Flow2APIError`` (500) when it is not a state of this provider."""
-        try:
-            return cls.model_validate(dict(data))
-        except (ValidationError, TypeError) as exc:
-            raise Flow2APIError(f"the stored state of this video job cannot be resumed: {exc.__class__.__name__}") from exc
 
     @property
     def extend(self) -> bool:

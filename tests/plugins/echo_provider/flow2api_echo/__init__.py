@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
@@ -26,7 +25,10 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from flow2api.errors import CredentialRejectedError
-from flow2api.plugin import AccountSession, AccountUpdate, AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress
+from flow2api.plugin import (
+    AccountSession, AccountUpdate, AccountView, Call, Event, FamilyBase, Kind, MediaOutput, PluginContext, Progress,
+    ProviderBase,
+)
 
 
 class EchoOptions(BaseModel):
@@ -39,7 +41,7 @@ class EchoOptions(BaseModel):
     height: int = Field(64, ge=1, le=512)
 
 
-class EchoFamily:
+class EchoFamily(FamilyBase):
     """Accounts of the ``echo`` family: a ``token`` credential, never refreshed."""
 
     name = "echo"
@@ -58,14 +60,10 @@ class EchoFamily:
         return False
 
     async def refresh(self, account: AccountSession, http: aiohttp.ClientSession) -> None:
-        """Nothing to renew."""
-
-    def demo_upstream(self, data_dir: Path) -> None:
-        """No bundled emulator: echo needs no upstream."""
-        return None
+        """Nothing to renew (the optional hooks keep ``FamilyBase``'s defaults: no check, no demo upstream)."""
 
 
-class EchoProvider:
+class EchoProvider(ProviderBase):
     """Draws the requested colour; see :class:`flow2api.plugin.Provider`."""
 
     name = "echo-image"

@@ -1,0 +1,85 @@
+"""Which accounts may serve a catalog entry now, and whether one has a free slot (the pool's filter before a strategy).
+
+An account is a candidate when it is enabled, has the entry's kind switched on, is not cooling down, is
+above the credits floor (``[call_logic] call_mode = "credits"``) and one of the entry's routes has a
+provider of the account's family whose ``can_serve`` accepts it. When none is, the reason says why, by
+count, without secrets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from flow2api.catalog import CatalogEntry, Route
+from flow2api.plugin import Kind, Provider
+from flow2api.pool.leases import Candidate
+from flow2api.storage.accounts import AccountRecord
+
+if TYPE_CHECKING:  # the pool imports this module
+    from flow2api.pool.pool import AccountPool
+
+
+def slot_limit(record: AccountRecord, kind: Kind) -> int:
+    """The account's concurrency limit for ``kind`` (``-1`` = unlimited)."""
+    return record.image_concurrency if kind is Kind.IMAGE else record.video_concurrency
+
+
+def has_slot(record: AccountRecord, candidate: Candidate, kind: Kind) -> bool:
+    """Whether ``candidate`` (of ``record``) runs fewer ``kind`` jobs than its limit."""
+    limit = slot_limit(record, kind)
+    return limit < 0 or candidate.in_flight < limit
+
+
+def find_candidates(
+    pool: AccountPool, entry: CatalogEntry, providers: Mapping[str, Provider], exclude: frozenset[int]
+) -> tuple[list[Candidate], str]:
+    """The accounts of ``pool`` (by id, minus ``exclude``) that can serve ``entry`` with ``providers``, and
+    ``""``; or no candidate and the reason (``"no account is configured"``, ``"… 2 disabled, 1 cooling down …"``)."""
+    kind = entry.kind
+    now = time.time()
+    logic = pool.settings.call_logic
+    floor = logic.credits_floor if logic.call_mode == "credits" else 0
+    found: list[Candidate] = []
+    reasons: list[str] = []
+    routes: list[tuple[Route, Provider]] = []
+    for route in entry.routes:
+        provider = providers.get(route.provider)
+        if provider is not None and route.options is not None:
+            routes.append((route, provider))
+    if not routes:
+        return [], f"no installed provider serves the model '{entry.id}'"
+    records = pool.records()
+    for record in records:
+        if record.id in exclude:
+            continue
+        if not record.enabled:
+            reasons.append("disabled")
+            continue
+        if not (record.image_enabled if kind is Kind.IMAGE else record.video_enabled):
+            reasons.append(f"{kind.value} generation off")
+            continue
+        if record.cooldown_until and record.cooldown_until > now:
+            reasons.append("cooling down after a rate limit")
+            continue
+        if floor and (record.credits or 0) < floor:
+            reasons.append("below the credits floor")
+            continue
+        view = None
+        for route, provider in routes:
+            if provider.family.name != record.family:
+                continue
+            view = view or pool.view(record.id)
+            if provider.can_serve(route.options, view):
+                found.append(Candidate(record.id, pool.in_flight(record.id, kind), record.credits, route, provider))
+                break
+        else:
+            reasons.append("wrong family or tier" if view else "wrong family")
+    if found:
+        return found, ""
+    if not records:
+        return [], "no account is configured"
+    summary = ", ".join(f"{n} {why}" for why, n in Counter(reasons).items())
+    return [], f"no account can serve the model '{entry.id}' ({summary or 'all tried'})"
