@@ -1,8 +1,9 @@
-# flow2api with the VideoFX provider plugin. Data (SQLite, media, secrets key) lives in /app/data.
+# flow2api with the Flow provider plugins (VideoFX, flowweb and flowkit, what they share).
+# Data (SQLite, media, secrets key) lives in /app/data.
 FROM python:3.11-slim
 WORKDIR /app
 COPY . .
-RUN pip install --no-cache-dir . ./plugins/videofx ./plugins/flowweb
+RUN pip install --no-cache-dir . ./plugins/flowkit ./plugins/videofx ./plugins/flowweb
 ENV FLOW2API_DATA_DIR=/app/data
 VOLUME ["/app/data"]
 EXPOSE 8000

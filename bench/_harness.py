@@ -267,7 +267,8 @@ async def gateway(
             entry = ["-m", "flow2api"]
         env = {"FLOW2API_BENCH_PATCHES": patches}
         if source is not None:
-            env["PYTHONPATH"] = os.pathsep.join(str(source / p) for p in ("", "plugins/videofx", "plugins/flowweb"))
+            env["PYTHONPATH"] = os.pathsep.join(
+                str(source / p) for p in ("", "plugins/flowkit", "plugins/videofx", "plugins/flowweb"))
         async with process(sys.executable, *entry, "serve", "--no-demo", "--config", str(config),
                            "--data-dir", str(data), "--port", str(port), log=log, env=env) as proc:
             await wait_http(f"http://127.0.0.1:{port}/ready", proc=proc)

@@ -1,7 +1,7 @@
 """The flowweb plugin's settings: ``[flowweb]`` and its reCAPTCHA sources ``[flowweb_captcha]``.
 
-``[flowweb_captcha]`` takes the same keys as the VideoFX ``[captcha]`` section (the token
-sources are reused, spec §8); when it is absent, ``[captcha]`` is used, so one solver
+``[flowweb_captcha]`` takes the same keys as the VideoFX ``[captcha]`` section (both are
+:class:`flow2api_flowkit.config.CaptchaConfig`; the token sources are shared, spec §8); when it is absent, ``[captcha]`` is used, so one solver
 configuration serves both families unless the operator separates them.
 
 The ``*_layout``-style keys choose between the conflicting readings listed in spec §13; each
@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from flow2api.plugin import PluginConfigError
-from flow2api_flowweb.tokens import CaptchaConfig, captcha_problems
+from flow2api_flowkit.captcha_chain import captcha_problems, installed_sources
+from flow2api_flowkit.config import CaptchaConfig, parse_section
 
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/149.0.0.0 Safari/537.36"
@@ -79,17 +80,11 @@ def load_config(sections: Mapping[str, Mapping[str, Any]]) -> FlowWebSettings:
     """Validate ``[flowweb]`` and ``[flowweb_captcha]`` (else ``[captcha]``); ``PluginConfigError`` names section and key."""
     captcha_name = CAPTCHA_SECTION if CAPTCHA_SECTION in sections else "captcha"
     problems: list[str] = []
-    parsed: dict[str, BaseModel] = {}
-    for key, name, model in (("flowweb", SECTION, FlowWebConfig), ("captcha", captcha_name, CaptchaConfig)):
-        try:
-            parsed[key] = model.model_validate(dict(sections.get(name, {})))
-        except ValidationError as exc:
-            for err in exc.errors():
-                where = ".".join(str(p) for p in err["loc"])
-                reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-                problems.append(f"[{name}] {where}: {reason}")
-    if isinstance(parsed.get("captcha"), CaptchaConfig):
-        problems += captcha_problems(captcha_name, parsed["captcha"])  # type: ignore[arg-type]
+    flowweb = parse_section(SECTION, FlowWebConfig, sections.get(SECTION, {}), problems)
+    captcha = parse_section(captcha_name, CaptchaConfig, sections.get(captcha_name, {}), problems)
+    if captcha is not None:
+        problems += captcha_problems(captcha_name, captcha, installed_sources())
     if problems:
         raise PluginConfigError("; ".join(problems))
-    return FlowWebSettings(**parsed)
+    assert flowweb is not None and captcha is not None  # else problems were listed
+    return FlowWebSettings(flowweb=flowweb, captcha=captcha)

@@ -40,7 +40,7 @@ from flow2api_flowweb.envelope import (
     fill_captcha,
     request_headers,
 )
-from flow2api_flowweb.tokens import TokenChain
+from flow2api_flowkit.captcha_chain import TokenChain
 
 log = logging.getLogger(__name__)
 

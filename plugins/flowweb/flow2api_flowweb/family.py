@@ -26,6 +26,8 @@ from aiohttp import web
 
 from flow2api.errors import InvalidRequestError, NotFoundError
 from flow2api.plugin import AccountSession, AccountUpdate, AccountView, DemoUpstream, FamilyBase, PluginContext
+from flow2api_flowkit.captcha import SITE_KEY
+from flow2api_flowkit.captcha_chain import TokenChain
 from flow2api_flowweb.bootstrap import Bootstrap, fetch_page
 from flow2api_flowweb.browser import BrowserExecutor, BrowserHub
 from flow2api_flowweb.client import FlowWebClient
@@ -34,7 +36,6 @@ from flow2api_flowweb.cookies import check_jar, dump_jar, load_jar, parse_cookie
 from flow2api_flowweb.executors import Executor, HttpExecutor
 from flow2api_flowweb.layouts import Layout
 from flow2api_flowweb.poller import StatusPoller
-from flow2api_flowweb.tokens import SITE_KEY, build_chain
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class FlowWebFamily(FamilyBase):
         self.config = settings.flowweb
         self.layout = Layout(self.config.image_aspect_layout, self.config.resolution_encoding,
                              self.config.video_trailer, self.config.frame_crop)
-        self.tokens = build_chain(settings.captcha)
+        self.tokens = TokenChain.from_config(settings.captcha)
         self.hub = BrowserHub(self.config.executor_token.get_secret_value())
         self.poller = StatusPoller(self.config.poll_interval)
         self.http_executor = HttpExecutor(self.config, self.tokens)

@@ -1,6 +1,7 @@
 """Fixtures of the flowweb tests: the flow.google.com emulator on loopback and a gateway with one account.
 
-Reuses the core's ``start_gateway`` and the VideoFX ``upstream`` fixture (for mixed pools).
+``start_gateway`` and the other gateway fixtures come from the core's pytest plugin
+(:mod:`flow2api.testing`), so these tests need only the core, flow2api-flowkit and this plugin.
 Shared helpers live in ``flowweb_helpers.py`` (test modules import that, never this file).
 """
 
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 from flowweb_helpers import FLOWWEB_FACTORIES, FlowWeb, add_flowweb_account, flowweb_settings
 
+from flow2api.testing import Gateway
 from flow2api_flowweb.emulator import EmulatorSettings, FlowWebEmulator
-from tests.conftest import Gateway, start_gateway, upstream  # noqa: F401 - fixtures shared with the core tests
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ async def flowweb(aiohttp_server: Callable) -> FlowWeb:
 
 
 @pytest.fixture
-async def fw_gateway(tmp_path: Path, flowweb: FlowWeb, start_gateway: Callable) -> Gateway:  # noqa: F811
+async def fw_gateway(tmp_path: Path, flowweb: FlowWeb, start_gateway: Callable) -> Gateway:
     """A gateway (flowweb providers, http executor) with one Ultra account ``alice@example.com``."""
     gateway = await start_gateway(flowweb_settings(tmp_path, flowweb), FLOWWEB_FACTORIES)
     await add_flowweb_account(gateway, flowweb.emulator.add_account("alice@example.com", tier=2, credits=500))

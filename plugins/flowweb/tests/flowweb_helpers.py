@@ -15,14 +15,13 @@ from openai import AsyncOpenAI
 from PIL import Image
 
 from flow2api.settings import Settings
+from flow2api.testing import API_KEY, Gateway, make_settings
 from flow2api_flowweb import FlowWebImageProvider, FlowWebVideoProvider
 from flow2api_flowweb.emulator import EmulatorAccount, FlowWebEmulator
-from tests.conftest import API_KEY, VIDEOFX_FACTORIES, Gateway, make_settings
 
 HERE = Path(__file__).resolve().parent
 CATALOG = HERE / "catalog.yaml"
 FLOWWEB_FACTORIES = {"flowweb-image": FlowWebImageProvider, "flowweb-video": FlowWebVideoProvider}
-ALL_FACTORIES = {**VIDEOFX_FACTORIES, **FLOWWEB_FACTORIES}
 EXECUTOR_TOKEN = "test-executor-token-0123456789"
 
 

@@ -16,9 +16,9 @@ from flowweb_helpers import (
 )
 
 from flow2api.errors import CredentialRejectedError, InvalidRequestError
+from flow2api.testing import REPO, Gateway, make_settings
 from flow2api_flowweb.config import load_config
 from flow2api_flowweb.family import FlowWebFamily
-from tests.conftest import REPO, Gateway, make_settings
 
 
 async def test_a_json_export_is_stored_encrypted_and_never_logged(tmp_path: Path, flowweb: FlowWeb,

@@ -13,7 +13,7 @@ from flowweb_helpers import (
     result_url, sdk,
 )
 
-from tests.conftest import Gateway
+from flow2api.testing import Gateway
 
 
 async def test_text_to_image_streams_progress_then_a_png(fw_gateway: Gateway, flowweb: FlowWeb) -> None:

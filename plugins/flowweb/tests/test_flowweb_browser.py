@@ -38,7 +38,7 @@ from flow2api.app import create_app
 from flow2api.discovery import PROVIDERS, build_providers
 from flow2api.plugin import Call, Job, Kind, MediaOutput
 from flow2api.pool.pool import AccountHandle
-from tests.conftest import Gateway, make_settings
+from flow2api.testing import Gateway, make_settings
 
 CHROMIUM = "/usr/bin/chromium"
 EXTENSION = Path(__file__).resolve().parent.parent / "extension"

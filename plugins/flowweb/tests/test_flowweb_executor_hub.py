@@ -16,7 +16,7 @@ import openai
 import pytest
 from flowweb_helpers import EXECUTOR_TOKEN, FLOWWEB_FACTORIES, FlowWeb, add_flowweb_account, chat, flowweb_settings
 
-from tests.conftest import Gateway
+from flow2api.testing import Gateway
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from flowweb_helpers import FlowWeb, chat, download, result_url
 from flow2api.discovery import PROVIDERS
 from flow2api.plugin import Call, Job, Kind, MediaOutput, Progress, Submitted, Submitting, Usage
 from flow2api.pool.pool import AccountHandle
-from tests.conftest import Gateway
+from flow2api.testing import Gateway
 
 
 def video_job(prompt: str, extend_media_id: str | None = None, **options: object) -> Job:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from flow2api.errors import CaptchaError, CredentialRejectedError, InvalidRequestError
 from flow2api.plugin import Call
-from flow2api_videofx.captcha_chain import TokenChain
+from flow2api_flowkit.captcha_chain import TokenChain
 
 if TYPE_CHECKING:  # pragma: no cover
     from flow2api_videofx.family import VideoFXFamily

@@ -1,10 +1,11 @@
 """The VideoFX plugin's settings sections, ``[flow]`` and ``[captcha]`` (original ``setting.toml`` names).
 
 Defaults are the original project's HEAD defaults (spec §5.10); base URLs
-default to Google's real hosts (spec §1.1). ``[captcha]`` is open to token
-sources added through the ``flow2api_videofx.captcha`` entry-point group: a
-key ``<source>_<name>`` belongs to the source called ``<source>``, which reads
-it from :attr:`CaptchaConfig.model_extra`; any other unknown key is an error.
+default to Google's real hosts (spec §1.1). ``[captcha]`` is
+:class:`flow2api_flowkit.config.CaptchaConfig`, shared with the flowweb
+plugin: it is open to token sources added through the ``flow2api.captcha``
+entry-point group (a key ``<source>_<name>`` belongs to the source called
+``<source>``); any other unknown key is an error.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from flow2api.plugin import PluginConfigError
+from flow2api_flowkit.captcha_chain import captcha_problems
+from flow2api_flowkit.config import CaptchaConfig, parse_section
 
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/149.0.0.0 Safari/537.36"
@@ -55,44 +58,6 @@ class FlowConfig(BaseModel):
     user_agent: str = DEFAULT_USER_AGENT
 
 
-class CaptchaConfig(BaseModel):
-    """``[captcha]``: where reCAPTCHA Enterprise tokens come from (spec §1.6), first method first.
-
-    ``captcha_method`` and ``fallback_methods`` name token sources of the
-    registry (built-ins: ``none``, ``yescaptcha``, ``capmonster``,
-    ``ezcaptcha``, ``capsolver``; more through the ``flow2api_videofx.captcha``
-    entry-point group). YesCaptcha's ``ERROR_NO_SLOT_AVAILABLE`` back-off is
-    ``yescaptcha_no_slot_backoff`` (seconds per retry) and
-    ``yescaptcha_no_slot_block_backoff`` for the ``_BLOCK`` variant (spec §1.6).
-    ``solver_attempts`` is how many tasks one token may take when a task fails
-    or the solver cannot be reached (ours; the spec's client gives up at once).
-    """
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    captcha_method: str = "yescaptcha"
-    fallback_methods: list[str] = Field(default_factory=list)
-    yescaptcha_api_key: SecretStr = SecretStr("")
-    yescaptcha_base_url: str = "https://api.yescaptcha.com"
-    yescaptcha_task_type: str = "RecaptchaV3TaskProxylessM1S9"
-    yescaptcha_no_slot_backoff: list[float] = Field(default_factory=lambda: [3, 5, 8, 13, 20])
-    yescaptcha_no_slot_block_backoff: float = Field(20, ge=0)
-    capmonster_api_key: SecretStr = SecretStr("")
-    capmonster_base_url: str = "https://api.capmonster.cloud"
-    ezcaptcha_api_key: SecretStr = SecretStr("")
-    ezcaptcha_base_url: str = "https://api.ez-captcha.com"
-    capsolver_api_key: SecretStr = SecretStr("")
-    capsolver_base_url: str = "https://api.capsolver.com"
-    solver_poll_interval: float = Field(3, gt=0, description="seconds between getTaskResult calls")
-    solver_max_polls: int = Field(40, ge=1)
-    solver_attempts: int = Field(3, ge=1, description="solves per token when a task fails or the solver is unreachable")
-
-    def source_settings(self, source: str) -> dict[str, Any]:
-        """The extra keys ``<source>_*`` of a third-party source, prefix stripped (``{"api_key": …}``)."""
-        prefix = f"{source}_"
-        return {k[len(prefix):]: v for k, v in (self.model_extra or {}).items() if k.startswith(prefix)}
-
-
 class VideoFXConfig(BaseModel):
     """Both sections together, as the providers use them."""
 
@@ -109,27 +74,12 @@ def load_config(sections: Mapping[str, Mapping[str, Any]], *, sources: Collectio
     ``captcha_method``/``fallback_methods`` must name one, and an unknown
     ``[captcha]`` key must start with one's name and ``_``.
     """
-    problems = []
-    parsed: dict[str, BaseModel] = {}
-    for name, model in (("flow", FlowConfig), ("captcha", CaptchaConfig)):
-        try:
-            parsed[name] = model.model_validate(dict(sections.get(name, {})))
-        except ValidationError as exc:
-            for err in exc.errors():
-                key = ".".join(str(p) for p in err["loc"])
-                reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-                problems.append(f"[{name}] {key}: {reason}")
-    captcha = parsed.get("captcha")
-    if isinstance(captcha, CaptchaConfig):
-        known = sorted(sources)
-        for key, method in [("captcha_method", captcha.captcha_method)] + [
-            (f"fallback_methods[{i}]", m) for i, m in enumerate(captcha.fallback_methods)
-        ]:
-            if method not in sources:
-                problems.append(f"[captcha] {key}: unknown token source {method!r} (installed: {', '.join(known)})")
-        for key in captcha.model_extra or {}:
-            if not any(key.startswith(f"{source}_") for source in sources):
-                problems.append(f"[captcha] {key}: unknown key")
+    problems: list[str] = []
+    flow = parse_section("flow", FlowConfig, sections.get("flow", {}), problems)
+    captcha = parse_section("captcha", CaptchaConfig, sections.get("captcha", {}), problems)
+    if captcha is not None:
+        problems += captcha_problems("captcha", captcha, sources)
     if problems:
         raise PluginConfigError("; ".join(problems))
-    return VideoFXConfig(**parsed)
+    assert flow is not None and captcha is not None  # else problems were listed
+    return VideoFXConfig(flow=flow, captcha=captcha)

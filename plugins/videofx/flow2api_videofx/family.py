@@ -28,7 +28,7 @@ import aiohttp
 
 from flow2api.errors import CredentialRejectedError
 from flow2api.plugin import AccountSession, AccountUpdate, AccountView, DemoUpstream, FamilyBase, PluginContext
-from flow2api_videofx.captcha_chain import TokenChain, installed_sources
+from flow2api_flowkit.captcha_chain import TokenChain, installed_sources
 from flow2api_videofx.client import FlowClient, SessionInfo
 from flow2api_videofx.config import VideoFXConfig, load_config
 from flow2api_videofx.polling import StatusPoller

@@ -13,7 +13,8 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from flow2api_videofx.client import FlowClient
-from flow2api_videofx.config import CaptchaConfig, FlowConfig
+from flow2api_flowkit.config import CaptchaConfig
+from flow2api_videofx.config import FlowConfig
 from flow2api_videofx.emulator import FlowEmulator
 from openai import AsyncOpenAI
 from PIL import Image

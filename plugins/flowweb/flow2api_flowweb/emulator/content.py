@@ -13,7 +13,7 @@ import re
 
 from aiohttp import web
 
-from flow2api_videofx.emulator.render import render_jpeg, render_png, video_asset
+from flow2api_flowkit.emulator.render import render_jpeg, render_png, video_asset
 
 from .app import emulator_of
 
@@ -27,10 +27,9 @@ def _payload(request: web.Request, kind: str, media_id: str) -> tuple[bytes, str
     if kind == "image" and media.kind == "image":
         return render_png(media.prompt, media.seed, media.model, media.width, media.height, media.tint), "image/png"
     if media.kind == "video" and media.status == 3 and media.failure is None:
-        aspect = "VIDEO_ASPECT_RATIO_PORTRAIT" if media.aspect == 1 else "VIDEO_ASPECT_RATIO_LANDSCAPE"
         if kind == "video":
-            return video_asset(aspect), "video/mp4"
-        size = (90, 160) if media.aspect == 1 else (160, 90)
+            return video_asset(media.portrait), "video/mp4"
+        size = (90, 160) if media.portrait else (160, 90)
         return render_jpeg(media.prompt, 1, media.model, *size), "image/jpeg"
     raise web.HTTPNotFound(text="Not found")
 

@@ -3,7 +3,8 @@
 A :class:`FaultRule` matches by account e-mail and/or operation (an ``fnmatch`` pattern over
 rpc ids such as ``ogiZ0b`` and the names ``page``, ``reload``, ``content``, ``createTask``,
 ``getTaskResult``, ``SetOSID``), fires at most ``count`` times (None = forever) with
-``probability`` (a seeded ``random.Random``, so runs repeat).
+``probability`` (a seeded ``random.Random``, so runs repeat); the matching and firing are
+:mod:`flow2api_flowkit.emulator.faults`, shared with the labs.google emulator.
 
 | kind | effect |
 |---|---|
@@ -25,8 +26,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from flow2api_videofx.emulator.faults import FaultInjector as _SharedInjector
-from flow2api_videofx.emulator.faults import MatchingRule
+from flow2api_flowkit.emulator.faults import FaultInjector as SharedInjector
+from flow2api_flowkit.emulator.faults import MatchingRule
 
 
 FaultKind = Literal["status", "rpc_error", "latency", "expire_cookies", "expire_xsrf", "captcha_fail", "safety",
@@ -57,8 +58,8 @@ class FaultRule(MatchingRule):
         return self
 
 
-class FaultInjector(_SharedInjector):
-    """The active rules of this emulator (the VideoFX emulator's injector with this emulator's rules)."""
+class FaultInjector(SharedInjector):
+    """The active rules of this emulator (the shared injector with this emulator's :class:`FaultRule`)."""
 
     rule_model = FaultRule
 

@@ -12,7 +12,7 @@ import binascii
 import uuid
 from typing import Any
 
-from flow2api_videofx.emulator.render import inspect_upload, mean_color, render_jpeg, sniff_mime
+from flow2api_flowkit.emulator.render import fit_long_edge, inspect_upload, mean_color, render_jpeg, sniff_mime
 
 from .rpc import RpcContext, array, context, expect, guard_generation, nulls, rpc, uuid_at
 from .state import Media
@@ -27,8 +27,7 @@ UPLOAD_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif", 
 
 def image_size(aspect: int, long_edge: int) -> tuple[int, int]:
     """Pixel size of an image of aspect enum ``aspect`` with long edge ``long_edge``."""
-    w, h = IMAGE_ASPECTS[aspect]
-    return (long_edge, max(1, round(long_edge * h / w))) if w >= h else (max(1, round(long_edge * w / h)), long_edge)
+    return fit_long_edge(IMAGE_ASPECTS[aspect], long_edge)
 
 
 def image_item(rc: RpcContext, media: Media) -> list[Any]:

@@ -119,6 +119,11 @@ class Media:
     source: str | None = None
     duration_s: int = 8
 
+    @property
+    def portrait(self) -> bool:
+        """Whether a video's aspect enum is 1, portrait (2 is landscape): which bundled MP4 it serves."""
+        return self.aspect == 1
+
     def record(self, *, urls: dict[str, str] | None = None, size: int | None = None) -> list[Any]:
         """RECORD ``[id0, projectId, id2, "CAE", null, DETAILS, null, MEDIA_INFO]`` (spec §6.2)."""
         details: list[Any] = [None] * 14

@@ -15,7 +15,7 @@ import re
 import uuid
 from typing import Any
 
-from flow2api_videofx.emulator.render import video_asset
+from flow2api_flowkit.emulator.render import video_asset
 
 from .handlers import image_item
 from .rpc import RpcContext, array, context, expect, guard_generation, nulls, rpc, spend, uuid_at
@@ -299,13 +299,9 @@ async def check_status(rc: RpcContext) -> Any:
         if video is None:
             continue
         _advance(rc, video)
-        size = len(video_asset(_asset_aspect(video.aspect))) if video.status == 3 and not video.failure else None
+        size = len(video_asset(video.portrait)) if video.status == 3 and not video.failure else None
         records.append([video.record(size=size)])
     return [None, 50, records]
-
-
-def _asset_aspect(aspect: int) -> str:
-    return "VIDEO_ASPECT_RATIO_PORTRAIT" if aspect == 1 else "VIDEO_ASPECT_RATIO_LANDSCAPE"
 
 
 @rpc("as29s")
@@ -326,4 +322,4 @@ async def get_media(rc: RpcContext) -> Any:
         return media.id
     urls = {"poster": rc.emulator.content_url(rc.request, "image", media.id),
             "video": rc.emulator.content_url(rc.request, "video", media.id)}
-    return media.record(urls=urls, size=len(video_asset(_asset_aspect(media.aspect))))
+    return media.record(urls=urls, size=len(video_asset(media.portrait)))

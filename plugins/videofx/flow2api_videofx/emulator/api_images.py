@@ -8,11 +8,12 @@ from typing import Any
 
 from aiohttp import web
 
+from flow2api_flowkit.emulator.render import fit_long_edge, inspect_upload, mean_color, render_jpeg, sniff_mime
+
 from .api_common import charge, check_recaptcha, check_safety, check_tier, context_of, emulator_of, json_body, \
     owned_image, owned_project, require_account
 from .catalog import IMAGE_ASPECT_RATIOS, IMAGE_COST, IMAGE_MODELS, IMAGE_UPSAMPLE, UPLOAD_MIME_TYPES
 from .errors import invalid_argument, recaptcha_failed
-from .render import image_dimensions, inspect_upload, mean_color, render_jpeg, sniff_mime
 from .state import GeneratedImage, UploadedImage, new_media_name, new_uuid
 from .validation import STRUCTURED_PROMPT, Arr, Bool, Int, Obj, Str, client_context, enum, prompt_text, uuid_str, \
     validate
@@ -162,7 +163,7 @@ async def batch_generate_images(request: web.Request) -> web.Response:
     charge(account, IMAGE_COST * len(body["requests"]))
     media = []
     for item, tint in zip(body["requests"], tints):
-        width, height = image_dimensions(item["imageAspectRatio"], emulator.settings.image_size)
+        width, height = fit_long_edge(IMAGE_ASPECT_RATIOS[item["imageAspectRatio"]], emulator.settings.image_size)
         image = GeneratedImage(
             name=new_media_name("image"), email=account.email, project_id=project.project_id,
             session_id=cc["sessionId"], prompt=prompt_text(item["structuredPrompt"]), seed=item["seed"],
@@ -202,6 +203,6 @@ async def upsample_image(request: web.Request) -> web.Response:
     check_safety(request, account)
     factor, cap = IMAGE_UPSAMPLE[body["targetResolution"]]
     long_edge = min(cap, max(image.width, image.height) * factor)
-    width, height = image_dimensions(image.aspect_ratio, long_edge)
+    width, height = fit_long_edge(IMAGE_ASPECT_RATIOS[image.aspect_ratio], long_edge)
     jpeg = render_jpeg(image.prompt, image.seed, image.model, width, height, image.tint)
     return web.json_response({"encodedImage": base64.b64encode(jpeg).decode("ascii")})

@@ -13,12 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
+from flow2api_flowkit.emulator.render import video_asset
+
 from .api_common import charge, check_recaptcha, check_safety, check_tier, context_of, emulator_of, json_body, \
     owned_image, owned_project, require_account
-from .catalog import VIDEO_ASPECT_RATIOS, VIDEO_RESOLUTIONS, key_requires_tier_two, video_cost
+from .catalog import VIDEO_ASPECT_RATIOS, VIDEO_RESOLUTIONS, is_portrait, key_requires_tier_two, video_cost
 from .errors import GoogleError, error_info, invalid_argument, not_found
 from .operations import VIDEO_SUBMIT_OPERATIONS
-from .render import video_asset
 from .settings import EmulatorAccount
 from .state import PENDING, SUCCESSFUL, Concatenation, Video, new_media_name, new_operation_name, new_uuid
 from .validation import DURATION_RE, STRUCTURED_PROMPT, UUID_RE, Arr, Bool, Int, Obj, Spec, Str, client_context, \
@@ -180,7 +181,7 @@ def _status_item(video: Video) -> dict[str, Any]:
             "videoModelName": video.model_key, "videoAspectRatio": video.aspect_ratio}}},
     }
     if status == SUCCESSFUL:
-        metadata["mediaBlobSize"] = str(len(video_asset(video.aspect_ratio)))
+        metadata["mediaBlobSize"] = str(len(video_asset(is_portrait(video.aspect_ratio))))
     return {"name": video.name, "projectId": video.project_id, "mediaMetadata": metadata,
             "video": {"generatedVideo": {"aspectRatio": video.aspect_ratio, "model": video.model_key,
                                          "seed": video.seed, "prompt": video.prompt},
@@ -244,5 +245,5 @@ async def check_concatenation(request: web.Request) -> web.Response:
     return web.json_response({
         "status": SUCCESSFUL,
         "outputUri": emulator.media_urls.url(request, "video", concat.video_id),
-        "encodedVideo": base64.b64encode(video_asset(concat.aspect_ratio)).decode("ascii"),
+        "encodedVideo": base64.b64encode(video_asset(is_portrait(concat.aspect_ratio))).decode("ascii"),
     })

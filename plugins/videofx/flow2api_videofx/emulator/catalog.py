@@ -25,6 +25,12 @@ IMAGE_ASPECT_RATIOS: Final = {
 }
 VIDEO_ASPECT_RATIOS: Final = ("VIDEO_ASPECT_RATIO_LANDSCAPE", "VIDEO_ASPECT_RATIO_PORTRAIT")
 
+
+def is_portrait(aspect_ratio: str) -> bool:
+    """Whether a ``VIDEO_ASPECT_RATIO_*`` value is the portrait one (its bundled MP4 is 90x160)."""
+    return aspect_ratio == "VIDEO_ASPECT_RATIO_PORTRAIT"
+
+
 #: Image upsample target → factor applied to the 1K long edge, and the long-edge cap (spec §2.7).
 IMAGE_UPSAMPLE: Final = {"UPSAMPLE_IMAGE_RESOLUTION_2K": (2, 2048), "UPSAMPLE_IMAGE_RESOLUTION_4K": (4, 3072)}
 

@@ -2,7 +2,8 @@
 
 A `FaultRule` matches requests by account e-mail and/or operation name (an `fnmatch` pattern,
 e.g. ``batchAsyncGenerateVideo*``), fires at most ``count`` times (None = forever) with
-``probability`` (decided by a seeded `random.Random`, so runs are reproducible).
+``probability`` (decided by a seeded `random.Random`, so runs are reproducible). The matching and
+firing are :mod:`flow2api_flowkit.emulator.faults`, shared with the flow.google.com emulator.
 
 | kind | acts | effect |
 |---|---|---|
@@ -21,50 +22,20 @@ Rules are added with `FaultInjector.add` or ``POST /_emulator/faults`` (same JSO
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import json
-import logging
-import random
-import uuid
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from flow2api_flowkit.emulator.faults import FaultInjector as SharedInjector
+from flow2api_flowkit.emulator.faults import MatchingRule
 
 from .errors import CdnError, GoogleError, SolverError, TrpcError, error_info
 from .keys import CONTEXT, EMULATOR
 
-logger = logging.getLogger(__name__)
-
 FaultKind = Literal["status", "latency", "expire_at", "captcha_fail", "video_fail", "safety", "slow_media",
                     "bad_shape"]
-
-
-class MatchingRule(BaseModel):
-    """What every emulator's fault rule shares: which requests it matches, how often it fires, its bookkeeping.
-
-    ``account`` (e-mail) and ``operation`` (fnmatch pattern) are both optional;
-    ``count`` None = forever. Subclasses add ``kind`` and its parameters (the
-    flow.google.com emulator reuses this with its own kinds).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: str
-    account: str | None = None
-    operation: str | None = None
-    count: int | None = Field(None, ge=1)
-    probability: float = Field(1.0, ge=0.0, le=1.0)
-    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
-    fired: int = 0
-
-    def matches(self, kind: str, operation: str, account: str | None) -> bool:
-        """Whether the rule applies to a request of ``kind``/``operation``/``account`` and has firings left."""
-        if self.kind != kind or (self.count is not None and self.fired >= self.count):
-            return False
-        if self.account is not None and self.account != account:
-            return False
-        return self.operation is None or fnmatch.fnmatchcase(operation, self.operation)
 
 
 class FaultRule(MatchingRule):
@@ -94,47 +65,11 @@ class FaultRule(MatchingRule):
                              "MEDIA_GENERATION_STATUS_ERROR")
         return self
 
-class FaultInjector:
-    """The active rules of one emulator. ``take`` decides (and counts) whether one fires.
 
-    ``rule_model`` is the emulator's rule class (a :class:`MatchingRule`).
-    """
+class FaultInjector(SharedInjector):
+    """The active rules of this emulator (the shared injector with this emulator's :class:`FaultRule`)."""
 
-    rule_model: type[MatchingRule] = FaultRule
-
-    def __init__(self, seed: int = 0) -> None:
-        self.rules: list[Any] = []
-        self._random = random.Random(seed)
-
-    def add(self, rule: MatchingRule | dict[str, Any]) -> Any:
-        """Add a rule (a rule object or its JSON dict); returns it with its ``id``."""
-        if not isinstance(rule, self.rule_model):
-            rule = self.rule_model.model_validate(rule)
-        self.rules.append(rule)
-        logger.info("fault rule added: %s", rule.model_dump(exclude_defaults=True))
-        return rule
-
-    def remove(self, rule_id: str) -> bool:
-        """Remove one rule by id; False when there is none."""
-        before = len(self.rules)
-        self.rules = [r for r in self.rules if r.id != rule_id]
-        return len(self.rules) != before
-
-    def clear(self) -> None:
-        """Remove every rule."""
-        self.rules.clear()
-
-    def take(self, kind: str, operation: str, account: str | None) -> Any:
-        """The first rule of ``kind`` that matches and wins its probability roll, counted as fired."""
-        for rule in self.rules:
-            if not rule.matches(kind, operation, account):
-                continue
-            if rule.probability < 1.0 and self._random.random() >= rule.probability:
-                continue
-            rule.fired += 1
-            logger.info("fault %s fired on %s (account %s)", kind, operation, account)
-            return rule
-        return None
+    rule_model = FaultRule
 
 
 def status_error(rule: FaultRule, surface: str, operation: str) -> Exception:

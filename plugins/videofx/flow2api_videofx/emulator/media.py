@@ -20,9 +20,11 @@ from typing import Callable, Mapping
 
 from aiohttp import web
 
+from flow2api_flowkit.emulator.render import render_png, video_asset
+
 from .api_common import emulator_of, context_of, require_account
+from .catalog import is_portrait
 from .errors import CdnError, GoogleError, not_found
-from .render import render_png, video_asset
 from .settings import EmulatorSettings
 from .state import SUCCESSFUL, GeneratedImage, Video
 
@@ -68,10 +70,10 @@ def _payload(request: web.Request, kind: str, media_id: str) -> tuple[bytes, str
         return render_png(image.prompt, image.seed, image.model, image.width, image.height, image.tint), "image/png"
     video = world.videos_by_id.get(media_id)
     if video is not None and video.status == SUCCESSFUL:
-        return video_asset(video.aspect_ratio), "video/mp4"
+        return video_asset(is_portrait(video.aspect_ratio)), "video/mp4"
     concat = world.concatenations_by_video_id.get(media_id)
     if concat is not None and concat.polls >= concat.polls_to_finish:
-        return video_asset(concat.aspect_ratio), "video/mp4"
+        return video_asset(is_portrait(concat.aspect_ratio)), "video/mp4"
     raise CdnError(404, "The requested URL was not found on this server.")
 
 
@@ -145,6 +147,6 @@ async def get_media(request: web.Request) -> web.Response:
     if record.status != SUCCESSFUL:
         raise GoogleError(400, f"Media {name} is not ready: {record.status}", grpc_status="FAILED_PRECONDITION")
     return web.json_response({"name": name, "video": {
-        "encodedVideo": base64.b64encode(video_asset(record.aspect_ratio)).decode("ascii"),
+        "encodedVideo": base64.b64encode(video_asset(is_portrait(record.aspect_ratio))).decode("ascii"),
         "seed": record.seed, "prompt": record.prompt, "model": record.model_key,
         "aspectRatio": record.aspect_ratio}})

@@ -5,7 +5,8 @@ UUIDs, operation names) and the ownership rules (a media or project belongs to o
 Nothing here speaks HTTP; handlers translate lookups that fail into the surface's errors.
 
 Memory stays flat: generated images are stored as their rendering parameters (the PNG is
-rendered on demand, see `render.py`), uploads as metadata, videos share two bundled MP4 assets.
+rendered on demand, see `flow2api_flowkit.emulator.render`), uploads as metadata, videos share
+two bundled MP4 assets.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from flow2api_videofx.captcha_chain import BUILTIN_SOURCES
+from flow2api_flowkit.captcha_chain import BUILTIN_SOURCES
 from flow2api_videofx.config import VideoFXConfig, load_config
 from flow2api_videofx.family import VideoFXFamily
 from videofx_helpers import Gateway, Upstream, data_uri, fake_account, png, user

@@ -13,9 +13,10 @@ from videofx_helpers import Gateway, Upstream, fake_account, flow_sections, fetc
 from flow2api.errors import CaptchaError, SolverUnavailableError
 from flow2api.plugin import Call, Job, Kind, MediaOutput, PluginConfigError, PluginContext
 from flow2api_videofx import VideoFXVideoProvider
-from flow2api_videofx.captcha import AntiCaptchaApi, CaptchaToken
-from flow2api_videofx.captcha_chain import BUILTIN_SOURCES, TokenChain, installed_sources
-from flow2api_videofx.config import CaptchaConfig, load_config
+from flow2api_flowkit.captcha import AntiCaptchaApi, CaptchaToken
+from flow2api_flowkit.captcha_chain import BUILTIN_SOURCES, TokenChain, installed_sources
+from flow2api_flowkit.config import CaptchaConfig
+from flow2api_videofx.config import load_config
 from flow2api_videofx.options import VideoOptions
 
 OTHER_UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/147.0.0.0 Safari/537.36"

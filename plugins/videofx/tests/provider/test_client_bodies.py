@@ -19,7 +19,7 @@ from videofx_helpers import Upstream, is_mp4, png
 
 from flow2api.errors import UpstreamProtocolError
 from flow2api.plugin import InputImage
-from flow2api_videofx.captcha_chain import BUILTIN_SOURCES, TokenChain
+from flow2api_flowkit.captcha_chain import BUILTIN_SOURCES, TokenChain
 from flow2api_videofx.client import FlowClient, VideoHandle
 from flow2api_videofx.client_videos import parse_submission
 from flow2api_videofx.options import VideoOptions

@@ -1,11 +1,14 @@
-"""Media bytes: generated images (Pillow), upload inspection, and the bundled MP4 assets.
+"""Media bytes both Flow emulators serve: generated images (Pillow), upload inspection, the bundled MP4s.
 
+* `fit_long_edge` sizes an image from its aspect ratio and long edge (each emulator keeps its own
+  aspect enum → ratio table: labs.google names, flow.google.com integers).
 * `render_png` / `render_jpeg` draw a deterministic picture from (prompt, seed, model, tint):
   a gradient, a few shapes and the prompt text, so different prompts give different images and
   the same request gives the same bytes. Rendered bytes are cached (LRU), never stored.
 * `sniff_mime` reads magic bytes; `inspect_upload` decodes an upload for its size and mean colour.
 * `video_asset` returns one of the two real H.264 MP4s shipped in ``assets/`` (2 s, 160x90 /
-  90x160, generated once with ffmpeg's testsrc2; ffmpeg is not needed at run time).
+  90x160, generated once with ffmpeg's testsrc2; ffmpeg is not needed at run time; installed as
+  package data of ``flow2api-flowkit``).
 """
 
 from __future__ import annotations
@@ -19,14 +22,12 @@ from importlib import resources
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps, ImageStat, features
 
-from .catalog import IMAGE_ASPECT_RATIOS
-
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def image_dimensions(aspect_ratio: str, long_edge: int) -> tuple[int, int]:
-    """Pixel size of an ``IMAGE_ASPECT_RATIO_*`` image whose long edge is ``long_edge``."""
-    w, h = IMAGE_ASPECT_RATIOS[aspect_ratio]
+def fit_long_edge(ratio: tuple[int, int], long_edge: int) -> tuple[int, int]:
+    """Pixel ``(width, height)`` of an image of ``ratio`` (width, height) whose long edge is ``long_edge`` pixels."""
+    w, h = ratio
     if w >= h:
         return long_edge, max(1, round(long_edge * h / w))
     return max(1, round(long_edge * w / h)), long_edge
@@ -125,7 +126,7 @@ def mean_color(tints: list[tuple[int, int, int]]) -> tuple[int, int, int] | None
 
 
 @lru_cache(maxsize=2)
-def video_asset(aspect_ratio: str) -> bytes:
-    """The bundled MP4 for ``VIDEO_ASPECT_RATIO_LANDSCAPE`` / ``..._PORTRAIT``."""
-    name = "portrait.mp4" if aspect_ratio == "VIDEO_ASPECT_RATIO_PORTRAIT" else "landscape.mp4"
+def video_asset(portrait: bool) -> bytes:
+    """The bundled MP4: 90x160 when ``portrait``, else 160x90 (landscape)."""
+    name = "portrait.mp4" if portrait else "landscape.mp4"
     return resources.files(__package__).joinpath("assets", name).read_bytes()

@@ -4,9 +4,10 @@ A source returns a :class:`CaptchaToken`: the token plus the User-Agent it was
 solved with, which the Flow request must then send (spec §1.6 "UA
 consistency"). Tokens are single-use: callers ask for a fresh one for every
 submission and every retry. Built-ins, each a factory ``(CaptchaConfig) ->
-TokenSource`` registered under its name (see :mod:`flow2api_videofx.captcha_chain`
-for the registry, the ``flow2api_videofx.captcha`` entry-point group and the
-failover chain):
+TokenSource`` registered under its name (see :mod:`flow2api_flowkit.captcha_chain`
+for the registry, the ``flow2api.captcha`` entry-point group and the failover
+chain). Both Flow families use them: VideoFX for labs.google, flowweb for
+flow.google.com (the two hosts share :data:`SITE_KEY`).
 
 ============  ==============================  ===========================================
 name          default base                    task ``type`` (spec §1.6 table)
@@ -32,10 +33,11 @@ from tenacity import AsyncRetrying, retry_if_exception_type, retry_if_result, st
 
 from flow2api.errors import CaptchaError, SolverUnavailableError
 from flow2api.plugin import PROXY_ERRORS
-from flow2api_videofx.config import CaptchaConfig
+from flow2api_flowkit.config import CaptchaConfig
 
 log = logging.getLogger(__name__)
 
+#: The reCAPTCHA Enterprise site key of Flow's pages on labs.google and flow.google.com (spec §1.6).
 SITE_KEY = "6LdsFiUsAAAAAIjVDZcuLhaHiDn5nnHVXVRQGeMV"
 NO_SLOT_CODES = frozenset({"ERROR_NO_SLOT_AVAILABLE", "ERROR_NO_SLOT_AVAILABLE_BLOCK"})
 
