@@ -13,12 +13,12 @@ credentials and never refreshes.
 
 Fixtures: :func:`start_gateway` (any providers), :func:`fake` (a gateway of
 fake providers with a small catalog and accounts), :func:`sdk` (openai SDK
-clients), :func:`admin_clients` (browser-like admin clients). Plain helpers:
+clients), :func:`gemini_sdk` (google-genai clients), :func:`admin_clients` (browser-like admin clients). Plain helpers:
 :func:`make_settings`, :class:`Gateway`, :func:`add_account`, :func:`png`,
 :data:`MP4`, :func:`image_plan`, :func:`video_plan`, :func:`write_fake_catalog`
 (from :mod:`flow2api.testing.fakes`), :class:`AdminClient`
 (:mod:`flow2api.testing.admin`), :func:`copy_models_yaml`, :func:`until`,
-:func:`write_replace`, :func:`write_in_place` (:mod:`flow2api.testing.files`).
+:func:`write_replace`, :func:`write_in_place`, :func:`run_cli` (:mod:`flow2api.testing.files`).
 
 This module imports no provider plugin (tests/test_boundaries.py checks it).
 """
@@ -44,13 +44,13 @@ from flow2api.testing.fakes import (
     FAKE_FAMILY, FAKE_IMAGE_MODEL, FAKE_VIDEO_MODEL, FAKE_VIDEO_PORTRAIT_MODEL, MP4, FakeFamily, FakeOptions,
     FakeProvider, Script, Step, image_plan, png, video_plan, write_fake_catalog,
 )
-from flow2api.testing.files import REPO, copy_models_yaml, until, write_in_place, write_replace
+from flow2api.testing.files import REPO, copy_models_yaml, run_cli, until, write_in_place, write_replace
 
 __all__ = [
     "API_KEY", "FAKE_FAMILY", "FAKE_IMAGE_MODEL", "FAKE_VIDEO_MODEL", "FAKE_VIDEO_PORTRAIT_MODEL", "MP4",
     "NEW_PASSWORD", "REPO", "AdminClient", "AdminSite", "FakeFamily", "FakeOptions", "FakeProvider", "FakeWorld",
-    "Gateway", "Script", "Step", "add_account", "admin_clients", "copy_models_yaml", "fake", "image_plan",
-    "make_settings", "png", "sdk", "start_gateway", "until", "video_plan", "write_fake_catalog", "write_in_place",
+    "Gateway", "Script", "Step", "add_account", "admin_clients", "copy_models_yaml", "fake", "gemini_sdk", "image_plan",
+    "make_settings", "png", "run_cli", "sdk", "start_gateway", "until", "video_plan", "write_fake_catalog", "write_in_place",
     "write_replace",
 ]
 
@@ -165,3 +165,24 @@ async def sdk() -> AsyncIterator[Callable[..., Any]]:
     yield client
     for opened in clients.values():
         await opened.close()
+
+
+@pytest.fixture
+async def gemini_sdk() -> AsyncIterator[Callable[..., Any]]:
+    """``gemini_sdk(gateway, key=API_KEY, api_version="v1beta")`` → a ``google-genai`` async client on the gateway.
+
+    Every client opened is closed after the test.
+    """
+    from google import genai  # a test extra: imported only when the fixture is used
+    from google.genai import types
+
+    opened: list[Any] = []
+
+    def make(gw: Gateway, key: str = API_KEY, api_version: str = "v1beta") -> Any:
+        options = types.HttpOptions(base_url=gw.url, api_version=api_version, timeout=30_000)
+        opened.append(genai.Client(api_key=key, http_options=options))
+        return opened[-1].aio
+
+    yield make
+    for one in opened:
+        await one.aio.aclose()

@@ -49,8 +49,10 @@ Step = Any  # an Event, an Exception, a float (sleep seconds), an asyncio.Event 
 class Script:
     """What a fake provider does; shared by its instances (so a restarted app sees the same plans and calls).
 
-    ``plans``/``resume_plans`` are consumed one per call; when empty, ``default`` is played.
-    ``calls`` records every ``generate`` call, ``resumes`` every ``(call, state)`` of ``resume``.
+    ``plans``/``resume_plans`` are consumed one per call; when empty, ``plan_for(call)`` (if set) or ``default``
+    is played.
+    ``calls`` records every ``generate`` call, ``resumes`` every ``(call, state)`` of ``resume``;
+    ``serves`` decides ``can_serve``.
     """
 
     plans: deque[list[Step]] = field(default_factory=deque)
@@ -58,10 +60,17 @@ class Script:
     default: list[Step] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     resumes: list[tuple[Call, dict[str, Any]]] = field(default_factory=list)
+    #: ``plan_for(call) -> plan`` replaces ``default`` when ``plans`` is empty (a plan that depends on the job).
+    plan_for: Callable[[Call], list[Step]] | None = None
+    #: ``serves(options, account) -> bool`` is the provider's ``can_serve`` (e.g. a tier check); ``None``: every account.
+    serves: Callable[[BaseModel, AccountView], bool] | None = None
 
 
 class FakeFamily:
-    """Accounts ``{"token": …}`` → e-mail ``<token>@fake.test``, tier ``fake``, 100 credits; nothing to refresh."""
+    """Accounts ``{"token": …, "tier"?: …}`` → e-mail ``<token>@fake.test``, that tier (default ``fake``), 100 credits.
+
+    Nothing to refresh.
+    """
 
     name = "fake"
     config_sections: tuple[str, ...] = ()
@@ -69,7 +78,8 @@ class FakeFamily:
 
     async def add(self, credentials: Mapping[str, str], http: Any) -> AccountUpdate:
         token = credentials["token"]
-        return AccountUpdate(email=f"{token}@fake.test", secrets={"token": token}, credits=100, tier="fake")
+        return AccountUpdate(email=f"{token}@fake.test", secrets={"token": token}, credits=100,
+                             tier=credentials.get("tier", "fake"))
 
     def refresh_due(self, view: AccountView, now: float) -> bool:
         return False
@@ -110,7 +120,7 @@ class FakeProvider:
         return self._describe(options)
 
     def can_serve(self, options: BaseModel, account: AccountView) -> bool:
-        return True
+        return self.script.serves is None or self.script.serves(options, account)
 
     async def _play(self, plan: list[Step]) -> AsyncIterator[Any]:
         for step in plan:
@@ -127,7 +137,10 @@ class FakeProvider:
 
     async def generate(self, call: Call) -> AsyncIterator[Any]:
         self.script.calls.append(call)
-        plan = self.script.plans.popleft() if self.script.plans else list(self.script.default)
+        if self.script.plans:
+            plan = self.script.plans.popleft()
+        else:
+            plan = self.script.plan_for(call) if self.script.plan_for else list(self.script.default)
         async for event in self._play(plan):
             yield event
 

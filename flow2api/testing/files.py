@@ -1,13 +1,14 @@
-"""File helpers of :mod:`flow2api.testing`: a private copy of the shipped catalog, the two ways files get
-written (atomic replace, in place) and a polling wait, for the catalog-reload tests of the core and plugins."""
+"""File and process helpers of :mod:`flow2api.testing`: a private copy of the shipped catalog, the two ways
+files get written (atomic replace, in place), a polling wait, and the ``flow2api`` command run as a user runs it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import shutil
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +48,19 @@ async def until(predicate: Callable[[], Awaitable[Any]], timeout: float, interva
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)
+
+
+async def run_cli(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60, cwd: Path | None = None,
+                  clean: bool = False) -> tuple[int, str, str]:
+    """Run ``python -m flow2api *args`` in ``cwd`` (default: the source checkout): exit code, stdout, stderr.
+
+    The environment is ours plus ``env``; ``clean`` first drops every ``FLOW2API_*`` variable (so only the
+    files and arguments given count). Raises ``TimeoutError`` after ``timeout`` seconds.
+    """
+    base = {k: v for k, v in os.environ.items() if not (clean and k.startswith("FLOW2API_"))}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "flow2api", *args, cwd=cwd or REPO, env={**base, **(env or {})},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode or 0, out.decode(), err.decode()
