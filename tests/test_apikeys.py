@@ -6,9 +6,15 @@ import pytest
 from openai import AsyncOpenAI, AuthenticationError, PermissionDeniedError, RateLimitError
 
 from flow2api.apikeys import API_KEYS
-from tests.conftest import Gateway
+from flow2api.testing import FAKE_IMAGE_MODEL, FakeWorld, Gateway
 
-MODEL = "gemini-3.1-flash-image-landscape"
+MODEL = FAKE_IMAGE_MODEL
+
+
+@pytest.fixture
+async def gateway(fake: FakeWorld) -> Gateway:
+    """A gateway of fake providers with one account."""
+    return await fake.start()
 
 
 async def test_created_key_with_limits(gateway: Gateway) -> None:
@@ -18,7 +24,7 @@ async def test_created_key_with_limits(gateway: Gateway) -> None:
         done = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "a"}])
         assert done.choices[0].message.content.startswith("![")
         with pytest.raises(PermissionDeniedError, match="may not use the model"):
-            await client.chat.completions.create(model="gemini-3.1-flash-image-portrait",
+            await client.chat.completions.create(model="fake-image-portrait",
                                                  messages=[{"role": "user", "content": "b"}])
         with pytest.raises(RateLimitError) as err:
             await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "c"}])

@@ -224,15 +224,6 @@ async def test_client_disconnect_marks_the_task(fake: FakeWorld) -> None:
     assert gw.pool.in_flight(task.account_id, "video") == 0
 
 
-async def test_video_through_chat_against_the_flow_emulator(gateway: Gateway, sdk: SdkFactory) -> None:
-    stream = await sdk(gateway).chat.completions.create(
-        model="veo_3_1_t2v_fast_landscape", messages=[{"role": "user", "content": "a paper boat"}], stream=True)
-    content = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
-    match = re.fullmatch(r"<video src='(\S+)' data-media-id='[^']+' controls style='max-width:100%'></video>", content)
-    assert match, content
-    async with aiohttp.ClientSession() as http, http.get(match[1]) as r:
-        assert r.content_type == "video/mp4" and (await r.read())[4:8] == b"ftyp"
-
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_a_job_past_its_time_limit_is_a_504_and_a_failed_task(fake: FakeWorld, stream: bool) -> None:

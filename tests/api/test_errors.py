@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import aiohttp
 import pytest
 
 from flow2api.errors import all_error_classes
 from flow2api.pipeline.errors import GRPC_STATUS, gemini_error_body, openai_error_body
-from tests.conftest import API_KEY, Gateway, Upstream, make_settings
+from flow2api.testing import API_KEY, FAKE_IMAGE_MODEL, FakeWorld, Gateway
 
-MODEL = "gemini-3.1-flash-image-landscape"
+MODEL = FAKE_IMAGE_MODEL
+
+
+@pytest.fixture
+async def gateway(fake: FakeWorld) -> Gateway:
+    """A gateway of fake providers with one account (tier ``fake``)."""
+    return await fake.start()
 
 
 async def post(url: str, data: bytes | str, *, key: str | None = API_KEY) -> tuple[int, dict, str]:
@@ -75,17 +79,19 @@ async def test_bad_image_data_uri_is_400(gateway: Gateway) -> None:
     assert_openai_error(body, text, "invalid_request")
 
 
-async def test_no_account_is_503_with_a_clear_message(tmp_path: Path, upstream: Upstream, start_gateway) -> None:
-    gw = await start_gateway(make_settings(tmp_path, upstream))
+async def test_no_account_is_503_with_a_clear_message(fake: FakeWorld) -> None:
+    gw = await fake.start(accounts=0)
     status, body, text = await post(f"{gw.url}/v1/chat/completions", chat())
     assert status == 503
     assert_openai_error(body, text, "no_account_available")
     assert "no account is configured" in body["error"]["message"]
 
 
-async def test_account_without_the_tier_is_503_naming_why(gateway: Gateway) -> None:
-    # The fixture's account is PAYGATE_TIER_ONE; 4K models need PAYGATE_TIER_TWO (spec §4.1).
-    status, body, text = await post(f"{gateway.url}/v1/chat/completions", chat("gemini-3.1-flash-image-landscape-4k"))
+async def test_account_without_the_tier_is_503_naming_why(fake: FakeWorld) -> None:
+    # The provider decides (``can_serve``): here only tier-"pro" accounts, and the one account is tier "fake".
+    fake.image.serves = lambda options, account: account.tier == "pro"
+    gw = await fake.start()
+    status, body, text = await post(f"{gw.url}/v1/chat/completions", chat())
     assert status == 503
     assert_openai_error(body, text, "no_account_available")
     assert "tier" in body["error"]["message"]

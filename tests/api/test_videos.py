@@ -319,11 +319,3 @@ async def test_video_objects_have_the_openai_shape(fake: FakeWorld, sdk: SdkFact
     assert body["seconds"] == "8" and body["size"] == "1280x720"  # from the model when the request omits them
 
 
-async def test_videos_api_against_the_flow_emulator(gateway: Gateway, sdk: SdkFactory) -> None:
-    client = sdk(gateway)
-    video = await client.videos.create(model="veo_3_1_t2v_fast", prompt="a paper boat", size="720x1280")
-    done = await wait_status(client, video.id, "completed", "failed")
-    assert done.status == "completed", done.error
-    assert done.model == "veo_3_1_t2v_fast" and done.model_extra["flow2api"]["model"] == "veo_3_1_t2v_fast_portrait"
-    content = (await client.videos.download_content(video.id)).content
-    assert content[4:8] == b"ftyp"

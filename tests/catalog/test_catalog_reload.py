@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import io
 import os
@@ -14,50 +15,56 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import yaml
 from PIL import Image
 
-from tests.catalog.catalog_helpers import copy_models_yaml, until, write_in_place, write_replace
-from tests.conftest import API_KEY, Gateway, Upstream, make_settings
+from flow2api.plugin import Call
+from flow2api.testing import (
+    API_KEY, FAKE_IMAGE_MODEL, FakeWorld, Gateway, image_plan, png, until, write_fake_catalog,
+    write_in_place, write_replace,
+)
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 PICK = "reload-pick"
 
 
-def variant(base: str, number: int) -> str:
-    """A valid catalog: the shipped one plus a marker model and an alias whose target differs per variant."""
-    aspect = "landscape" if number == 1 else "portrait"
-    marker = (
-        f"- id: marker-{number}\n  kind: image\n  routes:\n  - provider: videofx-image\n"
-        f"    options: {{image_model: NARWHAL, aspect_ratio: IMAGE_ASPECT_RATIO_SQUARE}}\n"
-    )
-    alias = (
-        f"- id: {PICK}\n  kind: image\n  description: variant {number}\n"
-        f"  targets:\n    landscape: {{none: gemini-3.1-flash-image-{aspect}}}\n"
-    )
-    head, sep, tail = base.partition("\n# Resolver aliases.")
-    return head.rstrip("\n") + "\n" + marker + sep + tail.rstrip("\n") + "\n" + alias
+def variant(base: dict[str, Any], number: int) -> str:
+    """A valid catalog: the fake one plus a marker model and an alias whose target differs per variant."""
+    catalog = copy.deepcopy(base)
+    catalog["models"].append(
+        {"id": f"marker-{number}", "kind": "image", "routes": [{"provider": "fake-image", "options": {}}]})
+    target = FAKE_IMAGE_MODEL if number == 1 else "fake-image-portrait"
+    catalog["aliases"].append(
+        {"id": PICK, "kind": "image", "description": f"variant {number}", "targets": {"landscape": {"none": target}}})
+    return yaml.safe_dump(catalog)
 
 
 def invalid_variants(valid: str) -> list[str]:
     """Broken YAML, a schema error, an unknown alias target, and an empty file (a truncating write caught midway)."""
-    return [
-        valid.replace("aliases:\n", "aliases: [\n", 1),
-        valid.replace("  kind: image\n", "  kind: image\n  colour: red\n", 1),
-        valid.replace("{none: gemini-3.1-flash-image-", "{none: gemini-9-image-", 1),
-        "",
-    ]
+    schema, target = yaml.safe_load(valid), yaml.safe_load(valid)
+    schema["models"][0]["colour"] = "red"
+    target["aliases"][-1]["targets"]["landscape"]["none"] = "gemini-9-image"
+    return [valid.replace("aliases:\n", "aliases: [\n", 1), yaml.safe_dump(schema), yaml.safe_dump(target), ""]
 
 
-async def test_reload_under_load_fails_and_mixes_nothing(tmp_path: Path, upstream: Upstream, start_gateway) -> None:
-    path = copy_models_yaml(tmp_path)
-    base = path.read_text(encoding="utf-8")
+def sized_image(call: Call) -> list[Any]:
+    """The fake provider's plan: a landscape PNG for a landscape model, a portrait one otherwise."""
+    landscape = call.job.options.aspect_ratio == "landscape"
+    return image_plan(png(64, 36) if landscape else png(36, 64))
+
+
+async def test_reload_under_load_fails_and_mixes_nothing(tmp_path: Path, fake: FakeWorld) -> None:
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    path = folder / "models.yaml"
+    base = yaml.safe_load(write_fake_catalog(tmp_path / "fake-base.yaml").read_text(encoding="utf-8"))
     valid = {1: variant(base, 1), 2: variant(base, 2)}
     write_replace(path, valid[1])
-    gw: Gateway = await start_gateway(make_settings(tmp_path, upstream, catalog={"path": str(path), "watch": True}))
-    account = upstream.emulator.add_account("reload@example.com", tier="PAYGATE_TIER_ONE", credits=10_000)
-    await gw.pool.add("videofx", {"st": account.st})
+    fake.image.plan_for = sized_image
+    gw: Gateway = await fake.start(catalog={"path": str(path), "watch": True})
     id_sets = {n: frozenset(_ids_of(text)) for n, text in valid.items()}
     assert id_sets[1] != id_sets[2]
     seen: Counter[str] = Counter()
@@ -139,8 +146,6 @@ async def test_reload_under_load_fails_and_mixes_nothing(tmp_path: Path, upstrea
 
 
 def _ids_of(text: str) -> list[str]:
-    import yaml
-
     return [m["id"] for m in yaml.safe_load(text)["models"]]
 
 
@@ -151,8 +156,9 @@ def free_port() -> int:
 
 
 async def test_sighup_reloads_a_running_server(tmp_path: Path) -> None:
-    path = copy_models_yaml(tmp_path)
-    base = path.read_text(encoding="utf-8")
+    # The fake catalog: its providers are not installed in the server, so its models are listed as unavailable.
+    path = write_fake_catalog(tmp_path / "models.yaml")
+    base = yaml.safe_load(path.read_text(encoding="utf-8"))
     port = free_port()
     config = tmp_path / "flow2api.toml"
     config.write_text(

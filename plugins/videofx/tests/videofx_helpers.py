@@ -47,6 +47,12 @@ class Upstream:
         """A ``[captcha]`` config using the emulator's solver."""
         return CaptchaConfig(**flow_sections(self, captcha=overrides)["captcha"])
 
+    def sections(self) -> dict[str, dict[str, Any]]:
+        """``[flow]`` and ``[captcha]`` as the gateway tests use them: 50 ms polls, the default reCAPTCHA retry delay."""
+        sections = flow_sections(self, flow={"poll_interval": 0.05}, captcha={"solver_poll_interval": 0.01})
+        del sections["flow"]["captcha_retry_delay"]
+        return sections
+
 
 def flow_sections(upstream: Upstream, *, flow: dict[str, Any] | None = None,
                   captcha: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Shared pieces of the reliability drills (issue 8; docs/reliability.md).
+"""Helpers of the reliability drills over the Flow emulator (issue 8; docs/reliability.md).
 
 Every drill is marked ``reliability``, sends traffic only to 127.0.0.1, bounds
 its request loops in count and time, and stops every server it starts. The
@@ -13,33 +13,19 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
-from flow2api_videofx.emulator import EmulatorSettings, FlowEmulator
+from videofx_gateway import IMAGE_MODEL, VIDEOFX_FACTORIES
 
 from flow2api.app import create_app
 from flow2api.discovery import build_providers
 from flow2api.pool import POOL, AccountPool
 from flow2api.settings import Settings
-from tests.conftest import VIDEOFX_FACTORIES, Upstream
 
 FULL = os.environ.get("FLOW2API_DRILL_FULL") == "1"
-IMAGE_MODEL = "gemini-3.1-flash-image-landscape"
-
-
-@pytest.fixture
-async def drill_upstream(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> Upstream:
-    """An emulator for drills: 16 px images (cheap to render), every request recorded, captcha ready at once."""
-    emulator = FlowEmulator(EmulatorSettings(
-        at_lifetime_s=86400, captcha_polls_to_ready=0, video_polls_to_finish=2, image_size=16,
-        max_recorded_requests=200_000, fault_seed=8,
-    ))
-    return Upstream(emulator, await aiohttp_server(emulator.app()))
 
 
 def prompt_of(json: Any) -> str | None:

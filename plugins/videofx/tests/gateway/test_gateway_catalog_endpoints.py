@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from openai import AsyncOpenAI, NotFoundError
 
-from tests.catalog.catalog_helpers import copy_models_yaml, png_bytes
-from tests.conftest import API_KEY, Gateway, Upstream, make_settings
+from flow2api.testing import copy_models_yaml, png
+from videofx_gateway import API_KEY, Gateway, Upstream, make_settings
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
@@ -89,7 +89,7 @@ async def test_alias_resolves_from_the_request_before_an_account_is_leased(gatew
         extra_body={"generationConfig": {"imageConfig": {"aspectRatio": "9:16"}}},
     )
     await client.chat.completions.create(model=alias, messages=[{"role": "user", "content": "c"}], extra_body={"size": "1024x1024"})
-    tall = "data:image/png;base64," + base64.b64encode(png_bytes(300, 400)).decode()
+    tall = "data:image/png;base64," + base64.b64encode(png(300, 400)).decode()
     completion = await client.chat.completions.create(model=alias, messages=[{"role": "user", "content": [
         {"type": "text", "text": "d"}, {"type": "image_url", "image_url": {"url": tall}},
     ]}])

@@ -22,8 +22,8 @@ from flow2api.catalog import CatalogError, load_catalog, parse_catalog
 from flow2api.discovery import build_providers
 from flow2api.plugin import AccountFamily, AccountView, Kind, Provider
 from flow2api.settings import Settings
-from tests.catalog.catalog_helpers import REPO
-from tests.conftest import API_KEY, VIDEOFX_FACTORIES, Gateway, Upstream
+from flow2api.testing import REPO
+from videofx_gateway import API_KEY, VIDEOFX_FACTORIES, Gateway, Upstream
 
 OPTIONAL = re.compile(r"^\s*``(\w+)\(.*``\s*\(optional\)", re.MULTILINE)
 

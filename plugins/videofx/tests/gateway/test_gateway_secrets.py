@@ -7,7 +7,7 @@ from pathlib import Path
 
 from openai import AsyncOpenAI
 
-from tests.conftest import API_KEY, Upstream, make_settings
+from videofx_gateway import API_KEY, Upstream, make_settings
 
 
 async def test_st_and_at_are_encrypted_at_rest_and_never_logged(

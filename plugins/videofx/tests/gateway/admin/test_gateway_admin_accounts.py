@@ -7,7 +7,7 @@ import json
 
 import aiohttp
 
-from tests.admin.conftest import AdminSite
+from flow2api.testing import AdminSite
 
 
 def account_id(admin: AdminSite, email: str) -> int:

@@ -38,9 +38,9 @@ import pytest
 from yarl import URL
 
 from flow2api.storage import DATABASE
-from tests.conftest import API_KEY, Upstream, make_settings
-from tests.reliability.conftest import FULL, IMAGE_MODEL
-from tests.reliability.malformed import IMAGE_LIMIT, Case, cases
+from videofx_gateway import API_KEY, Upstream, make_settings
+from videofx_drills import FULL, IMAGE_MODEL
+from videofx_malformed import IMAGE_LIMIT, Case, cases
 
 pytestmark = pytest.mark.reliability
 

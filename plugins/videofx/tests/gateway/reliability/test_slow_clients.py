@@ -47,8 +47,8 @@ from flow2api_videofx.emulator import EmulatorSettings, FlowEmulator
 
 from flow2api.discovery import PROVIDERS
 from flow2api.storage import DATABASE
-from tests.conftest import API_KEY, Upstream, make_settings
-from tests.reliability.conftest import FULL, IMAGE_MODEL, eventually, served_like_cli
+from videofx_gateway import API_KEY, Upstream, make_settings
+from videofx_drills import FULL, IMAGE_MODEL, eventually, served_like_cli
 
 pytestmark = pytest.mark.reliability
 

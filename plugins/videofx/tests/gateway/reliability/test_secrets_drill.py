@@ -36,8 +36,8 @@ from PIL import Image
 
 from flow2api.apikeys import API_KEYS
 from flow2api.logs import REDACTOR, SecretRedactor
-from tests.conftest import API_KEY, Upstream, make_settings
-from tests.reliability.conftest import IMAGE_MODEL, eventually
+from videofx_gateway import API_KEY, Upstream, make_settings
+from videofx_drills import IMAGE_MODEL, eventually
 
 pytestmark = pytest.mark.reliability
 

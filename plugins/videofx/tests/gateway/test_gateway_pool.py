@@ -19,7 +19,7 @@ from openai import APIStatusError, AsyncOpenAI
 
 from flow2api.pool.maintenance import maintain_once
 from flow2api.proxies import HTTP_SESSIONS
-from tests.conftest import API_KEY, Gateway, Upstream, make_settings
+from videofx_gateway import API_KEY, Gateway, Upstream, make_settings
 
 MODEL = "gemini-3.1-flash-image-landscape"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import aiohttp
 from openai import AsyncOpenAI
 
-from tests.conftest import API_KEY, Gateway, Upstream
+from videofx_gateway import API_KEY, Gateway, Upstream
 
 PNG = b"\x89PNG\r\n\x1a\n"
 JPEG = b"\xff\xd8\xff"

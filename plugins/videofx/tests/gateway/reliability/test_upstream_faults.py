@@ -37,8 +37,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import API_KEY, Upstream, make_settings
-from tests.reliability.conftest import FULL, IMAGE_MODEL, prompt_of
+from videofx_gateway import API_KEY, Upstream, make_settings
+from videofx_drills import FULL, IMAGE_MODEL, prompt_of
 
 pytestmark = pytest.mark.reliability
 

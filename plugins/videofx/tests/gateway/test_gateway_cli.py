@@ -1,0 +1,156 @@
+"""The command line as a user runs it with the VideoFX family: real subprocesses, the emulator on loopback, a tmp data dir."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from openai import AsyncOpenAI
+
+from videofx_gateway import REPO, Upstream
+
+from flow2api.testing import run_cli as flow2api
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def config_for(tmp_path: Path, upstream: Upstream) -> Path:
+    lines = []
+    for section, values in upstream.sections().items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {v!r}".replace("'", '"') for k, v in values.items()]
+    path = tmp_path / "flow2api.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def test_accounts_add_and_list(tmp_path: Path, upstream: Upstream) -> None:
+    account = upstream.emulator.add_account("cli@example.com", tier="PAYGATE_TIER_TWO", credits=42)
+    config = config_for(tmp_path, upstream)
+    data = str(tmp_path / "data")
+    code, out, err = await flow2api("accounts", "add", "--st", account.st, "--config", str(config), "--data-dir", data)
+    assert code == 0, err
+    assert "cli@example.com" in out and "PAYGATE_TIER_TWO" in out and "credits 42" in out
+    code, out, err = await flow2api("accounts", "list", "--config", str(config), "--data-dir", data)
+    assert code == 0 and "cli@example.com" in out
+    for text in (out, err):
+        assert account.st not in text and account.st[-12:] not in text
+
+
+async def test_accounts_add_with_a_dead_session_token_fails_cleanly(tmp_path: Path, upstream: Upstream) -> None:
+    config = config_for(tmp_path, upstream)
+    code, out, err = await flow2api(
+        "accounts", "add", "--st", "not-a-real-session-token", "--config", str(config), "--data-dir", str(tmp_path),
+    )
+    assert code == 1 and "expired or revoked" in err and "Traceback" not in err
+    assert "not-a-real-session-token" not in err
+
+
+
+async def test_models_check(tmp_path: Path) -> None:
+    code, out, _ = await flow2api("models", "check")
+    assert code == 0 and "models.yaml" in out
+    broken = tmp_path / "models.yaml"
+    broken.write_text("version: 1\nmodels:\n  - id: x\n    kind: sound\n    routes: []\n", encoding="utf-8")
+    code, _, err = await flow2api("models", "check", str(broken))
+    assert code == 2 and f"{broken}:4" in err
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_ready(url: str, proc: asyncio.subprocess.Process, timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession() as session:
+        while asyncio.get_running_loop().time() < deadline:
+            if proc.returncode is not None:
+                raise AssertionError(f"server exited with {proc.returncode}")
+            try:
+                async with session.get(f"{url}/ready") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("server did not become ready")
+
+
+async def test_serve_without_accounts_runs_the_demo_end_to_end(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "flow2api", "serve", "--port", str(port), "--data-dir", str(tmp_path / "data"),
+        cwd=REPO, env={**os.environ, "FLOW2API_GLOBAL__API_KEY": "demo-key-123456"},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await wait_ready(url, proc)
+        async with AsyncOpenAI(base_url=f"{url}/v1", api_key="demo-key-123456", max_retries=0) as client:
+            stream = await client.chat.completions.create(
+                model="gemini-3.1-flash-image-landscape", messages=[{"role": "user", "content": "a lighthouse"}],
+                stream=True,
+            )
+            content = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        image_url = content[content.index("(") + 1:-1]
+        async with aiohttp.ClientSession() as session:
+            async with session.get(image_url) as resp:
+                assert (await resp.read()).startswith(PNG)
+            async with session.get(f"{url}/health") as resp:
+                health = await resp.json()
+        assert health["demo"] is True and health["accounts"]["enabled"] >= 1  # one demo account per installed family
+        assert (tmp_path / "data" / "demo" / "flow2api.db").exists()
+    finally:
+        proc.terminate()
+        _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert "demo mode" in err.decode()
+
+
+async def test_account_management_commands(tmp_path: Path, upstream: Upstream) -> None:
+    import json
+
+    first = upstream.emulator.add_account("one@example.com", tier="PAYGATE_TIER_ONE", credits=10)
+    second = upstream.emulator.add_account("two@example.com", tier="PAYGATE_TIER_ONE", credits=20)
+    config = config_for(tmp_path, upstream)
+    common = ["--config", str(config), "--data-dir", str(tmp_path / "data")]
+    original_format = {"tokens": [{"session_token": first.st, "email": "ignored@x", "is_active": True},
+                                  {"session_token": second.st, "is_active": False, "image_concurrency": 2},
+                                  {"session_token": "dead-token"}]}
+    source = tmp_path / "tokens.json"
+    source.write_text(json.dumps(original_format), encoding="utf-8")
+    code, out, err = await flow2api("accounts", "import", str(source), *common)
+    assert code == 0, err
+    assert out.startswith("2 added, 0 updated, 1 failed") and "item 3" in out and "dead-token" not in out
+
+    code, out, _ = await flow2api("accounts", "export", *common)
+    exported = json.loads(out)["tokens"]
+    assert [t["email"] for t in exported] == ["one@example.com", "two@example.com"]
+    assert [t["is_active"] for t in exported] == [True, False] and exported[1]["image_concurrency"] == 2
+    assert first.st not in out and "session_token" not in exported[0]
+    code, out, _ = await flow2api("accounts", "export", "--with-secrets", "-o", str(tmp_path / "full.json"), *common)
+    assert json.loads((tmp_path / "full.json").read_text())["tokens"][0]["session_token"] == first.st
+
+    assert (await flow2api("accounts", "enable", "2", *common))[0] == 0
+    assert (await flow2api("accounts", "edit", "1", "--remark", "main", "--no-video", "--image-concurrency", "3", *common))[0] == 0
+    upstream.emulator.add_account("one@example.com", tier="PAYGATE_TIER_TWO", credits=99)
+    code, out, _ = await flow2api("accounts", "refresh", "1", *common)
+    assert code == 0 and "PAYGATE_TIER_TWO" in out and "credits 99" in out
+    code, out, _ = await flow2api("accounts", "list", *common)
+    rows = [line.split("\t") for line in out.strip().splitlines()[1:]]
+    assert [r[5] for r in rows] == ["enabled", "enabled"]
+    code, out, _ = await flow2api("accounts", "export", *common)
+    one = json.loads(out)["tokens"][0]
+    assert one["remark"] == "main" and one["video_enabled"] is False and one["image_concurrency"] == 3
+    assert (await flow2api("accounts", "delete", "2", *common))[0] == 0
+    code, _, err = await flow2api("accounts", "disable", "2", *common)
+    assert code == 2 and "no account 2" in err
+
+
