@@ -14,7 +14,7 @@ A client's URL must never reach the gateway's own network (issue 18, server-side
   is open, a host exists or what it answered.
 
 With ``[inputs] use_proxy`` the fetch goes through the ``[proxy]`` session; the proxy then resolves the name,
-so only literal addresses and this process's own resolution of the name are checked (docs/security.md).
+so only literal addresses are checked (docs/api.md, *Image URLs*).
 """
 
 from __future__ import annotations
