@@ -7,118 +7,26 @@ the forced password change; ``fresh_admin`` is one that has not logged in yet.
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
+from flow2api.testing import NEW_PASSWORD, AdminClient, AdminSite  # noqa: F401 - imported by the admin tests
 from tests.conftest import Gateway, Upstream, make_settings
-
-NEW_PASSWORD = "correct horse battery"
-_CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
-
-
-class AdminClient:
-    """Talks to one gateway like a browser does: keeps cookies, reads the CSRF token off each page it gets."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # cookies on 127.0.0.1
-        self.csrf = ""
-
-    async def close(self) -> None:
-        await self.session.close()
-
-    def _remember(self, text: str) -> None:
-        match = _CSRF.search(text)
-        if match:
-            self.csrf = match.group(1)
-
-    async def get(self, path: str, **kwargs: Any) -> tuple[int, str, aiohttp.ClientResponse]:
-        """GET ``path`` (redirects followed unless ``allow_redirects=False``): status, body, response."""
-        async with self.session.get(self.base + path, **kwargs) as resp:
-            text = await resp.text()
-        self._remember(text)
-        return resp.status, text, resp
-
-    async def post(self, path: str, data: dict | aiohttp.FormData | None = None, *, csrf: bool = True,
-                   **kwargs: Any) -> tuple[int, str, aiohttp.ClientResponse]:
-        """POST a form with this session's CSRF token (unless ``csrf=False``): status, body, response."""
-        if isinstance(data, aiohttp.FormData):
-            if csrf:
-                data.add_field("_csrf", self.csrf)
-        else:
-            data = dict(data or {})
-            if csrf:
-                data.setdefault("_csrf", self.csrf)
-        async with self.session.post(self.base + path, data=data, **kwargs) as resp:
-            text = await resp.text()
-        self._remember(text)
-        return resp.status, text, resp
-
-    async def api(self, method: str, path: str, *, token: str | None = None, json: Any = None,
-                  csrf: bool = False) -> tuple[int, Any, str]:
-        """Call the admin JSON API (with an admin ``token``, else the session cookie): status, JSON, raw text."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        if csrf:
-            headers["X-CSRF-Token"] = self.csrf
-        async with self.session.request(method, self.base + path, json=json, headers=headers) as resp:
-            text = await resp.text()
-            body = await resp.json(content_type=None) if text else None
-        return resp.status, body, text
-
-    async def login(self, username: str = "admin", password: str = "admin") -> tuple[int, str, aiohttp.ClientResponse]:
-        """Open the login page (for its CSRF token) and log in; redirects followed."""
-        await self.get("/login")
-        return await self.post("/login", {"username": username, "password": password, "next": "/admin/"})
-
-    async def change_password(self, current: str = "admin", new: str = NEW_PASSWORD) -> tuple[int, str, aiohttp.ClientResponse]:
-        """Submit the password form (after visiting it for the token)."""
-        await self.get("/admin/password")
-        return await self.post("/admin/password", {"current": current, "new": new, "confirm": new})
-
-
-@dataclass
-class AdminSite:
-    """A running gateway with an admin client; ``new_client()`` opens more (closed after the test)."""
-
-    gateway: Gateway
-    upstream: Upstream
-    client: AdminClient
-    new_client: Callable[[], AdminClient]
-
-    @property
-    def url(self) -> str:
-        return self.gateway.url
 
 
 @pytest.fixture
-async def admin_site(gateway: Gateway, upstream: Upstream) -> AsyncIterator[AdminSite]:
+async def admin_site(gateway: Gateway, upstream: Upstream, admin_clients: Callable[..., AdminSite]) -> AdminSite:
     """The ``gateway`` fixture (one emulator account) with a client that has not logged in."""
-    clients: list[AdminClient] = []
-
-    def new_client() -> AdminClient:
-        client = AdminClient(gateway.url)
-        clients.append(client)
-        return client
-
-    site = AdminSite(gateway, upstream, new_client(), new_client)
-    yield site
-    for client in clients:
-        await client.close()
+    return admin_clients(gateway, upstream)
 
 
 @pytest.fixture
 async def admin(admin_site: AdminSite) -> AdminSite:
     """:func:`admin_site` with its client logged in and the password changed to :data:`NEW_PASSWORD`."""
-    await admin_site.client.login()
-    status, _, resp = await admin_site.client.change_password()
-    assert status == 200 and resp.url.path == "/admin/", "password change did not lead to the dashboard"
-    return admin_site
+    return await admin_site.log_in()
 
 
 def settings_for(tmp_path: Path, upstream: Upstream, **core: dict) -> Any:

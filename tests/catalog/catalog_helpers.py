@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import configparser
-import os
-import time
 import shutil
 import textwrap
 from collections.abc import AsyncIterator
@@ -16,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput
+from flow2api.testing import until, write_in_place, write_replace  # noqa: F401 - used by the catalog tests
 
 REPO = Path(__file__).resolve().parents[2]
 ECHO_DIR = REPO / "tests" / "plugins" / "echo_provider"
@@ -158,27 +157,3 @@ def png_bytes(width: int, height: int, color: str = "white", fmt: Literal["PNG",
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buffer, format=fmt)
     return buffer.getvalue()
-
-
-def write_replace(path: Path, text: str) -> None:
-    """Write the way editors and deploy tools do: a temporary file in the same directory, then ``os.replace``."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
-def write_in_place(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-
-
-async def until(predicate, timeout: float, interval: float = 0.01):  # noqa: ANN001, ANN201
-    """Poll the async ``predicate`` until it returns a truthy value; that value, or an AssertionError after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
