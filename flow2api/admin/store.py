@@ -44,6 +44,11 @@ class PasswordPolicyError(ValueError):
     """A new password or username is refused; the message says why (never echoes the password)."""
 
 
+class WrongPasswordError(PasswordPolicyError):
+    """The current password given to :meth:`AdminStore.change_password` is not the stored one (counted by the
+    login throttle)."""
+
+
 @dataclass(frozen=True, slots=True)
 class AdminTokenRecord:
     """One admin API token as stored: no secret, ``prefix`` is for display; times are Unix seconds."""
@@ -165,7 +170,7 @@ class AdminStore:
         assert self.login is not None, "AdminStore.load() was not called"
         await self._seed_if_pending()
         if not await self._verify(self._password_hash, current):
-            raise PasswordPolicyError("the current password is not correct")
+            raise WrongPasswordError("the current password is not correct")
         if len(new) < MIN_PASSWORD_LENGTH:
             raise PasswordPolicyError(f"the new password needs at least {MIN_PASSWORD_LENGTH} characters")
         if secrets.compare_digest(new.encode(), current.encode()):

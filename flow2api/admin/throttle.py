@@ -1,9 +1,13 @@
-"""Failed-login throttling per client address (in memory).
+"""Failed-login throttling per client address and per username (in memory).
 
-After ``limit`` failed logins from one address within ``window`` seconds, that
-address gets no further password check until the oldest of those failures
-leaves the window; the refusal carries the wait (``Retry-After``). A
-successful login clears the address. The address is the TCP peer
+After ``limit`` failed password checks for one key (``addr:<address>`` or
+``user:<username>``) within ``window`` seconds, that key gets no further
+password check until the oldest of those failures leaves the window; the
+refusal carries the wait (``Retry-After``). The failure is counted *before*
+the password is verified (:meth:`LoginThrottle.reserve`, synchronous, so
+concurrent attempts cannot all pass the check while the first ones are still
+being verified) and given back when the password was right. The login form
+and the current-password check of the password form share it. The address is the TCP peer
 (``request.remote``): ``X-Forwarded-For`` is not trusted, because a client
 could rotate it to escape the throttle; behind a reverse proxy all clients
 share the proxy's budget, which errs on the safe side.
@@ -47,14 +51,27 @@ class LoginThrottle:
         return max(1.0, self.window - (self._clock() - failures[0]))
 
     def failed(self, address: str) -> None:
-        """Record one failed login from ``address``."""
+        """Record one failed password check for the key ``address``."""
         self._recent(address)
         self._failures.setdefault(address, deque()).append(self._clock())
         if len(self._failures) > 10_000:  # bound memory under a spray of addresses: forget the stalest
             del self._failures[next(iter(self._failures))]
 
-    def succeeded(self, address: str) -> None:
-        """Forget the failures of ``address``."""
-        self._failures.pop(address, None)
+    def reserve(self, *keys: str) -> float:
+        """Before a password check: 0 after counting it as a failure for every key (give it back with
+        :meth:`succeeded` when the password was right), or the seconds to wait when any key is throttled
+        (nothing counted). No ``await`` between the check and the count: it is atomic on the event loop."""
+        wait = max((self.retry_after(key) for key in keys), default=0.0)
+        if wait:
+            return wait
+        for key in keys:
+            self.failed(key)
+        return 0.0
+
+    def succeeded(self, *keys: str) -> None:
+        """Forget the failures of every key (a right password)."""
+        for key in keys:
+            self._failures.pop(key, None)
+
 
 LOGIN_THROTTLE: Final = web.AppKey("login_throttle", LoginThrottle)

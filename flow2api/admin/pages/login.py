@@ -16,7 +16,7 @@ from aiohttp import web
 
 from flow2api.admin.auth import PASSWORD_PATH, admin_of, end_admin_session, must_change_password, start_admin_session
 from flow2api.admin.render import flash, render
-from flow2api.admin.store import ADMIN_STORE, PasswordPolicyError
+from flow2api.admin.store import ADMIN_STORE, PasswordPolicyError, WrongPasswordError
 from flow2api.admin.throttle import LOGIN_THROTTLE
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     username = str(form.get("username", ""))
     target = _next_target(str(form.get("next", "")))
-    wait = throttle.retry_after(address)
+    keys = (f"addr:{address}", f"user:{username.casefold()}")
+    wait = throttle.reserve(*keys)
     if wait:
         log.warning("admin login refused: too many failures from %s", address)
         response = await render(
@@ -55,13 +56,12 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return response
     store = request.config_dict[ADMIN_STORE]
     if not await store.check_password(username, str(form.get("password", ""))):
-        throttle.failed(address)
         log.warning("admin login failed from %s", address)
         return await render(
             request, "login.html", {"next": target, "username": username, "error": "Wrong username or password."},
             status=401,
         )
-    throttle.succeeded(address)
+    throttle.succeeded(*keys)
     await start_admin_session(request, store.login.username)
     log.info("admin logged in from %s", address)
     raise web.HTTPSeeOther(PASSWORD_PATH if must_change_password(request) else target)
@@ -82,19 +82,31 @@ async def password_submit(request: web.Request) -> web.StreamResponse:
     """``POST /admin/password`` (``current``, ``new``, ``confirm``, optional ``username``): 303 to the dashboard, or the form with the reason (400)."""
     form = await request.post()
     store = request.config_dict[ADMIN_STORE]
+    throttle = request.config_dict[LOGIN_THROTTLE]
     new, confirm = str(form.get("new", "")), str(form.get("confirm", ""))
-    error = None
+    error, status = None, 400
+    keys = (f"addr:{request.remote or 'unknown'}", f"user:{store.login.username.casefold()}")
     if new != confirm:
         error = "The two new passwords differ."
+    elif wait := throttle.reserve(*keys):
+        error, status = f"Too many wrong current passwords. Try again in {math.ceil(wait)} s.", 429
     else:
         try:
             await store.change_password(str(form.get("current", "")), new, username=str(form.get("username", "")) or None)
+            throttle.succeeded(*keys)
+        except WrongPasswordError as exc:
+            error = str(exc).capitalize() + "."
         except PasswordPolicyError as exc:
+            throttle.succeeded(*keys)  # the current password was right: nothing to count
             error = str(exc).capitalize() + "."
     if error:
-        return await render(
-            request, "password.html", {"forced": must_change_password(request), "error": error}, status=400, active="security",
+        response = await render(
+            request, "password.html", {"forced": must_change_password(request), "error": error}, status=status,
+            active="security",
         )
+        if status == 429:
+            response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
     await start_admin_session(request, store.login.username)
     await flash(request, "Password changed. Other sessions were logged out.")
     raise web.HTTPSeeOther("/admin/")
