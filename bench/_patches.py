@@ -197,8 +197,9 @@ def memory_census() -> None:
 
     The report is the 30 biggest allocation sites of tracemalloc (10 frames each, traced since start-up:
     slows the gateway about 2x, so compare memory, not time) and the 30 most numerous object types of the
-    garbage collector with their shallow sizes. ``bench/many_videos.py --memory-census`` sends the signal
-    while every job is polling.
+    garbage collector with their shallow sizes; the snapshot itself goes to ``$FLOW2API_BENCH_MEMORY.<n>.snap``
+    (n counts the signals). ``bench/many_videos.py --memory-census`` sends the signal once idle, then once
+    when 90 % of its jobs are in progress.
     """
     import collections
     import gc
@@ -208,8 +209,12 @@ def memory_census() -> None:
 
     tracemalloc.start(10)
 
+    taken = iter(range(1_000_000))
+
     def report(_signum: int, _frame: object) -> None:
         snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        path = os.environ.get("FLOW2API_BENCH_MEMORY", "gateway-memory.txt")
+        snapshot.dump(f"{path}.{next(taken)}.snap")  # for offline comparisons (Snapshot.load, compare_to)
         lines = [f"traced: {sum(s.size for s in snapshot.statistics('filename')) / 2**20:.1f} MiB"]
         for stat in snapshot.statistics("traceback")[:30]:
             lines.append(f"{stat.size / 1024:10.1f} KiB {stat.count:8d} blocks")
@@ -222,7 +227,7 @@ def memory_census() -> None:
             sizes[name] += sys.getsizeof(obj)
         lines.append("gc objects (count, shallow KiB):")
         lines.extend(f"{n:8d} {sizes[name] / 1024:10.1f} {name}" for name, n in counts.most_common(30))
-        with open(os.environ.get("FLOW2API_BENCH_MEMORY", "gateway-memory.txt"), "w", encoding="utf-8") as fh:
+        with open(path, "w", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
 
     signal.signal(signal.SIGUSR1, report)
