@@ -8,7 +8,7 @@ to 127.0.0.1 and every child is terminated when its ``async with`` block ends.
 * :func:`emulator` — the Flow emulator with any :class:`EmulatorSettings`; its
   control endpoints add accounts and fault rules and read the request log.
 * :func:`gateway` — ``flow2api serve`` on a fresh data directory with N
-  emulator accounts added through the CLI; optionally under
+  emulator accounts imported through the CLI; optionally under
   ``bench/_serve.py``, which also records the event loop's lag.
 * :func:`load` — N requests from C concurrent workers; :class:`Run` has the
   rate and latency percentiles.
@@ -214,17 +214,20 @@ def gateway_config(
 
 
 async def add_accounts(upstream: Emulator, config: Path, data: Path, count: int) -> list[str]:
-    """The demo account plus ``count - 1`` fresh emulator accounts, added with ``flow2api accounts add``; their STs."""
+    """The demo account plus ``count - 1`` fresh emulator accounts, added with one ``flow2api accounts import``
+    (one ST a line; a process per account would take a second each); their STs."""
     from flow2api_videofx.emulator import DEMO_ST
 
     sts = [DEMO_ST] + [await upstream.add_account(f"bench{i}@example.com") for i in range(1, count)]
-    for st in sts:
-        add = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "flow2api", "accounts", "add", "--st", st, "--config", str(config),
-            "--data-dir", str(data), cwd=REPO, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )
-        if await add.wait() != 0:
-            raise RuntimeError("flow2api accounts add failed")
+    listing = config.with_name("accounts.txt")
+    listing.write_text("".join(f"{st}\n" for st in sts), encoding="ascii")
+    add = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "flow2api", "accounts", "import", str(listing), "--config", str(config),
+        "--data-dir", str(data), cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output = (await add.communicate())[0].decode(errors="replace")
+    if add.returncode != 0 or f"{count} added" not in output:
+        raise RuntimeError(f"flow2api accounts import failed: {output.strip()[-500:]}")
     return sts
 
 

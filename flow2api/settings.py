@@ -104,7 +104,7 @@ class GenerationSection(_Section):
         "tag", description="chat video result: HTML <video> tag or markdown link"
     )
     max_input_image_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest input image accepted, bytes")
-    video_workers: int = Field(16, ge=1, le=1000, description="Videos API jobs running at once; the rest wait queued")
+    video_workers: int = Field(16, ge=1, le=100_000, description="Videos API jobs running at once; the rest wait queued")
 
 
 class AdminSection(_Section):
