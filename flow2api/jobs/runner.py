@@ -38,7 +38,7 @@ from flow2api.jobs.engine import ENGINE
 from flow2api.logs import request_id_var
 from flow2api.media import VIDEO_INPUTS
 from flow2api.pipeline.proxy import ProxyRouting
-from flow2api.pipeline.selection import select
+from flow2api.pipeline.selection import Selection, select
 from flow2api.plugin import Kind
 from flow2api.request_state import Caller
 from flow2api.settings import SETTINGS
@@ -112,10 +112,26 @@ class VideoJobRunner:
         await self._app[VIDEO_INPUTS].delete(task_id)
 
     async def _execute(self, task_id: str) -> None:
+        prepared = await self._prepare(task_id)
+        if prepared is None:
+            return
+        spec, selection = prepared
+        app = self._app
+        try:
+            async with aclosing(app[ENGINE].run(spec, selection, ProxyRouting.of(app))) as events:
+                async for _ in events:
+                    pass
+        except Flow2APIError as exc:
+            log.info("video job %s failed: %s", task_id, exc.code)
+        await app[VIDEO_INPUTS].delete(task_id)
+
+    async def _prepare(self, task_id: str) -> tuple[JobSpec, Selection] | None:
+        """The job's spec and selection from its row (``None``: nothing to run, the row closed if it cannot run).
+        A function of its own so the row and its ``request`` are not kept alive while a video runs (10,000 jobs)."""
         app = self._app
         record = await app[TASKS].get(task_id)
         if record is None or record.finished or record.deleted_at is not None:
-            return
+            return None
         request: dict[str, Any] = record.request or {}
         caller = Caller(name=record.api_key or "global", key_id=record.api_key_id)
         # The row holds the concrete model the request resolved to; look it up as such (an id that is also an
@@ -123,12 +139,12 @@ class VideoJobRunner:
         entry = app[CATALOG].current.entries.get(record.model)
         if entry is None or not entry.enabled:
             await self._fail(task_id, f"model_not_found: the model '{record.model}' is no longer in the catalog")
-            return
+            return None
         try:
             images = await app[VIDEO_INPUTS].load(task_id, list(request.get("inputs") or []))
         except FileNotFoundError:
             await self._fail(task_id, "generation_failed: the job's input image is gone from the data directory")
-            return
+            return None
         resume = record.resume
         pinned = record.account_id if resume is not None else None
         if resume is not None:
@@ -139,12 +155,6 @@ class VideoJobRunner:
         selection = select(entry, caller, settings, wait=settings.generation.video_timeout, account_id=pinned)
         spec = JobSpec(task_id=task_id, model=entry.id, kind=Kind.VIDEO, prompt=record.prompt, images=images,
                        base_url=request.get("base_url", ""), caller=caller, resume=resume, abandon_on_exit=False)
-        try:
-            async with aclosing(app[ENGINE].run(spec, selection, ProxyRouting.of(app))) as events:
-                async for _ in events:
-                    pass
-        except Flow2APIError as exc:
-            log.info("video job %s failed: %s", task_id, exc.code)
-        await app[VIDEO_INPUTS].delete(task_id)
+        return spec, selection
 
 VIDEO_JOBS: Final = web.AppKey("video_jobs", VideoJobRunner)
