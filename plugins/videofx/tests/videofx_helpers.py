@@ -10,7 +10,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 from flow2api_videofx.client import FlowClient
 from flow2api_flowkit.config import CaptchaConfig
@@ -20,8 +19,8 @@ from openai import AsyncOpenAI
 from PIL import Image
 
 from flow2api.plugin import AccountUpdate, AccountView
-from flow2api.pool import POOL, AccountPool
 from flow2api.testing import API_KEY
+from flow2api.testing import Gateway as CoreGateway
 
 __all__ = ["API_KEY"]
 
@@ -71,21 +70,11 @@ def flow_sections(upstream: Upstream, *, flow: dict[str, Any] | None = None,
 
 
 @dataclass
-class Gateway:
-    """A running flow2api server wired to the emulator."""
+class Gateway(CoreGateway):
+    """A running flow2api server (:class:`flow2api.testing.Gateway`) wired to the emulator."""
 
-    app: web.Application
-    server: TestServer
     upstream: Upstream
     _sdk: AsyncOpenAI | None = None
-
-    @property
-    def url(self) -> str:
-        return str(self.server.make_url("")).rstrip("/")
-
-    @property
-    def pool(self) -> AccountPool:
-        return self.app[POOL]
 
     async def add_account(self, email: str, *, tier: str = "PAYGATE_TIER_ONE", credits: int = 100_000) -> int:
         """Create the account in the emulator and add it to the pool (``flow2api accounts add``); returns its id."""
