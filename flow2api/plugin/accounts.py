@@ -40,7 +40,8 @@ class AccountUpdate:
     """What a family hook learned about an account; ``None`` fields are left unchanged.
 
     ``secrets`` and ``state`` are merged key by key into what is stored;
-    ``new_projects`` maps upstream project ids to titles to record.
+    ``new_projects`` maps upstream project ids to titles to record; ``gone_projects`` are
+    project ids upstream no longer knows (deleted, or an emulator restarted), forgotten for good.
     """
 
     email: str | None = None
@@ -50,6 +51,7 @@ class AccountUpdate:
     secrets: dict[str, str] | None = None
     state: dict[str, Any] | None = None
     new_projects: dict[str, str] | None = None
+    gone_projects: tuple[str, ...] | None = None
 
     def __repr__(self) -> str:
         return f"AccountUpdate(email={self.email!r}, tier={self.tier!r}, credits={self.credits!r})"

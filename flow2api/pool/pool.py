@@ -181,6 +181,10 @@ class AccountPool:
             account_id, changes, secrets=update.secrets, state=update.state, current=self._records.get(account_id),
         ))
         await self._add_projects(account_id, update.new_projects)
+        for project_id in update.gone_projects or ():
+            if project_id in self._projects[account_id]:
+                self._projects[account_id].remove(project_id)
+                await self.repo.remove_project(account_id, project_id)
 
     async def _add_projects(self, account_id: int, projects: Mapping[str, str] | None) -> None:
         for project_id, title in (projects or {}).items():

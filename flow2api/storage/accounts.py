@@ -216,6 +216,12 @@ class AccountRepository:
             (account_id, project_id, title, time.time()), idempotent=True,
         )
 
+    async def remove_project(self, account_id: int, project_id: str) -> None:
+        """Forget a project upstream no longer knows (idempotent)."""
+        await self._db.writes.write(
+            "DELETE FROM projects WHERE account_id = ? AND project_id = ?", (account_id, project_id), idempotent=True,
+        )
+
     async def projects(self, account_id: int) -> list[str]:
         """The account's project ids, oldest first."""
         rows = await self._db.fetch_all("SELECT project_id FROM projects WHERE account_id = ? ORDER BY id", (account_id,))

@@ -6,6 +6,9 @@ Both providers run their upstream steps through an :class:`Attempt`:
   refused AT) triggers one ST → AT refresh through the family and runs again;
   if the refresh itself is refused the ``CredentialRejectedError`` propagates
   (the pool then disables the account as "session expired").
+* :meth:`Attempt.in_project` — the steps that use a project run on one of the
+  account's projects (spec §5.8); when upstream no longer knows it, it is replaced
+  and the steps run once more (:class:`flow2api_flowkit.projects.ProjectPool`).
 * :meth:`Attempt.submit` — a generation call with a *fresh* reCAPTCHA token for
   every try; ``reCAPTCHA evaluation failed`` is retried with a new token up to
   ``[flow] max_retries`` times, then propagates as ``CaptchaError`` so the
@@ -71,6 +74,14 @@ class Attempt:
             log.info("account %d: credential refused (%s); refreshing", self.call.account.view.id, exc.code)
             await self.refresh()
             return await step()
+
+    async def in_project(self, steps: Callable[[str], Awaitable[T]]) -> tuple[str, T]:
+        """``(project id, await steps(project id))``; ``ProjectGoneError`` (502) only when the replacement is gone too."""
+
+        def create(title: str) -> Awaitable[str]:
+            return self.run(lambda: self.client.create_project(title))
+
+        return await self.family.projects.run(self.call.account, create, steps)
 
     async def submit(self, *, page_url: str, action: str, operation: Callable[[str], Awaitable[T]]) -> T:
         """Run ``operation(token)`` with a fresh token per try (see the module docstring for the retry rules)."""

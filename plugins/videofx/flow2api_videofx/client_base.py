@@ -89,6 +89,7 @@ class FlowTransport:
         referer: str | None = None,
         allow_redirects: bool = True,
         generation: bool = False,
+        project_id: str | None = None,
     ) -> tuple[int, Mapping[str, str], Any]:
         """One request → ``(status, headers, parsed JSON or None)``; 3xx returned as is, ≥ 400 raised typed.
 
@@ -99,7 +100,8 @@ class FlowTransport:
         proxy, ``UpstreamTimeoutError`` after ``timeout`` seconds,
         ``UpstreamUnavailableError`` for connection errors, what
         :func:`classify` says for ≥ 400, and ``UpstreamProtocolError`` for a
-        2xx non-GET reply that is not JSON.
+        2xx non-GET reply that is not JSON. ``project_id`` names the project the call is scoped to (a
+        NOT_FOUND for it is a ``ProjectGoneError``).
         """
         headers = browser_headers(self.user_agent, referer=referer or REFERER, generation=generation)
         if auth == "at":
@@ -133,7 +135,8 @@ class FlowTransport:
             parsed = None
         if status >= 400:
             log.info("Flow %s answered HTTP %d", operation, status)
-            raise classify(status, parsed, operation=operation, retry_after=resp_headers.get("Retry-After"))
+            raise classify(status, parsed, operation=operation, retry_after=resp_headers.get("Retry-After"),
+                           project_id=project_id)
         if 300 <= status < 400:
             return status, resp_headers, parsed
         if parsed is None and method != "GET":

@@ -42,7 +42,7 @@ class ImageCalls(FlowTransport):
         }
         _, _, reply = await self._call(
             "flow/uploadImage", "POST", f"{self.config.api_base_url}/flow/uploadImage", body=body, auth="at",
-            timeout=self.config.timeout, referer=self.page_url(project_id),
+            timeout=self.config.timeout, referer=self.page_url(project_id), project_id=project_id,
         )
         media = field(reply, "media", "flow/uploadImage")
         if isinstance(media, list):
@@ -84,7 +84,7 @@ class ImageCalls(FlowTransport):
         op = "batchGenerateImages"
         _, _, reply = await self._call(
             op, "POST", f"{self.config.api_base_url}/projects/{project_id}/flowMedia:batchGenerateImages",
-            body=body, auth="at", timeout=self.config.image_request_timeout, generation=True,
+            body=body, auth="at", timeout=self.config.image_request_timeout, generation=True, project_id=project_id,
         )
         media = field(reply, "media", op)
         if not isinstance(media, list) or not media:
@@ -109,7 +109,7 @@ class ImageCalls(FlowTransport):
         op = "flow/upsampleImage"
         _, _, reply = await self._call(
             op, "POST", f"{self.config.api_base_url}/flow/upsampleImage", body=body, auth="at",
-            timeout=self.config.image_upsample_timeout, generation=True,
+            timeout=self.config.image_upsample_timeout, generation=True, project_id=project_id,
         )
         encoded = field(reply, "encodedImage", op)
         try:

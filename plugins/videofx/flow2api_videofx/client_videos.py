@@ -112,7 +112,7 @@ class VideoCalls(FlowTransport):
         }
         _, _, reply = await self._call(
             operation, "POST", f"{self.config.api_base_url}/video:{operation}", body=body, auth="at",
-            timeout=self.config.video_submit_timeout, generation=True,
+            timeout=self.config.video_submit_timeout, generation=True, project_id=project_id,
         )
         return parse_submission(reply, operation, project_id)
 

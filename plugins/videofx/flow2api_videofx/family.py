@@ -4,7 +4,8 @@ Secrets stored per account: ``st`` (the long-lived session token) and ``at``
 (the access token). State: ``at_expires`` (Unix s) and ``checked_at`` (Unix s
 of the last credits/tier read). Projects are recorded through the pool
 (``AccountUpdate.new_projects``) and rotated round robin, created lazily up to
-``[flow] project_pool_size`` (one creation at a time per account). The family
+``[flow] project_pool_size`` (one creation at a time per account), and replaced when upstream
+no longer knows one (:class:`flow2api_flowkit.projects.ProjectPool`). The family
 also owns one :class:`~flow2api_videofx.polling.StatusPoller` per account, so
 every video job of an account shares one status call per poll interval.
 
@@ -16,9 +17,7 @@ re-reads them (refreshing the AT first when upstream refuses it).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -29,6 +28,7 @@ import aiohttp
 from flow2api.errors import CredentialRejectedError
 from flow2api.plugin import AccountSession, AccountUpdate, AccountView, DemoUpstream, FamilyBase, PluginContext
 from flow2api_flowkit.captcha_chain import TokenChain, installed_sources
+from flow2api_flowkit.projects import ProjectPool
 from flow2api_videofx.client import FlowClient, SessionInfo
 from flow2api_videofx.config import VideoFXConfig, load_config
 from flow2api_videofx.polling import StatusPoller
@@ -57,8 +57,7 @@ class VideoFXFamily(FamilyBase):
     def __init__(self, config: VideoFXConfig, tokens: TokenChain | None = None) -> None:
         self.config = config
         self.tokens = tokens if tokens is not None else TokenChain([])
-        self._rotation: dict[int, itertools.count] = {}
-        self._project_locks: dict[int, asyncio.Lock] = {}
+        self.projects = ProjectPool(config.flow.project_pool_size)
         self._pollers: dict[int, StatusPoller] = {}
 
     def client(self, http: aiohttp.ClientSession, view: AccountView | None = None, **kwargs) -> FlowClient:  # noqa: ANN003
@@ -124,27 +123,6 @@ class VideoFXFamily(FamilyBase):
             await self.refresh(account, http)
             return
         await account.save(AccountUpdate(tier=tier, credits=credits, state={"checked_at": time.time()}))
-
-    async def project_for(self, account: AccountSession, client: FlowClient) -> str:
-        """The project for the next request: a new one until the pool is full, then round robin (spec §5.8).
-
-        Creations are serialised per account so concurrent first requests do
-        not create more than ``[flow] project_pool_size`` projects.
-        """
-        account_id = account.view.id
-        lock = self._project_locks.setdefault(account_id, asyncio.Lock())
-        async with lock:
-            view = account.view
-            if len(view.projects) < self.config.flow.project_pool_size:
-                title = f"flow2api P{len(view.projects) + 1}"
-                project_id = await client.create_project(title)
-                await account.save(AccountUpdate(new_projects={project_id: title}))
-                log.info("account %d: project %s created (%d of %d)", account_id, title,
-                         len(view.projects) + 1, self.config.flow.project_pool_size)
-                return project_id
-        projects = account.view.projects
-        turn = next(self._rotation.setdefault(account_id, itertools.count()))
-        return projects[turn % len(projects)]
 
     def demo_upstream(self, data_dir: Path) -> contextlib.AbstractAsyncContextManager[DemoUpstream] | None:
         """Run the bundled Flow emulator on a free loopback port with one demo account."""

@@ -1,6 +1,6 @@
 """The ``videofx-image`` provider: text-to-image and image-to-image, with 2K/4K upsampling (spec §2.5–2.7).
 
-Sequence per attempt: project → upload input images → reCAPTCHA token →
+Sequence per attempt: project (replaced once if upstream lost it) → upload input images → reCAPTCHA token →
 ``batchGenerateImages`` (``n`` request items) → optional ``upsampleImage`` per
 image with the generation's sessionId. Nothing is yielded before the
 generation call succeeded, so the pipeline may still fail over until then.
@@ -53,18 +53,22 @@ class VideoFXImageProvider(ProviderBase):
             raise PermissionDeniedError(f"This model needs an account of tier {options.required_tier}.")
         attempt = Attempt(self.family, self.tokens, call)
         client = attempt.client
-        project_id = await attempt.run(lambda: self.family.project_for(call.account, client))
-        media_ids = [await attempt.run(lambda image=image: client.upload_image(project_id, image)) for image in call.job.images]
         sid = session_id()
 
-        async def generate(token: str):  # noqa: ANN202
-            return await client.generate_images(
-                project_id, token=token, image_model=options.image_model, aspect_ratio=options.aspect_ratio,
-                prompt=call.job.prompt, media_ids=media_ids, count=call.job.n, sid=sid,
-            )
+        async def generate(project_id: str):  # noqa: ANN202 - upload the inputs, then generate, in one project
+            media_ids = [await attempt.run(lambda image=image: client.upload_image(project_id, image))
+                         for image in call.job.images]
 
+            async def operation(token: str):  # noqa: ANN202
+                return await client.generate_images(
+                    project_id, token=token, image_model=options.image_model, aspect_ratio=options.aspect_ratio,
+                    prompt=call.job.prompt, media_ids=media_ids, count=call.job.n, sid=sid,
+                )
+
+            return await attempt.submit(page_url=client.page_url(project_id), action=IMAGE_ACTION, operation=operation)
+
+        project_id, images = await attempt.in_project(generate)
         page = client.page_url(project_id)
-        images = await attempt.submit(page_url=page, action=IMAGE_ACTION, operation=generate)
         yield Progress(f"Flow generated {len(images)} image(s) with {options.image_model}.", percent=80)
         if options.upsample is None:
             for image in images:

@@ -4,7 +4,7 @@ Sequence per attempt (:meth:`VideoFXVideoProvider.generate`):
 
 1. plan operation and ``videoModelKey`` (§4.2: tier-two upgrade, image count,
    extend source) — :mod:`flow2api_videofx.video_plan`;
-2. project (§5.8) → upload the frames/references (§2.5);
+2. project (§5.8; replaced once when upstream no longer knows it) → upload the frames/references (§2.5);
 3. submit with the §2.8 envelope and a fresh ``VIDEO_GENERATION`` token per
    try, the same sessionId/batchId across retries (:class:`~flow2api_videofx.attempt.Attempt`);
 4. yield :class:`~flow2api.plugin.Submitted` — nothing is yielded before, so
@@ -81,22 +81,25 @@ class VideoFXVideoProvider(ProviderBase):
                           source_video_id=extend_source(call.job.extend_media_id))
         attempt = Attempt(self.family, self.tokens, call)
         client = attempt.client
-        project_id = await attempt.run(lambda: self.family.project_for(call.account, client))
-        media_ids = [
-            await attempt.run(lambda image=image: client.upload_image(project_id, image))
-            for image in call.job.images[:plan.images]
-        ]
-        request = video_request(plan, prompt=call.job.prompt, aspect_ratio=options.aspect_ratio, media_ids=media_ids)
         # One sessionId and batchId per logical request, kept across token retries (spec §1.5, §2.8).
         sid, batch_id = session_id(), str(uuid.uuid4())
 
-        async def submit(token: str):  # noqa: ANN202
-            return await client.submit_video(
-                plan.operation, token=token, sid=sid, batch_id=batch_id, project_id=project_id,
-                tier=call.account.view.tier or "PAYGATE_TIER_NOT_PAID", requests=[request],
-            )
+        async def start(project_id: str):  # noqa: ANN202 - upload the frames, then submit, in one project
+            media_ids = [
+                await attempt.run(lambda image=image: client.upload_image(project_id, image))
+                for image in call.job.images[:plan.images]
+            ]
+            request = video_request(plan, prompt=call.job.prompt, aspect_ratio=options.aspect_ratio, media_ids=media_ids)
 
-        submission = await attempt.submit(page_url=client.page_url(project_id), action=VIDEO_ACTION, operation=submit)
+            async def submit(token: str):  # noqa: ANN202
+                return await client.submit_video(
+                    plan.operation, token=token, sid=sid, batch_id=batch_id, project_id=project_id,
+                    tier=call.account.view.tier or "PAYGATE_TIER_NOT_PAID", requests=[request],
+                )
+
+            return await attempt.submit(page_url=client.page_url(project_id), action=VIDEO_ACTION, operation=submit)
+
+        _, submission = await attempt.in_project(start)
         handle = submission.handles[0]  # one video per request (spec §3.2 rule 3)
         state = ResumeState(
             stage="generate", project_id=handle.project_id, media_name=handle.name, session_id=sid,

@@ -21,6 +21,7 @@ from flow2api.errors import (
     UpstreamRateLimitedError,
     UpstreamUnavailableError,
 )
+from flow2api_flowkit.projects import ProjectGoneError
 
 ORIGIN = "https://labs.google"
 REFERER = "https://labs.google/"
@@ -97,7 +98,15 @@ def _retry_after(header: str | None, retry_info: float | None) -> float | None:
     return retry_info
 
 
-def classify(status: int, body: Any, *, operation: str, retry_after: str | None = None) -> Flow2APIError:
+def _names_project(message: str) -> bool:
+    """Whether a NOT_FOUND message is about the project: it names one, or names no entity at all (Google's bare
+    "Requested entity was not found."); "… not found: media <id>" is about a media and is not."""
+    lower = message.lower()
+    return "project" in lower or lower.strip().rstrip(".") == "requested entity was not found"
+
+
+def classify(status: int, body: Any, *, operation: str, retry_after: str | None = None,
+             project_id: str | None = None) -> Flow2APIError:
     """Turn a non-2xx Flow reply into a typed error (spec §1.5 envelope, §5.7, §5.10).
 
     ===========================================  =============================================
@@ -108,6 +117,8 @@ def classify(status: int, body: Any, *, operation: str, retry_after: str | None 
     ``…SOMETHING_WENT_WRONG`` or "recaptcha"
     429 or ``RESOURCE_EXHAUSTED``                ``UpstreamRateLimitedError`` with ``retry_after``
                                                  from ``Retry-After`` or ``RetryInfo`` (cool down)
+    ``NOT_FOUND`` about ``project_id``           ``ProjectGoneError`` (502; the family replaces the
+    on a call scoped to that project             project and retries once, flowkit.projects)
     reason ``PUBLIC_ERROR_MODEL_ACCESS_DENIED``  ``PermissionDeniedError`` (403, tier)
     other ``PUBLIC_ERROR_*``                     ``ContentPolicyError`` (400, no retry)
     400                                          ``InvalidRequestError`` (no retry)
@@ -127,6 +138,10 @@ def classify(status: int, body: Any, *, operation: str, retry_after: str | None 
         return CaptchaError(text)
     if status == 429 or grpc == "RESOURCE_EXHAUSTED":
         return UpstreamRateLimitedError(text, retry_after=_retry_after(retry_after, retry_info))
+    # Only a Google error envelope (status NOT_FOUND) counts: a bare HTTP 404 (a wrong base URL) must not make
+    # the family drop and re-create projects on every request.
+    if project_id and grpc == "NOT_FOUND" and _names_project(message):
+        return ProjectGoneError(text, project_id=project_id)
     if reason == "PUBLIC_ERROR_MODEL_ACCESS_DENIED":
         return PermissionDeniedError(f"Flow refused the model for this account's plan: {message or reason}")
     if reason.startswith("PUBLIC_ERROR_"):

@@ -113,6 +113,7 @@ class FakeAccount:
         secrets = {**self._view.secrets, **(update.secrets or {})}
         state = {**self._view.state, **(update.state or {})}
         projects = self._view.projects + tuple(p for p in (update.new_projects or {}) if p not in self._view.projects)
+        projects = tuple(p for p in projects if p not in (update.gone_projects or ()))
         self._view = replace(self._view, secrets=secrets, state=state, projects=projects, **changes)
 
 

@@ -7,6 +7,7 @@
 | ``POST /_emulator/faults`` | a fault rule (or a list) → 201 with ``id`` |
 | ``GET /_emulator/faults`` · ``DELETE /_emulator/faults`` · ``DELETE /_emulator/faults/{id}`` | list · clear · remove |
 | ``GET /_emulator/requests[?operation=]`` · ``DELETE /_emulator/requests`` | recorded calls · clear |
+| ``DELETE /_emulator/projects[?email=]`` | → 200 ``{"forgotten": n}``: projects vanish, as after a restart |
 """
 
 from __future__ import annotations
@@ -99,6 +100,12 @@ async def clear_requests(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def forget_projects(request: web.Request) -> web.Response:
+    """``DELETE /_emulator/projects[?email=…]`` → 200 ``{"forgotten": n}``: every project (of that account) vanishes,
+    as after an emulator restart, so clients see upstream's NOT_FOUND for their stored projects."""
+    return web.json_response({"forgotten": emulator_of(request).world.forget_projects(request.query.get("email"))})
+
+
 def add_control_routes(app: web.Application) -> None:
     """Register the ``/_emulator`` routes."""
     app.router.add_post("/_emulator/accounts", add_account)
@@ -109,3 +116,4 @@ def add_control_routes(app: web.Application) -> None:
     app.router.add_delete("/_emulator/faults/{rule_id}", remove_fault)
     app.router.add_get("/_emulator/requests", list_requests)
     app.router.add_delete("/_emulator/requests", clear_requests)
+    app.router.add_delete("/_emulator/projects", forget_projects)

@@ -184,6 +184,14 @@ class World:
         self.projects[project.id] = project
         return project
 
+    def forget_projects(self, owner: str | None = None) -> int:
+        """Forget every project (of ``owner`` when given), as a restart does: RPCs naming one then get NOT_FOUND
+        (``[5]``) and its page redirects to ``/404?reason=project``. Returns how many were forgotten."""
+        gone = [pid for pid, p in self.projects.items() if owner is None or p.owner == owner]
+        for pid in gone:
+            del self.projects[pid]
+        return len(gone)
+
     def add_media(self, media: Media) -> Media:
         self.media[media.id] = media
         return media

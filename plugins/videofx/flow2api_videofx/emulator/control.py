@@ -9,6 +9,7 @@
 | ``DELETE /_emulator/faults`` · ``DELETE /_emulator/faults/{id}`` | → 204 |
 | ``GET /_emulator/requests[?operation=]`` | → ``{"requests": [RecordedRequest, ...]}`` |
 | ``DELETE /_emulator/requests`` | → 204 |
+| ``DELETE /_emulator/projects[?email=]`` | → 200 ``{"forgotten": n}``: projects vanish, as after a restart |
 
 Errors are ``{"error": "<message>"}`` with status 400/404.
 """
@@ -105,6 +106,12 @@ async def clear_requests(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def forget_projects(request: web.Request) -> web.Response:
+    """``DELETE /_emulator/projects[?email=…]`` → 200 ``{"forgotten": n}``: every project (of that account) vanishes,
+    as after an emulator restart, so clients see upstream's NOT_FOUND for their stored projects."""
+    return web.json_response({"forgotten": request.app[EMULATOR].world.forget_projects(request.query.get("email"))})
+
+
 def add_control_routes(app: web.Application) -> None:
     """Register the ``/_emulator`` routes on ``app``."""
     app.router.add_post("/_emulator/accounts", add_account)
@@ -115,3 +122,4 @@ def add_control_routes(app: web.Application) -> None:
     app.router.add_delete("/_emulator/faults/{rule_id}", remove_fault)
     app.router.add_get("/_emulator/requests", list_requests)
     app.router.add_delete("/_emulator/requests", clear_requests)
+    app.router.add_delete("/_emulator/projects", forget_projects)

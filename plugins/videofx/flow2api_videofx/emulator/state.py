@@ -207,6 +207,14 @@ class World:
         self.projects[project.project_id] = project
         return project
 
+    def forget_projects(self, email: str | None = None) -> int:
+        """Forget every project (of ``email`` when given), as a restart does: later calls naming one get 404
+        NOT_FOUND. Returns how many were forgotten."""
+        gone = [pid for pid, p in self.projects.items() if email is None or p.email == email]
+        for pid in gone:
+            del self.projects[pid]
+        return len(gone)
+
     # media ---------------------------------------------------------------------------------
     def add_image(self, image: UploadedImage | GeneratedImage) -> None:
         self.images[image.name] = image
