@@ -7,6 +7,10 @@ executor → :func:`~flow2api_flowweb.envelope.parse_reply` → ``payload_of`` (
 * an XSRF challenge (HTTP 400 + ``["xsrf", token]``, spec §2.5) is answered once with the new
   token: the challenge means the request was refused before it ran, so repeating it (reads and
   writes alike) cannot duplicate work. A second challenge means the session is dead.
+* NOT_FOUND (``[5]``) on an RPC sent from a project: the project page is loaded; when it
+  redirects to ``/404?reason=project`` (spec §1) the project is gone and the error becomes a
+  :class:`~flow2api_flowkit.projects.ProjectGoneError` (the providers replace the project and
+  retry once); otherwise the NOT_FOUND stands.
 * ``PUBLIC_ERROR_UNUSUAL_ACTIVITY`` on a generation RPC is retried with a fresh token up to
   ``[flowweb] captcha_attempts`` times (tokens are single use, spec §8); then the
   ``CaptchaError`` goes to the pipeline, which tries another account.
@@ -21,10 +25,13 @@ from typing import Any
 
 import aiohttp
 
-from flow2api.errors import CaptchaError, CredentialRejectedError
+from flow2api.errors import CaptchaError, CredentialRejectedError, Flow2APIError, NotFoundError
 from flow2api.plugin import AccountSession, InputImage
+from flow2api_flowkit.projects import ProjectGoneError
+from flow2api_flowweb.bootstrap import fetch_page
 from flow2api_flowweb.config import FlowWebConfig
-from flow2api_flowweb.envelope import RpcRequest, XsrfChallenge, parse_reply, payload_of
+from flow2api_flowweb.cookies import load_jar
+from flow2api_flowweb.envelope import NotFoundStatus, RpcRequest, XsrfChallenge, parse_reply, payload_of
 from flow2api_flowweb.executors import Executor, Prepared
 from flow2api_flowweb.layouts import Layout
 from flow2api_flowweb.records import (
@@ -78,11 +85,28 @@ class FlowWebClient:
                     raise CredentialRejectedError(f"Flow {rpcid}: the XSRF token was refused again") from None
                 log.info("flowweb %s: XSRF challenge, repeating with the new token", rpcid)
                 xsrf = challenge.token
+            except NotFoundStatus:
+                if project_id is not None and await self.project_gone(project_id):
+                    raise ProjectGoneError(f"Flow {rpcid}: project {project_id} no longer exists for this account",
+                                           project_id=project_id) from None
+                raise
             except CaptchaError:
                 captcha_left -= 1
                 if captcha_left <= 0:
                     raise
                 log.info("flowweb %s: unusual activity, retrying with a fresh reCAPTCHA token", rpcid)
+
+    async def project_gone(self, project: str) -> bool:
+        """Whether ``/project/<project>`` redirects to ``/404?reason=project`` (spec §1); False when the page loads
+        or cannot be read (then nothing is known about the project)."""
+        jar = load_jar(self.account.view.secrets.get("cookies", ""))
+        try:
+            await fetch_page(self.http, self.config, jar, self._page(project))
+        except NotFoundError:
+            return True
+        except Flow2APIError as exc:
+            log.info("flowweb: the page of project %s could not be read (%s)", project, exc.code)
+        return False
 
     @staticmethod
     def _page(project: str) -> str:

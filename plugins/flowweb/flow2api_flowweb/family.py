@@ -13,7 +13,6 @@ Both providers of the plugin must share one family object (one browser hub, one 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -28,6 +27,7 @@ from flow2api.errors import InvalidRequestError, NotFoundError
 from flow2api.plugin import AccountSession, AccountUpdate, AccountView, DemoUpstream, FamilyBase, PluginContext
 from flow2api_flowkit.captcha import SITE_KEY
 from flow2api_flowkit.captcha_chain import TokenChain
+from flow2api_flowkit.projects import ProjectPool
 from flow2api_flowweb.bootstrap import Bootstrap, fetch_page
 from flow2api_flowweb.browser import BrowserExecutor, BrowserHub
 from flow2api_flowweb.client import FlowWebClient
@@ -85,7 +85,7 @@ class FlowWebFamily(FamilyBase):
         self.poller = StatusPoller(self.config.poll_interval)
         self.http_executor = HttpExecutor(self.config, self.tokens)
         self.browser_executor = BrowserExecutor(self.hub, self.config.browser_timeout)
-        self._rotation: dict[int, itertools.count] = {}
+        self.projects = ProjectPool(self.config.project_pool_size)
         if self.config.executor == "browser" and not self.config.executor_token.get_secret_value():
             log.warning("[flowweb] executor = browser but executor_token is empty: no browser can connect")
 
@@ -174,15 +174,9 @@ class FlowWebFamily(FamilyBase):
         await self._read_credits(account, http)
 
     async def project_for(self, account: AccountSession, client: FlowWebClient) -> str:
-        """The project for the next job: a new one until ``project_pool_size``, then round robin (like VideoFX)."""
-        view = account.view
-        if len(view.projects) < self.config.project_pool_size:
-            title = f"flow2api P{len(view.projects) + 1}"
-            project = await client.create_project(title)
-            await account.save(AccountUpdate(new_projects={project: title}))
-            return project
-        turn = next(self._rotation.setdefault(view.id, itertools.count()))
-        return view.projects[turn % len(view.projects)]
+        """The project for the next job: a new one until ``project_pool_size``, then round robin (like VideoFX);
+        :attr:`projects` also replaces one upstream no longer knows."""
+        return await self.projects.choose(account, client.create_project)
 
     def demo_upstream(self, data_dir: Path) -> contextlib.AbstractAsyncContextManager[DemoUpstream] | None:
         """Run the bundled flow.google.com emulator on loopback with one demo account (http executor)."""

@@ -10,6 +10,7 @@ from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput, PluginC
 from flow2api_flowweb.family import FlowWebFamily
 from flow2api_flowweb.layouts import INPUT_BASE, INPUT_REFERENCE
 from flow2api_flowweb.options import ImageOptions, check_image_count, tier_allows
+from flow2api_flowweb.records import GeneratedImage
 
 
 class FlowWebImageProvider(ProviderBase):
@@ -35,7 +36,8 @@ class FlowWebImageProvider(ProviderBase):
         return tier_allows(account.tier, options.required_tier) and self.family.serves(account)
 
     async def generate(self, call: Call) -> AsyncIterator[Event]:
-        """Upload inputs (maseQ), generate ``job.n`` images (ogiZ0b), optionally upscale each (SPrCad).
+        """Upload inputs (maseQ), generate ``job.n`` images (ogiZ0b), optionally upscale each (SPrCad). A project
+        upstream no longer knows is replaced and the upload and generation run once more (flowkit ``ProjectPool``).
 
         Yields one :class:`MediaOutput` per image: the signed ``flow-content`` URL (downloads
         without cookies, spec §6.5), or the upscaled JPEG bytes. An upscale that fails yields the
@@ -46,16 +48,19 @@ class FlowWebImageProvider(ProviderBase):
         if not tier_allows(call.account.view.tier, options.required_tier):
             raise PermissionDeniedError(f"This model needs an account of tier {options.required_tier}.")
         client = self.family.client(call.account, call.http)
-        project = await self.family.project_for(call.account, client)
-        media_ids = [await client.upload_image(project, image) for image in call.job.images]
-        inputs = [
-            (media_id, INPUT_BASE if i == 0 and options.input_mode == "edit" else INPUT_REFERENCE)
-            for i, media_id in enumerate(media_ids)
-        ]
-        images = await client.generate_images(
-            project, model=options.image_model, aspect_ratio=options.aspect_ratio, prompt=call.job.prompt,
-            inputs=inputs, count=max(1, call.job.n),
-        )
+
+        async def generate(project: str) -> list[GeneratedImage]:  # upload the inputs, then generate, in one project
+            media_ids = [await client.upload_image(project, image) for image in call.job.images]
+            inputs = [
+                (media_id, INPUT_BASE if i == 0 and options.input_mode == "edit" else INPUT_REFERENCE)
+                for i, media_id in enumerate(media_ids)
+            ]
+            return await client.generate_images(
+                project, model=options.image_model, aspect_ratio=options.aspect_ratio, prompt=call.job.prompt,
+                inputs=inputs, count=max(1, call.job.n),
+            )
+
+        project, images = await self.family.projects.run(call.account, client.create_project, generate)
         yield Progress(f"Flow generated {len(images)} image(s) with {options.image_model}.", percent=80)
         for image in images:
             if options.upsample is None:

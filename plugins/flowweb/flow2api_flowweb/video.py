@@ -28,6 +28,7 @@ from flow2api.errors import (
 from flow2api.plugin import (
     AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, ProviderBase, Submitted, Submitting, Usage,
 )
+from flow2api_flowkit.projects import ProjectGoneError
 from flow2api_flowweb.client import FlowWebClient
 from flow2api_flowweb.family import FlowWebFamily
 from flow2api_flowweb.layouts import Seeds, new_uuid, upscaled_id
@@ -68,6 +69,21 @@ def plan(options: VideoOptions, images: int, extend_media_id: str | None) -> tup
     return "i2v", options.video_model_key
 
 
+def submit_args(mode: str, key: str, options: VideoOptions, media: list[str], prompt: str,
+                extend_media_id: str | None) -> dict[str, Any]:
+    """The keyword arguments of ``FlowWebClient.submit_video`` for ``mode`` with the uploaded ``media`` ids."""
+    common = {"model": key, "aspect_ratio": options.aspect_ratio, "prompt": prompt}
+    if mode == "t2v":
+        return {**common, "resolution": options.resolution}
+    if mode == "i2v":
+        return {**common, "start": media[0], "resolution": options.resolution}
+    if mode == "first_last":
+        return {**common, "start": media[0], "end": media[1]}
+    if mode == "r2v":
+        return {**common, "references": media, "resolution": options.resolution}
+    return {**common, "source": str(extend_media_id)}
+
+
 class FlowWebVideoProvider(ProviderBase):
     """Flow videos on flow.google.com; see :class:`flow2api.plugin.Provider`."""
 
@@ -98,27 +114,25 @@ class FlowWebVideoProvider(ProviderBase):
         if not tier_allows(call.account.view.tier, options.required_tier):
             raise PermissionDeniedError(f"This model needs an account of tier {options.required_tier}.")
         client = self.family.client(call.account, call.http)
-        project = await self.family.project_for(call.account, client)
         images = [] if mode in ("t2v", "extend") else call.job.images
-        media = [await client.upload_image(project, image) for image in images]
-        common = {"model": key, "aspect_ratio": options.aspect_ratio, "prompt": call.job.prompt}
-        if mode == "t2v":
-            kwargs = {**common, "resolution": options.resolution}
-        elif mode == "i2v":
-            kwargs = {**common, "start": media[0], "resolution": options.resolution}
-        elif mode == "first_last":
-            kwargs = {**common, "start": media[0], "end": media[1]}
-        elif mode == "r2v":
-            kwargs = {**common, "references": media, "resolution": options.resolution}
-        else:
-            kwargs = {**common, "source": str(call.job.extend_media_id)}
-        seeds = Seeds.new()
-        # Flow derives the new media id from the media seed (spec §3.3): stored before the submit, it lets a
-        # restart ask upstream whether this submit arrived instead of paying for the video a second time.
-        submitting = VideoState(project=project, media_id=seeds.media_id, workflow_id=seeds.workflow_id,
-                                stage="submitting")
-        yield Submitting(resume=submitting.to_json())
-        records = await client.submit_video(mode, project, seeds=seeds, **kwargs)
+        project = await self.family.project_for(call.account, client)
+        for retried in (False, True):
+            try:
+                media = [await client.upload_image(project, image) for image in images]
+                seeds = Seeds.new()
+                # Flow derives the new media id from the media seed (spec §3.3): stored before the submit, it lets a
+                # restart ask upstream whether this submit arrived instead of paying for the video a second time.
+                submitting = VideoState(project=project, media_id=seeds.media_id, workflow_id=seeds.workflow_id,
+                                        stage="submitting")
+                yield Submitting(resume=submitting.to_json())
+                records = await client.submit_video(mode, project, seeds=seeds,
+                                                    **submit_args(mode, key, options, media, call.job.prompt,
+                                                                  call.job.extend_media_id))
+                break
+            except ProjectGoneError as exc:  # upstream lost the project: replace it and run once more (flowkit)
+                if retried or exc.project_id != project:
+                    raise
+                project = await self.family.projects.replace(call.account, project, client.create_project)
         first = records[0]
         state = VideoState(project=project, media_id=first.media_id, workflow_id=first.workflow_id, stage="generate")
         yield Submitted(resume=state.to_json())

@@ -18,6 +18,7 @@ rpc ids such as ``ogiZ0b`` and the names ``page``, ``reload``, ``content``, ``cr
 | ``video_fail`` | the videos of the next submit end in ``media_status`` (7) with ``message`` |
 | ``slow_media`` | content bytes are streamed at ``bytes_per_second`` |
 | ``bad_shape`` | the RPC payload becomes ``[]`` (or the slot at ``path`` is nulled) |
+| ``project_gone`` | the project the RPC's client context names is forgotten first (NOT_FOUND ``[5]``, its page 404s) |
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from flow2api_flowkit.emulator.faults import MatchingRule
 
 
 FaultKind = Literal["status", "rpc_error", "latency", "expire_cookies", "expire_xsrf", "captcha_fail", "safety",
-                    "video_fail", "slow_media", "bad_shape"]
+                    "video_fail", "slow_media", "bad_shape", "project_gone"]
 
 
 class FaultRule(MatchingRule):

@@ -104,6 +104,8 @@ def context(rc: RpcContext, value: Any, where: str, *, captcha: bool, project_re
         expect(not project_required, f"{where}[5] (project id) is required")
     else:
         uuid_at(project, f"{where}[5]")
+        if rc.emulator.faults.take("project_gone", rc.rpcid, rc.email) is not None:
+            rc.emulator.world.projects.pop(project, None)
         owned = rc.emulator.world.projects.get(project)
         if owned is None or owned.owner != rc.email:
             raise RpcError(5 if owned is None else 7, f"{where}[5]: project not found for this account")
