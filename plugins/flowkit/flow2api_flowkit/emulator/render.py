@@ -54,10 +54,20 @@ def _draw(prompt: str, seed: int, model: str, width: int, height: int,
         image = Image.blend(image, Image.new("RGB", image.size, tint), 0.35)
         draw = ImageDraw.Draw(image)
     size = max(10, min(width, height) // 12)
-    text = "\n".join(textwrap.wrap(prompt, width=max(8, int(width / (size * 0.6))))[:3])
+    text = caption(prompt, max(8, int(width / (size * 0.6))))
     draw.multiline_text((max(2, width // 40), max(2, height // 40)), text, fill=(255, 255, 255),
                         font=_font(size), stroke_width=max(1, size // 12), stroke_fill=(0, 0, 0))
     return image
+
+
+def caption(prompt: str, columns: int, lines: int = 3) -> str:
+    """The first ``lines`` lines of ``prompt`` wrapped at ``columns`` characters, joined by newlines.
+
+    Only a prefix of ``lines * columns * 4`` characters is wrapped: the picture shows three lines,
+    and ``textwrap`` splits a long unbroken word one line at a time, copying the rest each time
+    (quadratic: a 4 MB prompt took 5.6 s on the emulator's event loop, issue 18 finding 6).
+    """
+    return "\n".join(textwrap.wrap(prompt[:lines * columns * 4], width=columns)[:lines])
 
 
 @lru_cache(maxsize=16)
