@@ -1,0 +1,193 @@
+"""Drill: the demo across restarts, and a huge prompt in flight on it (issue 18, findings 6 and 8).
+
+``flow2api serve`` with no account runs in demo mode: each installed family's bundled emulator
+starts (on its own thread and event loop) and its demo account is added. The emulators forget
+their projects when the server stops, while the gateway's database keeps the projects it
+created, so from the second start every stored project is one upstream does not know.
+
+The drill starts the demo 3 times in a row as a subprocess on the same data directory (a free
+loopback port each time) and, on every run, generates an image and a video on each family
+(models of a drill catalog that route to one family only). Required: 0 failures, and every
+start stops cleanly on SIGTERM. On the middle run a 1 MB prompt is sent to both families at
+once while ``/health`` is polled: it must answer in < 100 ms throughout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from videofx_gateway import REPO
+
+pytestmark = pytest.mark.reliability
+
+API_KEY = "drill-demo-key-0123456789"
+RUNS = 3
+HUGE_PROMPT = 1_000_000  # characters; the gateway has no prompt limit of its own yet (issue 18 finding 6)
+HEALTH_BUDGET = 0.1  # seconds
+
+CATALOG = """\
+version: 1
+models:
+- id: drill-videofx-image
+  kind: image
+  routes:
+  - provider: videofx-image
+    options: {image_model: NARWHAL, aspect_ratio: IMAGE_ASPECT_RATIO_LANDSCAPE}
+- id: drill-videofx-video
+  kind: video
+  routes:
+  - provider: videofx-video
+    options: {video_model_key: veo_3_1_t2v_fast, sub_kind: t2v, aspect_ratio: VIDEO_ASPECT_RATIO_LANDSCAPE,
+              tier_two_key: veo_3_1_t2v_fast_ultra, max_images: 0, duration_seconds: 8}
+- id: drill-flowweb-image
+  kind: image
+  routes:
+  - provider: flowweb-image
+    options: {image_model: NARWHAL, aspect_ratio: IMAGE_ASPECT_RATIO_LANDSCAPE}
+- id: drill-flowweb-video
+  kind: video
+  routes:
+  - provider: flowweb-video
+    options: {video_model_key: abra_t2v_8s, sub_kind: t2v, aspect_ratio: VIDEO_ASPECT_RATIO_LANDSCAPE,
+              duration_seconds: 8}
+"""
+
+
+def families() -> list[str]:
+    """The families whose plugin is installed (the flowweb half needs that distribution)."""
+    return ["videofx"] + (["flowweb"] if importlib.util.find_spec("flow2api_flowweb") else [])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def start(tmp_path: Path, port: int, log: Path) -> asyncio.subprocess.Process:
+    """``flow2api serve`` in demo mode (no account stored) on ``port``; output appended to ``log``."""
+    config = tmp_path / "flow2api.toml"
+    with open(log, "ab") as sink:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "flow2api", "serve", "--config", str(config), "--data-dir", str(tmp_path / "data"),
+            "--port", str(port), cwd=REPO, stdout=sink, stderr=sink,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "FLOW2API_GLOBAL__API_KEY": API_KEY},
+        )
+
+
+async def wait_ready(http: aiohttp.ClientSession, url: str, proc: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.returncode is None, f"the server exited with {proc.returncode}"
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.get(f"{url}/ready") as resp:
+                if resp.status == 200:
+                    return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the demo did not become ready")
+
+
+async def generate(http: aiohttp.ClientSession, url: str, model: str, prompt: str) -> tuple[int, str]:
+    """(HTTP status, assistant content or error text) of one non-streamed chat completion."""
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
+    async with http.post(f"{url}/v1/chat/completions", json=body,
+                         headers={"Authorization": f"Bearer {API_KEY}"}) as resp:
+        if resp.status != 200:
+            return resp.status, await resp.text()
+        return 200, (await resp.json())["choices"][0]["message"]["content"]
+
+
+async def fetch_result(http: aiohttp.ClientSession, content: str) -> bytes:
+    """The bytes behind the markdown image or the ``<video src='…'>`` of ``content``."""
+    if "<video" in content:
+        link = content.split("src='", 1)[1].split("'", 1)[0]
+    else:
+        link = content[content.index("](") + 2:content.rindex(")")]
+    async with http.get(link) as resp:
+        assert resp.status == 200, f"{link}: HTTP {resp.status}"
+        return await resp.read()
+
+
+async def health_latencies(http: aiohttp.ClientSession, url: str, done: asyncio.Event) -> list[float]:
+    """``/health`` round trips (seconds), one every 20 ms until ``done``."""
+    latencies: list[float] = []
+    while not done.is_set():
+        started = time.perf_counter()
+        async with http.get(f"{url}/health") as resp:
+            assert resp.status == 200
+            await resp.read()
+        latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.02)
+    return latencies
+
+
+async def huge_prompts_in_flight(http: aiohttp.ClientSession, url: str) -> list[float]:
+    """A 1 MB prompt to the image model of every family at once while ``/health`` is polled; its latencies."""
+    done = asyncio.Event()
+    poller = asyncio.create_task(health_latencies(http, url, done))
+    await asyncio.sleep(0.1)
+    prompt = ("a lighthouse " * (HUGE_PROMPT // 13 + 1))[:HUGE_PROMPT]
+    try:
+        answers = await asyncio.gather(*(generate(http, url, f"drill-{f}-image", prompt) for f in families()))
+    finally:
+        await asyncio.sleep(0.1)
+        done.set()
+    for status, text in answers:  # generated, or refused by a prompt limit naming the prompt
+        assert status == 200 or (status in (400, 413) and '"prompt"' in text), f"HTTP {status}: {text[:300]}"
+    return await poller
+
+
+async def test_the_demo_serves_both_families_across_three_restarts(tmp_path: Path) -> None:
+    (tmp_path / "models.yaml").write_text(CATALOG, encoding="utf-8")
+    (tmp_path / "flow2api.toml").write_text(
+        f'[catalog]\npath = "{tmp_path / "models.yaml"}"\nwatch = false\n[flow]\npoll_interval = 0.2\n',
+        encoding="utf-8",
+    )
+    log = tmp_path / "server.log"
+    failures: list[str] = []
+    latencies: list[float] = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+        for run in range(RUNS):
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            proc = await start(tmp_path, port, log)
+            try:
+                await wait_ready(http, url, proc)
+                for family in families():
+                    for kind in ("image", "video"):
+                        status, content = await generate(http, url, f"drill-{family}-{kind}", f"run {run} {kind}")
+                        if status != 200:
+                            failures.append(f"run {run} {family} {kind}: HTTP {status} {content[:200]}")
+                            continue
+                        data = await fetch_result(http, content)
+                        if not (data[4:8] == b"ftyp" if kind == "video" else data.startswith((b"\x89PNG", b"\xff\xd8\xff"))):
+                            failures.append(f"run {run} {family} {kind}: the result is not a {kind}")
+                if run == 1:
+                    latencies = await huge_prompts_in_flight(http, url)
+            finally:
+                if proc.returncode is None:
+                    proc.send_signal(signal.SIGTERM)
+                try:
+                    code = await asyncio.wait_for(proc.wait(), 20)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+                    code = "SIGKILL after 20 s"
+            if code != 0:
+                failures.append(f"run {run}: the server exited with {code} after SIGTERM")
+    assert not failures, "\n".join(failures) + "\n" + log.read_text(errors="replace")[-3000:]
+    assert latencies, "/health was not polled"
+    print(f"/health with {HUGE_PROMPT:,}-character prompts in flight: {len(latencies)} polls, "
+          f"max {max(latencies) * 1000:.1f} ms")
+    assert max(latencies) < HEALTH_BUDGET, f"/health took {max(latencies) * 1000:.0f} ms"
