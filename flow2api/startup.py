@@ -11,13 +11,20 @@ as final::
 Demo mode (:func:`prepare_demo`) keeps its data in ``<data_dir>/demo`` and
 starts each installed family's bundled emulator: a provider reads its settings
 when it is built, so the providers are built once to learn their families'
-emulators and once more with the settings that point at them.
+emulators and once more with the settings that point at them. The emulators run
+on a thread of their own with their own event loop (:class:`EmulatorThread`):
+whatever a request makes them do (a 1 MB prompt to draw), the gateway's loop
+keeps serving ``/health`` and still answers SIGTERM (issue 18, finding 6).
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
-from collections.abc import Mapping
+import logging
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -25,8 +32,10 @@ from aiohttp import web
 
 from flow2api.admin.overrides import apply_stored_settings
 from flow2api.discovery import ProviderFactory, build_providers, families_of, installed_factories
-from flow2api.plugin import Provider
+from flow2api.plugin import DemoUpstream, Provider
 from flow2api.settings import Settings
+
+log = logging.getLogger(__name__)
 
 DemoAccount = tuple[str, Mapping[str, str]]
 DEMO_DIR = "demo"
@@ -51,24 +60,79 @@ def prepare(settings: Settings, factories: Mapping[str, ProviderFactory] | None 
     return Prepared(settings, build_providers(settings, installed_factories() if factories is None else factories))
 
 
+class EmulatorThread:
+    """Async context manager: enters the ``upstreams`` (families' ``demo_upstream()``) on a daemon thread running
+    its own event loop, and gives back what they yielded, in order; leaving it exits them there and joins the thread.
+
+    An upstream that fails to start re-raises its error here (those already started are stopped). Stopping waits
+    at most ``stop_timeout`` seconds; the thread is a daemon, so a stuck emulator cannot keep the process alive.
+    """
+
+    def __init__(self, upstreams: Sequence[contextlib.AbstractAsyncContextManager[DemoUpstream]],
+                 *, stop_timeout: float = 10.0) -> None:
+        self._upstreams = list(upstreams)
+        self._stop_timeout = stop_timeout
+        self._started: concurrent.futures.Future[list[DemoUpstream]] = concurrent.futures.Future()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-emulators", daemon=True)
+
+    async def __aenter__(self) -> list[DemoUpstream]:
+        self._thread.start()
+        try:
+            return await asyncio.wrap_future(self._started)
+        except BaseException:  # start-up failed or was cancelled: nothing may be left running
+            await self.__aexit__(None, None, None)
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._closing.set()  # seen by _serve if its loop is not there yet to be told
+        if self._loop is not None and self._stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                self._loop.call_soon_threadsafe(self._stop.set)
+        await asyncio.to_thread(self._thread.join, self._stop_timeout)
+        if self._thread.is_alive():
+            log.warning("the demo emulators did not stop within %g s", self._stop_timeout)
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        if self._closing.is_set():
+            self._stop.set()
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                started = [await stack.enter_async_context(upstream) for upstream in self._upstreams]
+            except BaseException as exc:  # handed to the caller's loop; the stack stops what did start
+                with contextlib.suppress(concurrent.futures.InvalidStateError):  # the caller gave up waiting
+                    self._started.set_exception(exc)
+                return
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                self._started.set_result(started)
+            await self._stop.wait()
+
+
 async def prepare_demo(
     settings: Settings, stack: contextlib.AsyncExitStack, factories: Mapping[str, ProviderFactory] | None = None,
 ) -> Prepared:
-    """Demo mode: data in ``<data_dir>/demo``, every family's emulator started on loopback (closed by ``stack``),
-    the family's settings pointing at it and one demo account per family. Raises ``SettingsError``."""
+    """Demo mode: data in ``<data_dir>/demo``, every family's emulator started on loopback on its own thread and
+    event loop (:class:`EmulatorThread`, closed by ``stack``), the family's settings pointing at it and one demo
+    account per family. Raises ``SettingsError``, or what an emulator raised when it could not start."""
     factories = installed_factories() if factories is None else factories
     settings = settings.with_overrides(storage={"data_dir": str(settings.storage.data_dir / DEMO_DIR)})
     first = prepare(settings, factories)
     sections: dict[str, dict[str, object]] = {}
     accounts: list[DemoAccount] = []
-    for family in families_of(first.providers).values():
-        upstream = family.demo_upstream(first.settings.storage.data_dir)
-        if upstream is None:
-            continue
-        started = await stack.enter_async_context(upstream)
-        for section, values in started.sections.items():
+    families = [(family.name, family.demo_upstream(first.settings.storage.data_dir))
+                for family in families_of(first.providers).values()]
+    families = [(name, upstream) for name, upstream in families if upstream is not None]
+    started = await stack.enter_async_context(EmulatorThread([u for _, u in families])) if families else []
+    for (name, _), upstream in zip(families, started, strict=True):
+        for section, values in upstream.sections.items():
             sections.setdefault(section, {}).update(values)
-        accounts.append((family.name, started.credentials))
+        accounts.append((name, upstream.credentials))
     if not sections:
         return Prepared(first.settings, first.providers, tuple(accounts))
     final = first.settings.with_plugin_sections(sections)
