@@ -6,6 +6,7 @@ account's stored projects then answer 404 NOT_FOUND "Requested entity was not fo
 
 from __future__ import annotations
 
+import aiohttp
 import openai
 import pytest
 from videofx_helpers import Gateway, data_uri, png, user
@@ -42,7 +43,9 @@ async def test_every_stale_project_of_a_full_pool_is_replaced_as_it_is_met(start
     for _ in range(2):
         await chat(gw, IMAGE_MODEL)
     emulator = gw.upstream.emulator
-    emulator.world.forget_projects()
+    async with aiohttp.ClientSession() as http:  # the control route, as an out-of-process drill would use it
+        async with http.delete(f"{gw.upstream.base}/_emulator/projects", params={"email": "full@example.com"}) as resp:
+            assert (resp.status, await resp.json()) == (200, {"forgotten": 2})
     for _ in range(4):
         await chat(gw, IMAGE_MODEL)
     projects = gw.pool.view(account_id).projects
