@@ -35,8 +35,8 @@ Create = Callable[[str], Awaitable[str]]
 class ProjectGoneError(UpstreamError):
     """Upstream answered NOT_FOUND for ``project_id``: the project no longer exists for this account (502)."""
 
-    def __init__(self, message: str, *, project_id: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, project_id: str = "", param: str | None = None) -> None:
+        super().__init__(message, param=param)
         self.project_id = project_id
 
 

@@ -26,12 +26,12 @@ from typing import Any
 import aiohttp
 
 from flow2api.errors import CaptchaError, CredentialRejectedError, Flow2APIError, NotFoundError
-from flow2api.plugin import AccountSession, InputImage
+from flow2api.plugin import AccountSession, AccountUpdate, InputImage
 from flow2api_flowkit.projects import ProjectGoneError
 from flow2api_flowweb.bootstrap import fetch_page
 from flow2api_flowweb.config import FlowWebConfig
-from flow2api_flowweb.cookies import load_jar
-from flow2api_flowweb.envelope import NotFoundStatus, RpcRequest, XsrfChallenge, parse_reply, payload_of
+from flow2api_flowweb.cookies import dump_jar, load_jar
+from flow2api_flowweb.envelope import RpcNotFoundError, RpcRequest, XsrfChallenge, parse_reply, payload_of
 from flow2api_flowweb.executors import Executor, Prepared
 from flow2api_flowweb.layouts import Layout
 from flow2api_flowweb.records import (
@@ -85,7 +85,7 @@ class FlowWebClient:
                     raise CredentialRejectedError(f"Flow {rpcid}: the XSRF token was refused again") from None
                 log.info("flowweb %s: XSRF challenge, repeating with the new token", rpcid)
                 xsrf = challenge.token
-            except NotFoundStatus:
+            except RpcNotFoundError:
                 if project_id is not None and await self.project_gone(project_id):
                     raise ProjectGoneError(f"Flow {rpcid}: project {project_id} no longer exists for this account",
                                            project_id=project_id) from None
@@ -101,11 +101,14 @@ class FlowWebClient:
         or cannot be read (then nothing is known about the project)."""
         jar = load_jar(self.account.view.secrets.get("cookies", ""))
         try:
-            await fetch_page(self.http, self.config, jar, self._page(project))
+            _, rotated = await fetch_page(self.http, self.config, jar, self._page(project))
         except NotFoundError:
             return True
         except Flow2APIError as exc:
             log.info("flowweb: the page of project %s could not be read (%s)", project, exc.code)
+            return False
+        if rotated:  # the page load set cookies (as a browser's would): keep them
+            await self.account.save(AccountUpdate(secrets={"cookies": dump_jar(jar)}))
         return False
 
     @staticmethod

@@ -59,7 +59,7 @@ GRPC_NAMES = {3: "INVALID_ARGUMENT", 5: "NOT_FOUND", 7: "PERMISSION_DENIED", 8: 
 _SAFETY_REASONS = ("PUBLIC_ERROR_UNSAFE_GENERATION", "PUBLIC_ERROR_PROMINENT_PEOPLE_FILTER_FAILED")
 
 
-class NotFoundStatus(GenerationFailedError):
+class RpcNotFoundError(GenerationFailedError):
     """Status code 5 (NOT_FOUND) on an RPC (502). The client asks the project page whether the RPC's project is
     gone (then it is a ``ProjectGoneError``); a bare ``[5]`` alone proves nothing (spec §2.7)."""
 
@@ -296,7 +296,7 @@ def classify_status(rpcid: str, status: Any) -> Flow2APIError:
     if code == 7:
         return PermissionDeniedError(text)
     if code == 5:
-        return NotFoundStatus(text)
+        return RpcNotFoundError(text)
     if code in (13, 14):
         return UpstreamUnavailableError(text)
     return UpstreamError(text)
