@@ -41,43 +41,61 @@ def spelled(*names: str, default: Any = None) -> Any:
     return Field(default, validation_alias=AliasChoices(*names))
 
 
-def param_of(loc: tuple[str | int, ...]) -> str:
-    """A pydantic error location as the request field it names: ``("messages", 0, "role")`` → ``messages[0].role``."""
+def data_path(loc: tuple[str | int, ...], data: Any, *, missing: bool = False) -> list[str | int]:
+    """The part of a pydantic error location that names places in ``data`` (union member names such as ``str``
+    or ``ImageReference`` dropped); a ``missing`` error keeps its last, absent key."""
+    path: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(part, str) and isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif not (missing and i == len(loc) - 1):
+            continue
+        path.append(part)
+    return path
+
+
+def param_of(path: list[str | int]) -> str:
+    """A data path as the request field it names: ``["messages", 0, "role"]`` → ``messages[0].role``."""
     text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif not part.startswith(("function-", "union[", "json-or-python")) and "[" not in part:
-            text += f".{part}" if text else part
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text or "body"
 
 
 _TYPE_WORDS = {"int": "an integer", "bool": "a boolean", "string": "a string", "float": "a number",
-               "list": "an array", "dict": "an object", "model": "an object"}
+               "list": "an array", "dict": "an object", "model": "an object", "literal": "one of the listed values"}
 
 
-def validation_message(error: Mapping[str, Any], param: str) -> str:
-    """One readable sentence for a pydantic error, in OpenAI's wording where it has one."""
+def validation_message(errors: list[Mapping[str, Any]], param: str) -> str:
+    """One readable sentence for the pydantic errors about one field, in OpenAI's wording where it has one."""
+    error = errors[0]
     kind = error["type"]
     if kind == "missing":
         return f"You must provide the '{param}' parameter."
-    family = kind.removesuffix("_type").removesuffix("_parsing")
-    if kind.endswith("_type") and family in _TYPE_WORDS:
+    expected = [_TYPE_WORDS.get(e["type"].removesuffix("_type")) for e in errors if e["type"].endswith("_type")]
+    if len(expected) == len(errors) and all(expected):
         got = type(error.get("input")).__name__
-        return f"Invalid type for '{param}': expected {_TYPE_WORDS[family]}, but got {got} instead."
+        return f"Invalid type for '{param}': expected {' or '.join(dict.fromkeys(expected))}, but got {got} instead."
     shown = repr(error.get("input"))
     shown = shown if len(shown) <= 60 else shown[:57] + "..."
     return f"Invalid value for '{param}': {shown}. {error['msg']}."
 
 
 def parse_as(model: type[BaseModel], data: Mapping[str, Any], *, strict: bool) -> Any:
-    """``model`` validated from ``data``; the first problem → ``InvalidRequestError`` (400) naming its ``param``."""
+    """``model`` validated from ``data``; a problem → ``InvalidRequestError`` (400) naming its ``param``: the one
+    deepest in the request when several members of a union disagree."""
     try:
         return model.model_validate(data, strict=strict)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        param = param_of(error["loc"])
-        raise InvalidRequestError(validation_message(error, param), param=param) from None
+        errors = exc.errors(include_url=False)
+        paths = [data_path(e["loc"], data, missing=e["type"] == "missing") for e in errors]
+        deepest = max(paths, key=len)
+        same = [e for e, p in zip(errors, paths, strict=True) if p == deepest]
+        param = param_of(deepest)
+        raise InvalidRequestError(validation_message(same, param), param=param) from None
 
 
 def data_uri_header(uri: str) -> bytes | None:
