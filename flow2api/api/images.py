@@ -4,7 +4,7 @@ Request and response shapes follow the OpenAI API reference ("Images"):
 ``{"created", "data": [{"url"} | {"b64_json"}]}``. Mapping to the catalog:
 
 * ``model`` — a catalog image model or resolver alias (required: there is no default).
-* ``size`` (``"WxH"``) and ``quality`` (``medium`` → 2K, ``high``/``hd`` → 4K) are
+* ``size`` (one of the model's sizes, :mod:`flow2api.api.schemas.sizes`) and ``quality`` (``medium`` → 2K, ``high``/``hd`` → 4K) are
   resolver hints (spec §4.4): they pick the variant of an alias such as
   ``gemini-3.1-flash-image``; a concrete model id keeps its own aspect and size.
 * ``n`` (1–10): each image is its own job engine run (:mod:`flow2api.jobs`)
