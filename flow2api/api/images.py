@@ -4,9 +4,13 @@ Request and response shapes follow the OpenAI API reference ("Images"):
 ``{"created", "data": [{"url"} | {"b64_json"}]}``. Mapping to the catalog:
 
 * ``model`` — a catalog image model or resolver alias (required: there is no default).
-* ``size`` (one of the model's sizes, :mod:`flow2api.api.schemas.sizes`) and ``quality`` (``medium`` → 2K, ``high``/``hd`` → 4K) are
-  resolver hints (spec §4.4): they pick the variant of an alias such as
-  ``gemini-3.1-flash-image``; a concrete model id keeps its own aspect and size.
+* ``size`` (one of the model's sizes, :mod:`flow2api.api.schemas.sizes`) and
+  ``quality`` (``medium`` → 2K, ``high``/``hd`` → 4K) are resolver hints (spec
+  §4.4): they pick the variant of an alias such as ``gemini-3.1-flash-image``;
+  a concrete model id keeps its own aspect and size.
+* ``output_format`` (``png``|``jpeg``|``webp``) and ``output_compression``:
+  the result is re-encoded with Pillow when its type differs
+  (:mod:`flow2api.api.imageformat`); ``background: "transparent"`` → 400.
 * ``n`` (1–10): each image is its own job engine run (:mod:`flow2api.jobs`)
   **on its own lease**, run in parallel, so several accounts share the work,
   each with the same failover rules (the pipeline attached one account
@@ -32,27 +36,29 @@ from typing import Any
 
 from aiohttp import web
 
+from flow2api.api.imageformat import convert, needs_conversion
 from flow2api.api.inputs import decode_image, input_reader
 from flow2api.api.runs import start_job
 from flow2api.api.schemas import ImageEditRequest, ImageGenerationRequest
 from flow2api.errors import Flow2APIError, InvalidRequestError
-from flow2api.jobs import Result, public_base_url
+from flow2api.jobs import Result, media_url, public_base_url
 from flow2api.media import MEDIA
 from flow2api.pipeline import generation
 from flow2api.pipeline.errors import openai_error_body
 from flow2api.plugin import InputImage
 from flow2api.request_state import STATE
+from flow2api.settings import SETTINGS
 
 log = logging.getLogger(__name__)
 
 async def _run(
-    request: web.Request, *, prompt: str, images: tuple[InputImage, ...], n: int, response_format: str,
-    summary: dict[str, Any],
+    request: web.Request, body: ImageGenerationRequest, *, images: tuple[InputImage, ...], summary: dict[str, Any],
 ) -> web.Response:
-    """Fan ``n`` single-image jobs out (one job engine run each, so each leases its own account) and answer
+    """Fan ``body.n`` single-image jobs out (one job engine run each, so each leases its own account) and answer
     the OpenAI ``ImagesResponse``."""
     request_id = request[STATE].request_id
     base = public_base_url(request)
+    prompt, n = body.prompt.strip(), body.count
 
     async def one(index: int) -> list[Result]:
         events = start_job(request, task_id=f"{request_id}-{index}", prompt=prompt, images=images, surface="images",
@@ -60,7 +66,6 @@ async def _run(
         return [e async for e in events if isinstance(e, Result)]
 
     outcomes = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
-    app = request.config_dict
     data: list[dict[str, Any]] = []
     errors: list[tuple[int, Flow2APIError]] = []
     for index, outcome in enumerate(outcomes):
@@ -70,24 +75,38 @@ async def _run(
             raise outcome
         else:
             for result in outcome:
-                data.append(await _image_object(app, result, response_format))
+                data.append(await _image_object(request, result, body, base))
     if not data:
         raise errors[0][1]
-    body: dict[str, Any] = {"created": int(time.time()), "data": data}
+    answer: dict[str, Any] = {"created": int(time.time()), "data": data}
+    if body.output_format:
+        answer["output_format"] = body.output_format
     if errors:
-        body["flow2api"] = {
+        answer["flow2api"] = {
             "requested": n,
             "errors": [{"index": i, "error": openai_error_body(exc)["error"]} for i, exc in errors],
         }
-    return web.json_response(body)
+    return web.json_response(answer)
 
 
-async def _image_object(app: Any, result: Result, response_format: str) -> dict[str, Any]:
-    if response_format == "url":
+async def _image_object(
+    request: web.Request, result: Result, body: ImageGenerationRequest, base: str,
+) -> dict[str, Any]:
+    """``{"url"}`` or ``{"b64_json"}`` for one result, re-encoded first when ``output_format`` asks for another type
+    (the converted file is cached beside the original, so its URL works like any other)."""
+    app = request.config_dict
+    convert_it = needs_conversion(result.mime_type, body.output_format, body.output_compression)
+    if body.response_format != "b64_json" and not convert_it:
         return {"url": result.url}
     data = await app[MEDIA].read_bytes(result.name)
     if data is None:  # evicted between caching and answering: only with a tiny size cap
         raise InvalidRequestError("The generated image was evicted from the media cache before it could be sent.")
+    if convert_it:
+        assert body.output_format is not None
+        data, mime = await convert(data, body.output_format, body.output_compression)
+        if body.response_format != "b64_json":
+            stored = await app[MEDIA].store_bytes(data, mime)
+            return {"url": media_url(app[SETTINGS], app[MEDIA], base, stored.name)}
     return {"b64_json": base64.b64encode(data).decode("ascii")}
 
 
@@ -103,8 +122,7 @@ async def create_image(request: web.Request) -> web.Response:
     """
     body = request[STATE].request
     assert isinstance(body, ImageGenerationRequest)
-    return await _run(request, prompt=body.prompt.strip(), images=(), n=body.count,
-                      response_format=body.response_format or "url", summary=body.summary())
+    return await _run(request, body, images=(), summary=body.summary())
 
 
 @generation(ImageEditRequest)
@@ -125,8 +143,7 @@ async def create_image_edit(request: web.Request) -> web.Response:
     given += body.urls()
     images = await reader.read_all(given)
     summary = {**body.summary(), "image": [f"<{img.mime_type}, {len(img.data)} bytes>" for img in images]}
-    return await _run(request, prompt=body.prompt.strip(), images=tuple(images), n=body.count,
-                      response_format=body.response_format or "url", summary=summary)
+    return await _run(request, body, images=tuple(images), summary=summary)
 
 
 def setup_image_routes(app: web.Application) -> None:

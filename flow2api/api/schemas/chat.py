@@ -137,7 +137,8 @@ class ChatCompletionRequest(HintFields):
         return None
 
     def history_image_url(self) -> str | None:
-        """The last markdown image URL of the newest earlier assistant message that has one (spec §5.2), or ``None``."""
+        """The last markdown image URL of the newest earlier assistant message that has one (spec §5.2), else
+        ``None``."""
         for message in reversed(self.messages[:-1]):
             if message.role == "assistant":
                 found = _MARKDOWN_IMAGE.findall("\n".join(message.texts()))

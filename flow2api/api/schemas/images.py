@@ -4,8 +4,12 @@ Typed: ``model`` and ``prompt`` (required), ``n`` (integer 1–10), ``size`` (on
 of the model's sizes, :mod:`flow2api.api.schemas.sizes`), ``quality`` (``auto``,
 ``standard``, ``hd``, ``low``, ``medium``, ``high``, and ``ultra`` from the
 original project), ``response_format`` (``url``|``b64_json``), ``style``
-(``vivid``|``natural``, ignored), ``user``, ``stream`` (boolean), and the
-resolver hints of :class:`~flow2api.api.schemas.base.HintFields`.
+(``vivid``|``natural``, ignored), ``user``, ``stream`` (boolean), the fields of
+gpt-image-1 — ``output_format`` (``png``|``jpeg``|``webp``, converted with
+Pillow, :mod:`flow2api.api.imageformat`), ``output_compression`` (0–100),
+``background`` (``auto``|``opaque``; ``transparent`` is refused: no Flow model
+renders alpha), ``moderation`` (``auto``|``low``, accepted) — and the resolver
+hints of :class:`~flow2api.api.schemas.base.HintFields`.
 
 Edits take their images as multipart ``image`` / ``image[]`` files (or URL
 strings), or in JSON as ``images: [{"image_url"}]`` (a bare URL string too) and
@@ -45,14 +49,22 @@ class ImageGenerationRequest(HintFields):
     style: Literal["vivid", "natural"] | None = None
     user: str | None = None
     stream: bool | None = None
+    output_format: Literal["png", "jpeg", "webp"] | None = None
+    output_compression: int | None = Field(None, ge=0, le=100)
+    background: Literal["auto", "opaque", "transparent"] | None = None
+    moderation: Literal["auto", "low"] | None = None
 
     def check(self, settings: Settings) -> None:
         """The prompt is not empty and within ``[generation] max_prompt_chars``."""
         check_prompt(self.prompt, settings, "prompt")
 
     def check_resolved(self, request: web.Request, requested: str, entry: CatalogEntry) -> None:
-        """``size`` is one of the model's sizes."""
+        """``size`` is one of the model's sizes; no transparent background (no Flow image model renders alpha)."""
         check_size(request, requested, entry, self.size)
+        if self.background == "transparent":
+            raise InvalidRequestError(
+                f"The model '{requested}' cannot make transparent backgrounds: Flow's image models render opaque "
+                "images. Send background 'auto' or 'opaque'.", param="background")
 
     @property
     def count(self) -> int:

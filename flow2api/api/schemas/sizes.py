@@ -72,7 +72,8 @@ def sizes_for(kind: Kind, aspects: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def check_size(request: web.Request, requested: str, entry: CatalogEntry, size: str | None) -> None:
-    """400 (``param`` size) unless ``size`` is absent or in the list of the model ``requested`` resolved to ``entry``."""
+    """400 (``param`` size) unless ``size`` is absent or in the list of the model ``requested`` (resolved to
+    ``entry``)."""
     if size is None:
         return
     catalog = request[STATE].catalog
