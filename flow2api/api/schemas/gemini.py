@@ -32,8 +32,11 @@ from flow2api.settings import Settings
 
 log = logging.getLogger(__name__)
 
-GEMINI_ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
-IMAGE_SIZES = ("1k", "2k", "4k", "720p", "1080p")
+# Gemini's imageConfig values (Gemini 3 image models add the extreme ratios and 512); a ratio no alias row has
+# selects the alias's default aspect (spec §4.4), a size it lacks is ignored.
+GEMINI_ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "1:4", "4:1", "1:8",
+                        "8:1")
+IMAGE_SIZES = ("512", "1k", "2k", "4k", "720p", "1080p")
 MAX_SYSTEM_INSTRUCTION_CHARS = 1200
 # Spec §5.2: a systemInstruction that looks like agent/tool scaffolding is dropped, not prepended to a media prompt.
 _SCAFFOLDING = re.compile(
@@ -97,7 +100,7 @@ class ImageConfig(Loose):
     @classmethod
     def _size(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() not in IMAGE_SIZES:
-            raise ValueError("supported values are 1K, 2K, 4K")
+            raise ValueError("supported values are 512, 1K, 2K, 4K")
         return value
 
 
