@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
@@ -13,6 +13,7 @@ from flow2api.errors import PermissionDeniedError
 
 if TYPE_CHECKING:  # the stages that build these import Caller from here
     from flow2api.pipeline.proxy import SessionChooser
+    from flow2api.pipeline.route import SurfaceRequest
     from flow2api.pipeline.selection import Selection
     from flow2api.pool import Lease
 
@@ -38,9 +39,9 @@ class RequestState:
     """What the pipeline stages learn about one request, in stage order.
 
     ``surface`` picks the error shape (``openai``, ``gemini``, ``plain``);
-    ``caller`` is set by the auth stage; ``body`` is the parsed JSON body
-    (parsed once by the route stage) and ``request`` the surface's typed request
-    model parsed from it; ``catalog`` the snapshot the request resolved against
+    ``caller`` is set by the auth stage; ``request`` is the surface's typed
+    request model (:mod:`flow2api.api.schemas`), parsed once from the body by the
+    route stage; ``catalog`` the snapshot the request resolved against
     and ``entry`` its model; ``selection`` (token selection stage) is how the job
     engine leases accounts for it and ``sessions`` (proxy routing stage) picks
     the HTTP session for a leased account; ``account_id`` is the account that
@@ -51,8 +52,7 @@ class RequestState:
     surface: str = "plain"
     started: float = field(default_factory=time.perf_counter)
     caller: Caller | None = None
-    body: dict[str, Any] | None = None
-    request: Any = None
+    request: SurfaceRequest | None = None
     catalog: Catalog | None = None
     entry: CatalogEntry | None = None
     selection: Selection | None = None

@@ -104,6 +104,7 @@ class GenerationSection(_Section):
         "tag", description="chat video result: HTML <video> tag or markdown link"
     )
     max_input_image_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest input image accepted, bytes")
+    max_prompt_chars: int = Field(8000, ge=1, description="longest prompt accepted, characters (400 past it)")
     video_workers: int = Field(16, ge=1, le=100_000, description="Videos API jobs running at once; the rest wait queued")
 
 
@@ -171,6 +172,9 @@ class InputsSection(_Section):
     )
     use_proxy: bool = Field(False, description="fetch image URLs through the [proxy] proxy instead of directly")
     fetch_timeout: float = Field(30, gt=0, description="seconds for one image URL, redirects included")
+    max_request_bytes: int = Field(
+        48 * 1024 * 1024, ge=1024, description="decoded input images of one request together, bytes (413 past it)"
+    )
 
     @field_validator("allow_networks")
     @classmethod

@@ -10,7 +10,8 @@ Endpoints::
 Auth: ``x-goog-api-key``, ``?key=`` or a Bearer key; errors in Gemini's shape
 ``{"error": {"code", "message", "status"}}`` (the errors stage does both).
 
-Request (spec §5.2): the last ``user`` item of ``contents`` (parts ``text``,
+Request (:class:`~flow2api.api.schemas.GenerateContentRequest`, parsed by the
+route stage; spec §5.2): the last ``user`` item of ``contents`` (parts ``text``,
 ``inlineData`` images, ``fileData`` image URIs — http(s) or our ``/media/``
 URLs), ``systemInstruction`` prepended to the prompt unless it looks like tool
 scaffolding, ``generationConfig.imageConfig.{aspectRatio,imageSize}`` as
@@ -36,8 +37,10 @@ from typing import Any
 
 from aiohttp import web
 
-from flow2api.api.inputs import gemini_input, input_reader
+from flow2api.api.inputs import decode_base64_image, input_reader
 from flow2api.api.runs import start_job
+from flow2api.api.schemas import GenerateContentRequest
+from flow2api.api.schemas.gemini import Blob
 from flow2api.api.streaming import GEMINI_KEEPALIVE, send_event, serve_stream, sse_response, with_keepalive
 from flow2api.catalog import CATALOG
 from flow2api.errors import ModelNotFoundError
@@ -48,7 +51,6 @@ from flow2api.pipeline.errors import gemini_error_body
 from flow2api.plugin import InputImage, Kind, Progress
 from flow2api.request_state import STATE
 from flow2api.settings import SETTINGS
-from flow2api.storage.tasks import summarize_request
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +89,13 @@ async def get_model(request: web.Request) -> web.Response:
     return web.json_response(gemini_model(entry.id, entry.description, entry.kind))
 
 
-async def _read_inputs(request: web.Request) -> tuple[str, tuple[InputImage, ...]]:
-    """Prompt and input images of the request (``fileData`` URIs fetched), read before any account is leased."""
+async def _read_inputs(request: web.Request, body: GenerateContentRequest) -> tuple[InputImage, ...]:
+    """The input images of the request (``inlineData`` decoded, ``fileData`` URIs fetched), read before any
+    account is leased."""
     reader = input_reader(request)
-    given = gemini_input(request[STATE].body or {}, max_bytes=reader.max_bytes)
-    images = await reader.read_all(
-        [img if isinstance(img, InputImage) else (img, "contents.parts.fileData") for img in given.images])
-    return given.prompt, tuple(images)
+    given = [(decode_base64_image(image.data, param=param, max_bytes=reader.max_bytes) if isinstance(image, Blob)
+              else image, param) for image, param in body.images()]
+    return tuple(await reader.read_all(given))
 
 
 async def _media_part(request: web.Request, result: Result) -> dict[str, Any]:
@@ -118,12 +120,14 @@ def _response(parts: list[dict[str, Any]], model: str, response_id: str, *, fini
 
 async def _start(request: web.Request) -> AsyncIterator[JobEvent]:
     state = request[STATE]
-    prompt, images = await _read_inputs(request)
-    return start_job(request, task_id=state.request_id, prompt=prompt, images=images, surface="gemini",
-                     row={"summary": summarize_request(state.body)})
+    body = state.request
+    assert isinstance(body, GenerateContentRequest)
+    images = await _read_inputs(request, body)
+    return start_job(request, task_id=state.request_id, prompt=body.prompt, images=images, surface="gemini",
+                     row={"summary": body.summary()})
 
 
-@generation("path")
+@generation(GenerateContentRequest)
 async def generate_content(request: web.Request) -> web.Response:
     """``POST /v1beta/models/{model}:generateContent`` → ``GenerateContentResponse`` with the media parts.
 
@@ -137,7 +141,7 @@ async def generate_content(request: web.Request) -> web.Response:
     return web.json_response(_response(parts, state.entry.id, state.request_id, finish=True))
 
 
-@generation("path")
+@generation(GenerateContentRequest)
 async def stream_generate_content(request: web.Request) -> web.StreamResponse:
     """``POST /v1beta/models/{model}:streamGenerateContent[?alt=sse]`` → SSE ``data:`` chunks (always SSE).
 

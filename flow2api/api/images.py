@@ -4,15 +4,18 @@ Request and response shapes follow the OpenAI API reference ("Images"):
 ``{"created", "data": [{"url"} | {"b64_json"}]}``. Mapping to the catalog:
 
 * ``model`` — a catalog image model or resolver alias (required: there is no default).
-* ``size`` (``"WxH"``) and ``quality`` (``medium`` → 2K, ``high``/``hd`` → 4K) are
-  resolver hints (spec §4.4): they pick the variant of an alias such as
-  ``gemini-3.1-flash-image``; a concrete model id keeps its own aspect and size.
+* ``size`` (one of the model's sizes, :mod:`flow2api.api.schemas.sizes`) and
+  ``quality`` (``medium`` → 2K, ``high``/``hd`` → 4K) are resolver hints (spec
+  §4.4): they pick the variant of an alias such as ``gemini-3.1-flash-image``;
+  a concrete model id keeps its own aspect and size.
+* ``output_format`` (``png``|``jpeg``|``webp``) and ``output_compression``:
+  the result is re-encoded with Pillow when its type differs
+  (:mod:`flow2api.api.imageformat`); ``background: "transparent"`` → 400.
 * ``n`` (1–10): each image is its own job engine run (:mod:`flow2api.jobs`)
   **on its own lease**, run in parallel, so several accounts share the work,
-  each with the same failover rules. These endpoints read multipart forms
-  themselves, so they are not ``@generation`` handlers; they resolve, select and
-  route through the same functions the pipeline stages use. Each image is a
-  task row ``<request id>-<index>``.
+  each with the same failover rules (the pipeline attached one account
+  selection; the job engine leases per run). Each image is a task row
+  ``<request id>-<index>``.
 * When some images fail and others succeed, the answer is 200 with the images
   that succeeded and ``flow2api.errors``: ``[{"index", "error": {message, type,
   param, code}}]`` for the rest; when all fail, the first error is the answer.
@@ -33,74 +36,29 @@ from typing import Any
 
 from aiohttp import web
 
-from flow2api.api.inputs import FORM_TYPES, decode_image, input_reader, read_form
+from flow2api.api.imageformat import convert, needs_conversion
+from flow2api.api.inputs import decode_image, input_reader
 from flow2api.api.runs import start_job
-from flow2api.catalog import CatalogEntry, ResolveHints, hints_from_image
+from flow2api.api.schemas import ImageEditRequest, ImageGenerationRequest
 from flow2api.errors import Flow2APIError, InvalidRequestError
-from flow2api.jobs import Result, public_base_url
+from flow2api.jobs import Result, media_url, public_base_url
 from flow2api.media import MEDIA
+from flow2api.pipeline import generation
 from flow2api.pipeline.errors import openai_error_body
-from flow2api.pipeline.proxy import route_for
-from flow2api.pipeline.route import hints_from_body, read_json_object, resolve_entry
-from flow2api.pipeline.selection import select_for
-from flow2api.plugin import InputImage, Kind
+from flow2api.plugin import InputImage
 from flow2api.request_state import STATE
-from flow2api.storage.tasks import summarize_request
+from flow2api.settings import SETTINGS
 
 log = logging.getLogger(__name__)
 
-MAX_N = 10
-RESPONSE_FORMATS = ("url", "b64_json")
-
-
-def _text_field(value: Any, name: str, *, required: bool = False) -> str | None:
-    if value is None or value == "":
-        if required:
-            raise InvalidRequestError(f"You must provide the '{name}' parameter.", param=name)
-        return None
-    if not isinstance(value, str):
-        raise InvalidRequestError(f"'{name}' must be a string.", param=name)
-    return value
-
-
-def _n(value: Any) -> int:
-    """``n`` of a JSON body or a multipart form field (a string): 1–10, default 1; ``true`` is not a number here
-    (Python's ``bool`` is an ``int``, OpenAI refuses it). Raises ``InvalidRequestError`` (400, ``param`` n)."""
-    if value is None or value == "":
-        return 1
-    if isinstance(value, bool):
-        raise InvalidRequestError("'n' must be an integer from 1 to 10.", param="n")
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise InvalidRequestError("'n' must be an integer from 1 to 10.", param="n") from None
-    if not 1 <= n <= MAX_N or (isinstance(value, float) and value != n):
-        raise InvalidRequestError("'n' must be an integer from 1 to 10.", param="n")
-    return n
-
-
-def _resolve(request: web.Request, model: str, hints: ResolveHints) -> CatalogEntry:
-    """The image model for ``model`` with ``hints``, its account selection and proxy routing on the request state.
-
-    Raises 404 ``model_not_found``, 400 for a video model, 503 without its
-    provider, 403 when the caller's key may not use it.
-    """
-    entry = resolve_entry(request, model, hints)
-    if entry.kind is not Kind.IMAGE:
-        raise InvalidRequestError(f"The model '{entry.id}' makes {entry.kind.value}s, not images.", param="model")
-    select_for(request, entry)
-    route_for(request)
-    return entry
-
-
 async def _run(
-    request: web.Request, *, prompt: str, images: tuple[InputImage, ...], n: int, response_format: str,
-    summary: dict[str, Any],
+    request: web.Request, body: ImageGenerationRequest, *, images: tuple[InputImage, ...], summary: dict[str, Any],
 ) -> web.Response:
-    """Fan ``n`` single-image jobs out (one job engine run each, so each leases its own account) and answer
+    """Fan ``body.n`` single-image jobs out (one job engine run each, so each leases its own account) and answer
     the OpenAI ``ImagesResponse``."""
     request_id = request[STATE].request_id
     base = public_base_url(request)
+    prompt, n = body.prompt.strip(), body.count
 
     async def one(index: int) -> list[Result]:
         events = start_job(request, task_id=f"{request_id}-{index}", prompt=prompt, images=images, surface="images",
@@ -108,7 +66,6 @@ async def _run(
         return [e async for e in events if isinstance(e, Result)]
 
     outcomes = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
-    app = request.config_dict
     data: list[dict[str, Any]] = []
     errors: list[tuple[int, Flow2APIError]] = []
     for index, outcome in enumerate(outcomes):
@@ -118,104 +75,75 @@ async def _run(
             raise outcome
         else:
             for result in outcome:
-                data.append(await _image_object(app, result, response_format))
+                data.append(await _image_object(request, result, body, base))
     if not data:
         raise errors[0][1]
-    body: dict[str, Any] = {"created": int(time.time()), "data": data}
+    answer: dict[str, Any] = {"created": int(time.time()), "data": data}
+    if body.output_format:
+        answer["output_format"] = body.output_format
     if errors:
-        body["flow2api"] = {
+        answer["flow2api"] = {
             "requested": n,
             "errors": [{"index": i, "error": openai_error_body(exc)["error"]} for i, exc in errors],
         }
-    return web.json_response(body)
+    return web.json_response(answer)
 
 
-async def _image_object(app: Any, result: Result, response_format: str) -> dict[str, Any]:
-    if response_format == "url":
+async def _image_object(
+    request: web.Request, result: Result, body: ImageGenerationRequest, base: str,
+) -> dict[str, Any]:
+    """``{"url"}`` or ``{"b64_json"}`` for one result, re-encoded first when ``output_format`` asks for another type
+    (the converted file is cached beside the original, so its URL works like any other)."""
+    app = request.config_dict
+    convert_it = needs_conversion(result.mime_type, body.output_format, body.output_compression)
+    if body.response_format != "b64_json" and not convert_it:
         return {"url": result.url}
     data = await app[MEDIA].read_bytes(result.name)
     if data is None:  # evicted between caching and answering: only with a tiny size cap
         raise InvalidRequestError("The generated image was evicted from the media cache before it could be sent.")
+    if convert_it:
+        assert body.output_format is not None
+        data, mime = await convert(data, body.output_format, body.output_compression)
+        if body.response_format != "b64_json":
+            stored = await app[MEDIA].store_bytes(data, mime)
+            return {"url": media_url(app[SETTINGS], app[MEDIA], base, stored.name)}
     return {"b64_json": base64.b64encode(data).decode("ascii")}
 
 
-def _common(fields: dict[str, Any]) -> tuple[str, str, int, str]:
-    model = _text_field(fields.get("model"), "model", required=True)
-    prompt = _text_field(fields.get("prompt"), "prompt", required=True)
-    assert model is not None and prompt is not None
-    if not prompt.strip():
-        raise InvalidRequestError("'prompt' must not be empty.", param="prompt")
-    response_format = _text_field(fields.get("response_format"), "response_format") or "url"
-    if response_format not in RESPONSE_FORMATS:
-        raise InvalidRequestError("'response_format' must be 'url' or 'b64_json'.", param="response_format")
-    return model, prompt.strip(), _n(fields.get("n")), response_format
-
-
+@generation(ImageGenerationRequest)
 async def create_image(request: web.Request) -> web.Response:
     """``POST /v1/images/generations`` (OpenAI "Create image").
 
-    JSON body: ``model``, ``prompt`` (required), ``n`` 1–10, ``size``, ``quality``,
-    ``response_format`` ``url``|``b64_json``; other OpenAI fields (``style``,
-    ``user`` …) are accepted and ignored. Errors: 400 bad field (``param`` names
+    JSON body: :class:`~flow2api.api.schemas.ImageGenerationRequest` (``model``,
+    ``prompt`` required; ``n`` 1–10, ``size`` from the model's list, ``quality``,
+    ``response_format`` ``url``|``b64_json``; other OpenAI fields accepted and
+    ignored), parsed by the route stage. Errors: 400 bad field (``param`` names
     it), 404 unknown model, 503 no account; see the module docstring for partial failures.
     """
-    body = await read_json_object(request)
-    model, prompt, n, response_format = _common(body)
-    request[STATE].body = body
-    _resolve(request, model, hints_from_body(body))
-    return await _run(request, prompt=prompt, images=(), n=n, response_format=response_format,
-                      summary=summarize_request(body))
+    body = request[STATE].request
+    assert isinstance(body, ImageGenerationRequest)
+    return await _run(request, body, images=(), summary=body.summary())
 
 
+@generation(ImageEditRequest)
 async def create_image_edit(request: web.Request) -> web.Response:
     """``POST /v1/images/edits`` (OpenAI "Create image edit").
 
     Multipart form: ``image`` or ``image[]`` (one or more PNG/JPEG/WebP files,
     each ≤ ``[generation] max_input_image_bytes``), ``prompt``, ``model``, ``n``,
     ``size``, ``quality``, ``response_format``. A JSON body with ``images:
-    [{"image_url": …}]`` is accepted too. ``mask`` → 400 (``param: mask``).
+    [{"image_url": …}]`` is accepted too (:class:`~flow2api.api.schemas.ImageEditRequest`).
+    ``mask`` → 400 (``param: mask``).
     """
+    body = request[STATE].request
+    assert isinstance(body, ImageEditRequest)
     reader = input_reader(request)
-    max_bytes = reader.max_bytes
-    given: list[InputImage | tuple[str, str]] = []  # decoded uploads, and URLs read below all at once
-    if request.content_type in FORM_TYPES:
-        form, fields = await read_form(request)
-        if "mask" in form:
-            raise _mask_refused()
-        for name in ("image", "image[]"):
-            for value in form.getall(name, []):
-                if isinstance(value, web.FileField):
-                    given.append(decode_image(value.file.read(max_bytes + 1), param=name, max_bytes=max_bytes))
-                elif isinstance(value, str) and value:
-                    given.append((value, name))
-    else:
-        fields = await read_json_object(request)
-        if fields.get("mask"):
-            raise _mask_refused()
-        for i, item in enumerate(fields.get("images") or ()):
-            url = item.get("image_url") if isinstance(item, dict) else item
-            if not isinstance(url, str):
-                raise InvalidRequestError("images[] items need an image_url.", param=f"images[{i}]")
-            given.append((url, f"images[{i}]"))
-        if isinstance(fields.get("image"), str):
-            given.append((fields["image"], "image"))
-    if not given:
-        raise InvalidRequestError("You must provide at least one image to edit ('image').", param="image")
+    given: list[tuple[InputImage | str, str]] = [
+        (decode_image(data, param=param, max_bytes=reader.max_bytes), param) for param, data in body.uploads()]
+    given += body.urls()
     images = await reader.read_all(given)
-    model, prompt, n, response_format = _common(fields)
-    hints = hints_from_image(images[0].data, hints_from_body(fields))
-    summary = summarize_request({**fields, "image": [f"<{img.mime_type}, {len(img.data)} bytes>" for img in images]})
-    request[STATE].body = summary
-    _resolve(request, model, hints)
-    return await _run(request, prompt=prompt, images=tuple(images), n=n, response_format=response_format,
-                      summary=summary)
-
-
-def _mask_refused() -> InvalidRequestError:
-    return InvalidRequestError(
-        "Masked edits are not supported: Flow edits the whole image from the prompt. Send the request without 'mask'.",
-        param="mask",
-    )
+    summary = {**body.summary(), "image": [f"<{img.mime_type}, {len(img.data)} bytes>" for img in images]}
+    return await _run(request, body, images=tuple(images), summary=summary)
 
 
 def setup_image_routes(app: web.Application) -> None:

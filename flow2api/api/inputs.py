@@ -7,9 +7,9 @@ a provider sees it. URLs of flow2api's own media (``…/media/<name>``) are read
 from the media cache, never fetched over HTTP (no self-call, works behind any
 reverse proxy).
 
-Conversation memory (spec §5.2): :func:`history_image_url` finds the image
-flow2api produced in the newest earlier assistant message, which the chat
-surface makes the first input image of the next turn.
+Which images a request carries is its typed model's business
+(:mod:`flow2api.api.schemas`); this module turns them into bytes, within
+``[inputs] max_request_bytes`` for the whole request.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import asyncio
 import base64
 import binascii
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -41,16 +40,9 @@ from flow2api.settings import SETTINGS
 log = logging.getLogger(__name__)
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_REQUEST_BYTES = 48 * 1024 * 1024
 PARALLEL_FETCHES = 4  # input URLs of one request fetched at once
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp"})
-_MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?\s*\)")
-# Spec §5.2: a systemInstruction that looks like agent/tool scaffolding is dropped, not prepended to a media prompt.
-_SCAFFOLDING = re.compile(
-    r"<tools>|<tool_call>|<function_calls>|\"type\"\s*:\s*\"function\"|\"parameters\"\s*:\s*\{|\$schema|"
-    r"function[_ ]call|You have access to the following tools",
-    re.IGNORECASE,
-)
-MAX_SYSTEM_INSTRUCTION_CHARS = 1200
 
 
 def decode_image(data: bytes, *, param: str, max_bytes: int = MAX_IMAGE_BYTES) -> InputImage:
@@ -89,12 +81,13 @@ def decode_data_uri(uri: str, *, param: str, max_bytes: int = MAX_IMAGE_BYTES) -
 class ImageReader:
     """Reads input images for one request: ``fetcher`` downloads URLs, ``proxy()`` the proxy session to send
     them through (``None``: direct; asked only when a URL is fetched, so a request without one opens no
-    session), ``media`` serves our own, ``max_bytes`` caps each."""
+    session), ``media`` serves our own, ``max_bytes`` caps each, ``max_total`` all of one request together."""
 
     fetcher: GuardedFetcher
     proxy: Callable[[], aiohttp.ClientSession | None]
     media: MediaCache
     max_bytes: int = MAX_IMAGE_BYTES
+    max_total: int = MAX_REQUEST_BYTES
 
     async def from_url(self, url: str, *, param: str) -> InputImage:
         """An input image from a data URI, one of our ``/media/`` URLs, or an http(s) URL; other schemes → 400."""
@@ -109,26 +102,39 @@ class ImageReader:
             raise InvalidRequestError("The referenced flow2api media file has expired or does not exist.", param=param)
         return await self.fetch(url, param=param)
 
-    async def read_all(self, items: Sequence[InputImage | tuple[str, str]]) -> list[InputImage]:
-        """Images already decoded and ``(url, param)`` pairs → images in the same order; the URLs are read
-        concurrently (at most :data:`PARALLEL_FETCHES` at once). The first failure (400/413 naming its
-        ``param``) is raised and the other reads are cancelled."""
+    async def read_all(self, items: Sequence[tuple[InputImage | str, str]]) -> list[InputImage]:
+        """``(image or URL, param)`` pairs → images in the same order; the URLs are read concurrently (at most
+        :data:`PARALLEL_FETCHES` at once). The first failure (400/413 naming its ``param``) is raised and the
+        other reads are cancelled; so is a 413 as soon as the images together pass ``max_total``."""
         gate = asyncio.Semaphore(PARALLEL_FETCHES)
+        total = 0
 
-        async def one(item: InputImage | tuple[str, str]) -> InputImage:
+        async def one(item: InputImage | str, param: str) -> InputImage:
+            nonlocal total
             if isinstance(item, InputImage):
-                return item
-            async with gate:
-                return await self.from_url(item[0], param=item[1])
+                image = item
+            else:
+                async with gate:
+                    image = await self.from_url(item, param=param)
+            total += len(image.data)
+            self.check_total(total, param)
+            return image
 
-        if sum(not isinstance(item, InputImage) for item in items) <= 1:
-            return [await one(item) for item in items]
+        if sum(not isinstance(item, InputImage) for item, _ in items) <= 1:
+            return [await one(item, param) for item, param in items]
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(one(item)) for item in items]
+                tasks = [group.create_task(one(item, param)) for item, param in items]
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
         return [task.result() for task in tasks]
+
+    def check_total(self, total: int, param: str) -> None:
+        """413 naming ``param`` when ``total`` decoded input bytes pass ``[inputs] max_request_bytes``."""
+        if total > self.max_total:
+            raise PayloadTooLargeError(
+                f"The input images of this request together are larger than {self.max_total // 1024} KiB.",
+                param=param)
 
     async def cached(self, url: str) -> bytes | None:
         """The bytes of one of our media files when ``url`` names one that is still cached, else ``None``."""
@@ -145,155 +151,17 @@ class ImageReader:
 def input_reader(request: web.Request) -> ImageReader:
     """The request's :class:`ImageReader`: inputs are read before any account is leased, directly through the
     guarded fetcher (``[inputs] use_proxy``: through the ``[proxy]`` session), capped at ``[generation]
-    max_input_image_bytes``."""
+    max_input_image_bytes`` each and ``[inputs] max_request_bytes`` together."""
     app = request.config_dict
     settings = app[SETTINGS].current
     proxy_url = settings.global_proxy_url if settings.inputs.use_proxy else None
     proxy = partial(app[HTTP_SESSIONS].get, proxy_url) if proxy_url else _direct
-    return ImageReader(app[FETCHER], proxy, app[MEDIA], settings.generation.max_input_image_bytes)
+    return ImageReader(app[FETCHER], proxy, app[MEDIA], settings.generation.max_input_image_bytes,
+                       settings.inputs.max_request_bytes)
 
 
 def _direct() -> None:
     return None
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
-    return ""
-
-
-def last_user_parts(messages: Any) -> tuple[str, list[str]]:
-    """Prompt text and image URLs of the last message (spec §5.2: only the last one is used).
-
-    ``messages`` is OpenAI's list of ``{"role", "content"}``; ``content`` is a
-    string or a list of ``{"type": "text", "text"}`` / ``{"type": "image_url",
-    "image_url": {"url"}}`` parts. Text parts are joined with newlines.
-    Raises ``InvalidRequestError`` for a malformed list or an empty prompt.
-    """
-    if not isinstance(messages, list) or not messages:
-        raise InvalidRequestError("'messages' must be a non-empty list.", param="messages")
-    last = messages[-1]
-    if not isinstance(last, dict):
-        raise InvalidRequestError("Each message must be an object with 'role' and 'content'.", param="messages")
-    content = last.get("content")
-    texts: list[str] = []
-    urls: list[str] = []
-    if isinstance(content, str):
-        texts.append(content)
-    elif isinstance(content, list):
-        for i, part in enumerate(content):
-            param = f"messages[{len(messages) - 1}].content[{i}]"
-            if not isinstance(part, dict):
-                raise InvalidRequestError("Content parts must be objects.", param=param)
-            if part.get("type") == "text" and isinstance(part.get("text"), str):
-                texts.append(part["text"])
-            elif part.get("type") == "image_url":
-                image_url = part.get("image_url")
-                url = image_url.get("url") if isinstance(image_url, dict) else image_url
-                if not isinstance(url, str):
-                    raise InvalidRequestError("image_url parts need image_url.url.", param=param)
-                urls.append(url)
-            else:
-                raise InvalidRequestError(f"Unsupported content part type {part.get('type')!r}.", param=param)
-    elif content is not None:
-        raise InvalidRequestError("'content' must be a string or a list of parts.", param="messages")
-    prompt = "\n".join(t for t in texts if t.strip()).strip()
-    if not prompt:
-        raise InvalidRequestError("The last message has no text prompt.", param="messages")
-    return prompt, urls
-
-
-def history_image_url(messages: list[Any]) -> str | None:
-    """The last markdown image URL of the newest earlier assistant message that has one (spec §5.2), or ``None``."""
-    for message in reversed(messages[:-1]):
-        if isinstance(message, dict) and message.get("role") == "assistant":
-            found = _MARKDOWN_IMAGE.findall(_content_text(message.get("content")))
-            if found:
-                return found[-1]
-    return None
-
-
-def system_instruction_text(value: Any) -> str:
-    """The text of a Gemini ``systemInstruction`` (a string, or ``{"parts": [{"text"}]}``) to prepend to the prompt.
-
-    Spec §5.2: instructions that look like agent or tool scaffolding (longer
-    than 1200 characters, ``<tools>`` blocks, function-calling boilerplate,
-    JSON-schema markers) are dropped, since they would only pollute a media prompt.
-    """
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, dict):
-        text = "\n".join(p.get("text", "") for p in value.get("parts") or () if isinstance(p, dict)
-                         and isinstance(p.get("text"), str))
-    else:
-        return ""
-    text = text.strip()
-    if len(text) > MAX_SYSTEM_INSTRUCTION_CHARS or _SCAFFOLDING.search(text):
-        log.debug("systemInstruction dropped: looks like tool scaffolding (%d chars)", len(text))
-        return ""
-    return text
-
-
-@dataclass(frozen=True, slots=True)
-class GeminiInput:
-    """What the last user ``contents`` item says: prompt text, and images as inline bytes or URIs in order."""
-
-    prompt: str
-    images: tuple[InputImage | str, ...]
-
-
-def gemini_input(body: dict[str, Any], *, max_bytes: int = MAX_IMAGE_BYTES) -> GeminiInput:
-    """Read ``contents[]`` (last ``user`` item) and ``systemInstruction`` of a Gemini request (spec §5.2).
-
-    Parts: ``text``; ``inlineData {mimeType, data}`` (images only, decoded here);
-    ``fileData {fileUri, mimeType}`` (returned as the URI, fetched by the caller).
-    snake_case spellings are accepted too. Raises ``InvalidRequestError`` for a
-    malformed body, a non-image inline part or an empty prompt.
-    """
-    contents = body.get("contents")
-    if isinstance(contents, dict):
-        contents = [contents]
-    if not isinstance(contents, list) or not contents:
-        raise InvalidRequestError("'contents' must be a non-empty list.")
-    users = [c for c in contents if isinstance(c, dict) and c.get("role", "user") == "user"]
-    if not users:
-        raise InvalidRequestError("'contents' has no user turn.")
-    parts = users[-1].get("parts")
-    if not isinstance(parts, list):
-        raise InvalidRequestError("'contents[].parts' must be a list.")
-    texts: list[str] = []
-    images: list[InputImage | str] = []
-    for i, part in enumerate(parts):
-        param = f"contents.parts[{i}]"
-        if not isinstance(part, dict):
-            raise InvalidRequestError("Each part must be an object.", param=param)
-        inline = part.get("inlineData") or part.get("inline_data")
-        file_data = part.get("fileData") or part.get("file_data")
-        if isinstance(part.get("text"), str):
-            if not part.get("thought"):
-                texts.append(part["text"])
-        elif isinstance(inline, dict):
-            mime = inline.get("mimeType") or inline.get("mime_type") or ""
-            if mime and not str(mime).startswith("image/"):
-                raise InvalidRequestError(f"Only image inlineData is accepted, not {mime}.", param=param)
-            images.append(decode_base64_image(str(inline.get("data") or ""), param=param, max_bytes=max_bytes))
-        elif isinstance(file_data, dict):
-            uri = file_data.get("fileUri") or file_data.get("file_uri")
-            if not isinstance(uri, str) or not uri:
-                raise InvalidRequestError("fileData needs a fileUri.", param=param)
-            images.append(uri)
-        else:
-            raise InvalidRequestError("Parts must be text, inlineData or fileData.", param=param)
-    system = system_instruction_text(body.get("systemInstruction") or body.get("system_instruction"))
-    prompt = "\n".join(t for t in texts if t.strip()).strip()
-    if not prompt:
-        raise InvalidRequestError("The last user turn has no text prompt.")
-    if system:
-        prompt = f"{system}\n\n{prompt}"
-    return GeminiInput(prompt=prompt, images=tuple(images))
 
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")

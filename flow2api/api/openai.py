@@ -31,8 +31,9 @@ from typing import Any
 
 from aiohttp import web
 
-from flow2api.api.inputs import decode_image, history_image_url, input_reader, last_user_parts
+from flow2api.api.inputs import decode_image, input_reader
 from flow2api.api.runs import start_job
+from flow2api.api.schemas import ChatCompletionRequest
 from flow2api.api.streaming import OPENAI_KEEPALIVE, send_event, serve_stream, sse_response, with_keepalive
 from flow2api.errors import InvalidRequestError
 from flow2api.jobs import Result, events_from
@@ -41,7 +42,6 @@ from flow2api.pipeline.errors import openai_error_body
 from flow2api.plugin import InputImage, Kind, Progress
 from flow2api.request_state import STATE
 from flow2api.settings import SETTINGS
-from flow2api.storage.tasks import summarize_request
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,8 @@ def result_markdown(result: Result, *, stream: bool = True, video_output: str = 
 EXTEND_SCHEME = "extend://"
 
 
-async def _read_inputs(request: web.Request, body: dict[str, Any]) -> tuple[str, tuple[InputImage, ...], str | None]:
-    """Prompt, input images and the extend source of the request, read before any account is leased.
+async def _read_inputs(request: web.Request, body: ChatCompletionRequest) -> tuple[tuple[InputImage, ...], str | None]:
+    """Input images and the extend source of the request, read before any account is leased.
 
     An ``image_url`` of the form ``extend://<media id>`` is not an image: it names
     the video an extend model continues (spec §4.2 rule 6) and becomes
@@ -74,48 +74,46 @@ async def _read_inputs(request: web.Request, body: dict[str, Any]) -> tuple[str,
     state = request[STATE]
     assert state.entry is not None
     reader = input_reader(request)
-    messages = body.get("messages")
-    prompt, urls = last_user_parts(messages)
-    legacy = body.get("image")
-    if isinstance(legacy, str) and legacy:
-        urls.append(legacy)  # spec §5.1: the deprecated single data-URI field of the original project
+    urls = body.image_urls()
     extends = [url[len(EXTEND_SCHEME):] for url in urls if url.startswith(EXTEND_SCHEME)]
     if len(extends) > 1 or (extends and not extends[0]):
         raise InvalidRequestError("Give one extend://<media id> to extend a video.", param="messages")
     extend_media_id = extends[0] if extends else None
     images = await reader.read_all([(url, "messages") for url in urls if not url.startswith(EXTEND_SCHEME)])
     if state.entry.kind is Kind.IMAGE:
-        url = history_image_url(messages)
+        url = body.history_image_url()
         data = await reader.cached(url) if url else None
         if data is not None and all(image.data != data for image in images):
             images.insert(0, decode_image(data, param="messages", max_bytes=reader.max_bytes))
+            reader.check_total(sum(len(image.data) for image in images), "messages")
         elif url and data is None:
             log.info("earlier image in the conversation is not one of our cached files; not used as input")
-    return prompt, tuple(images), extend_media_id
+    return tuple(images), extend_media_id
 
 
-@generation()
+@generation(ChatCompletionRequest)
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     """``POST /v1/chat/completions``: generate an image or video from the last message.
 
-    Body: OpenAI's ``model``, ``messages`` (text and ``image_url`` parts),
-    ``stream``, ``stream_options.include_usage``. Answers a ``chat.completion``
+    Body: :class:`~flow2api.api.schemas.ChatCompletionRequest` (OpenAI's ``model``,
+    ``messages`` with text and ``image_url`` parts, ``stream``,
+    ``stream_options.include_usage``), parsed by the route stage. Answers a ``chat.completion``
     or, with ``stream: true``, an SSE stream of chunks. Errors before the
     provider accepted the job are HTTP errors in the OpenAI shape (the job
     engine failed over to another account where that could help); after the stream started, one
     ``data: {"error": {...}}`` event followed by ``data: [DONE]``.
     """
     state = request[STATE]
-    body = state.body
-    assert body is not None
+    body = state.request
+    assert isinstance(body, ChatCompletionRequest)
     settings = request.config_dict[SETTINGS].current.generation
-    prompt, images, extend_media_id = await _read_inputs(request, body)
+    images, extend_media_id = await _read_inputs(request, body)
     completion_id = f"chatcmpl-{state.request_id}"
     created = int(time.time())
-    model = body["model"]
-    events = start_job(request, task_id=state.request_id, prompt=prompt, images=images,
-                       extend_media_id=extend_media_id, surface="chat", row={"summary": summarize_request(body)})
-    if not body.get("stream"):
+    model = body.model
+    events = start_job(request, task_id=state.request_id, prompt=body.prompt, images=images,
+                       extend_media_id=extend_media_id, surface="chat", row={"summary": body.summary()})
+    if not body.stream:
         results = [e async for e in events if isinstance(e, Result)]
         content = "\n\n".join(result_markdown(r, stream=False, video_output=settings.video_output) for r in results)
         return web.json_response({
@@ -124,7 +122,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             "usage": ZERO_USAGE,
         })
 
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         return {

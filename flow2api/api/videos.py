@@ -41,15 +41,15 @@ from typing import Any
 
 from aiohttp import web
 
-from flow2api.api.inputs import FORM_TYPES, decode_image, input_reader, read_form
-from flow2api.catalog import ResolveHints, hints_from_image
+from flow2api.api.inputs import decode_image, input_reader
+from flow2api.api.schemas import VideoCreateRequest
+from flow2api.api.schemas.videos import capabilities
 from flow2api.discovery import PROVIDERS
 from flow2api.errors import ConflictError, InvalidRequestError, NotFoundError
 from flow2api.jobs import media_url, public_base_url
 from flow2api.jobs.runner import VIDEO_JOBS
 from flow2api.media import MEDIA, VIDEO_INPUTS
-from flow2api.pipeline.route import hints_from_body, read_json_object, resolve_entry
-from flow2api.pipeline.selection import select_for
+from flow2api.pipeline import generation
 from flow2api.plugin import InputImage, Kind
 from flow2api.request_state import STATE
 from flow2api.settings import SETTINGS
@@ -60,7 +60,6 @@ from flow2api.storage.tasks import (
     IdempotencyConflict,
     TaskRecord,
     owner_of,
-    summarize_request,
 )
 
 SURFACE = "videos"
@@ -118,48 +117,19 @@ async def _visible(request: web.Request) -> TaskRecord:
     return record
 
 
-async def _read_create(request: web.Request) -> tuple[dict[str, Any], list[InputImage]]:
-    """The create request's fields and its reference image(s), from multipart or JSON."""
+async def _read_images(request: web.Request, body: VideoCreateRequest) -> list[InputImage]:
+    """The create request's reference image(s): the uploaded file, or the URL / data URI fetched or decoded."""
     reader = input_reader(request)
-    max_bytes = reader.max_bytes
-    given: list[InputImage | tuple[str, str]] = []  # decoded uploads, and URLs read below all at once
-    if request.content_type in FORM_TYPES:
-        form, fields = await read_form(request)
-        for value in form.getall("input_reference", []):
-            if isinstance(value, web.FileField):
-                data = value.file.read(max_bytes + 1)
-                given.append(decode_image(data, param="input_reference", max_bytes=max_bytes))
-            elif value:
-                given.append((value, "input_reference"))
-        # The SDK sends {"image_url": …} as the multipart field input_reference[image_url].
-        if fields.get("input_reference[image_url]"):
-            given.append((fields["input_reference[image_url]"], "input_reference"))
-        if fields.get("input_reference[file_id]"):
-            raise _file_id_refused()
-    else:
-        fields = await read_json_object(request)
-        ref = fields.get("input_reference")
-        if isinstance(ref, dict):
-            if ref.get("file_id"):
-                raise _file_id_refused()
-            ref = ref.get("image_url")
-        if isinstance(ref, str) and ref:
-            given.append((ref, "input_reference"))
-        elif ref is not None:
-            raise InvalidRequestError(
-                "'input_reference' must be an image URL or {\"image_url\": …}.", param="input_reference")
-    return fields, await reader.read_all(given)
+    given: list[tuple[InputImage | str, str]] = [
+        (decode_image(data, param=param, max_bytes=reader.max_bytes), param) for param, data in body.uploads()]
+    url = body.url()
+    if url:
+        given.append((url, "input_reference"))
+    return await reader.read_all(given)
 
 
-def _file_id_refused() -> InvalidRequestError:
-    return InvalidRequestError(
-        "input_reference.file_id is not supported: send the image itself (file upload, URL or data URI).",
-        param="input_reference",
-    )
-
-
-def _request_hash(fields: dict[str, Any], images: list[InputImage]) -> str:
-    canonical = {k: fields.get(k) for k in ("model", "prompt", "seconds", "size")}
+def _request_hash(body: VideoCreateRequest, images: list[InputImage]) -> str:
+    canonical: dict[str, Any] = {k: getattr(body, k) for k in ("model", "prompt", "seconds", "size")}
     canonical["images"] = [hashlib.sha256(image.data).hexdigest() for image in images]
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -177,45 +147,28 @@ def _conflict(key: str) -> ConflictError:
     )
 
 
+@generation(VideoCreateRequest)
 async def create_video(request: web.Request) -> web.Response:
     """``POST /v1/videos`` → the new job's video object (``queued``), or the existing one for a repeated key.
 
-    Errors: 400 missing ``prompt``/``model``, bad ``seconds``, an image model,
-    ``file_id``; 404 unknown model; 403 model not allowed for the key; 409
+    Body: :class:`~flow2api.api.schemas.VideoCreateRequest`, parsed by the route
+    stage. Errors: 400 missing ``prompt``/``model``, bad ``seconds`` or ``size``,
+    an image model, ``file_id``; 404 unknown model; 403 model not allowed for the key; 409
     Idempotency-Key reused with another request; 413 oversized image; 503 no
     installed provider.
     """
     app = request.config_dict
     state = request[STATE]
-    fields, images = await _read_create(request)
-    prompt, model = fields.get("prompt"), fields.get("model")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise InvalidRequestError("You must provide a prompt.", param="prompt")
-    if not isinstance(model, str) or not model:
-        raise InvalidRequestError("You must provide a model parameter.", param="model")
-    seconds = fields.get("seconds")
-    if seconds is not None and not re.fullmatch(r"\d{1,3}", str(seconds)):
-        raise InvalidRequestError("'seconds' must be a whole number of seconds, e.g. \"8\".", param="seconds")
-    size = fields.get("size") if isinstance(fields.get("size"), str) else None
-    hints: ResolveHints = hints_from_body(fields)
-    if images:
-        hints = hints_from_image(images[0].data, hints)
-    entry = resolve_entry(request, model, hints)
-    if entry.kind is not Kind.VIDEO:
-        raise InvalidRequestError(f"The model '{entry.id}' makes images; use /v1/images/generations.", param="model")
-    select_for(request, entry)  # the caller's model permission, checked now (the runner selects again, unchecked)
-    capabilities = _capabilities(app, entry)
-    fixed = capabilities.get("duration_seconds")
-    if seconds is not None and fixed and int(seconds) != int(fixed):
-        raise InvalidRequestError(
-            f"The model '{entry.id}' makes {fixed}-second videos; pick a model for {seconds} s or omit 'seconds'.",
-            param="seconds",
-        )
+    body, entry = state.request, state.entry
+    assert isinstance(body, VideoCreateRequest) and entry is not None
+    images = await _read_images(request, body)
+    described = capabilities(app[PROVIDERS], entry)
+    fixed = described.get("duration_seconds")
     key = request.headers.get("Idempotency-Key")
     if key is not None and not _IDEMPOTENCY_KEY.match(key):
         raise InvalidRequestError(
             "Idempotency-Key must be 1–255 printable ASCII characters.", param="Idempotency-Key")
-    digest = _request_hash(fields, images)
+    digest = _request_hash(body, images)
     if key is not None:
         existing = await app[TASKS].find_idempotent(_owner(request), key)
         if existing is not None:
@@ -223,16 +176,15 @@ async def create_video(request: web.Request) -> web.Response:
     task_id = f"video_{uuid.uuid4().hex}"
     names = await app[VIDEO_INPUTS].save(task_id, tuple(images))
     stored = {
-        "requested_model": model, "seconds": str(seconds or fixed or ""),
-        "size": size or _size_of(capabilities.get("aspect_ratio")),
+        "requested_model": body.model, "seconds": str(body.seconds or fixed or ""),
+        "size": body.size or _size_of(described.get("aspect_ratio")),
         "inputs": names, "base_url": public_base_url(request),
-        "summary": summarize_request(
-            {**fields, "input_reference": [f"<{i.mime_type}, {len(i.data)} bytes>" for i in images]}),
+        "summary": {**body.summary(), "input_reference": [f"<{i.mime_type}, {len(i.data)} bytes>" for i in images]},
     }
     caller = state.caller
     try:
         await app[TASKS].create(
-            task_id, kind=Kind.VIDEO.value, model=entry.id, prompt=prompt.strip(), surface=SURFACE,
+            task_id, kind=Kind.VIDEO.value, model=entry.id, prompt=body.prompt.strip(), surface=SURFACE,
             api_key=caller.name if caller else None, api_key_id=caller.key_id if caller else None,
             request=stored, idempotency_key=key, request_hash=digest,
         )
@@ -256,15 +208,6 @@ def _size_of(aspect_ratio: Any) -> str:
     """``"1280x720"``/``"720x1280"`` for a landscape/portrait aspect (``VIDEO_ASPECT_RATIO_PORTRAIT`` …), else ""."""
     text = str(aspect_ratio or "").lower()
     return next((size for word, size in _ASPECT_SIZES.items() if word in text), "")
-
-
-def _capabilities(app: Any, entry: Any) -> dict[str, Any]:
-    providers = app[PROVIDERS]
-    for route in entry.routes:
-        provider = providers.get(route.provider)
-        if provider is not None and route.options is not None:
-            return provider.describe(route.options)
-    return {}
 
 
 async def retrieve_video(request: web.Request) -> web.Response:

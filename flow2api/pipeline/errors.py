@@ -42,8 +42,16 @@ def openai_error_body(exc: Flow2APIError) -> dict[str, Any]:
 
 
 def gemini_error_body(exc: Flow2APIError) -> dict[str, Any]:
-    """``{"error": {"code": <http status>, "message", "status": <gRPC name>}}`` for any :class:`Flow2APIError`."""
-    return {"error": {"code": exc.status, "message": exc.message, "status": GRPC_STATUS.get(exc.status, "UNKNOWN")}}
+    """``{"error": {"code": <http status>, "message", "status": <gRPC name>}}`` for any :class:`Flow2APIError`.
+
+    A 400 naming a request field adds ``details: [{"@type": "type.googleapis.com/google.rpc.BadRequest",
+    "fieldViolations": [{"field", "description"}]}]``, as the Gemini API does for a bad argument.
+    """
+    error: dict[str, Any] = {"code": exc.status, "message": exc.message, "status": GRPC_STATUS.get(exc.status, "UNKNOWN")}
+    if exc.param and exc.status == 400:
+        error["details"] = [{"@type": "type.googleapis.com/google.rpc.BadRequest",
+                             "fieldViolations": [{"field": exc.param, "description": exc.message}]}]
+    return {"error": error}
 
 
 def error_response(exc: Flow2APIError, surface: str) -> web.Response:

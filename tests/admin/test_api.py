@@ -193,3 +193,12 @@ async def test_proxy_test_separates_proxy_and_target_failures(admin: AdminSite) 
     status, body, _ = await api("POST", "/api/proxies/test", token=token, json={"proxy_url": "gopher://x"})
     assert_error(status, body, 400, "invalid_request")
     assert body["error"]["param"] == "proxy_url"
+
+
+async def test_a_number_json_cannot_hold_is_a_400_not_a_500(admin: AdminSite) -> None:
+    token = await admin_token(admin)
+    client = admin.new_client()
+    raw = b'{"st": "x", "video_concurrency": ' + b"9" * 4301 + b"}"
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    async with client.session.post(client.base + "/api/accounts", data=raw, headers=headers) as resp:
+        assert_error(resp.status, await resp.json(), 400, "invalid_request")

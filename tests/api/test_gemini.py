@@ -120,7 +120,11 @@ async def test_errors_have_the_gemini_shape(fake: FakeWorld, client: GeminiFacto
         async with http.post(url, json={"contents": []}) as r:
             body = await r.json()
     assert r.status == 400 and body["error"]["status"] == "INVALID_ARGUMENT" and set(body["error"]) == {
-        "code", "message", "status"}
+        "code", "message", "status", "details"}
+    # A refusal naming a field says which one, as the Gemini API does (google.rpc.BadRequest).
+    violation = body["error"]["details"][0]
+    assert violation["@type"] == "type.googleapis.com/google.rpc.BadRequest"
+    assert violation["fieldViolations"][0]["field"] == "contents"
 
 
 async def test_models_list_and_get(fake: FakeWorld, client: GeminiFactory) -> None:

@@ -7,8 +7,9 @@ import base64
 import pytest
 
 from flow2api.catalog import ResolveHints, hints_from_image, image_dims, parse_catalog
-from flow2api.errors import ModelNotFoundError
-from flow2api.pipeline.route import first_image_bytes, hints_from_body
+from flow2api.api.schemas import ChatCompletionRequest, GenerateContentRequest
+from flow2api.api.schemas.base import parse_as
+from flow2api.errors import InvalidRequestError, ModelNotFoundError
 from tests.catalog.catalog_helpers import PROVIDERS, SMALL, png_bytes
 
 CATALOG = parse_catalog(SMALL, "cat.yaml", PROVIDERS)
@@ -96,9 +97,14 @@ def data_uri(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
+def chat(body: dict) -> ChatCompletionRequest:
+    return parse_as(ChatCompletionRequest, {"model": "pic", "messages": [{"role": "user", "content": "x"}], **body},
+                    strict=True)
+
+
 def test_hints_from_an_openai_chat_body() -> None:
-    body = {
-        "model": "pic", "size": "1024x1792", "quality": "hd", "aspect_ratio": "1:1",
+    body = chat({
+        "size": "1024x1792", "quality": "hd", "aspect_ratio": "1:1",
         "messages": [
             {"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_uri(png_bytes(10, 10))}}]},
             {"role": "user", "content": [
@@ -108,26 +114,37 @@ def test_hints_from_an_openai_chat_body() -> None:
                 {"type": "image_url", "image_url": {"url": data_uri(png_bytes(160, 90))}},
             ]},
         ],
-    }
-    assert hints_from_body(body) == H(aspect_ratio="1:1", size="1024x1792", quality="hd")
+    })
+    assert body.hints() == H(aspect_ratio="1:1", size="1024x1792", quality="hd")
     # Only the last message counts (spec §5.2), and its first inline image.
-    assert image_dims(first_image_bytes(body)) == (90, 160)
+    assert image_dims(body.image_header()) == (90, 160)
 
 
 def test_generation_config_wins_over_top_level_fields() -> None:
-    body = {
+    body = chat({
         "aspectRatio": "16:9", "imageSize": "1k",
         "generationConfig": {"imageConfig": {"aspectRatio": "9:16", "imageSize": "4K"}},
-    }
-    assert hints_from_body(body) == H(aspect_ratio="9:16", image_size="4K")
-    assert hints_from_body({"extra_body": {"generation_config": {"image_config": {"aspect_ratio": "3:4"}}}}) == H(aspect_ratio="3:4")
-    assert hints_from_body({"size": 5, "quality": None, "generationConfig": "junk"}) == H()
+    })
+    assert body.hints() == H(aspect_ratio="9:16", image_size="4K")
+    extra = chat({"extra_body": {"generation_config": {"image_config": {"aspect_ratio": "3:4"}}}})
+    assert extra.hints() == H(aspect_ratio="3:4")
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    ({"size": 5}, "size"),
+    ({"generationConfig": "junk"}, "generationConfig"),
+    ({"extra_body": {"generationConfig": {"imageConfig": {"imageSize": 4}}}}, "extra_body.generationConfig.imageConfig.imageSize"),
+])
+def test_hint_fields_are_typed(body: dict, param: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        chat(body)
+    assert caught.value.param == param
 
 
 def test_first_image_from_gemini_contents_and_the_deprecated_image_field() -> None:
-    gemini = {"contents": [{"role": "user", "parts": [
+    gemini = parse_as(GenerateContentRequest, {"contents": [{"role": "user", "parts": [
         {"text": "x"}, {"inlineData": {"mimeType": "image/jpeg", "data": base64.b64encode(png_bytes(40, 30, fmt="JPEG")).decode()}},
-    ]}]}
-    assert image_dims(first_image_bytes(gemini)) == (40, 30)
-    assert image_dims(first_image_bytes({"image": data_uri(png_bytes(30, 40))})) == (30, 40)
-    assert first_image_bytes({"messages": [{"role": "user", "content": "text only"}]}) is None
+    ]}]}, strict=True)
+    assert image_dims(gemini.image_header()) == (40, 30)
+    assert image_dims(chat({"image": data_uri(png_bytes(30, 40))}).image_header()) == (30, 40)
+    assert chat({}).image_header() is None

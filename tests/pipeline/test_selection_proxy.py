@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 from pydantic import BaseModel, ConfigDict
 
 from flow2api.api.runs import start_job
+from flow2api.api.schemas import ChatCompletionRequest
 from flow2api.catalog import CATALOG, CatalogHolder
 from flow2api.discovery import PROVIDERS
 from flow2api.errors import ContentPolicyError, Flow2APIError, UpstreamUnavailableError
@@ -109,7 +110,7 @@ async def bare(tmp_path: Path, aiohttp_client):
         request[STATE].caller = Caller(name="global")
         return await handler(request)
 
-    @generation()
+    @generation(ChatCompletionRequest)
     async def handler(request: web.Request) -> web.Response:
         state = request[STATE]
         handled.append(state.request_id)
@@ -150,7 +151,7 @@ async def bare(tmp_path: Path, aiohttp_client):
 
 
 async def post(client) -> tuple[int, dict]:
-    resp = await client.post("/v1/generate", json={"model": "fake"})
+    resp = await client.post("/v1/generate", json={"model": "fake", "messages": [{"role": "user", "content": "p"}]})
     return resp.status, await resp.json()
 
 

@@ -16,7 +16,6 @@ unknown paths (404 ``not_found``) and methods (405 ``method_not_allowed``).
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -34,6 +33,7 @@ from flow2api.errors import (
     PermissionDeniedError,
 )
 from flow2api.pipeline.errors import error_response
+from flow2api.pipeline.route import loads_json
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +108,7 @@ async def read_json(request: web.Request) -> Any:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLargeError("The request body is larger than the server accepts") from None
-    try:
-        return json.loads(raw or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidRequestError("The request body is not valid JSON.") from None
+    return loads_json(raw or b"null")  # bad JSON and 4,000-digit numbers → 400, never 500
 
 
 def json_response(data: Any, *, status: int = 200) -> web.Response:

@@ -138,8 +138,10 @@ def shape_problem(case: Case, status: int, body: bytes) -> str | None:
         return f"not an error object: {body[:120]!r}"
     error = data["error"]
     if case.surface == "gemini":
-        ok = (set(error) == {"code", "message", "status"} and error["code"] == status
-              and isinstance(error["message"], str) and isinstance(error["status"], str))
+        # ``details`` (google.rpc.BadRequest naming the field) is the Gemini API's optional part of the shape.
+        ok = (set(error) - {"details"} == {"code", "message", "status"} and error["code"] == status
+              and isinstance(error["message"], str) and isinstance(error["status"], str)
+              and isinstance(error.get("details", []), list))
     else:
         ok = (set(error) == {"message", "type", "param", "code"} and isinstance(error["message"], str)
               and isinstance(error["type"], str) and isinstance(error["param"], (str, type(None)))
