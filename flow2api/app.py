@@ -21,12 +21,13 @@ from flow2api.admin.site import setup_admin
 from flow2api.api.gemini import create_gemini_app, setup_generate_routes
 from flow2api.api.health import setup_health_routes
 from flow2api.api.images import setup_image_routes
+from flow2api.api.landing import setup_landing_routes
 from flow2api.api.media import setup_media_routes
 from flow2api.api.models import setup_model_routes
 from flow2api.api.openai import setup_openai_routes
 from flow2api.api.videos import setup_video_routes
 from flow2api.apikeys import API_KEYS, ApiKeyStore
-from flow2api.catalog import CATALOG, CatalogHolder
+from flow2api.catalog import CATALOG, CatalogHolder, catalog_path
 from flow2api.discovery import PROVIDERS, build_providers, families_of, installed_factories
 from flow2api.fetcher import FETCHER, AddressPolicy, GuardedFetcher
 from flow2api.jobs import Collaborators, JobEngine
@@ -89,7 +90,7 @@ def create_app(
     app[POOL] = AccountPool(
         AccountRepository(database, box), settings=holder, families=families_of(providers), http=http,
     )
-    app[CATALOG] = CatalogHolder.load(settings.catalog.path, providers)
+    app[CATALOG] = CatalogHolder.load(catalog_path(settings.catalog.path), providers)
     app[MEDIA] = MediaCache(
         data_dir / "media", ttl=settings.cache.timeout, max_bytes=settings.cache.max_bytes,
         key_file=data_dir / "media.key",
@@ -121,6 +122,7 @@ def create_app(
     setup_media_routes(app)
     setup_metrics(app, app[VIDEO_JOBS].counts)
     setup_health_routes(app)
+    setup_landing_routes(app)  # GET /: links to the admin site, the API bases, the docs
     _mount_family_apps(app, providers)  # /api/<family>: the optional AccountFamily.web_app hook (flow2api.plugin)
     setup_admin(app, box)  # /login, /admin and /api sub-apps; after _database in cleanup order
     return app

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 import sys
@@ -25,16 +26,17 @@ from typing import TextIO
 from aiohttp import web
 
 from flow2api import __version__
-from flow2api.catalog import CatalogError, load_catalog
-from flow2api.commands import add_account, keys_command, list_accounts, manage_account
+from flow2api.admin.store import ADMIN_STORE, AdminLogin
+from flow2api.catalog import CatalogError, catalog_path, load_catalog
+from flow2api.clientkey import ClientKey, settle_client_key
+from flow2api.commands import add_account, count_accounts, keys_command, list_accounts, manage_account
 from flow2api.errors import Flow2APIError
-from flow2api.logs import configure_logging
+from flow2api.logs import configure_logging, end_startup
 from flow2api.settings import Settings, SettingsError, load_settings
-from flow2api.startup import prepare, prepare_demo
-from flow2api.storage import Database
-from flow2api.storage.stats import StatsRepository
+from flow2api.startup import BannerFacts, banner, prepare, prepare_demo
 
 log = logging.getLogger("flow2api")
+DEFAULT_ADMIN_PASSWORD = "admin"  # [global] admin_password's default (flow2api.settings)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -46,46 +48,70 @@ def _settings(args: argparse.Namespace) -> Settings:
         server["port"] = args.port
     storage = {"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}
     if server or storage:
-        settings = settings.with_overrides(server=server, storage=storage)
+        settings = settings.with_overrides(origin="command line", server=server, storage=storage)
     return settings
 
 
-async def count_accounts(settings: Settings) -> int:
-    """How many accounts the data directory holds (creates the database if missing)."""
-    database = Database(settings.storage.data_dir / "flow2api.db")
-    await database.open()
-    try:
-        return await StatsRepository(database).account_count()
-    finally:
-        await database.close()
+def _key_line(key: ClientKey) -> str:
+    if key.origin == "generated":
+        return f"{key.value}   (generated now and kept in {key.path}; it is not shown again)"
+    if key.origin == "stored":
+        return f"the key in {key.path} (generated on the first start; or create one: flow2api keys create)"
+    return f"[global] api_key, set in {key.source}"
 
 
-async def run_server(settings: Settings, *, demo: bool | None) -> None:
+def _admin_login(settings: Settings, login: AdminLogin | None) -> str:
+    username = settings.global_.admin_username
+    if login is None or login.must_change:
+        default = settings.global_.admin_password.get_secret_value() == DEFAULT_ADMIN_PASSWORD
+        password = f"password {DEFAULT_ADMIN_PASSWORD!r}" if default else "the password in [global] admin_password"
+        return f"login {username!r} with {password} (you will be asked to change it)"
+    return f"login {login.username!r} (its password was changed in the admin site)"
+
+
+async def run_server(settings: Settings, *, demo: bool | None, out: TextIO | None = None) -> None:
     """Serve until SIGINT/SIGTERM; ``demo=None`` means "demo when ``[demo] auto`` and no account is stored".
 
-    The start-up sequence is :mod:`flow2api.startup`'s. SIGHUP reloads the model catalog.
+    The start-up sequence is :mod:`flow2api.startup`'s; the client key is settled
+    (:mod:`flow2api.clientkey`) and the banner written to ``out`` (stdout) once the
+    server listens. SIGHUP reloads the model catalog. Raises ``SystemExit`` with one
+    line when the address cannot be bound (a port in use).
     """
     from flow2api.app import create_app  # only the CLI and tests import the app factory
     from flow2api.catalog import CATALOG
 
+    accounts = await count_accounts(settings)
+    data_dir = settings.storage.data_dir
     if demo is None:
-        demo = settings.demo.auto and await count_accounts(settings) == 0
-        if demo:
-            log.warning("no Google account is configured: starting in demo mode against the bundled emulator")
+        demo = settings.demo.auto and accounts == 0
+        reason = (f"no account is stored in {data_dir} and [demo] auto is on; add one with `flow2api accounts add`"
+                  if demo else f"{accounts} account(s) in {data_dir}")
+    else:
+        reason = "started with `flow2api demo`" if demo else f"{accounts} account(s) in {data_dir}, demo mode off"
+    if not demo and accounts == 0:
+        log.warning("no account is stored in %s and demo mode is off: every generation will fail with 503 until one "
+                    "is added (flow2api accounts add), or start without --no-demo to try the bundled emulator", data_dir)
     async with contextlib.AsyncExitStack() as stack:
         prepared = await prepare_demo(settings, stack) if demo else prepare(settings)
-        settings = prepared.settings
+        # The generated key lives in the base data directory, so the demo's key keeps working afterwards.
+        settings, key = settle_client_key(prepared.settings, data_dir)
         app = create_app(settings, providers=prepared.providers, demo_accounts=prepared.demo_accounts)
         # handler_cancellation: a client that goes away ends its handler (and releases its lease) at once.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, settings.server.host, settings.server.port)
-        await site.start()
-        log.info(
-            "flow2api %s listening on http://%s:%d%s", __version__, settings.server.host, settings.server.port,
-            " (demo mode)" if demo else "",
-        )
+        host, port = settings.server.host, settings.server.port
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            problem = "is already in use (another flow2api?)" if exc.errno == errno.EADDRINUSE else f"cannot be used: {exc.strerror}"
+            raise SystemExit(f"error: {host}:{port} {problem}; choose another with --port or [server] port") from None
+        port = runner.addresses[0][1] if runner.addresses else port
+        log.info("flow2api %s listening on http://%s:%d%s", __version__, host, port, " (demo mode)" if demo else "")
+        facts = BannerFacts(__version__, host, port, demo, reason, _key_line(key), _admin_login(settings, app[ADMIN_STORE].login))
+        (out or sys.stdout).write(banner(facts))
+        (out or sys.stdout).flush()
+        end_startup()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -104,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser, server: bool = False) -> None:
         p.add_argument("--config", help="settings file (default: $FLOW2API_CONFIG or config/flow2api.toml if present)")
         p.add_argument("--data-dir", help="data directory (default: data)")
+        p.add_argument("-v", "--verbose", action="store_true", help="show log lines (serve always logs)")
         if server:
             p.add_argument("--host", help="listen address (default 127.0.0.1)")
             p.add_argument("--port", type=int, help="listen port (default 8000)")
@@ -163,7 +190,7 @@ def _parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="model catalog").add_subparsers(dest="action", required=True)
     check = models.add_parser("check", help="validate a catalog file against the installed providers")
-    check.add_argument("path", nargs="?", help="catalog file (default: [catalog] path, models.yaml)")
+    check.add_argument("path", nargs="?", help="catalog file (default: [catalog] path, else ./models.yaml, else the shipped one)")
     check.add_argument("--config", help="settings file")
     return parser
 
@@ -192,7 +219,7 @@ Command = Callable[[Settings, argparse.Namespace, TextIO], int]
 def _serve(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     demo = True if args.command == "demo" else (False if args.no_demo else None)
     with asyncio.Runner(loop_factory=event_loop_factory(settings.server.event_loop)) as runner:
-        runner.run(run_server(settings, demo=demo))
+        runner.run(run_server(settings, demo=demo, out=out))
     return 0
 
 
@@ -227,7 +254,7 @@ def _lines(run: Callable[[Settings, argparse.Namespace], Awaitable[list[str]]], 
 
 
 def _models_check(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    path = Path(args.path) if args.path else settings.catalog.path
+    path = Path(args.path) if args.path else catalog_path(settings.catalog.path)
     catalog = load_catalog(path, prepare(settings).providers)
     for warning in catalog.warnings:
         out.write(f"warning: {warning}\n")
@@ -254,12 +281,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flow2api`` console script and ``python -m flow2api``; returns the exit code
     (see the module docstring)."""
     args = _parser().parse_args(argv)
-    configure_logging("INFO")
+    # Operator commands print their result and nothing else unless -v: their log lines (settings loaded,
+    # providers built, a solver not configured) are about the server, not the command.
+    quiet = args.command not in ("serve", "demo") and not getattr(args, "verbose", False)
+    configure_logging("ERROR" if quiet else "INFO")
     action = getattr(args, "action", None)
     command = COMMANDS.get((args.command, action)) or COMMANDS[(args.command, None)]
     try:
         settings = _settings(args)
-        configure_logging(settings.logging.level)
+        configure_logging("ERROR" if quiet else settings.logging.level)
         return command(settings, args, sys.stdout)
     except (SettingsError, CatalogError) as exc:
         problems = exc.problems if isinstance(exc, CatalogError) else [str(exc)]

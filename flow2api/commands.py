@@ -16,8 +16,34 @@ from flow2api.proxies import HttpSessions
 from flow2api.settings import Settings, SettingsHolder
 from flow2api.storage import Database, SecretBox, load_or_create_key
 from flow2api.storage.accounts import AccountRepository
-from flow2api.startup import prepare
+from flow2api.startup import DEMO_DIR, prepare
 from flow2api.storage.crypto import mask
+from flow2api.storage.stats import StatsRepository
+
+
+async def count_accounts(settings: Settings) -> int:
+    """How many accounts the data directory holds (creates the database if missing)."""
+    database = Database(settings.storage.data_dir / "flow2api.db")
+    await database.open()
+    try:
+        return await StatsRepository(database).account_count()
+    finally:
+        await database.close()
+
+
+async def served_settings(settings: Settings) -> tuple[Settings, bool]:
+    """The settings of the data directory ``flow2api serve`` would serve, and whether that is demo mode.
+
+    Issue 19 item 2: ``serve`` runs the demo from ``<data_dir>/demo`` while
+    ``[demo] auto`` is on and ``<data_dir>`` holds no account, so the ``keys``
+    commands work there too (a key created then is the one the demo accepts).
+    The ``accounts`` commands always work on ``<data_dir>``: a real account
+    belongs with the real data, and adding one ends demo mode at the next start.
+    """
+    if settings.demo.auto and await count_accounts(settings) == 0:
+        demo_dir = str(settings.storage.data_dir / DEMO_DIR)
+        return settings.with_overrides(origin="demo mode", storage={"data_dir": demo_dir}), True
+    return settings, False
 
 
 @contextlib.asynccontextmanager
@@ -149,7 +175,11 @@ async def key_store(settings: Settings):  # noqa: ANN202 - yields an ApiKeyStore
 
 
 async def keys_command(settings: Settings, args: argparse.Namespace) -> list[str]:
-    """Run ``flow2api keys create|list|revoke``; returns the lines to print (the new key only once, on create)."""
+    """Run ``flow2api keys create|list|revoke`` on the data directory the server serves (:func:`served_settings`);
+    returns the lines to print (the new key only once, on create; a note first in demo mode)."""
+    settings, demo = await served_settings(settings)
+    note = [f"(demo mode: keys of {settings.storage.data_dir}, which `flow2api serve` uses while no account is "
+            "stored; they stop working once one is added)"] if demo else []
     async with key_store(settings) as store:
         if args.action == "create":
             models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
@@ -157,13 +187,20 @@ async def keys_command(settings: Settings, args: argparse.Namespace) -> list[str
             record, key = await store.create(
                 args.name, rpm=args.rpm, concurrency=args.concurrency, models=models, expires_at=expires,
             )
-            return [f"created key {record.id} ({record.name}); copy it now, it is not shown again:", key]
+            return note + [f"created key {record.id} ({record.name}); copy it now, it is not shown again:", key]
         if args.action == "revoke":
-            return [f"key {args.id} revoked" if await store.revoke(args.id) else f"no key {args.id}"]
-        lines = ["id\tname\tprefix\trpm\tconcurrency\tmodels\texpires_at\tenabled"]
+            return note + [f"key {args.id} revoked" if await store.revoke(args.id) else f"no key {args.id}"]
+        lines = note + ["id\tname\tprefix\trpm\tconcurrency\tmodels\texpires (UTC)\tenabled"]
         for r in await store.list():
             lines.append(
                 f"{r.id}\t{r.name}\t{r.prefix}…\t{r.rpm or '-'}\t{r.concurrency or '-'}\t"
-                f"{','.join(r.models) or 'all'}\t{r.expires_at or '-'}\t{'yes' if r.enabled else 'no'}"
+                f"{','.join(r.models) or 'all'}\t{format_moment(r.expires_at)}\t{'yes' if r.enabled else 'no'}"
             )
         return lines
+
+
+def format_moment(unix: float | None) -> str:
+    """``2027-01-31 12:00`` (UTC, minutes) for Unix seconds; ``-`` for none (``keys list``'s expiry column)."""
+    from datetime import datetime, timezone
+
+    return "-" if unix is None else datetime.fromtimestamp(unix, timezone.utc).strftime("%Y-%m-%d %H:%M")

@@ -97,8 +97,39 @@ class SecretRedactor(logging.Filter):
         return True
 
 
+class StartupOnceFilter(logging.Filter):
+    """While start-up lasts, drops a warning whose logger and text were already emitted (issue 19 item 9).
+
+    Start-up builds the providers more than once (demo mode: once to learn the
+    emulators, once pointing at them), and each family builds its own
+    reCAPTCHA chain, so one missing setting used to warn four times. After
+    :func:`end_startup` every record passes again: at run time a repeated
+    warning is news (another failed request), not an echo.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = True
+        self._seen: set[tuple[str, int, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.active or record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.levelno, record.getMessage())
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+
 _TRACEBACKS = logging.Formatter()
 REDACTOR = SecretRedactor()
+STARTUP_ONCE = StartupOnceFilter()
+
+
+def end_startup() -> None:
+    """Stop dropping repeated warnings (called once the server listens)."""
+    STARTUP_ONCE.active = False
 
 
 def register_secrets(*values: str | None) -> None:
@@ -118,6 +149,7 @@ def configure_logging(level: str = "INFO") -> None:
     handler._flow2api = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(STARTUP_ONCE)
     handler.addFilter(REDACTOR)
     root.addHandler(handler)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

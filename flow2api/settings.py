@@ -46,7 +46,12 @@ class _Section(BaseModel):
 class GlobalSection(_Section):
     """``[global]``: the client API key and the admin login (original project names)."""
 
-    api_key: SecretStr = SecretStr("han1234")
+    api_key: SecretStr | None = Field(
+        None, description="the client key of the settings; unset = a random key generated into <data_dir>/api_key"
+    )
+    allow_default_key: bool = Field(
+        False, description="accept the original project's well-known key 'han1234' on a non-loopback bind"
+    )
     admin_username: str = "admin"
     admin_password: SecretStr = SecretStr("admin")
 
@@ -146,7 +151,9 @@ class RateLimitSection(_Section):
 class CatalogSection(_Section):
     """``[catalog]``: the model catalog file and whether edits are picked up while serving."""
 
-    path: Path = Path("models.yaml")
+    path: Path | None = Field(
+        None, description="catalog file; unset = ./models.yaml when it exists, else the catalog shipped with flow2api"
+    )
     watch: bool = True
 
 
@@ -211,6 +218,7 @@ class Settings(_Section):
     logging: LoggingSection = Field(default_factory=LoggingSection)
     plugin_sections: Mapping[str, Mapping[str, Any]] = Field(default_factory=dict)
     source: str = "defaults"
+    origins: Mapping[str, str] = Field(default_factory=dict)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -219,13 +227,24 @@ class Settings(_Section):
         """The global proxy URL when ``[proxy] proxy_enabled`` is on, else ``None``."""
         return self.proxy.proxy_url or None if self.proxy.proxy_enabled else None
 
-    def with_overrides(self, **sections: Mapping[str, Any]) -> Settings:
-        """A copy with whole core sections replaced, validated again (used by the CLI flags and tests)."""
-        data = self.model_dump(by_alias=True, exclude={"plugin_sections", "source"})
+    def source_of(self, section: str, key: str) -> str:
+        """Where ``[section] key`` was set: the settings file's path, ``environment FLOW2API_…``,
+        ``command line``, ``admin site`` …, or ``defaults`` when nobody set it."""
+        return self.origins.get(f"{section}.{key}") or self.origins.get(section) or "defaults"
+
+    def with_overrides(self, origin: str = "admin site", **sections: Mapping[str, Any]) -> Settings:
+        """A copy with core keys replaced (section name → changed keys), validated again.
+
+        ``origin`` names who set them in error messages and :meth:`source_of`
+        (``command line`` for the CLI flags; the admin site's changes use the default).
+        """
+        data = self.model_dump(by_alias=True, exclude={"plugin_sections", "source", "origins"})
         data = _unwrap_secrets(data)
+        origins = dict(self.origins)
         for name, values in sections.items():
             data.setdefault(name, {}).update(values)
-        return _validate(data, dict(self.plugin_sections), self.source)
+            origins.update((f"{name}.{key}", origin) for key in values)
+        return _validate(data, dict(self.plugin_sections), self.source, origins)
 
     def with_plugin_sections(self, sections: Mapping[str, Mapping[str, Any]]) -> Settings:
         """A copy whose plugin sections are updated key by key from ``sections`` (demo mode, tests)."""
@@ -251,7 +270,7 @@ def _parse_env_value(raw: str) -> Any:
         return raw
 
 
-def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> bool:
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str], origins: dict[str, str]) -> bool:
     applied = False
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
@@ -259,29 +278,35 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> bool:
         section, _, key = name[len(ENV_PREFIX):].partition("__")
         if section and key:
             data.setdefault(section.lower(), {})[key.lower()] = _parse_env_value(raw)
+            origins[f"{section.lower()}.{key.lower()}"] = f"environment {name}"
             applied = True
     return applied
 
 
-def _format_errors(exc: ValidationError, source: str) -> str:
+def _format_errors(exc: ValidationError, origins: Mapping[str, str]) -> str:
+    """One ``<where it was set>: [section] key: message`` per problem, joined by ``; ``.
+
+    The origin is the key's own (file, environment variable, command line,
+    admin site), so ``--port 99999`` reads ``command line: [server] port: …``.
+    """
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
         where = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else f"[{loc[0]}]"
-        if err["type"] == "extra_forbidden":
-            lines.append(f"{source}: {where}: unknown key")
-        else:
-            lines.append(f"{source}: {where}: {err['msg']}")
+        origin = origins.get(".".join(loc[:2])) or origins.get(loc[0]) or "defaults"
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{origin}: {where}: {message}")
     return "; ".join(lines)
 
 
-def _validate(core: dict[str, Any], plugin: dict[str, Any], source: str) -> Settings:
+def _validate(core: dict[str, Any], plugin: dict[str, Any], source: str, origins: Mapping[str, str]) -> Settings:
     try:
         return Settings.model_validate(
-            {**core, "plugin_sections": MappingProxyType(plugin), "source": source}
+            {**core, "plugin_sections": MappingProxyType(plugin), "source": source,
+             "origins": MappingProxyType(dict(origins))}
         )
     except ValidationError as exc:
-        raise SettingsError(_format_errors(exc, source)) from None
+        raise SettingsError(_format_errors(exc, origins)) from None
 
 
 def load_settings(
@@ -300,6 +325,7 @@ def load_settings(
     file = Path(chosen) if chosen else (DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None)
     data: dict[str, Any] = {}
     source = "defaults"
+    origins: dict[str, str] = {}
     if file is not None:
         source = str(file)
         try:
@@ -311,13 +337,16 @@ def load_settings(
     for name, value in data.items():
         if not isinstance(value, dict):
             raise SettingsError(f"{source}: top-level key {name!r}: expected a [section]")
-    if _apply_env(data, environ):
+        origins.update((f"{name}.{key}", source) for key in value)
+        origins[name] = source
+    if _apply_env(data, environ, origins):
         source = f"{source} + FLOW2API_* environment"
     if "FLOW2API_DATA_DIR" in environ:
         data.setdefault("storage", {})["data_dir"] = environ["FLOW2API_DATA_DIR"]
+        origins["storage.data_dir"] = "environment FLOW2API_DATA_DIR"
     core = {k: v for k, v in data.items() if k in CORE_SECTIONS}
     plugin = {k: MappingProxyType(dict(v)) for k, v in data.items() if k not in CORE_SECTIONS}
-    settings = _validate(core, plugin, source)
+    settings = _validate(core, plugin, source, origins)
     log.info("settings loaded from %s (%d plugin sections)", source, len(plugin))
     return settings
 

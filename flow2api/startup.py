@@ -121,7 +121,7 @@ async def prepare_demo(
     event loop (:class:`EmulatorThread`, closed by ``stack``), the family's settings pointing at it and one demo
     account per family. Raises ``SettingsError``, or what an emulator raised when it could not start."""
     factories = installed_factories() if factories is None else factories
-    settings = settings.with_overrides(storage={"data_dir": str(settings.storage.data_dir / DEMO_DIR)})
+    settings = settings.with_overrides(origin="demo mode", storage={"data_dir": str(settings.storage.data_dir / DEMO_DIR)})
     first = prepare(settings, factories)
     sections: dict[str, dict[str, object]] = {}
     accounts: list[DemoAccount] = []
@@ -139,3 +139,43 @@ async def prepare_demo(
     return Prepared(final, build_providers(final, factories), tuple(accounts))
 
 DEMO: Final = web.AppKey("demo", bool)
+
+
+def browsable_url(host: str, port: int) -> str:
+    """``http://host:port`` a browser on this machine can open: a wildcard bind (``0.0.0.0``, ``::``) reads 127.0.0.1."""
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
+    return f"http://{shown}:{port}"
+
+
+@dataclass(frozen=True, slots=True)
+class BannerFacts:
+    """What the start-up banner says: where it listens, the mode and why, the client key, the admin login.
+
+    ``key_line`` is the API key line's text (the key itself only the one time it was generated);
+    ``admin_login`` the login line (the password only while it is the well-known default).
+    """
+
+    version: str
+    host: str
+    port: int
+    demo: bool
+    mode_reason: str
+    key_line: str
+    admin_login: str
+
+
+def banner(facts: BannerFacts) -> str:
+    """The lines ``flow2api serve`` prints once it listens (issue 19 item 5): URL, mode with its reason, the API
+    key to use (or where it is), the admin site and its login, the landing page."""
+    base = browsable_url(facts.host, facts.port)
+    where = "" if facts.host in ("127.0.0.1", "localhost", "::1") else f" (listening on {facts.host or 'every interface'})"
+    mode = "demo — the bundled emulators answer, no Google account is used" if facts.demo else "live"
+    return "\n".join([
+        f"flow2api {facts.version} is running at {base}/{where}",
+        f"  mode      {mode} ({facts.mode_reason})",
+        f"  API       {base}/v1 (OpenAI)   {base}/v1beta (Gemini)",
+        f"  API key   {facts.key_line}",
+        f"  admin     {base}/admin/   {facts.admin_login}",
+        f"  start     {base}/ links the admin site, the API and the docs",
+        "",
+    ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -21,11 +22,27 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_defaults_follow_the_original_project() -> None:
+def test_defaults_follow_the_original_project_but_ship_no_well_known_key() -> None:
     settings = load_settings(environ={})
-    assert settings.global_.api_key.get_secret_value() == "han1234"
+    assert settings.global_.api_key is None  # generated at first start (flow2api.clientkey), never 'han1234'
     assert settings.server.port == 8000 and settings.admin.error_ban_threshold == 3
-    assert "han1234" not in repr(settings)
+    assert settings.catalog.path is None  # ./models.yaml, else the shipped catalog (catalog_path)
+
+
+def test_a_bad_setting_names_where_it_was_set(tmp_path: Path) -> None:
+    """Issue 19 item 9: the file, the environment variable, the command line or the admin site, not "defaults"."""
+    path = write(tmp_path, "[server]\nport = 70000\n")
+    with pytest.raises(SettingsError, match=rf"^{re.escape(str(path))}: \[server\] port: "):
+        load_settings(path, environ={})
+    with pytest.raises(SettingsError, match=r"^environment FLOW2API_SERVER__PORT: \[server\] port: "):
+        load_settings(environ={"FLOW2API_SERVER__PORT": "-1"})
+    settings = load_settings(environ={})
+    with pytest.raises(SettingsError, match=r"^command line: \[server\] port: "):
+        settings.with_overrides(origin="command line", server={"port": 99999})
+    with pytest.raises(SettingsError, match=r"^admin site: \[generation\] max_retries: "):
+        SettingsHolder(settings).update(generation={"max_retries": 99})
+    changed = settings.with_overrides(origin="command line", server={"port": 9001})
+    assert changed.source_of("server", "port") == "command line" and changed.source_of("server", "host") == "defaults"
 
 
 def test_file_and_environment_overrides(tmp_path: Path) -> None:
@@ -91,10 +108,11 @@ def test_the_example_file_documents_every_core_key_and_loads() -> None:
     example = tomllib.loads(path.read_text(encoding="utf-8"))
     settings = load_settings(path, environ={})
     for name, field in Settings.model_fields.items():
-        if name in ("plugin_sections", "source"):
+        if name in ("plugin_sections", "source", "origins"):
             continue
         section = field.alias or name
         missing = set(type(getattr(settings, name)).model_fields) - set(example.get(section, {}))
-        missing -= {"secret_key"}  # documented commented out: setting it replaces the generated key
+        # documented commented out: setting them replaces the generated key / the catalog lookup order
+        missing -= {"secret_key", "api_key", "path"}
         assert not missing, f"[{section}] keys not in the example: {sorted(missing)}"
     # that its plugin sections are valid is checked with the VideoFX plugin (plugins/videofx/tests/gateway)

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from flow2api.catalog.hints import ResolveHints, hints_from_image, image_dims
 from flow2api.catalog.holder import CatalogHolder
-from flow2api.catalog.loader import load_catalog, parse_catalog
+from flow2api.catalog.loader import catalog_path, load_catalog, parse_catalog
 from flow2api.catalog.model import Alias, Catalog, CatalogEntry, CatalogError, Route
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "CatalogHolder",
     "ResolveHints",
     "Route",
+    "catalog_path",
     "hints_from_image",
     "image_dims",
     "load_catalog",

@@ -12,6 +12,12 @@ kind; each route's provider serving the model's kind and accepting its
 ``options``. A route whose provider is not installed is not an error: the
 model stays in the catalog, unavailable, and the route is listed in
 ``Catalog.warnings``.
+
+Which file (:func:`catalog_path`): ``[catalog] path`` when set (file,
+``FLOW2API_CATALOG__PATH``), else ``models.yaml`` in the working directory
+when it exists, else the catalog shipped inside the package
+(``flow2api/catalog/models.yaml``, installed as package data), so a wheel
+install or a service unit started from any directory finds one.
 """
 
 from __future__ import annotations
@@ -34,6 +40,16 @@ from flow2api.plugin import Provider
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Loc = tuple[Any, ...]
 RESERVED_IDS = frozenset({"aliases"})
+SHIPPED_CATALOG = Path(__file__).with_name("models.yaml")
+WORKING_DIR_CATALOG = Path("models.yaml")
+
+
+def catalog_path(configured: Path | None) -> Path:
+    """The catalog file to load: ``configured`` (``[catalog] path``) when set, else ``./models.yaml`` when it
+    exists, else :data:`SHIPPED_CATALOG` (the file installed with flow2api). An operator's file always wins."""
+    if configured is not None:
+        return configured
+    return WORKING_DIR_CATALOG if WORKING_DIR_CATALOG.is_file() else SHIPPED_CATALOG
 
 
 def _read_yaml(text: str) -> tuple[yaml.Node | None, Any]:

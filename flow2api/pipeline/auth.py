@@ -38,7 +38,8 @@ async def auth_middleware(request: web.Request, handler: web.Handler) -> web.Str
     key = presented_key(request, state.surface)
     if key is None:
         raise AuthenticationError("You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.")
-    expected = request.config_dict[SETTINGS].current.global_.api_key.get_secret_value()
+    configured = request.config_dict[SETTINGS].current.global_.api_key
+    expected = configured.get_secret_value() if configured is not None else ""
     if expected and hmac.compare_digest(key.encode(), expected.encode()):
         state.caller = Caller(name="global")
         return await handler(request)
