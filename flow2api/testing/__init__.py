@@ -19,6 +19,8 @@ clients), :func:`gemini_sdk` (google-genai clients), :func:`admin_clients` (brow
 (from :mod:`flow2api.testing.fakes`), :class:`AdminClient`
 (:mod:`flow2api.testing.admin`), :func:`copy_models_yaml`, :func:`until`,
 :func:`write_replace`, :func:`write_in_place`, :func:`run_cli` (:mod:`flow2api.testing.files`).
+Submodules imported by name: :mod:`flow2api.testing.processes` (``flow2api`` as a child process: settings file,
+free port, ready wait, stop) and :mod:`flow2api.testing.crash` (the ``kill -9`` drill of the provider families).
 
 This module imports no provider plugin (tests/test_boundaries.py checks it).
 """
