@@ -1,4 +1,5 @@
-"""The core package never imports a provider plugin (ARCHITECTURE: "Plugins are real plugins")."""
+"""The core package never imports a provider plugin (ARCHITECTURE: "Plugins are real plugins"), the core's tests
+need none installed, and each family's tests need only the core, flow2api-flowkit and that family."""
 
 from __future__ import annotations
 
@@ -7,20 +8,41 @@ import subprocess
 import sys
 from pathlib import Path
 
-CORE = Path(__file__).resolve().parent.parent / "flow2api"
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ROOT / "flow2api"
+#: The test plugin the catalog tests load through its entry point (tests/plugins/echo_provider).
+ECHO = ROOT / "tests" / "plugins"
 
 
-def test_no_core_module_imports_a_plugin_package() -> None:
+def plugin_imports(folder: Path, allowed: tuple[str, ...] = ()) -> list[str]:
+    """``"file: module"`` for every import of a ``flow2api_*`` package below ``folder`` not in ``allowed``."""
     offenders = []
-    for path in CORE.rglob("*.py"):
+    for path in folder.rglob("*.py"):
+        if path.is_relative_to(ECHO):
+            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            offenders += [f"{path.name}: {n}" for n in names if n.startswith("flow2api_")]
-    assert offenders == []
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names
+                          if n.startswith("flow2api_") and n.split(".")[0] not in allowed]
+    return offenders
+
+
+def test_no_core_module_imports_a_plugin_package() -> None:
+    assert plugin_imports(CORE) == []
+
+
+def test_the_core_tests_import_no_plugin_package() -> None:
+    assert plugin_imports(ROOT / "tests") == []
+
+
+def test_each_family_is_tested_without_the_other() -> None:
+    for family in ("videofx", "flowweb"):
+        own = ("flow2api_flowkit", f"flow2api_{family}")
+        assert plugin_imports(ROOT / "plugins" / family / "tests", own) == [], family
 
 
 def test_importing_every_core_module_loads_no_plugin() -> None:

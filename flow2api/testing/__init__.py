@@ -14,11 +14,13 @@ credentials and never refreshes.
 Fixtures: :func:`start_gateway` (any providers), :func:`fake` (a gateway of
 fake providers with a small catalog and accounts), :func:`sdk` (openai SDK
 clients), :func:`gemini_sdk` (google-genai clients), :func:`admin_clients` (browser-like admin clients). Plain helpers:
-:func:`make_settings`, :class:`Gateway`, :func:`add_account`, :func:`png`,
+:func:`make_settings`, :class:`Gateway`, :func:`add_account`, :func:`assert_api_error`, :func:`png`,
 :data:`MP4`, :func:`image_plan`, :func:`video_plan`, :func:`write_fake_catalog`
 (from :mod:`flow2api.testing.fakes`), :class:`AdminClient`
 (:mod:`flow2api.testing.admin`), :func:`copy_models_yaml`, :func:`until`,
 :func:`write_replace`, :func:`write_in_place`, :func:`run_cli` (:mod:`flow2api.testing.files`).
+Submodules imported by name: :mod:`flow2api.testing.processes` (``flow2api`` as a child process: settings file,
+free port, ready wait, stop) and :mod:`flow2api.testing.crash` (the ``kill -9`` drill of the provider families).
 
 This module imports no provider plugin (tests/test_boundaries.py checks it).
 """
@@ -35,11 +37,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from flow2api.app import create_app
-from flow2api.discovery import build_providers
 from flow2api.plugin import Kind, PluginContext
 from flow2api.pool import POOL, AccountPool
 from flow2api.settings import CORE_SECTIONS, Settings
-from flow2api.testing.admin import NEW_PASSWORD, AdminClient, AdminSite, admin_clients
+from flow2api.startup import prepare
+from flow2api.testing.admin import NEW_PASSWORD, AdminClient, AdminSite, admin_clients, assert_api_error
 from flow2api.testing.fakes import (
     FAKE_FAMILY, FAKE_IMAGE_MODEL, FAKE_VIDEO_MODEL, FAKE_VIDEO_PORTRAIT_MODEL, MP4, FakeFamily, FakeOptions,
     FakeProvider, Script, Step, image_plan, png, video_plan, write_fake_catalog,
@@ -48,7 +50,7 @@ from flow2api.testing.files import REPO, copy_models_yaml, run_cli, until, write
 
 __all__ = [
     "API_KEY", "FAKE_FAMILY", "FAKE_IMAGE_MODEL", "FAKE_VIDEO_MODEL", "FAKE_VIDEO_PORTRAIT_MODEL", "MP4",
-    "NEW_PASSWORD", "REPO", "AdminClient", "AdminSite", "FakeFamily", "FakeOptions", "FakeProvider", "FakeWorld",
+    "NEW_PASSWORD", "REPO", "AdminClient", "AdminSite", "assert_api_error", "FakeFamily", "FakeOptions", "FakeProvider", "FakeWorld",
     "Gateway", "Script", "Step", "add_account", "admin_clients", "copy_models_yaml", "fake", "gemini_sdk", "image_plan",
     "make_settings", "png", "run_cli", "sdk", "start_gateway", "until", "video_plan", "write_fake_catalog", "write_in_place",
     "write_replace",
@@ -105,12 +107,15 @@ async def add_account(gateway: Gateway, family: str, credentials: Mapping[str, s
 def start_gateway(aiohttp_server: Callable) -> Callable:
     """``await start_gateway(settings, factories)`` → a :class:`Gateway` served on loopback, stopped after the test.
 
-    ``factories`` maps provider ids (as in ``models.yaml``) to ``PluginContext -> provider`` callables; providers
-    are built with ``build_providers`` (no entry-point scan) and passed to ``create_app(settings, providers=…)``.
+    ``factories`` maps provider ids (as in ``models.yaml``) to ``PluginContext -> provider`` callables (no
+    entry-point scan). The app is built as ``flow2api serve`` builds it: :func:`flow2api.startup.prepare` lays the
+    data directory's stored admin changes over ``settings`` and builds the providers once, then ``create_app``.
+    A plugin's conftest may override this fixture to give ``factories`` a default (its own providers).
     """
 
     async def start(settings: Settings, factories: Mapping[str, Callable[[PluginContext], Any]]) -> Gateway:
-        app = create_app(settings, providers=build_providers(settings, factories))
+        prepared = prepare(settings, factories)
+        app = create_app(prepared.settings, providers=prepared.providers)
         return Gateway(app, await aiohttp_server(app))
 
     return start
@@ -118,36 +123,42 @@ def start_gateway(aiohttp_server: Callable) -> Callable:
 
 @dataclass
 class FakeWorld:
-    """The scripts of the two fake providers and ``start``, which serves gateways using them."""
+    """The scripts of the two fake providers, ``start``, which serves gateways using them, and their catalog file."""
 
     image: Script
     video: Script
     start: Callable[..., Any]
+    catalog: Path
 
 
 @pytest.fixture
 def fake(tmp_path: Path, start_gateway: Callable) -> FakeWorld:
-    """``await fake.start(accounts=1, **sections)`` → a :class:`Gateway` of fake providers with ``accounts`` accounts.
+    """``await fake.start(accounts=1, plugins=None, **sections)`` → a :class:`Gateway` of fake providers.
 
-    Providers ``fake-image`` (default plan :func:`image_plan`) and ``fake-video`` (:func:`video_plan`) over the
-    :func:`write_fake_catalog` catalog; accounts ``acct0``, ``acct1`` … of :class:`FakeFamily`. ``sections`` are
-    :func:`make_settings` overrides. Every gateway started shares ``fake.image`` / ``fake.video``.
+    Providers ``fake-image`` (default plan :func:`image_plan`) and ``fake-video`` (:func:`video_plan`), plus the
+    factories in ``plugins`` (e.g. a third-party plugin's entry points), over the :func:`write_fake_catalog`
+    catalog (``catalog={"path": …}`` picks another); ``accounts`` accounts ``acct0``, ``acct1`` … of
+    :class:`FakeFamily` (only those missing from the data directory are added, so a restart on the same
+    ``tmp_path`` keeps them). ``sections`` are :func:`make_settings` overrides. Every gateway started shares
+    ``fake.image`` / ``fake.video`` and the data directory ``tmp_path / "data"``.
     """
     image, video = Script(default=image_plan()), Script(default=video_plan())
     catalog = write_fake_catalog(tmp_path / "fake-models.yaml")
 
-    async def start(accounts: int = 1, **sections: dict[str, Any]) -> Gateway:
+    async def start(accounts: int = 1, plugins: Mapping[str, Callable[[PluginContext], Any]] | None = None,
+                    **sections: dict[str, Any]) -> Gateway:
         sections["catalog"] = {"path": str(catalog), **sections.get("catalog", {})}
         factories = {
             "fake-image": lambda ctx: FakeProvider("fake-image", Kind.IMAGE, script=image),
             "fake-video": lambda ctx: FakeProvider("fake-video", Kind.VIDEO, script=video),
+            **(plugins or {}),
         }
         gw = await start_gateway(make_settings(tmp_path, **sections), factories)
         for i in range(len(gw.pool.records()), accounts):
             await add_account(gw, "fake", {"token": f"acct{i}"})
         return gw
 
-    return FakeWorld(image=image, video=video, start=start)
+    return FakeWorld(image=image, video=video, start=start, catalog=catalog)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 #: The password the ``admin`` fixtures change the default ``admin`` password to.
 NEW_PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
+_ADMIN_TOKEN = re.compile(r'value="(f2a-admin-[^"]+)"')
 
 
 class AdminClient:
@@ -77,6 +78,33 @@ class AdminClient:
         """Submit the password form (after visiting it for the token)."""
         await self.get("/admin/password")
         return await self.post("/admin/password", {"current": current, "new": new, "confirm": new})
+
+    async def save_settings(self, sections: list[str], fields: dict[str, str]) -> str:
+        """Submit the settings form for ``sections`` with ``fields`` (``{"generation.image_timeout": "100"}``),
+        after visiting the page for its token; returns the page the site answers with."""
+        await self.get("/admin/settings")
+        data = [("_csrf", self.csrf)] + [("_section", s) for s in sections] + list(fields.items())
+        _, text, _ = await self.post("/admin/settings", aiohttp.FormData(data), csrf=False)
+        return text
+
+    async def create_admin_token(self, name: str = "ci") -> str:
+        """Create an admin API token on the security page, as an operator does; returns it (shown once).
+
+        Needs a logged-in client; raises ``AssertionError`` when the page shows no new token.
+        """
+        await self.get("/admin/security")
+        _, text, _ = await self.post("/admin/security/tokens", {"name": name})
+        match = _ADMIN_TOKEN.search(text)
+        assert match, "the security page showed no new admin token"
+        return match.group(1)
+
+
+def assert_api_error(status: int, body: Any, expected_status: int, code: str) -> None:
+    """Assert an admin/``/v1`` answer is exactly the OpenAI error shape ``{"error": {message, type, param, code}}``
+    with HTTP ``expected_status``, error ``code`` and a non-empty message."""
+    assert status == expected_status, body
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    assert body["error"]["code"] == code and body["error"]["message"]
 
 
 @dataclass

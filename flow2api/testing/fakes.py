@@ -20,6 +20,7 @@ import yaml
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
+from flow2api.errors import CredentialRejectedError
 from flow2api.plugin import (
     AccountUpdate, AccountView, Call, FamilyBase, Kind, MediaOutput, Progress, ProviderBase, Submitted,
 )
@@ -69,9 +70,11 @@ class Script:
 
 
 class FakeFamily(FamilyBase):
-    """Accounts ``{"token": …, "tier"?: …}`` → e-mail ``<token>@fake.test``, that tier (default ``fake``), 100 credits.
+    """Accounts ``{"token": …, "tier"?: …, "email"?: …}`` → that e-mail (default ``<token>@fake.test``), that tier
+    (default ``fake``), 100 credits; only the token is stored as a secret.
 
-    Nothing to refresh.
+    A token starting with ``rejected`` is refused as upstream refuses a dead credential
+    (``CredentialRejectedError``). Nothing to refresh.
     """
 
     name = "fake"
@@ -80,8 +83,10 @@ class FakeFamily(FamilyBase):
 
     async def add(self, credentials: Mapping[str, str], http: Any) -> AccountUpdate:
         token = credentials["token"]
-        return AccountUpdate(email=f"{token}@fake.test", secrets={"token": token}, credits=100,
-                             tier=credentials.get("tier", "fake"))
+        if token.startswith("rejected"):
+            raise CredentialRejectedError("the fake upstream refused this token")
+        return AccountUpdate(email=credentials.get("email") or f"{token}@fake.test", secrets={"token": token},
+                             credits=100, tier=credentials.get("tier", "fake"))
 
     def refresh_due(self, view: AccountView, now: float) -> bool:
         return False
@@ -187,7 +192,7 @@ def write_fake_catalog(path: Path) -> Path:
              "targets": {"landscape": {"none": FAKE_VIDEO_MODEL}, "portrait": {"none": FAKE_VIDEO_PORTRAIT_MODEL}}},
         ],
     }
-    path.write_text(yaml.safe_dump(catalog), encoding="utf-8")
+    path.write_text(yaml.safe_dump(catalog, sort_keys=False), encoding="utf-8")  # models before aliases
     return path
 
 

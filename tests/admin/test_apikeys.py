@@ -8,9 +8,8 @@ from datetime import datetime, timezone
 import aiohttp
 
 from flow2api.apikeys import API_KEYS
-from tests.admin.conftest import AdminSite
-
-MODEL = "gemini-3.1-flash-image-landscape"
+from flow2api.testing import FAKE_IMAGE_MODEL as MODEL
+from flow2api.testing import FAKE_VIDEO_MODEL, AdminSite
 
 
 async def models_status(url: str, key: str) -> int:
@@ -21,14 +20,14 @@ async def models_status(url: str, key: str) -> int:
 async def test_create_shows_the_key_once_and_it_works(admin: AdminSite) -> None:
     await admin.client.get("/admin/keys")
     status, text, _ = await admin.client.post("/admin/keys", {
-        "name": "team a", "rpm": "60", "concurrency": "2", "models": f"{MODEL}, veo_3_1_t2v_fast_landscape",
+        "name": "team a", "rpm": "60", "concurrency": "2", "models": f"{MODEL}, {FAKE_VIDEO_MODEL}",
         "expires_at": "2099-01-31",
     })
     assert status == 200 and "cannot be shown again" in text
     key = re.search(r'value="(sk-f2a-[^"]+)"', text).group(1)
     (record,) = await admin.gateway.app[API_KEYS].list()
     assert (record.name, record.rpm, record.concurrency) == ("team a", 60, 2)
-    assert record.models == (MODEL, "veo_3_1_t2v_fast_landscape") and record.expires_at == datetime(2099, 1, 31, tzinfo=timezone.utc).timestamp()
+    assert record.models == (MODEL, FAKE_VIDEO_MODEL) and record.expires_at == datetime(2099, 1, 31, tzinfo=timezone.utc).timestamp()
     assert await models_status(admin.url, key) == 200
     _, listing, _ = await admin.client.get("/admin/keys")
     assert key not in listing and record.prefix in listing and "team a" in listing

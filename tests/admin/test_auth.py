@@ -10,8 +10,7 @@ import pytest
 from yarl import URL
 
 from flow2api.apikeys import API_KEYS
-from tests.admin.conftest import NEW_PASSWORD, AdminClient, AdminSite
-from tests.conftest import Upstream, make_settings
+from flow2api.testing import NEW_PASSWORD, AdminClient, AdminSite, FakeWorld
 
 PAGES = [
     "/admin/", "/admin/accounts", "/admin/accounts/1", "/admin/accounts/1/delete", "/admin/keys", "/admin/models",
@@ -22,14 +21,14 @@ FORMS = [
     ("/login", {"username": "admin", "password": "admin"}),
     ("/admin/logout", {}),
     ("/admin/password", {"current": NEW_PASSWORD, "new": "another password", "confirm": "another password"}),
-    ("/admin/accounts", {"st": "x" * 40}),
+    ("/admin/accounts", {"family": "fake", "st": "x" * 40}),
     ("/admin/accounts/import", {"data": "[]"}),
     ("/admin/accounts/export", {"include_secrets": "on"}),
     ("/admin/accounts/1", {"remark": "changed"}),
     ("/admin/accounts/1/disable", {}),
     ("/admin/accounts/1/enable", {}),
     ("/admin/accounts/1/refresh", {}),
-    ("/admin/accounts/1/delete", {"confirm": "alice@example.com"}),
+    ("/admin/accounts/1/delete", {"confirm": "acct0@fake.test"}),
     ("/admin/keys", {"name": "k"}),
     ("/admin/keys/1", {"name": "k"}),
     ("/admin/keys/1/revoke", {}),
@@ -172,9 +171,9 @@ async def test_login_never_redirects_off_site(admin: AdminSite) -> None:
 
 
 @pytest.mark.parametrize("timeout", ["session_idle_timeout", "session_absolute_timeout"])
-async def test_sessions_expire(tmp_path: Path, upstream: Upstream, start_gateway, timeout: str) -> None:
+async def test_sessions_expire(fake: FakeWorld, timeout: str) -> None:
     limits = {"session_idle_timeout": 100.0, "session_absolute_timeout": 100.0, timeout: 3.0}
-    gw = await start_gateway(make_settings(tmp_path, upstream, admin=limits))
+    gw = await fake.start(admin=limits)
     client = AdminClient(gw.url)
     try:
         await client.login()
@@ -196,11 +195,8 @@ async def test_sessions_expire(tmp_path: Path, upstream: Upstream, start_gateway
         await client.close()
 
 
-async def test_admin_login_survives_a_restart_and_a_changed_file_resets_it(
-    tmp_path: Path, upstream: Upstream, start_gateway,
-) -> None:
-    settings = make_settings(tmp_path, upstream)
-    first = await start_gateway(settings)
+async def test_admin_login_survives_a_restart_and_a_changed_file_resets_it(tmp_path: Path, fake: FakeWorld) -> None:
+    first = await fake.start()
     client = AdminClient(first.url)
     try:
         await client.login()
@@ -209,14 +205,14 @@ async def test_admin_login_survives_a_restart_and_a_changed_file_resets_it(
         stored = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("flow2api.db*"))
         assert b"$argon2id$" in stored and NEW_PASSWORD.encode() not in stored
 
-        second = await start_gateway(settings)
+        second = await fake.start()  # the same data directory
         client.base = second.url
         assert (await client.login(password="admin"))[0] == 401
         status, _, resp = await client.login(password=NEW_PASSWORD)
         assert status == 200 and resp.url.path == "/admin/"  # no forced change: the password was changed
         await second.server.close()
 
-        reset = await start_gateway(make_settings(tmp_path, upstream, **{"global": {"admin_password": "from-the-file"}}))
+        reset = await fake.start(**{"global": {"admin_password": "from-the-file"}})
         client.base = reset.url
         assert (await client.login(password=NEW_PASSWORD))[0] == 401
         status, _, resp = await client.login(password="from-the-file")

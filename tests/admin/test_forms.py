@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import pytest
 
 from flow2api.admin.forms import AccountCreate, AccountFields, KeyFields, parse
 from flow2api.admin.pages.accounts import family_credentials
 from flow2api.errors import InvalidRequestError
+from flow2api.testing import FakeFamily
 
 
-@dataclass
-class Family:
-    credential_fields: tuple[str, ...]
+class SessionTokenFamily(FakeFamily):
+    """A family whose one credential field is ``st`` (as videofx's)."""
+
+    name = "videofx"
+    credential_fields = ("st",)
 
 
-@dataclass
-class Pool:
-    families: dict = field(default_factory=lambda: {"videofx": Family(("st",)), "flowweb": Family(("cookies",))})
+class CookieFamily(FakeFamily):
+    """A family whose one credential field is ``cookies`` (as flowweb's)."""
+
+    name = "flowweb"
+    credential_fields = ("cookies",)
+
+
+#: ``family_credentials`` reads only the pool's families.
+POOL = SimpleNamespace(families={f.name: f for f in (SessionTokenFamily(), CookieFamily())})
 
 
 def test_one_credential_box_fills_the_familys_field() -> None:
-    assert family_credentials(Pool(), parse(AccountCreate, {"st": "abc"})) == {"st": "abc"}
-    assert family_credentials(Pool(), parse(AccountCreate, {"family": "flowweb", "st": "[{...}]"})) == {"cookies": "[{...}]"}
+    assert family_credentials(POOL, parse(AccountCreate, {"st": "abc"})) == {"st": "abc"}
+    assert family_credentials(POOL, parse(AccountCreate, {"family": "flowweb", "st": "[{...}]"})) == {"cookies": "[{...}]"}
     explicit = parse(AccountCreate, {"family": "flowweb", "credentials": {"cookies": "c"}})
-    assert family_credentials(Pool(), explicit) == {"cookies": "c"}
+    assert family_credentials(POOL, explicit) == {"cookies": "c"}
 
 
 def test_key_fields_parse_dates_and_model_lists() -> None:

@@ -7,23 +7,21 @@ from pathlib import Path
 
 from openai import AsyncOpenAI, NotFoundError
 
-from tests.admin.conftest import AdminClient, AdminSite
-from tests.conftest import API_KEY, REPO, Upstream, make_settings
-
-MODEL = "gemini-3.1-flash-image-landscape"
+from flow2api.testing import API_KEY, AdminClient, AdminSite, FakeWorld
+from flow2api.testing import FAKE_IMAGE_MODEL as MODEL
 
 
-async def test_models_page_reload_and_reload_error(tmp_path: Path, upstream: Upstream, start_gateway) -> None:
+async def test_models_page_reload_and_reload_error(tmp_path: Path, fake: FakeWorld) -> None:
     catalog = tmp_path / "models.yaml"
-    shutil.copy(REPO / "models.yaml", catalog)
-    gw = await start_gateway(make_settings(tmp_path, upstream, catalog={"path": str(catalog), "watch": False}))
+    shutil.copy(fake.catalog, catalog)
+    gw = await fake.start(catalog={"path": str(catalog), "watch": False})
     client = AdminClient(gw.url)
     try:
         await client.login()
         await client.change_password()
         status, text, _ = await client.get("/admin/models")
-        assert status == 200 and f"<code>{MODEL}</code>" in text and "videofx-image" in text
-        assert "IMAGE_ASPECT_RATIO_LANDSCAPE" in text and "Reload error" not in text
+        assert status == 200 and f"<code>{MODEL}</code>" in text and "fake-image" in text
+        assert "portrait" in text and "Reload error" not in text  # a route's described options
         lines = catalog.read_text().splitlines()
         bad_line = next(i for i, line in enumerate(lines) if line.strip().startswith("kind:")) + 1
         lines[bad_line - 1] = lines[bad_line - 1].replace("kind:", "knd:")
@@ -34,7 +32,7 @@ async def test_models_page_reload_and_reload_error(tmp_path: Path, upstream: Ups
         assert f"<code>{MODEL}</code>" in text  # the running catalog stays
         _, dashboard, _ = await client.get("/admin/")
         assert f"{catalog}:{bad_line}:" in dashboard
-        shutil.copy(REPO / "models.yaml", catalog)
+        shutil.copy(fake.catalog, catalog)
         _, text, _ = await client.post("/admin/models/reload", {})
         assert "Catalog reloaded" in text and "Reload error" not in text
     finally:

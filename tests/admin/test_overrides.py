@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 
 from flow2api.admin.overrides import SettingsOverrides, apply_stored_settings
 from flow2api.storage import Database, SecretBox, load_or_create_key
-from tests.conftest import make_settings
+from flow2api.testing import make_settings
 
 
 async def store(data_dir: Path, section: str, values: dict, key: bytes | None = None) -> None:

@@ -7,7 +7,7 @@ import fnmatch
 
 from flow2api.admin.pages import STATIC_DIR
 from flow2api.admin.render import SOURCE_TEMPLATES, create_environment
-from tests.conftest import REPO
+from flow2api.testing import REPO
 
 
 def test_setup_cfg_ships_every_template_and_asset() -> None:

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import configparser
-import shutil
 import textwrap
-from collections.abc import AsyncIterator
 from importlib.metadata import EntryPoint
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput
-from flow2api.testing import until, write_in_place, write_replace  # noqa: F401 - used by the catalog tests
+from flow2api.plugin import Kind
+from flow2api.testing import REPO, FakeProvider, copy_models_yaml, until, write_in_place, write_replace  # noqa: F401
 
-REPO = Path(__file__).resolve().parents[2]
 ECHO_DIR = REPO / "tests" / "plugins" / "echo_provider"
-SPEC_DIR = REPO / ".." / "shared" / "spec"
 
 
 class PaintOptions(BaseModel):
@@ -28,31 +23,13 @@ class PaintOptions(BaseModel):
     ratio: str = "16:9"
 
 
-class FakeFamily:
-    name = "fake"
-    config_sections: tuple[str, ...] = ()
-    credential_fields = ("token",)
+def paint_provider(name: str, kind: Kind) -> FakeProvider:
+    """A :class:`flow2api.testing.FakeProvider` with :class:`PaintOptions`, described by its colour (the loader
+    tests never ask it to generate)."""
+    return FakeProvider(name, kind, options=PaintOptions, describe=lambda options: {"color": options.color})
 
 
-class FakeProvider:
-    """A provider that is never asked to generate in loader tests; ``kinds`` chosen per instance."""
-
-    Options = PaintOptions
-
-    def __init__(self, name: str, kind: Kind) -> None:
-        self.name, self.kinds, self.family = name, frozenset({kind}), FakeFamily()
-
-    def describe(self, options: PaintOptions) -> dict[str, Any]:
-        return {"color": options.color}
-
-    def can_serve(self, options: PaintOptions, account: AccountView) -> bool:
-        return True
-
-    async def generate(self, call: Call) -> AsyncIterator[Event]:
-        yield MediaOutput(Kind.IMAGE, mime_type="image/png", data=b"")
-
-
-PROVIDERS = {"paint": FakeProvider("paint", Kind.IMAGE), "film": FakeProvider("film", Kind.VIDEO)}
+PROVIDERS = {"paint": paint_provider("paint", Kind.IMAGE), "film": paint_provider("film", Kind.VIDEO)}
 
 
 def catalog_text(body: str) -> str:
@@ -108,13 +85,6 @@ SMALL = catalog_text("""
         landscape: {none: clip}
         portrait: {none: clip-portrait}
 """)
-
-
-def copy_models_yaml(tmp_path: Path, name: str = "models.yaml") -> Path:
-    """A private copy of the repository's ``models.yaml`` in its own directory (watchers see only it)."""
-    folder = tmp_path / "catalog"
-    folder.mkdir(exist_ok=True)
-    return Path(shutil.copy(REPO / "models.yaml", folder / name))
 
 
 def echo_entry_points() -> list[EntryPoint]:

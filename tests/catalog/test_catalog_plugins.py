@@ -18,19 +18,25 @@ from PIL import Image
 
 from flow2api.discovery import build_providers
 from flow2api.plugin import AccountFamily, Provider
-from tests.catalog.catalog_helpers import (
-    ECHO_DIR, copy_models_yaml, echo_entry_points, echo_model, until, with_models, write_replace,
-)
-from tests.conftest import API_KEY, VIDEOFX_FACTORIES, Upstream, make_settings
+from flow2api.testing import API_KEY, FAKE_IMAGE_MODEL, FakeWorld, make_settings
+from tests.catalog.catalog_helpers import ECHO_DIR, echo_entry_points, echo_model, until, with_models, write_replace
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
 @pytest.fixture
 def echo_factories(monkeypatch: pytest.MonkeyPatch) -> dict:
-    """Provider factories as an installation with flow2api-echo would have them (its directory on sys.path)."""
+    """The echo plugin's factories as an installation with flow2api-echo would have them (its directory on sys.path)."""
     monkeypatch.syspath_prepend(str(ECHO_DIR))
-    return {**VIDEOFX_FACTORIES, **{ep.name: ep.load() for ep in echo_entry_points()}}
+    return {ep.name: ep.load() for ep in echo_entry_points()}
+
+
+def fake_catalog_copy(tmp_path: Path, fake: FakeWorld, *items: str) -> Path:
+    """A private copy of the fake providers' catalog in ``tmp_path/catalog/`` with the ``models:`` ``items`` added."""
+    (tmp_path / "catalog").mkdir()
+    path = tmp_path / "catalog" / "models.yaml"
+    path.write_text(with_models(fake.catalog.read_text(encoding="utf-8"), "".join(items)), encoding="utf-8")
+    return path
 
 
 def test_the_entry_point_yields_a_provider_that_fits_the_protocol(tmp_path: Path, echo_factories: dict) -> None:
@@ -43,11 +49,10 @@ def test_the_entry_point_yields_a_provider_that_fits_the_protocol(tmp_path: Path
 
 
 async def test_a_model_added_by_editing_yaml_is_served_by_the_plugin(
-    tmp_path: Path, upstream: Upstream, start_gateway, echo_factories: dict,
+    tmp_path: Path, fake: FakeWorld, echo_factories: dict,
 ) -> None:
-    path = copy_models_yaml(tmp_path)
-    settings = make_settings(tmp_path, upstream, catalog={"path": str(path), "watch": True})
-    gw = await start_gateway(settings, echo_factories)
+    path = fake_catalog_copy(tmp_path, fake)
+    gw = await fake.start(accounts=0, plugins=echo_factories, catalog={"path": str(path), "watch": True})
     await gw.pool.add("echo", {"token": "painter"})
     client = AsyncOpenAI(base_url=f"{gw.url}/v1", api_key=API_KEY, max_retries=0, timeout=30)
     assert "echo-red" not in {m.id async for m in client.models.list()}
@@ -74,17 +79,12 @@ async def test_a_model_added_by_editing_yaml_is_served_by_the_plugin(
         assert resp.status == 200 and resp.content_type == "image/png"
         image = Image.open(io.BytesIO(await resp.read()))
     assert image.size == (64, 36) and image.convert("RGB").getpixel((5, 5)) == (255, 0, 0)
-    assert upstream.emulator.calls("batchGenerateImages") == []   # the videofx upstream was never involved
+    assert fake.image.calls == []   # the other provider was never involved
 
 
-async def test_a_provider_that_is_not_installed_leaves_the_server_running(
-    tmp_path: Path, upstream: Upstream, start_gateway,
-) -> None:
-    path = copy_models_yaml(tmp_path)
-    write_replace(path, with_models(path.read_text(encoding="utf-8"), echo_model("echo-red")))
-    gw = await start_gateway(make_settings(tmp_path, upstream, catalog={"path": str(path)}))   # videofx only
-    account = upstream.emulator.add_account("bob@example.com", tier="PAYGATE_TIER_ONE", credits=100)
-    await gw.pool.add("videofx", {"st": account.st})
+async def test_a_provider_that_is_not_installed_leaves_the_server_running(tmp_path: Path, fake: FakeWorld) -> None:
+    path = fake_catalog_copy(tmp_path, fake, echo_model("echo-red"))
+    gw = await fake.start(catalog={"path": str(path)})   # the fake providers only, one account
     async with aiohttp.ClientSession(headers=AUTH) as session:
         async with session.get(f"{gw.url}/v1/models/echo-red") as resp:
             entry = (await resp.json())["flow2api"]
@@ -97,6 +97,6 @@ async def test_a_provider_that_is_not_installed_leaves_the_server_running(
         async with session.get(f"{gw.url}/health") as resp:
             warnings = (await resp.json())["catalog"]["warnings"]
         assert any("provider 'echo-image' is not installed; model 'echo-red'" in w for w in warnings)
-        body["model"] = "gemini-3.1-flash-image-landscape"   # everything else still works
+        body["model"] = FAKE_IMAGE_MODEL   # everything else still works
         async with session.post(f"{gw.url}/v1/chat/completions", json=body) as resp:
             assert resp.status == 200

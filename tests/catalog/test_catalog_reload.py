@@ -8,7 +8,6 @@ import hashlib
 import io
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from flow2api.testing import (
     API_KEY, FAKE_IMAGE_MODEL, FakeWorld, Gateway, image_plan, png, until, write_fake_catalog,
     write_in_place, write_replace,
 )
+from flow2api.testing.processes import free_port
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 PICK = "reload-pick"
@@ -147,12 +147,6 @@ async def test_reload_under_load_fails_and_mixes_nothing(tmp_path: Path, fake: F
 
 def _ids_of(text: str) -> list[str]:
     return [m["id"] for m in yaml.safe_load(text)["models"]]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_sighup_reloads_a_running_server(tmp_path: Path) -> None:

@@ -3,14 +3,12 @@ family, a real pool and task rows over SQLite, no upstream. The handler runs onc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from cryptography.fernet import Fernet
-from pydantic import BaseModel, ConfigDict
 
 from flow2api.api.runs import start_job
 from flow2api.api.schemas import ChatCompletionRequest
@@ -25,7 +23,7 @@ from flow2api.pipeline import context_middleware, errors_middleware, generation
 from flow2api.pipeline.proxy import proxy_middleware
 from flow2api.pipeline.route import route_middleware
 from flow2api.pipeline.selection import selection_middleware
-from flow2api.plugin import AccountUpdate, Call, Kind, MediaOutput, Progress
+from flow2api.plugin import Kind, MediaOutput, Progress
 from flow2api.pool import POOL, AccountPool
 from flow2api.proxies import HTTP_SESSIONS, HttpSessions
 from flow2api.request_state import STATE, Caller
@@ -34,61 +32,26 @@ from flow2api.storage import Database, SecretBox
 from flow2api.storage.accounts import AccountRepository
 from flow2api.storage.tasks import REQUEST_LOGS, TaskRepository
 from flow2api.storage.usage import UsageRepository
+from flow2api.testing import FAKE_FAMILY, FakeProvider, Script, Step
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
 
 
-class FakeFamily:
-    name = "fake"
-    config_sections = ()
-    credential_fields = ("token",)
-
-    async def add(self, credentials: Mapping[str, str], http: Any) -> AccountUpdate:
-        return AccountUpdate(email=f"{credentials['token']}@example.com", secrets=dict(credentials))
-
-    def refresh_due(self, view: Any, now: float) -> bool:
-        return False
-
-    async def refresh(self, account: Any, http: Any) -> None:
-        return None
-
-    def demo_upstream(self, data_dir: Path) -> None:
-        return None
+def fake_provider() -> FakeProvider:
+    """``fake-image`` of :mod:`flow2api.testing`: each attempt plays the next plan of ``provider.script.plans``
+    (:func:`failing`, :func:`committed_then_failing`), else one PNG; ``script.calls`` keeps every call."""
+    return FakeProvider("fake-image", Kind.IMAGE, script=Script(default=[
+        MediaOutput(kind=Kind.IMAGE, data=PNG, mime_type="image/png")]))
 
 
-class FakeOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    size: int = 1
+def failing(error: Flow2APIError) -> list[Step]:
+    """A plan that raises ``error`` before any event (the engine may fail over)."""
+    return [error]
 
 
-class FakeProvider:
-    """Each call takes the next outcome: an error raised at once, ``"commit"`` (a progress event, then a 5xx),
-    else an image; ``calls`` keeps every call (account, HTTP session)."""
-
-    name = "fake-image"
-    kinds = frozenset({Kind.IMAGE})
-    Options = FakeOptions
-    family = FakeFamily()
-
-    def __init__(self) -> None:
-        self.outcomes: list[Flow2APIError | str] = []
-        self.calls: list[Call] = []
-
-    def describe(self, options: BaseModel) -> dict[str, Any]:
-        return {}
-
-    def can_serve(self, options: BaseModel, account: Any) -> bool:
-        return True
-
-    async def generate(self, call: Call):
-        self.calls.append(call)
-        outcome = self.outcomes.pop(0) if self.outcomes else None
-        if outcome == "commit":
-            yield Progress("working")
-            raise UpstreamUnavailableError("failed after commit")
-        if isinstance(outcome, Flow2APIError):
-            raise outcome
-        yield MediaOutput(kind=Kind.IMAGE, data=PNG, mime_type="image/png")
+def committed_then_failing() -> list[Step]:
+    """A plan that yields a progress event (the commit point), then fails with a 5xx."""
+    return [Progress("working"), UpstreamUnavailableError("failed after commit")]
 
 
 CATALOG_YAML = "version: 1\nmodels:\n- id: fake\n  kind: image\n  routes:\n  - provider: fake-image\n"
@@ -101,8 +64,8 @@ class Logs:
 
 @pytest.fixture
 async def bare(tmp_path: Path, aiohttp_client):
-    """``(client, pool, provider)``: the provider's ``outcomes`` list says what each attempt does."""
-    provider = FakeProvider()
+    """``(client, pool, provider)``: the provider's ``script.plans`` say what each attempt does."""
+    provider = fake_provider()
     handled: list[str] = []
 
     @web.middleware
@@ -116,10 +79,10 @@ async def bare(tmp_path: Path, aiohttp_client):
         handled.append(state.request_id)
         events = start_job(request, task_id=state.request_id, prompt="p", surface="chat", row={})
         results = [e async for e in events if isinstance(e, Result)]
-        http = provider.calls[-1].http
+        http = provider.script.calls[-1].http
         proxy = next((k for k, v in request.config_dict[HTTP_SESSIONS]._sessions.items() if v is http), "?")
         email = request.config_dict[POOL].view(state.account_id).email
-        return web.json_response({"account": email, "attempt": len(provider.calls), "proxy": proxy,
+        return web.json_response({"account": email, "attempt": len(provider.script.calls), "proxy": proxy,
                                   "results": len(results), "handled": handled.count(state.request_id)})
 
     db = Database(tmp_path / "f.db")
@@ -132,7 +95,7 @@ async def bare(tmp_path: Path, aiohttp_client):
     providers = {"fake-image": provider}
     http = HttpSessions()
     pool = AccountPool(AccountRepository(db, SecretBox(Fernet.generate_key())), settings=holder,
-                       families={"fake": FakeProvider.family}, http=http)
+                       families={"fake": FAKE_FAMILY}, http=http)
     app = web.Application(middlewares=[context_middleware, errors_middleware])
     v1 = web.Application(middlewares=[as_global, route_middleware, selection_middleware, proxy_middleware])
     v1.router.add_post("/generate", handler)
@@ -157,10 +120,10 @@ async def post(client) -> tuple[int, dict]:
 
 async def test_account_fault_fails_over_to_the_next_account(bare) -> None:
     client, pool, provider = bare
-    outcomes = provider.outcomes
+    plans = provider.script.plans
     await pool.add("fake", {"token": "a"})
     await pool.add("fake", {"token": "b"})
-    outcomes.append(UpstreamUnavailableError("boom"))
+    plans.append(failing(UpstreamUnavailableError("boom")))
     status, body = await post(client)
     assert status == 200 and body["attempt"] == 2
     assert body["handled"] == 1 and body["results"] == 1  # the engine failed over inside one handler run
@@ -172,13 +135,13 @@ async def test_account_fault_fails_over_to_the_next_account(bare) -> None:
 
 async def test_no_failover_after_commit_or_for_request_errors(bare) -> None:
     client, pool, provider = bare
-    outcomes = provider.outcomes
+    plans = provider.script.plans
     await pool.add("fake", {"token": "a"})
     await pool.add("fake", {"token": "b"})
-    outcomes.append("commit")
+    plans.append(committed_then_failing())
     status, body = await post(client)
     assert status == 502 and body["error"]["code"] == "upstream_unavailable"
-    outcomes.append(ContentPolicyError("no"))
+    plans.append(failing(ContentPolicyError("no")))
     status, body = await post(client)
     assert status == 400 and body["error"]["code"] == "content_policy_violation"
     assert all(pool.in_flight(r.id, "image") == 0 for r in pool.records())
@@ -189,13 +152,13 @@ async def test_no_failover_after_commit_or_for_request_errors(bare) -> None:
 
 async def test_retries_are_bounded_by_max_retries(bare) -> None:
     client, pool, provider = bare
-    outcomes = provider.outcomes
+    plans = provider.script.plans
     for token in "abc":
         await pool.add("fake", {"token": token})
-    outcomes.extend([UpstreamUnavailableError("1"), UpstreamUnavailableError("2"), UpstreamUnavailableError("3")])
+    plans.extend(failing(UpstreamUnavailableError(n)) for n in "123")
     status, body = await post(client)
     assert status == 502 and body["error"]["message"] == "2"  # max_retries = 1: two attempts, the last error wins
-    assert [str(e) for e in outcomes] == ["3"]  # the third error was never reached
+    assert [str(plan[0]) for plan in plans] == ["3"]  # the third error was never reached
 
 
 async def test_proxy_stage_picks_the_account_proxy_else_the_global_one(bare) -> None:
@@ -216,7 +179,7 @@ async def test_credits_floor_skips_poor_accounts(bare) -> None:
     await pool.update(rich.id, credits=500)
     client.app[SETTINGS].update(call_logic={"call_mode": "credits", "credits_floor": 10})
     for _ in range(3):
-        assert (await post(client))[1]["account"] == "rich@example.com"
+        assert (await post(client))[1]["account"] == "rich@fake.test"
     await pool.update(rich.id, credits=5)
     status, body = await post(client)
     assert status == 503 and "below the credits floor" in body["error"]["message"]

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +13,9 @@ from flowweb_helpers import (
 )
 
 from flow2api.errors import CredentialRejectedError, InvalidRequestError
-from flow2api.testing import REPO, Gateway, make_settings
+from flow2api.testing import Gateway, make_settings
+from flow2api.testing import run_cli as flow2api
+from flow2api.testing.processes import write_config
 from flow2api_flowweb.config import load_config
 from flow2api_flowweb.family import FlowWebFamily
 
@@ -104,25 +103,11 @@ async def test_the_demo_upstream_serves_a_working_account(tmp_path: Path, start_
         assert body.startswith(b"\xff\xd8\xff")
 
 
-async def flow2api(*args: str, timeout: float = 60) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "flow2api", *args, cwd=REPO, env=dict(os.environ),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    return proc.returncode, out.decode(), err.decode()
-
-
 async def test_cli_accounts_add_with_a_cookie_file(tmp_path: Path, flowweb: FlowWeb) -> None:
     account = flowweb.emulator.add_account("cli@example.com", tier=2, credits=42)
     cookies = tmp_path / "cookies.txt"
     cookies.write_text(account.cookies_txt(), encoding="utf-8")
-    lines = []
-    for section, values in flowweb.sections().items():
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {v!r}".replace("'", '"') for k, v in values.items()]
-    config = tmp_path / "flow2api.toml"
-    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = write_config(tmp_path / "flow2api.toml", flowweb.sections())
     data = str(tmp_path / "data")
     code, out, err = await flow2api("accounts", "add", "--family", "flowweb", "--cookies", str(cookies),
                                     "--config", str(config), "--data-dir", data)

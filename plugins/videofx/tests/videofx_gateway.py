@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flow2api_videofx import VideoFXImageProvider, VideoFXVideoProvider
-from videofx_helpers import Upstream
+from videofx_helpers import VIDEOFX_FACTORIES, Upstream
 
 from flow2api.settings import Settings
 from flow2api.testing import API_KEY, REPO, Gateway
@@ -18,8 +17,6 @@ from flow2api.testing import make_settings as make_core_settings
 
 __all__ = ["API_KEY", "IMAGE_MODEL", "REPO", "VIDEOFX_FACTORIES", "Gateway", "Upstream", "make_settings"]
 
-#: The providers of the repo's ``models.yaml``, as ``create_app(providers=build_providers(…))`` takes them.
-VIDEOFX_FACTORIES = {"videofx-image": VideoFXImageProvider, "videofx-video": VideoFXVideoProvider}
 #: The cheapest image model of the shipped catalog (Nano Banana 2, landscape).
 IMAGE_MODEL = "gemini-3.1-flash-image-landscape"
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
+from flow2api_videofx import VideoFXImageProvider, VideoFXVideoProvider
 from flow2api_videofx.client import FlowClient
 from flow2api_flowkit.config import CaptchaConfig
 from flow2api_videofx.config import FlowConfig
@@ -24,6 +25,8 @@ from flow2api.testing import Gateway as CoreGateway
 
 __all__ = ["API_KEY"]
 
+#: The providers of the repo's ``models.yaml``, as ``create_app(providers=build_providers(…))`` takes them.
+VIDEOFX_FACTORIES = {"videofx-image": VideoFXImageProvider, "videofx-video": VideoFXVideoProvider}
 VIDEO_TAG = re.compile(r"<video src='([^']+)'")
 
 

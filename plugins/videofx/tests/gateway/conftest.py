@@ -1,5 +1,5 @@
-"""Fixtures of the gateway tests over the Flow emulator: the emulator, gateways with the VideoFX providers,
-and the admin site over such a gateway.
+"""Fixtures of the gateway tests over the Flow emulator (``upstream``, from ../conftest.py): gateways with the
+VideoFX providers, and the admin site over such a gateway.
 
 These tests exercise the core (pipeline, pool, admin, storage) together with the real VideoFX family
 end to end; what the core does with any provider is tested over the fakes of :mod:`flow2api.testing`
@@ -8,40 +8,24 @@ in the core's tests/.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flow2api_videofx.emulator import EmulatorSettings, FlowEmulator
 from videofx_gateway import VIDEOFX_FACTORIES, Gateway, Upstream, make_settings
 
-from flow2api.app import create_app
 from flow2api.settings import Settings
-from flow2api.startup import prepare
 from flow2api.testing import AdminSite
 
 
 @pytest.fixture
-async def upstream(aiohttp_server: Callable) -> Upstream:
-    """A fresh Flow emulator on a free loopback port (AT lifetime 1 day, captcha ready at once)."""
-    emulator = FlowEmulator(EmulatorSettings(at_lifetime_s=86400, captcha_polls_to_ready=0, video_polls_to_finish=2))
-    server = await aiohttp_server(emulator.app())
-    return Upstream(emulator, server)
+def start_gateway(start_gateway: Callable[..., Awaitable[Gateway]]) -> Callable[..., Awaitable[Gateway]]:
+    """The core's ``start_gateway`` (:mod:`flow2api.testing`: ``startup.prepare`` then ``create_app``) with the
+    VideoFX providers as the default: ``await start_gateway(settings, factories=None)`` → a :class:`Gateway`."""
 
-
-@pytest.fixture
-def start_gateway(aiohttp_server: Callable) -> Callable:
-    """``await start_gateway(settings, factories=None)`` → a :class:`Gateway` (default: the VideoFX providers).
-
-    Goes through ``flow2api.startup.prepare`` (stored overrides applied, providers built once) as ``serve`` does.
-    """
-
-    async def start(settings: Settings, factories: Mapping[str, Any] | None = None) -> Gateway:
-        prepared = prepare(settings, factories or VIDEOFX_FACTORIES)
-        app = create_app(prepared.settings, providers=prepared.providers)
-        server = await aiohttp_server(app)
-        return Gateway(app, server)
+    def start(settings: Settings, factories: Mapping[str, Any] | None = None) -> Awaitable[Gateway]:
+        return start_gateway(settings, factories or VIDEOFX_FACTORIES)
 
     return start
 

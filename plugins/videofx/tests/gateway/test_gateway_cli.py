@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -15,18 +14,14 @@ from openai import AsyncOpenAI
 from videofx_gateway import REPO, Upstream
 
 from flow2api.testing import run_cli as flow2api
+from flow2api.testing.processes import free_port, wait_ready, write_config
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def config_for(tmp_path: Path, upstream: Upstream) -> Path:
-    lines = []
-    for section, values in upstream.sections().items():
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {v!r}".replace("'", '"') for k, v in values.items()]
-    path = tmp_path / "flow2api.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    """``tmp_path/flow2api.toml`` with the ``[flow]``/``[captcha]`` sections pointing at the emulator."""
+    return write_config(tmp_path / "flow2api.toml", upstream.sections())
 
 
 async def test_accounts_add_and_list(tmp_path: Path, upstream: Upstream) -> None:
@@ -59,28 +54,6 @@ async def test_models_check(tmp_path: Path) -> None:
     broken.write_text("version: 1\nmodels:\n  - id: x\n    kind: sound\n    routes: []\n", encoding="utf-8")
     code, _, err = await flow2api("models", "check", str(broken))
     assert code == 2 and f"{broken}:4" in err
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def wait_ready(url: str, proc: asyncio.subprocess.Process, timeout: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    async with aiohttp.ClientSession() as session:
-        while asyncio.get_running_loop().time() < deadline:
-            if proc.returncode is not None:
-                raise AssertionError(f"server exited with {proc.returncode}")
-            try:
-                async with session.get(f"{url}/ready") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("server did not become ready")
 
 
 async def test_serve_without_accounts_runs_the_demo_end_to_end(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import collections
 import time
 from pathlib import Path
+from typing import Any
 
 import pproxy
 import pytest
@@ -119,18 +120,24 @@ async def test_429_moves_traffic_and_the_account_comes_back(tmp_path: Path, upst
     assert gw.pool.counts()["cooling_down"] == 0
 
 
-async def test_upstream_errors_fail_over_without_disabling_by_default(
-    tmp_path: Path, upstream: Upstream, start_gateway,
-) -> None:
-    gw = await start_gateway(make_settings(tmp_path, upstream, admin={"error_ban_threshold": 2},
+async def one_of_two_failing(tmp_path: Path, upstream: Upstream, start_gateway, requests: int, **admin: object) -> Any:
+    """Two round-robin accounts, the first answering HTTP 500 to image jobs, and ``requests`` images made (each one
+    succeeds by failover, on the other account); returns the failing account's pool record."""
+    gw = await start_gateway(make_settings(tmp_path, upstream, admin={"error_ban_threshold": 2, **admin},
                                            call_logic={"call_mode": "round_robin"}))
     bad, good = await add_accounts(gw, upstream, 2)
     upstream.emulator.faults.add(FaultRule(kind="status", status=500, account=bad, operation="batchGenerateImages"))
-    for _ in range(6):
+    for _ in range(requests):
         assert (await generate(gw)).startswith("![")
-    record = next(r for r in gw.pool.records() if r.email == bad)
+    assert generations_by_account(upstream) == {good: requests}
+    return next(r for r in gw.pool.records() if r.email == bad)
+
+
+async def test_upstream_errors_fail_over_without_disabling_by_default(
+    tmp_path: Path, upstream: Upstream, start_gateway,
+) -> None:
+    record = await one_of_two_failing(tmp_path, upstream, start_gateway, 6)
     assert record.enabled and record.consecutive_errors == 0 and record.last_error
-    assert generations_by_account(upstream) == {good: 6}
 
 
 async def test_a_solver_without_a_token_lets_the_same_account_try_again(
@@ -148,17 +155,8 @@ async def test_a_solver_without_a_token_lets_the_same_account_try_again(
 
 
 async def test_error_threshold_disables_an_account(tmp_path: Path, upstream: Upstream, start_gateway) -> None:
-    gw = await start_gateway(make_settings(tmp_path, upstream,
-                                           admin={"error_ban_threshold": 2, "ban_on_upstream_errors": True},
-                                           call_logic={"call_mode": "round_robin"}))
-    bad, good = await add_accounts(gw, upstream, 2)
-    upstream.emulator.faults.add(FaultRule(kind="status", status=500, account=bad, operation="batchGenerateImages"))
-    for _ in range(4):
-        assert (await generate(gw)).startswith("![")
-    record = next(r for r in gw.pool.records() if r.email == bad)
-    assert not record.enabled and record.ban_reason == "2 consecutive errors"
-    assert "HTTP" in (record.last_error or "") or "INTERNAL" in (record.last_error or "") or record.last_error
-    assert generations_by_account(upstream) == {good: 4}
+    record = await one_of_two_failing(tmp_path, upstream, start_gateway, 4, ban_on_upstream_errors=True)
+    assert not record.enabled and record.ban_reason == "2 consecutive errors" and record.last_error
 
 
 async def test_failover_gives_success_without_duplicate_generation(tmp_path: Path, upstream: Upstream, start_gateway) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures for the VideoFX plugin tests: a fast Flow emulator on loopback and gateways wired to it.
+"""Fixtures for the VideoFX provider tests: gateways wired to the Flow emulator (``upstream``, from ../conftest.py).
 
 Everything runs on free loopback ports and is stopped by pytest-aiohttp at the
 end of the test. Settings come from ``flow2api.testing.make_settings``
@@ -14,23 +14,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from videofx_helpers import API_KEY, Gateway, Upstream, flow_sections
+from videofx_helpers import API_KEY, VIDEOFX_FACTORIES, Gateway, Upstream, flow_sections
 
 from flow2api.app import create_app
 from flow2api.discovery import build_providers
 from flow2api.testing import make_settings
-from flow2api_videofx import VideoFXImageProvider, VideoFXVideoProvider
-from flow2api_videofx.emulator import EmulatorSettings, FlowEmulator
-
-FACTORIES = {"videofx-image": VideoFXImageProvider, "videofx-video": VideoFXVideoProvider}
-
-
-@pytest.fixture
-async def upstream(aiohttp_server: Callable) -> Upstream:
-    """A fresh emulator: AT lifetime 1 day, solver ready at once, videos finish on the 2nd poll."""
-    emulator = FlowEmulator(EmulatorSettings(at_lifetime_s=86400, captcha_polls_to_ready=0, video_polls_to_finish=2))
-    server = await aiohttp_server(emulator.app())
-    return Upstream(emulator, server)
 
 
 @pytest.fixture
@@ -44,7 +32,7 @@ def start_gateway(aiohttp_server: Callable, tmp_path: Path, upstream: Upstream) 
                     **core: dict[str, Any]) -> Gateway:
         sections = flow_sections(upstream, flow=flow, captcha=captcha)
         settings = make_settings(tmp_path, **sections, **core)
-        app = create_app(settings, providers=build_providers(settings, FACTORIES))
+        app = create_app(settings, providers=build_providers(settings, VIDEOFX_FACTORIES))
         server = await aiohttp_server(app)
         return Gateway(app, server, upstream)
 

@@ -1,4 +1,5 @@
-"""The shipped ``models.yaml`` against the spec's data file (``../shared/spec/flow-models.yaml``, spec §4.3–4.4).
+"""The shipped ``models.yaml`` (VideoFX routes) against the spec's data file (``../shared/spec/flow-models.yaml``,
+spec §4.3–4.4).
 
 Every ``active_at_head`` id is a model with the spec's upstream params, and
 every ``resolver_alias_at_head`` id resolves as the spec's §4.4 table says.
@@ -12,14 +13,13 @@ from typing import Any
 
 import pytest
 import yaml
+from videofx_gateway import REPO, VIDEOFX_FACTORIES
 
 from flow2api.catalog import Catalog, ResolveHints, load_catalog
 from flow2api.discovery import build_providers
 from flow2api.settings import Settings
-from tests.catalog.catalog_helpers import REPO, SPEC_DIR
-from tests.conftest import VIDEOFX_FACTORIES
 
-SPEC_FILE = SPEC_DIR / "flow-models.yaml"
+SPEC_FILE = REPO / ".." / "shared" / "spec" / "flow-models.yaml"
 RATIOS = {"landscape": "16:9", "portrait": "9:16", "square": "1:1", "four-three": "4:3", "three-four": "3:4"}
 SUB_KINDS = {
     "t2v": "t2v", "i2v (1 img first-frame | 2 imgs first+last)": "i2v", "i2v first-frame only": "i2v_first",

@@ -6,8 +6,7 @@ import re
 
 from openai import AsyncOpenAI
 
-from tests.admin.conftest import NEW_PASSWORD, AdminSite
-from tests.conftest import API_KEY
+from flow2api.testing import API_KEY, NEW_PASSWORD, AdminSite
 
 MODEL = "gemini-3.1-flash-image-landscape"
 
@@ -22,9 +21,7 @@ async def test_no_response_contains_a_secret(admin: AdminSite) -> None:
     await client.post(f"/admin/accounts/{bob_id}", {"proxy_url": "http://user:proxy-password-xyz@127.0.0.1:1", "remark": ""})
     _, text, _ = await client.post("/admin/keys", {"name": "k"})
     api_key = re.search(r'value="(sk-f2a-[^"]+)"', text).group(1)
-    await client.get("/admin/security")
-    _, text, _ = await client.post("/admin/security/tokens", {"name": "t"})
-    token = re.search(r'value="(f2a-admin-[^"]+)"', text).group(1)
+    token = await client.create_admin_token("t")
     sdk = AsyncOpenAI(base_url=f"{admin.url}/v1", api_key=api_key, max_retries=0, timeout=30)
     await sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "a quiet harbour"}])
 
