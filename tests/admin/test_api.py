@@ -159,7 +159,7 @@ async def test_proxy_test_separates_proxy_and_target_failures(admin: AdminSite) 
 
 
 async def test_a_number_json_cannot_hold_is_a_400_not_a_500(admin: AdminSite) -> None:
-    token = await admin_token(admin)
+    token = await admin.client.create_admin_token()
     client = admin.new_client()
     raw = b'{"st": "x", "video_concurrency": ' + b"9" * 4301 + b"}"
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
