@@ -15,19 +15,15 @@ once while ``/health`` is polled: it must answer in < 100 ms throughout.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
-import os
-import signal
-import socket
-import sys
 import time
 from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 
-from videofx_gateway import REPO
+from flow2api.testing.processes import free_port, spawn_cli, stop, wait_ready, write_config
 
 pytestmark = pytest.mark.reliability
 
@@ -36,66 +32,29 @@ RUNS = 3
 HUGE_PROMPT = 1_000_000  # characters; the drill raises [generation] max_prompt_chars past it so the emulators draw it
 HEALTH_BUDGET = 0.1  # seconds
 
-CATALOG = """\
-version: 1
-models:
-- id: drill-videofx-image
-  kind: image
-  routes:
-  - provider: videofx-image
-    options: {image_model: NARWHAL, aspect_ratio: IMAGE_ASPECT_RATIO_LANDSCAPE}
-- id: drill-videofx-video
-  kind: video
-  routes:
-  - provider: videofx-video
-    options: {video_model_key: veo_3_1_t2v_fast, sub_kind: t2v, aspect_ratio: VIDEO_ASPECT_RATIO_LANDSCAPE,
-              tier_two_key: veo_3_1_t2v_fast_ultra, max_images: 0, duration_seconds: 8}
-- id: drill-flowweb-image
-  kind: image
-  routes:
-  - provider: flowweb-image
-    options: {image_model: NARWHAL, aspect_ratio: IMAGE_ASPECT_RATIO_LANDSCAPE}
-- id: drill-flowweb-video
-  kind: video
-  routes:
-  - provider: flowweb-video
-    options: {video_model_key: abra_t2v_8s, sub_kind: t2v, aspect_ratio: VIDEO_ASPECT_RATIO_LANDSCAPE,
-              duration_seconds: 8}
-"""
+VIDEO_OPTIONS = {  # the t2v route options of each family's drill video model (its own upstream model key)
+    "videofx": {"video_model_key": "veo_3_1_t2v_fast", "tier_two_key": "veo_3_1_t2v_fast_ultra", "max_images": 0},
+    "flowweb": {"video_model_key": "abra_t2v_8s"},
+}
+
+
+def catalog() -> str:
+    """``models.yaml`` with ``drill-<family>-image`` and ``drill-<family>-video``, each routed to one family only."""
+    models = []
+    for family, video in VIDEO_OPTIONS.items():
+        models.append({"id": f"drill-{family}-image", "kind": "image", "routes": [{
+            "provider": f"{family}-image",
+            "options": {"image_model": "NARWHAL", "aspect_ratio": "IMAGE_ASPECT_RATIO_LANDSCAPE"}}]})
+        models.append({"id": f"drill-{family}-video", "kind": "video", "routes": [{
+            "provider": f"{family}-video",
+            "options": {**video, "sub_kind": "t2v", "aspect_ratio": "VIDEO_ASPECT_RATIO_LANDSCAPE",
+                        "duration_seconds": 8}}]})
+    return yaml.safe_dump({"version": 1, "models": models}, sort_keys=False)
 
 
 def families() -> list[str]:
     """The families whose plugin is installed (the flowweb half needs that distribution)."""
     return ["videofx"] + (["flowweb"] if importlib.util.find_spec("flow2api_flowweb") else [])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def start(tmp_path: Path, port: int, log: Path) -> asyncio.subprocess.Process:
-    """``flow2api serve`` in demo mode (no account stored) on ``port``; output appended to ``log``."""
-    config = tmp_path / "flow2api.toml"
-    with open(log, "ab") as sink:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "flow2api", "serve", "--config", str(config), "--data-dir", str(tmp_path / "data"),
-            "--port", str(port), cwd=REPO, stdout=sink, stderr=sink,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "FLOW2API_GLOBAL__API_KEY": API_KEY},
-        )
-
-
-async def wait_ready(http: aiohttp.ClientSession, url: str, proc: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.returncode is None, f"the server exited with {proc.returncode}"
-        with contextlib.suppress(aiohttp.ClientError):
-            async with http.get(f"{url}/ready") as resp:
-                if resp.status == 200:
-                    return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the demo did not become ready")
 
 
 async def generate(http: aiohttp.ClientSession, url: str, model: str, prompt: str) -> tuple[int, str]:
@@ -149,12 +108,12 @@ async def huge_prompts_in_flight(http: aiohttp.ClientSession, url: str) -> list[
 
 
 async def test_the_demo_serves_both_families_across_three_restarts(tmp_path: Path) -> None:
-    (tmp_path / "models.yaml").write_text(CATALOG, encoding="utf-8")
-    (tmp_path / "flow2api.toml").write_text(
-        f'[catalog]\npath = "{tmp_path / "models.yaml"}"\nwatch = false\n[flow]\npoll_interval = 0.2\n'
-        f'[generation]\nmax_prompt_chars = {2 * HUGE_PROMPT}\n',
-        encoding="utf-8",
-    )
+    (tmp_path / "models.yaml").write_text(catalog(), encoding="utf-8")
+    config = write_config(tmp_path / "flow2api.toml", {
+        "catalog": {"path": str(tmp_path / "models.yaml"), "watch": False},
+        "flow": {"poll_interval": 0.2},
+        "generation": {"max_prompt_chars": 2 * HUGE_PROMPT},
+    })
     log = tmp_path / "server.log"
     failures: list[str] = []
     latencies: list[float] = []
@@ -162,9 +121,11 @@ async def test_the_demo_serves_both_families_across_three_restarts(tmp_path: Pat
         for run in range(RUNS):
             port = free_port()
             url = f"http://127.0.0.1:{port}"
-            proc = await start(tmp_path, port, log)
+            # demo mode: no account is stored in the data dir
+            proc = await spawn_cli("serve", "--config", str(config), "--data-dir", str(tmp_path / "data"),
+                                   "--port", str(port), log=log, env={"FLOW2API_GLOBAL__API_KEY": API_KEY})
             try:
-                await wait_ready(http, url, proc)
+                await wait_ready(url, proc)
                 for family in families():
                     for kind in ("image", "video"):
                         status, content = await generate(http, url, f"drill-{family}-{kind}", f"run {run} {kind}")
@@ -177,14 +138,7 @@ async def test_the_demo_serves_both_families_across_three_restarts(tmp_path: Pat
                 if run == 1:
                     latencies = await huge_prompts_in_flight(http, url)
             finally:
-                if proc.returncode is None:
-                    proc.send_signal(signal.SIGTERM)
-                try:
-                    code = await asyncio.wait_for(proc.wait(), 20)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
-                    code = "SIGKILL after 20 s"
+                code = await stop(proc)  # SIGTERM, SIGKILL (code -9) after 20 s
             if code != 0:
                 failures.append(f"run {run}: the server exited with {code} after SIGTERM")
     assert not failures, "\n".join(failures) + "\n" + log.read_text(errors="replace")[-3000:]
