@@ -35,6 +35,7 @@ from flow2api.jobs.engine import ENGINE
 from flow2api.jobs.runner import VIDEO_JOBS, VideoJobRunner
 from flow2api.limits import RATE_LIMITER, InProcessRateLimiter
 from flow2api.media import MEDIA, VIDEO_INPUTS, InputStore, MediaCache
+from flow2api.media.files import private_dir
 from flow2api.metrics import METRICS, Metrics, setup_metrics
 from flow2api.pipeline import API_MIDDLEWARES, ROOT_MIDDLEWARES
 from flow2api.pipeline.context import stamp_request_id
@@ -70,7 +71,7 @@ def create_app(
     """
     if providers is None:
         providers = build_providers(settings, installed_factories())
-    data_dir = settings.storage.data_dir
+    data_dir = private_dir(settings.storage.data_dir)  # 0700: it holds the database, keys and results
     secret = settings.storage.secret_key.get_secret_value() if settings.storage.secret_key else None
     box = SecretBox(load_or_create_key(data_dir, secret))
     http = HttpSessions()

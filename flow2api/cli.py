@@ -145,7 +145,8 @@ def _parser() -> argparse.ArgumentParser:
     add = accounts.add_parser("add", help="add (or update) an account by its credential")
     common(add)
     add.add_argument("--family", default="videofx", help="account family (default videofx)")
-    add.add_argument("--st", help="labs.google session token (__Secure-next-auth.session-token)")
+    add.add_argument("--st", help="labs.google session token; '-' reads it from stdin (keeps it out of ps and history)")
+    add.add_argument("--st-file", metavar="PATH", help="read the session token from a file (first line)")
     add.add_argument("--cookies", metavar="FILE",
                      help="flowweb family: cookies.txt (Netscape) or JSON cookie export of a flow.google.com tab")
     add.add_argument("--email", help="flowweb family: the account's e-mail, when the Flow page does not name it")
@@ -232,8 +233,14 @@ def _accounts_add(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
             return 2
         if args.email:
             credentials["email"] = args.email
-    elif args.st:
-        credentials = {"st": args.st}
+    elif args.st or args.st_file:
+        try:
+            raw = sys.stdin.readline() if args.st == "-" else (
+                Path(args.st_file).read_text(encoding="utf-8") if args.st_file else args.st)
+        except OSError as exc:
+            sys.stderr.write(f"error: cannot read {args.st_file}: {exc.strerror}\n")
+            return 2
+        credentials = {"st": raw.strip()}
     else:
         out.write("flow2api accounts add: --st (videofx) or --cookies FILE (flowweb) is required\n")
         return 2

@@ -138,11 +138,19 @@ class RateLimitError(Flow2APIError):
 
 
 class NoAccountAvailableError(Flow2APIError):
-    """No pool account can serve the model right now (none enabled, none with the tier, all busy)."""
+    """No pool account can serve the model right now (none enabled, none with the tier, all busy).
+
+    ``retry_after``: seconds until the first cool-down of an account that could serve it ends, when that
+    is what stands in the way (rendered as ``Retry-After``); ``None`` when the pool cannot know.
+    """
 
     status = 503
     code = "no_account_available"
     retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.retry_after = retry_after
 
 
 class ProviderUnavailableError(Flow2APIError):

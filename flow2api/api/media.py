@@ -9,6 +9,7 @@ signed URLs, so ``<img src>`` and video players can load it directly. With
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from aiohttp import web
@@ -17,6 +18,9 @@ from flow2api.media import MEDIA
 from flow2api.settings import SETTINGS
 
 SMALL_FILE_BYTES = 256 * 1024
+# A suffix range of length 0 ("bytes=-0") selects no byte: unsatisfiable (RFC 9110 §14.1.2), but aiohttp's
+# Request.http_range reads it as "from byte 0" and FileResponse would answer 206 with the whole file.
+_EMPTY_SUFFIX = re.compile(r"^\s*bytes\s*=\s*-0+\s*$", re.IGNORECASE | re.ASCII)
 
 
 async def get_media(request: web.Request) -> web.StreamResponse:
@@ -25,7 +29,9 @@ async def get_media(request: web.Request) -> web.StreamResponse:
     ``FileResponse``, which honours ranges and uses ``sendfile``.
 
     404 when unknown, expired or evicted; 403 when signing is on and the
-    signature is missing, wrong or past its ``expires``.
+    signature is missing, wrong or past its ``expires``; 416 (``Content-Range: bytes */<size>``) for a range
+    no byte satisfies, ``bytes=-0`` included. ``Cache-Control: private``: a URL (signed or not) is one
+    caller's capability, so shared caches must not keep the file past the URL's life.
     """
     cache = request.config_dict[MEDIA]
     name = request.match_info["name"]
@@ -34,7 +40,7 @@ async def get_media(request: web.Request) -> web.StreamResponse:
     ):
         raise web.HTTPForbidden(text="media URL signature missing, invalid or expired")
     headers = {
-        "Content-Type": cache.mime_for(name), "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff",
+        "Content-Type": cache.mime_for(name), "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff",
     }
     recent = cache.recent_bytes(name)
     if recent is not None and request.method == "GET" and "Range" not in request.headers:
@@ -44,6 +50,10 @@ async def get_media(request: web.Request) -> web.StreamResponse:
     if path is None:
         raise web.HTTPNotFound(text="media not found or expired")
     size = cache.size_of(name)
+    if _EMPTY_SUFFIX.match(request.headers.get("Range", "")):
+        if size is None:
+            size = (await asyncio.to_thread(path.stat)).st_size
+        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
     if size is not None and size <= SMALL_FILE_BYTES and request.method == "GET" and "Range" not in request.headers:
         # FileResponse costs two executor round trips and sendfile set-up; for an image one threaded read is
         # cheaper: -15 % server CPU per generated image at 50 clients (docs/performance.md, hot path).

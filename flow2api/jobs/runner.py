@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import aclosing
 from typing import Any, Final
 
@@ -47,6 +48,7 @@ from flow2api.storage.tasks import FAILED, TASKS
 log = logging.getLogger(__name__)
 
 SURFACE = "videos"
+INTERRUPTED = "server_restarted: the server stopped while this request was running"
 
 
 class VideoJobRunner:
@@ -57,6 +59,7 @@ class VideoJobRunner:
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._running: set[str] = set()
         self._slots: asyncio.Semaphore | None = None
+        self._started = time.time()  # rows older than this process belong to a previous one
 
     def counts(self) -> dict[str, int]:
         """Jobs of this process: ``queued`` (waiting for a worker) and ``running``."""
@@ -67,7 +70,9 @@ class VideoJobRunner:
         return task_id in self._jobs
 
     async def start(self) -> int:
-        """Create the worker limit and take up every unfinished job; returns how many were taken up."""
+        """Close the rows of requests a previous process left unfinished (:meth:`fail_interrupted`), create the
+        worker limit and take up every unfinished job; returns how many were taken up."""
+        await self.fail_interrupted()
         self._slots = asyncio.Semaphore(self._app[SETTINGS].current.generation.video_workers)
         unfinished = await self._app[TASKS].unfinished(SURFACE)
         for record in unfinished:
@@ -75,6 +80,17 @@ class VideoJobRunner:
         if unfinished:
             log.info("video jobs: %d unfinished job(s) taken up again after start-up", len(unfinished))
         return len(unfinished)
+
+    async def fail_interrupted(self) -> int:
+        """Mark ``failed`` the chat, Gemini and Images API task rows a previous process left ``queued`` or
+        ``in_progress`` (killed mid-request); returns how many. Their client's connection died with that
+        process, so no one can finish them; Videos API rows are resumed instead. Rows created by this process
+        (after it started) are kept."""
+        closed = await self._app[TASKS].fail_interrupted(
+            keep_surface=SURFACE, before=self._started, error=INTERRUPTED)
+        if closed:
+            log.warning("%d task(s) interrupted by the previous shutdown marked failed", closed)
+        return closed
 
     def submit(self, task_id: str) -> None:
         """Run the job ``task_id`` in the background (idempotent while it is active)."""

@@ -42,7 +42,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from flow2api.errors import ProxyConnectError, UpstreamTimeoutError, UpstreamUnavailableError
 from flow2api.plugin import PROXY_ERRORS
-from flow2api.media.files import BatchedFileWriter, TokenSource, write_atomic
+from flow2api.media.files import BatchedFileWriter, TokenSource, open_private, private_dir, write_atomic
 from flow2api.media.signing import UrlSigner
 from flow2api.media.types import MIME_BY_EXTENSION, extension_for, sniff_mime
 
@@ -99,7 +99,7 @@ class MediaCache:
         self._recent: OrderedDict[str, tuple[bytes, float]] = OrderedDict()  # name → (bytes, stored at), oldest first
         self._recent_total = 0
         self.files = BatchedFileWriter(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         self._scan()
 
     @property
@@ -277,7 +277,7 @@ class MediaCache:
                                 continue
                             # Past the small limit: a video, streamed to disk from here on, never held whole.
                             tmp = self.directory / f".{secrets.token_hex(8)}.part"
-                            fh = open(tmp, "wb")  # noqa: SIM115 - closed below
+                            fh = open_private(tmp)
                             fh.writelines(buffered)
                             buffered = []
                         fh.write(chunk)

@@ -6,6 +6,8 @@
   this replaced an ``open()`` per image on the event loop, which took ~1 ms of
   its time with other threads holding the GIL (issue 8, docs/performance.md).
 * :class:`TokenSource` — unguessable file names without a system call each.
+* :func:`open_private` / :func:`private_dir` — files ``0600`` in directories ``0700`` whatever the umask:
+  results and inputs are the callers' (issue 18).
 """
 
 from __future__ import annotations
@@ -15,6 +17,22 @@ import base64
 import os
 import threading
 from pathlib import Path
+from typing import BinaryIO
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) if missing and make it ``0700``; returns ``path``. Blocking; ``OSError``."""
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    os.chmod(path, PRIVATE_DIR)  # mkdir's mode is masked by the umask, and an existing directory keeps its own
+    return path
+
+
+def open_private(path: Path) -> BinaryIO:
+    """``path`` opened for writing (created or truncated) with mode ``0600``, not the umask's ``0644``."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "wb")
 
 
 def write_atomic(directory: Path, name: str, data: bytes) -> None:
@@ -23,7 +41,8 @@ def write_atomic(directory: Path, name: str, data: bytes) -> None:
     Blocking; raises ``OSError``.
     """
     tmp = directory / f".{name}.part"
-    tmp.write_bytes(data)
+    with open_private(tmp) as fh:
+        fh.write(data)
     os.replace(tmp, directory / name)
 
 

@@ -13,6 +13,7 @@ import re
 import shutil
 from pathlib import Path
 
+from flow2api.media.files import open_private, private_dir
 from flow2api.media.types import extension_for, sniff_mime
 from flow2api.plugin import InputImage
 
@@ -34,12 +35,13 @@ class InputStore:
         """Write the images of ``task_id``; returns their file names (``0.png``, ``1.jpg`` …)."""
 
         def write() -> list[str]:
-            target = self._dir(task_id)
-            target.mkdir(parents=True, exist_ok=True)
+            private_dir(self.directory)
+            target = private_dir(self._dir(task_id))
             names = []
             for i, image in enumerate(images):
                 name = f"{i}{extension_for(image.mime_type)}"
-                (target / name).write_bytes(image.data)
+                with open_private(target / name) as fh:
+                    fh.write(image.data)
                 names.append(name)
             return names
 

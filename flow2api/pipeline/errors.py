@@ -22,8 +22,6 @@ from flow2api.errors import (
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
-    RateLimitError,
-    UpstreamRateLimitedError,
 )
 from flow2api.request_state import STATE
 
@@ -57,13 +55,13 @@ def gemini_error_body(exc: Flow2APIError) -> dict[str, Any]:
 def error_response(exc: Flow2APIError, surface: str) -> web.Response:
     """The HTTP response for ``exc`` on ``surface`` (``gemini`` or anything else = OpenAI shape).
 
-    Sets ``Retry-After`` (whole seconds) for rate-limit errors that carry one,
+    Sets ``Retry-After`` (whole seconds, at least 1) for every error that carries a ``retry_after``,
     and ``WWW-Authenticate`` for 401s.
     """
     body = gemini_error_body(exc) if surface == "gemini" else openai_error_body(exc)
     headers: dict[str, str] = {}
     retry_after = getattr(exc, "retry_after", None)
-    if isinstance(exc, (RateLimitError, UpstreamRateLimitedError)) and retry_after is not None:
+    if retry_after is not None:  # 429s, and 503s whose end is known (a cool-down, an overload)
         headers["Retry-After"] = str(max(1, round(retry_after)))
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = "Bearer"

@@ -33,6 +33,22 @@ def has_slot(record: AccountRecord, candidate: Candidate, kind: Kind) -> bool:
     return limit < 0 or candidate.in_flight < limit
 
 
+def next_cooldown_end(
+    pool: AccountPool, entry: CatalogEntry, providers: Mapping[str, Provider], exclude: frozenset[int], *, now: float,
+) -> float | None:
+    """Seconds from ``now`` until the first cool-down ends among the enabled accounts (minus ``exclude``) of a
+    family with a route for ``entry`` and its kind switched on; ``None`` when none is cooling down."""
+    families = {p.family.name for r in entry.routes if (p := providers.get(r.provider)) is not None}
+    kind = entry.kind
+    ends = [
+        record.cooldown_until for record in pool.records()
+        if record.id not in exclude and record.enabled and record.family in families
+        and (record.image_enabled if kind is Kind.IMAGE else record.video_enabled)
+        and record.cooldown_until and record.cooldown_until > now
+    ]
+    return min(ends) - now if ends else None
+
+
 def find_candidates(
     pool: AccountPool, entry: CatalogEntry, providers: Mapping[str, Provider], exclude: frozenset[int]
 ) -> tuple[list[Candidate], str]:

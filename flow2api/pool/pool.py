@@ -29,7 +29,7 @@ from flow2api.errors import (
 )
 from flow2api.logs import register_secrets
 from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Kind, Provider
-from flow2api.pool.candidates import find_candidates, has_slot
+from flow2api.pool.candidates import find_candidates, has_slot, next_cooldown_end
 from flow2api.pool.health import judge
 from flow2api.pool.leases import AccountHandle, Lease, SlotWaiters
 from flow2api.pool.strategies import STRATEGIES, StrategyState
@@ -223,7 +223,8 @@ class AccountPool:
                 candidates = [c for c in candidates if c.account_id == account_id]
                 why = why or f"account {account_id} cannot serve the model '{entry.id}' now"
             if not candidates:
-                raise NoAccountAvailableError(why)
+                wait = next_cooldown_end(self, entry, providers, frozenset(excluded), now=time.time())
+                raise NoAccountAvailableError(why, retry_after=wait)
             usable = frozenset(c.account_id for c in candidates)
             free = [c for c in candidates if has_slot(self._records[c.account_id], c, kind)]
             blocked = self._waiters.blocked(ticket, usable)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -235,8 +236,16 @@ class Database:
         return await self.run(lambda connection: connection.execute(sql, params).fetchone())
 
     async def open(self) -> None:
-        """Open the file (creating its directory), enable WAL (synchronous=NORMAL) and foreign keys, apply pending migrations."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Open the file (creating its directory), enable WAL (synchronous=NORMAL) and foreign keys, apply pending migrations.
+
+        The file, its WAL and shared-memory files are ``0600`` (they hold prompts and hashes); SQLite creates
+        ``-wal``/``-shm`` with the database file's mode, so creating that one ``0600`` first covers them.
+        """
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        for path in (self.path, self.path.with_name(f"{self.path.name}-wal"), self.path.with_name(f"{self.path.name}-shm")):
+            if path.exists():  # files of an older version were created 0644
+                os.chmod(path, 0o600)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow2api-db")
         loop = asyncio.get_running_loop()
         try:

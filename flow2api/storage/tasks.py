@@ -229,6 +229,20 @@ class TaskRepository:
             (FAILED, error, now, now, task_id, *UNFINISHED), idempotent=True,
         )
 
+    async def fail_interrupted(self, *, keep_surface: str, before: float, error: str) -> int:
+        """Mark ``failed`` with ``error`` every unfinished task created before Unix time ``before`` whose surface
+        is not ``keep_surface`` (the background runner's, which resumes its own); returns how many.
+
+        Such a row belonged to an HTTP request of a process that is gone (``kill -9``, a crash): nobody
+        will ever finish it. Raises ``sqlite3.Error``."""
+        now = time.time()
+        rows = await self._db.writes.write_one(
+            "UPDATE tasks SET status = ?, error = ?, completed_at = ?, updated_at = ?"
+            " WHERE status IN (?, ?) AND surface IS NOT ? AND created_at < ? RETURNING id",
+            (FAILED, error, now, now, *UNFINISHED, keep_surface, before),
+        )
+        return len(rows)
+
     async def get(self, task_id: str) -> TaskRecord | None:
         """The task, or ``None`` (deleted ones included)."""
         row = await self._db.fetch_one("SELECT * FROM tasks WHERE id = ?", (task_id,))

@@ -51,8 +51,10 @@ async def until(predicate: Callable[[], Awaitable[Any]], timeout: float, interva
 
 
 async def run_cli(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60, cwd: Path | None = None,
-                  clean: bool = False) -> tuple[int, str, str]:
+                  clean: bool = False, stdin: str | None = None) -> tuple[int, str, str]:
     """Run ``python -m flow2api *args`` in ``cwd`` (default: the source checkout): exit code, stdout, stderr.
+
+    ``stdin`` (text) is written to the command's standard input, which is otherwise empty.
 
     The environment is ours plus ``env``; ``clean`` first drops every ``FLOW2API_*`` variable (so only the
     files and arguments given count). Raises ``TimeoutError`` after ``timeout`` seconds.
@@ -60,7 +62,7 @@ async def run_cli(*args: str, env: Mapping[str, str] | None = None, timeout: flo
     base = {k: v for k, v in os.environ.items() if not (clean and k.startswith("FLOW2API_"))}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "flow2api", *args, cwd=cwd or REPO, env={**base, **(env or {})},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    out, err = await asyncio.wait_for(proc.communicate((stdin or "").encode()), timeout)
     return proc.returncode or 0, out.decode(), err.decode()

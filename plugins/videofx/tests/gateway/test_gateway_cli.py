@@ -127,3 +127,23 @@ async def test_account_management_commands(tmp_path: Path, upstream: Upstream) -
     assert code == 2 and "no account 2" in err
 
 
+
+
+async def test_accounts_add_reads_the_session_token_from_a_file_or_stdin(tmp_path: Path, upstream: Upstream) -> None:
+    """``--st-file PATH`` and ``--st -`` keep the ST out of argv (issue 18 item 16); a missing file is exit 2."""
+    config = str(config_for(tmp_path, upstream))
+    data = str(tmp_path / "data")
+    by_file = upstream.emulator.add_account("file@example.com")
+    by_stdin = upstream.emulator.add_account("stdin@example.com")
+    token = tmp_path / "st.txt"
+    token.write_text(f"{by_file.st}\n", encoding="utf-8")
+    code, out, err = await flow2api("accounts", "add", "--st-file", str(token), "--config", config, "--data-dir", data)
+    assert code == 0 and "file@example.com" in out, err
+    code, out, err = await flow2api("accounts", "add", "--st", "-", "--config", config, "--data-dir", data,
+                                    stdin=f"{by_stdin.st}\n")
+    assert code == 0 and "stdin@example.com" in out, err
+    code, out, err = await flow2api("accounts", "add", "--st-file", str(tmp_path / "missing"), "--config", config,
+                                    "--data-dir", data)
+    assert code == 2 and "cannot read" in err
+    for text in (out, err):
+        assert by_file.st not in text and by_stdin.st not in text
