@@ -15,7 +15,7 @@ another tier than the 1K one). Hints are read from the body the stage parsed:
   ``quality``, ``aspect_ratio`` (or ``aspectRatio``), ``image_size`` (or
   ``imageSize``); ``generationConfig.imageConfig.{aspectRatio,imageSize}``
   (also under ``extra_body``, and snake_case spellings), which win over the
-  top-level ones; the first input image — the first ``image_url`` data URI of
+  top-level ones; ``seconds`` (or ``durationSeconds``) for aliases with durations; the first input image — the first ``image_url`` data URI of
   the last message, the deprecated top-level ``image`` data URI, or the first
   ``inlineData`` of the last Gemini ``contents`` item — for its pixel size.
 * Images edits and Videos (multipart or JSON, read by their handlers): the same
@@ -129,7 +129,18 @@ def hints_from_body(body: Mapping[str, Any]) -> ResolveHints:
                          body.get("image_size"), body.get("imageSize")),
         size=_text(body.get("size")),
         quality=_text(body.get("quality")),
+        seconds=_seconds(body.get("seconds"), body.get("durationSeconds"), config.get("durationSeconds")),
     )
+
+
+def _seconds(*values: Any) -> str | None:
+    """The first whole-number clip length among ``values`` (JSON number or text), as text."""
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
 
 
 def _data_uri_header(uri: str) -> bytes | None:
