@@ -52,6 +52,7 @@ class Record:
     video_url: str | None
     size: int | None
     model_key: str | None
+    reasons: tuple[str, ...] = ()
 
 
 def _is_record(value: Any) -> bool:
@@ -64,6 +65,19 @@ def _failure_message(status_slot: Any) -> str | None:
         if isinstance(text, str) and text:
             return text
     return None
+
+
+def _reasons(status_slot: Any) -> tuple[str, ...]:
+    """Every ``PUBLIC_ERROR_*`` string in a failed status slot (content-filter refusals, spec §6.2, §14.1)."""
+    found: list[str] = []
+    stack = [status_slot]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(reversed(value))
+        elif isinstance(value, str):
+            found += [word.strip(".,;:()") for word in value.split() if word.startswith("PUBLIC_ERROR_")]
+    return tuple(dict.fromkeys(found))
 
 
 def to_record(value: list[Any]) -> Record:
@@ -83,6 +97,7 @@ def to_record(value: list[Any]) -> Record:
         video_url=video_url if isinstance(video_url, str) else None,
         size=size if isinstance(size, int) else None,
         model_key=_get(value, 7, 0, 12) if isinstance(_get(value, 7, 0, 12), str) else None,
+        reasons=_reasons(status_slot) if status not in (SUBMITTED, RUNNING, DONE) else (),
     )
 
 

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from flow2api.errors import (
+    ContentPolicyError,
     Flow2APIError,
     GenerationFailedError,
     InvalidRequestError,
@@ -29,6 +30,7 @@ from flow2api.plugin import (
     AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, ProviderBase, Submitted, Submitting, Usage,
 )
 from flow2api_flowweb.client import FlowWebClient
+from flow2api_flowweb.envelope import safety_reasons
 from flow2api_flowweb.family import FlowWebFamily
 from flow2api_flowweb.layouts import Seeds, new_uuid, upscaled_id
 from flow2api_flowweb.options import VideoOptions, check_image_count, tier_allows
@@ -207,6 +209,9 @@ class FlowWebVideoProvider(ProviderBase):
                     return
                 if status in FAILED_STATUSES or (status == COMPLAINT and config.status_4 == "failure"):
                     detail = record.message if record is not None and record.message else f"status {status}"
+                    policy = safety_reasons(list(record.reasons)) if record is not None else []
+                    if policy:  # a content filter, not a fault (the original answered 500 here, its #167)
+                        raise ContentPolicyError(f"Flow refused the {label} ({', '.join(policy)}): {detail}")
                     raise GenerationFailedError(f"Flow {label} generation failed: {detail}")
                 if status in _STATUS_TEXT and status != last:
                     text, percent = _STATUS_TEXT[status]
