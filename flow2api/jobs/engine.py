@@ -34,7 +34,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import aiohttp
@@ -169,8 +169,12 @@ class JobEngine:
         """
         state = _Run(row=spec.new_row is None, retries=selection.max_retries)
         parts = self.parts
+        operation = spec.operation_name
+        if operation == "extend" and "extend" not in selection.entry.operations and "edit" in selection.entry.operations:
+            operation = "edit"  # a source video (chat's extend://<id>) sent to an edit model asks for an edit
+            spec = replace(spec, operation=operation)
         try:
-            entry = selection.entry.for_operation(spec.operation_name)  # 400 before anything when no route can
+            entry = selection.entry.for_operation(operation)  # 400 before anything when no route can
         except Flow2APIError as exc:
             if state.row:  # a queued row (Videos API) ends failed rather than waiting forever
                 await self._close_failed(spec.task_id, exc)
