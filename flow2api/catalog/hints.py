@@ -11,7 +11,8 @@ Aspect words and their ratios::
     landscape 16:9 · portrait 9:16 · square 1:1 · four-three 4:3 · three-four 3:4
 
 Size keys: ``none`` (no upsampling, also for ``1k``/``720p``), ``2k``, ``4k``
-(images), ``4k``, ``1080p`` (videos).
+(images), ``4k``, ``1080p``, ``360p`` (videos; ``360p`` is also chosen by a
+``size`` whose shorter side is at most 480 px, e.g. ``640x360``).
 
 Surfaces build a :class:`ResolveHints` from their request (the route stage
 does it for the JSON, Gemini and form bodies it parses; see
@@ -33,10 +34,10 @@ ASPECT_RATIOS: dict[str, tuple[int, int]] = {
 }
 """Aspect word → ``(width, height)`` ratio; the keys are the aspect keys of an alias's ``targets`` table."""
 
-SIZE_KEYS = ("none", "2k", "4k", "1080p")
+SIZE_KEYS = ("none", "2k", "4k", "1080p", "360p")
 """Size keys of an alias's ``targets`` table; ``none`` is the variant without upsampling."""
 
-HINT_NAMES = ("aspect_ratio", "size", "image_size", "quality", "image_dims")
+HINT_NAMES = ("aspect_ratio", "size", "image_size", "quality", "image_dims", "seconds")
 """The :class:`ResolveHints` fields an alias may listen to (its ``hints`` list in ``models.yaml``)."""
 
 _RATIO_WORDS = {f"{w}:{h}": word for word, (w, h) in ASPECT_RATIOS.items()}
@@ -49,7 +50,9 @@ _WORD_SPELLINGS = {
     "image_aspect_ratio_portrait_three_four": "three-four",
     "video_aspect_ratio_landscape": "landscape", "video_aspect_ratio_portrait": "portrait",
 }
-_SIZE_SPELLINGS = {"1k": "none", "720p": "none", "2k": "2k", "4k": "4k", "1080p": "1080p"}
+_SIZE_SPELLINGS = {"1k": "none", "720p": "none", "2k": "2k", "4k": "4k", "1080p": "1080p", "360p": "360p"}
+#: A ``size`` whose shorter side is at most this many pixels asks for the 360p variant (OpenAI-style "640x360").
+SMALL_SIDE_360P = 480
 # OpenAI Images API ``quality`` (spec §4.4): medium → 2K, the top grades → 4K, the rest → no upsampling.
 _QUALITY_SIZES = {"medium": "2k", "high": "4k", "hd": "4k", "ultra": "4k"}
 _WXH = re.compile(r"^\s*(\d{1,6})\s*[xX×*]\s*(\d{1,6})\s*$")
@@ -77,11 +80,15 @@ class ResolveHints:
         The first input image's ``(width, height)`` in pixels (see
         :func:`hints_from_image`); its nearest aspect is used when neither
         ``aspect_ratio`` nor ``size`` decided one.
+    ``seconds``
+        The clip length the request asks for (OpenAI Videos ``seconds``,
+        ``durationSeconds``), a whole number as text; picks a table of an
+        alias with ``durations``.
 
     Order (spec §4.4): aspect from ``aspect_ratio``, else ``size``, else
     ``image_dims``, else the alias's ``default_aspect``; size from
-    ``image_size``, else ``quality``, else none. An alias listens only to the
-    hints named in its ``hints`` list.
+    ``image_size``, else ``quality``, else a small ``size`` (360p), else none.
+    An alias listens only to the hints named in its ``hints`` list.
     """
 
     aspect_ratio: str | None = None
@@ -89,6 +96,7 @@ class ResolveHints:
     size: str | None = None
     quality: str | None = None
     image_dims: tuple[int, int] | None = None
+    seconds: str | None = None
 
     def aspect_decided(self, listens: frozenset[str] = frozenset(HINT_NAMES)) -> bool:
         """Whether ``aspect_ratio`` or ``size`` already fix the aspect (so input image dims are not needed)."""
@@ -150,7 +158,17 @@ def choose_size(hints: ResolveHints | None, listens: frozenset[str]) -> str:
         return _SIZE_SPELLINGS.get(hints.image_size.strip().lower(), "none")
     if "quality" in listens and hints.quality:
         return _QUALITY_SIZES.get(hints.quality.strip().lower(), "none")
+    if "size" in listens and (dims := parse_wxh(hints.size)) is not None and min(dims) <= SMALL_SIDE_360P:
+        return "360p"
     return "none"
+
+
+def choose_seconds(hints: ResolveHints | None, listens: frozenset[str]) -> int | None:
+    """The clip length ``hints`` ask for, in whole seconds, or ``None`` (absent, not listened to, not a number)."""
+    if hints is None or "seconds" not in listens or hints.seconds is None:
+        return None
+    text = str(hints.seconds).strip()
+    return int(text) if text.isdigit() else None
 
 
 def image_dims(data: bytes) -> tuple[int, int] | None:

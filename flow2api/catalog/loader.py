@@ -33,7 +33,7 @@ import yaml
 from pydantic import ValidationError
 
 from flow2api.catalog.model import Alias, Catalog, CatalogEntry, CatalogError, Route
-from flow2api.catalog.schema import AliasFile, CatalogFile
+from flow2api.catalog.schema import DEFAULT_OPERATIONS, AliasFile, CatalogFile
 from flow2api.plugin import Provider
 
 # libyaml's parser is ~10x faster than the pure-Python one on the 2,700-line catalog (spec-sized reloads in ~0.1 s).
@@ -198,7 +198,7 @@ def _build_entries(
                     rloc + ("provider",),
                     f"provider '{route.provider}' is not installed; model '{model.id}' is unavailable through it",
                 ))
-                routes.append(Route(route.provider, None))
+                routes.append(Route(route.provider, None, frozenset(route.operations or DEFAULT_OPERATIONS)))
                 continue
             if model.kind not in provider.kinds:
                 problems.add(rloc + ("provider",), f"provider '{route.provider}' does not produce {model.kind.value}s")
@@ -208,7 +208,8 @@ def _build_entries(
             except ValidationError as exc:
                 problems.add_validation(rloc + ("options",), exc, "option")
                 continue
-            routes.append(Route(route.provider, options))
+            operations = frozenset(route.operations) if route.operations else DEFAULT_OPERATIONS
+            routes.append(Route(route.provider, options, operations))
         entries[model.id] = CatalogEntry(model.id, model.kind, model.description, model.enabled, tuple(routes))
         first_line[model.id] = problems.line(loc)
     return entries
@@ -234,22 +235,9 @@ def _build_aliases(files: list[AliasFile], entries: Mapping[str, CatalogEntry], 
         elif concrete is None and item.also_concrete:
             problems.add(loc + ("also_concrete",), f"also_concrete is true but there is no model '{item.id}'")
             ok = False
-        if item.default_aspect not in item.targets:
-            problems.add(loc + ("default_aspect",), f"default aspect '{item.default_aspect}' has no row in targets")
-            ok = False
-        for aspect, table in item.targets.items():
-            tloc = loc + ("targets", aspect)
-            if "none" not in table:
-                problems.add(tloc, "every aspect needs a 'none' (no upsampling) target")
-                ok = False
-            for size, target in table.items():
-                entry = entries.get(target)
-                if entry is None:
-                    problems.add(tloc + (size,), f"alias target '{target}' is not a model id")
-                    ok = False
-                elif entry.kind != item.kind:
-                    problems.add(tloc + (size,), f"alias target '{target}' is a {entry.kind.value} model, not {item.kind.value}")
-                    ok = False
+        ok = _check_targets(item, item.targets, loc + ("targets",), entries, problems) and ok
+        for seconds, table in item.durations.items():
+            ok = _check_targets(item, table, loc + ("durations", seconds), entries, problems) and ok
         if ok and item.also_concrete and item.targets[item.default_aspect]["none"] != item.id:
             # Spec §4.4: a request without hints must keep the concrete id's behaviour.
             problems.add(loc + ("targets", item.default_aspect, "none"),
@@ -260,9 +248,38 @@ def _build_aliases(files: list[AliasFile], entries: Mapping[str, CatalogEntry], 
             aliases[item.id] = Alias(
                 id=item.id, kind=item.kind, description=item.description, enabled=item.enabled,
                 also_concrete=item.also_concrete, default_aspect=item.default_aspect, hints=frozenset(item.hints),
-                targets=MappingProxyType({a: MappingProxyType(dict(t)) for a, t in item.targets.items()}),
+                targets=_frozen(item.targets),
+                durations=MappingProxyType({seconds: _frozen(t) for seconds, t in item.durations.items()}),
             )
     return aliases
+
+
+def _frozen(targets: Mapping[str, Mapping[str, str]]) -> Mapping[str, Mapping[str, str]]:
+    return MappingProxyType({a: MappingProxyType(dict(t)) for a, t in targets.items()})
+
+
+def _check_targets(item: AliasFile, targets: Mapping[str, Mapping[str, str]], loc: Loc,
+                   entries: Mapping[str, CatalogEntry], problems: _Problems) -> bool:
+    """Check one aspect → size → model table of ``item`` (``targets`` or a ``durations`` row); True when sound."""
+    ok = True
+    if item.default_aspect not in targets:
+        problems.add(loc[:2] + ("default_aspect",) if loc[-1] == "targets" else loc,
+                     f"default aspect '{item.default_aspect}' has no row in {_field_path(loc[2:])}")
+        ok = False
+    for aspect, table in targets.items():
+        tloc = loc + (aspect,)
+        if "none" not in table:
+            problems.add(tloc, "every aspect needs a 'none' (no upsampling) target")
+            ok = False
+        for size, target in table.items():
+            entry = entries.get(target)
+            if entry is None:
+                problems.add(tloc + (size,), f"alias target '{target}' is not a model id")
+                ok = False
+            elif entry.kind != item.kind:
+                problems.add(tloc + (size,), f"alias target '{target}' is a {entry.kind.value} model, not {item.kind.value}")
+                ok = False
+    return ok
 
 
 def load_catalog(path: Path, providers: Mapping[str, Provider]) -> Catalog:

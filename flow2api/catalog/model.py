@@ -12,8 +12,9 @@ from types import MappingProxyType
 
 from pydantic import BaseModel
 
-from flow2api.catalog.hints import ResolveHints, choose_aspect, choose_size
-from flow2api.errors import ModelNotFoundError
+from flow2api.catalog.hints import ResolveHints, choose_aspect, choose_seconds, choose_size
+from flow2api.catalog.schema import DEFAULT_OPERATIONS
+from flow2api.errors import InvalidRequestError, ModelNotFoundError
 from flow2api.plugin import Kind
 
 
@@ -25,12 +26,19 @@ class CatalogError(Exception):
         self.problems = problems
 
 
+#: How a 400 names an operation no route of a model can do.
+OPERATION_TEXT = {"text": "generate from a prompt alone", "images": "generate from input images",
+                  "extend": "extend a video", "edit": "edit a video"}
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One way to serve a model: a provider id and its validated options (``None`` if the provider is missing)."""
+    """One way to serve a model: a provider id, its validated options (``None`` if the provider is missing) and
+    the operations it can do (``models.yaml`` ``operations``; see :data:`~flow2api.catalog.schema.Operation`)."""
 
     provider: str
     options: BaseModel | None
+    operations: frozenset[str] = DEFAULT_OPERATIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,26 @@ class CatalogEntry:
     def missing_providers(self) -> tuple[str, ...]:
         """Provider ids of routes whose plugin is not installed, in route order."""
         return tuple(r.provider for r in self.routes if r.options is None)
+
+    @property
+    def operations(self) -> frozenset[str]:
+        """Every operation some route of the entry can do."""
+        return frozenset().union(*(r.operations for r in self.routes))
+
+    def for_operation(self, operation: str) -> CatalogEntry:
+        """This entry with only the routes that can do ``operation`` (itself when all can).
+
+        Raises ``InvalidRequestError`` (400, ``param`` model) naming the operation when no route can,
+        so a job is never sent to a route that would ignore part of it.
+        """
+        routes = tuple(r for r in self.routes if operation in r.operations)
+        if len(routes) == len(self.routes):
+            return self
+        if not routes:
+            what = OPERATION_TEXT.get(operation, operation)
+            raise InvalidRequestError(f"The model '{self.id}' cannot {what} (operation '{operation}'); "
+                                      "pick a model that can.", param="model")
+        return CatalogEntry(self.id, self.kind, self.description, self.enabled, routes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +103,7 @@ class Alias:
     default_aspect: str
     hints: frozenset[str]
     targets: Mapping[str, Mapping[str, str]]
+    durations: Mapping[int, Mapping[str, Mapping[str, str]]] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def aspects(self) -> tuple[str, ...]:
@@ -94,9 +123,20 @@ class Alias:
         return "image_dims" in self.hints and len(self.targets) > 1 and not (hints and hints.aspect_decided(self.hints))
 
     def choose(self, hints: ResolveHints | None) -> str:
-        """The concrete model id for ``hints`` (``None`` = the default aspect without upsampling)."""
-        aspect = choose_aspect(hints, self.aspects, self.default_aspect, self.hints)
-        table = self.targets[aspect]
+        """The concrete model id for ``hints`` (``None`` = the default aspect without upsampling).
+
+        Raises ``InvalidRequestError`` (400, ``param`` seconds) for a ``seconds`` the alias has no table for.
+        """
+        targets = self.targets
+        seconds = choose_seconds(hints, self.hints) if self.durations else None
+        if seconds is not None:
+            if seconds not in self.durations:
+                offered = ", ".join(str(s) for s in sorted(self.durations))
+                raise InvalidRequestError(f"The model '{self.id}' makes {offered}-second videos, not {seconds}.",
+                                          param="seconds")
+            targets = self.durations[seconds]
+        aspect = choose_aspect(hints, tuple(targets), self.default_aspect, self.hints)
+        table = targets[aspect]
         size = choose_size(hints, self.hints)
         # A size the chosen aspect does not offer is ignored, like the original resolver did (spec §4.4).
         return table.get(size) or table["none"]

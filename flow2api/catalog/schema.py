@@ -16,16 +16,24 @@ from flow2api.plugin import Kind
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 
 Aspect = Literal["landscape", "portrait", "square", "four-three", "three-four"]
-SizeKey = Literal["none", "2k", "4k", "1080p"]
-HintName = Literal["aspect_ratio", "size", "image_size", "quality", "image_dims"]
+SizeKey = Literal["none", "2k", "4k", "1080p", "360p"]
+HintName = Literal["aspect_ratio", "size", "image_size", "quality", "image_dims", "seconds"]
+#: What a request asks of a route (see ``docs/catalog.md``): generate from the prompt alone, from input images
+#: (i2v, first+last, references, image edit), continue a source video, or edit a source video.
+Operation = Literal["text", "images", "extend", "edit"]
+#: The operations of a route that lists none: everything but ``edit`` (what every route did before the flag).
+DEFAULT_OPERATIONS: frozenset[str] = frozenset({"text", "images", "extend"})
 
 
 class RouteFile(BaseModel):
-    """``models[].routes[]``: a provider id (entry-point name) and that provider's ``options``."""
+    """``models[].routes[]``: a provider id (entry-point name), that provider's ``options`` and, optionally, the
+    ``operations`` the route can do (default :data:`DEFAULT_OPERATIONS`); a job is never sent to a route that
+    cannot do its operation."""
 
     model_config = ConfigDict(extra="forbid")
     provider: str = Field(min_length=1)
     options: dict[str, Any] = Field(default_factory=dict)
+    operations: list[Operation] | None = Field(None, min_length=1)
 
 
 class ModelFile(BaseModel):
@@ -44,6 +52,8 @@ class AliasFile(BaseModel):
 
     ``targets`` maps aspect word → size key → model id, e.g.
     ``{landscape: {none: m-landscape, 2k: m-landscape-2k}, portrait: {none: m-portrait}}``.
+    ``durations`` (videos) maps a clip length in seconds to such a table; a request's ``seconds`` picks it
+    (one the alias lacks is a 400), a request without ``seconds`` uses ``targets``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -53,8 +63,10 @@ class AliasFile(BaseModel):
     enabled: bool = True
     also_concrete: bool = False
     default_aspect: Aspect = "landscape"
-    hints: list[HintName] = Field(default_factory=lambda: ["aspect_ratio", "size", "image_size", "quality", "image_dims"])
+    hints: list[HintName] = Field(
+        default_factory=lambda: ["aspect_ratio", "size", "image_size", "quality", "image_dims", "seconds"])
     targets: dict[Aspect, dict[SizeKey, str]] = Field(min_length=1)
+    durations: dict[int, dict[Aspect, dict[SizeKey, str]]] = Field(default_factory=dict)
 
 
 class CatalogFile(BaseModel):

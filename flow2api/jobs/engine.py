@@ -34,7 +34,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import aiohttp
@@ -105,6 +105,8 @@ class JobSpec:
     continues an accepted job (``provider.resume``; pin the account in the
     selection). ``abandon_on_exit``: a consumer that stops early (client gone)
     fails the row with ``client_disconnected``; ``False`` leaves it to be resumed.
+    ``operation`` (``edit`` for a video edit) overrides the one read from the
+    inputs (:attr:`operation_name`).
     """
 
     task_id: str
@@ -118,11 +120,20 @@ class JobSpec:
     new_row: NewRow | None = None
     resume: Mapping[str, Any] | None = None
     abandon_on_exit: bool = True
+    operation: str | None = None
+
+    @property
+    def operation_name(self) -> str:
+        """What the job asks of a route: ``operation`` if set, else ``extend`` / ``images`` / ``text`` by its inputs."""
+        if self.operation:
+            return self.operation
+        return "extend" if self.extend_media_id else "images" if self.images else "text"
 
     def job(self, lease: Lease) -> Job:
         """The provider job for one attempt: the lease's route supplies the options."""
         return Job(model=self.model, kind=self.kind, prompt=self.prompt, options=lease.route.options,
-                   images=self.images, n=1, request_id=self.task_id, extend_media_id=self.extend_media_id)
+                   images=self.images, n=1, request_id=self.task_id, extend_media_id=self.extend_media_id,
+                   operation=self.operation_name)
 
 
 @dataclass(slots=True)
@@ -158,6 +169,16 @@ class JobEngine:
         """
         state = _Run(row=spec.new_row is None, retries=selection.max_retries)
         parts = self.parts
+        operation = spec.operation_name
+        if operation == "extend" and "extend" not in selection.entry.operations and "edit" in selection.entry.operations:
+            operation = "edit"  # a source video (chat's extend://<id>) sent to an edit model asks for an edit
+            spec = replace(spec, operation=operation)
+        try:
+            entry = selection.entry.for_operation(operation)  # 400 before anything when no route can
+        except Flow2APIError as exc:
+            if state.row:  # a queued row (Videos API) ends failed rather than waiting forever
+                await self._close_failed(spec.task_id, exc)
+            raise
 
         def attempt(lease: Lease, number: int) -> AsyncIterator[JobEvent]:
             state.committed = False
@@ -166,7 +187,7 @@ class JobEngine:
             return self._attempt(spec, state, lease, sessions(lease), number)
 
         events = failover_events(
-            parts.pool, selection.entry, parts.providers, attempt, max_retries=selection.max_retries,
+            parts.pool, entry, parts.providers, attempt, max_retries=selection.max_retries,
             wait=selection.wait, committed=lambda: state.committed, account_id=selection.account_id,
         )
         finished = False

@@ -38,7 +38,10 @@ class Job:
     ``images`` are input images in request order (first frame first);
     ``n`` is the number of outputs wanted (images; videos are always 1);
     ``extend_media_id`` names the upstream video an extend model continues (the chat surface's
-    ``extend://<media id>``, spec §4.2 rule 6, §5.2), ``None`` for every other job.
+    ``extend://<media id>``, spec §4.2 rule 6, §5.2) or an edit model changes, ``None`` for every other job.
+    ``operation`` is what the job asks of its route (``text``, ``images``, ``extend``, ``edit``; see
+    ``docs/catalog.md``); the engine only leases routes that can do it. For ``edit`` a video of the user's
+    own may come as the first of ``images`` (``mime_type`` ``video/*``) instead of ``extend_media_id``.
     """
 
     model: str
@@ -49,6 +52,7 @@ class Job:
     n: int = 1
     request_id: str = ""
     extend_media_id: str | None = None
+    operation: str = "text"
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,10 +131,11 @@ class ImageConfigHints(Loose):
 
 
 class GenerationConfigHints(Loose):
-    """``generationConfig`` as a hint: its ``imageConfig`` and a top-level ``aspectRatio``."""
+    """``generationConfig`` as a hint: its ``imageConfig``, a top-level ``aspectRatio`` and ``durationSeconds``."""
 
     image_config: ImageConfigHints | None = spelled("imageConfig", "image_config")
     aspect_ratio: str | None = spelled("aspectRatio", "aspect_ratio")
+    duration_seconds: int | str | None = spelled("durationSeconds", "duration_seconds")
 
 
 class ExtraBodyHints(Loose):
@@ -210,6 +211,8 @@ class HintFields(SurfaceModel):
             image_size=_text(image.image_size, self.image_size),
             size=_text(getattr(self, "size", None)),
             quality=_text(getattr(self, "quality", None)),
+            seconds=_text(*(str(v) for v in (getattr(self, "seconds", None),
+                                             config.duration_seconds if config else None) if v is not None)),
         )
 
 

@@ -52,7 +52,7 @@ IMAGE_ACTION = "IMAGE_GENERATION"
 VIDEO_ACTION = "VIDEO_GENERATION"
 #: Video submit RPC per generation mode (spec §4).
 VIDEO_RPCS = {"t2v": "YhhmEf", "i2v": "eb1hJf", "first_last": "nprQif", "r2v": "MZZa6b", "extend": "fZytfe",
-              "upscale": "p0UkFb"}
+              "upscale": "p0UkFb", "edit": "jIps6"}
 
 
 class FlowWebClient:
@@ -160,7 +160,7 @@ class FlowWebClient:
         builders = {
             "t2v": self.layout.text_to_video, "i2v": self.layout.start_image_to_video,
             "first_last": self.layout.first_last_to_video, "r2v": self.layout.references_to_video,
-            "extend": self.layout.extend_video, "upscale": self.layout.upscale_video,
+            "extend": self.layout.extend_video, "upscale": self.layout.upscale_video, "edit": self.layout.edit_video,
         }
         rpcid = VIDEO_RPCS[mode]
         payload = await self.call(rpcid, builders[mode](project, **kwargs), source_path=self._page(project),
@@ -173,9 +173,10 @@ class FlowWebClient:
                                   source_path=self._page(project) if project else None)
         return find_records(payload)
 
-    async def get_media(self, project: str, media_id: str) -> Record | None:
+    async def get_media(self, project: str | None, media_id: str) -> Record | None:
         """``as29s`` → the media record, or ``None`` while only the bare id comes back (spec §6.3)."""
-        payload = await self.call("as29s", self.layout.get_media(media_id), source_path=self._page(project))
+        payload = await self.call("as29s", self.layout.get_media(media_id),
+                                  source_path=self._page(project) if project else "/")
         records = [r for r in find_records(payload) if r.media_id == media_id] or find_records(payload)
         return records[0] if records else None
 

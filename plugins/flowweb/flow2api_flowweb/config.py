@@ -52,6 +52,12 @@ class FlowWebConfig(BaseModel):
     captcha_attempts: int = Field(2, ge=1, description="tries per account with a fresh reCAPTCHA token after unusual activity")
     executor_token: SecretStr = Field(SecretStr(""), description="shared secret the browser extension authenticates with")
     browser_timeout: float = Field(240, gt=0, description="seconds a browser may take to execute one request")
+    max_upload_video_bytes: int = Field(50 * 1024 * 1024, ge=1, description="largest video a user may upload to edit "
+                                        "(qzent's 50 MiB; Google's own limit is not documented, spec §14.2)")
+    max_edit_seconds: float = Field(10, gt=0, description="longest source a whole-clip edit takes (qzent's ranges stop "
+                                    "at 10 s, spec §14.1)")
+    upload_chunk_bytes: int = Field(8 * 1024 * 1024, ge=1, description="bytes per resumable-upload chunk, rounded "
+                                    "down to the server's granularity (GO caps at 8 MiB, spec §14.2)")
     # spec §13 conflicts: default = version A (preferred, [live]); the other value = version B
     image_aspect_layout: Literal["measured", "swapped"] = "measured"
     resolution_encoding: Literal["option", "int"] = "option"

@@ -11,9 +11,10 @@ Reply (spec §2.6–§2.7): ``)]}'``, a blank line, then (length line, JSON line
 lengths are not trusted. Entries: ``["wrb.fr", id, "<payload JSON>", null, null, <status|null>,
 "generic"]``, ``["er", …, <code at 5 or 6>]``, ``["xsrf", "<new at>"]``; anything else is ignored.
 
-Errors become :mod:`flow2api.errors` types here and nowhere else: unusual activity →
-``CaptchaError``; HTTP 401, ``er`` 401 and status 16 → ``CredentialRejectedError``; HTTP 429,
-status 8 and quota reasons → ``UpstreamRateLimitedError``; a missing entry or slot →
+Errors become :mod:`flow2api.errors` types here and nowhere else (table in :func:`classify_status`):
+unusual activity → ``CaptchaError``; HTTP 401, ``er`` 401/16 and status 16 → ``SessionExpiredError``
+(401); HTTP 429, status 8 and quota reasons → ``UpstreamRateLimitedError`` (429); status 3 → 400;
+status 7 → 403; a policy ``PUBLIC_ERROR_*`` → ``ContentPolicyError`` (400); a missing entry or slot →
 ``UpstreamProtocolError`` naming the RPC and slot. An XSRF challenge is :class:`XsrfChallenge`
 (not an error of the core: the client retries with the new token).
 """
@@ -34,6 +35,7 @@ from flow2api.errors import (
     CredentialRejectedError,
     Flow2APIError,
     GenerationFailedError,
+    InvalidRequestError,
     PermissionDeniedError,
     UpstreamError,
     UpstreamProtocolError,
@@ -57,6 +59,23 @@ AITK_ACCESS_DENIED = {11: "MODEL_ACCESS_DENIED"}
 GRPC_NAMES = {3: "INVALID_ARGUMENT", 5: "NOT_FOUND", 7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED",
               13: "INTERNAL", 14: "UNAVAILABLE", 16: "UNAUTHENTICATED"}
 _SAFETY_REASONS = ("PUBLIC_ERROR_UNSAFE_GENERATION", "PUBLIC_ERROR_PROMINENT_PEOPLE_FILTER_FAILED")
+#: ``PUBLIC_ERROR_*`` reasons that are not a verdict on the content.
+_NOT_POLICY = frozenset({UNUSUAL_ACTIVITY, "PUBLIC_ERROR_MODEL_ACCESS_DENIED", "PUBLIC_ERROR_USER_REQUESTS_THROTTLED",
+                         "PUBLIC_ERROR_UNUSUAL_ACTIVITY_TOO_MUCH_TRAFFIC", "PUBLIC_ERROR_SOMETHING_WENT_WRONG"})
+
+
+class SessionExpiredError(CredentialRejectedError):
+    """UNAUTHENTICATED (gRPC 16, HTTP 401, ``er`` 401): the cookies are dead. An account fault (refresh or
+    disable, then another account); the client sees **401** when none is left, as qzent maps it (spec §14.4)."""
+
+    status = 401
+    code = "upstream_session_expired"
+
+
+def safety_reasons(reasons: list[str]) -> list[str]:
+    """The content-policy refusals among ``PUBLIC_ERROR_*`` ``reasons``: every one but the traffic, quota and
+    access ones (spec §2.7, §14.4: "policy refusals → 400")."""
+    return [r for r in reasons if r.startswith("PUBLIC_ERROR_") and r not in _NOT_POLICY and "QUOTA" not in r]
 
 
 class RpcNotFoundError(GenerationFailedError):
@@ -273,12 +292,28 @@ def error_reasons(status: Any) -> tuple[list[str], list[int], str]:
 
 
 def classify_status(rpcid: str, status: Any) -> Flow2APIError:
-    """The typed error for a ``wrb.fr`` error status (spec §2.7), message naming the RPC, never a token."""
+    """The typed error for a ``wrb.fr`` error status (spec §2.7, §14.4), message naming the RPC and the
+    upstream code and reasons, never a token.
+
+    ==================================================  ==========================================
+    upstream status                                     error (HTTP the client sees)
+    ==================================================  ==========================================
+    ``PUBLIC_ERROR_UNUSUAL_ACTIVITY``                   ``CaptchaError`` (new token, failover; 502)
+    a policy ``PUBLIC_ERROR_*`` (unsafe, people …)      ``ContentPolicyError`` (400, reason named)
+    8 RESOURCE_EXHAUSTED, quota PublicAitkError         ``UpstreamRateLimitedError`` (429, cool down)
+    ``…MODEL_ACCESS_DENIED`` / PublicAitkError 11       ``PermissionDeniedError`` (403)
+    16 UNAUTHENTICATED                                  ``SessionExpiredError`` (refresh, failover; 401)
+    3 INVALID_ARGUMENT                                  ``InvalidRequestError`` (400)
+    7 PERMISSION_DENIED                                 ``PermissionDeniedError`` (403)
+    5 NOT_FOUND                                         ``GenerationFailedError`` (502)
+    13 INTERNAL, 14 UNAVAILABLE                         ``UpstreamUnavailableError`` (502, failover)
+    ==================================================  ==========================================
+    """
     code = status[0] if isinstance(status, list) and status and isinstance(status[0], int) else None
     reasons, aitk, message = error_reasons(status)
     name = GRPC_NAMES.get(code, f"code {code}")
     what = ", ".join(reasons + [AITK_QUOTA.get(a) or AITK_ACCESS_DENIED.get(a) or f"aitk {a}" for a in aitk]) or name
-    text = f"Flow {rpcid} failed: {what}" + (f" ({message})" if message else "")
+    text = f"Flow {rpcid} failed: {what} (upstream code {code})" + (f" ({message})" if message else "")
     if UNUSUAL_ACTIVITY in reasons:
         return CaptchaError(text)
     if any(r in _SAFETY_REASONS for r in reasons):
@@ -288,11 +323,12 @@ def classify_status(rpcid: str, status: Any) -> Flow2APIError:
     if "PUBLIC_ERROR_MODEL_ACCESS_DENIED" in reasons or any(a in AITK_ACCESS_DENIED for a in aitk):
         return PermissionDeniedError(f"This account may not use the model ({what}).")
     if code == 16:
-        return CredentialRejectedError(text)
-    if any(r.startswith("PUBLIC_ERROR_") for r in reasons):
-        return ContentPolicyError(f"Flow refused the request ({', '.join(reasons)})")
+        return SessionExpiredError(text)
+    if safety_reasons(reasons):
+        return ContentPolicyError(f"Flow refused the request ({', '.join(safety_reasons(reasons))})")
     if code == 3:
-        return UpstreamProtocolError(f"Flow {rpcid} rejected its arguments (INVALID_ARGUMENT): upstream changed?")
+        return InvalidRequestError(f"Flow {rpcid} rejected the request as INVALID_ARGUMENT (upstream code 3)"
+                                   + (f": {message}" if message else ""))
     if code == 7:
         return PermissionDeniedError(text)
     if code == 5:
@@ -316,8 +352,8 @@ def payload_of(reply: Reply, rpcid: str, *, retry_after: str | None = None) -> A
     """
     if reply.has_xsrf and rpcid not in reply.results:
         raise XsrfChallenge(reply.xsrf)
-    if reply.status == 401 or reply.er_code == 401:
-        raise CredentialRejectedError(f"Flow {rpcid}: the Google cookies are expired or not signed in (HTTP 401)")
+    if reply.status == 401 or reply.er_code in (401, 16):
+        raise SessionExpiredError(f"Flow {rpcid}: the Google cookies are expired or not signed in (HTTP 401)")
     if reply.status == 429:
         raise UpstreamRateLimitedError(f"Flow {rpcid}: rate limited (HTTP 429)", retry_after=_retry_after(retry_after))
     if reply.status == 403:

@@ -209,6 +209,17 @@ class Layout:
                 self.metadata(seeds)]
         return [[item], self.context(project_id), self.trailer_for("extend")]
 
+    def edit_video(self, project_id: str, *, model: str, aspect_ratio: str, prompt: str, source: str,
+                   start_frame: int, end_frame: int, references: list[str], resolution: Resolution,
+                   seeds: Seeds | None = None) -> list[Any]:
+        """``jIps6`` (spec §14.1, the captured layout): ITEM = [[null, source, start, end], P, key, aspect, M]
+        (+ ``[[null, ref]…]`` at 8, + OutputSpec ``[4]`` at 12 for 360p); trailer ``[uuid, 2]``."""
+        item: list[Any] = [[None, source, start_frame, end_frame], self.prompt(prompt), model,
+                           VIDEO_ASPECTS[aspect_ratio], self.metadata(seeds)]
+        if references:
+            item += [None, None, None, [[None, media_id] for media_id in references]]
+        return [[self.resolution_slot(item, 12, resolution)], self.context(project_id), self.trailer_for("edit")]
+
     def upscale_video(self, project_id: str, *, source: str, workflow_id: str, aspect_ratio: str, target: str,
                       upsampler_key: str, seed: str) -> list[Any]:
         """``p0UkFb`` (spec §5.8): a 32-slot row; args ``[[row], ctx, [uuid, 1]]``."""

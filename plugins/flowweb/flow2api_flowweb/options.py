@@ -24,7 +24,7 @@ ImageModelKey = Literal["GEM_PIX_2", "NARWHAL", "HARBOR_SEAL", "BELUGA"]
 VideoAspectRatio = Literal["VIDEO_ASPECT_RATIO_LANDSCAPE", "VIDEO_ASPECT_RATIO_PORTRAIT", "VIDEO_ASPECT_RATIO_SQUARE"]
 ImageUpscale = Literal["UPSAMPLE_IMAGE_RESOLUTION_2K", "UPSAMPLE_IMAGE_RESOLUTION_4K"]
 VideoUpscale = Literal["VIDEO_RESOLUTION_1080P", "VIDEO_RESOLUTION_4K"]
-VideoMode = Literal["t2v", "i2v", "i2v_first", "i2v_first_last", "r2v", "extend", "omni"]
+VideoMode = Literal["t2v", "i2v", "i2v_first", "i2v_first_last", "r2v", "extend", "omni", "edit"]
 
 __all__ = ["ImageOptions", "VideoOptions", "check_image_count", "tier_allows"]
 
@@ -66,8 +66,9 @@ class VideoOptions(BaseModel):
     nprQif with ``first_last_key`` when two are given; ``i2v_first`` → eb1hJf (exactly one);
     ``i2v_first_last`` → nprQif (exactly two); ``r2v`` → MZZa6b (1–3 references); ``extend`` →
     fZytfe (the source media id comes with the request); ``omni`` → YhhmEf without images, MZZa6b
-    with ``with_images_key`` when 1–3 are given. ``resolution`` 360p adds the ``[4]``
-    option (use a ``_360p`` key with it). ``upsample`` + ``upsampler_key`` promote the result
+    with ``with_images_key`` when 1–3 are given; ``edit`` → jIps6 on a source video (the job's
+    ``extend_media_id``, or a video of the user's uploaded first, spec §14.1–§14.2) with 0–1 reference
+    images. ``resolution`` 360p adds the ``[4]`` option / OutputSpec (use a ``_360p`` key with it). ``upsample`` + ``upsampler_key`` promote the result
     with p0UkFb. ``duration_seconds`` is the clip length the key implies.
     """
 

@@ -1,11 +1,13 @@
 """Reading flowweb RPC payloads: media records, generated images, uploads, credits (spec §5–§7).
 
 Records are located by shape rather than by a fixed nesting, because the sources disagree on
-the wrapping but agree on the record (spec §6.2): a list whose index 3 is ``"CAE"``::
+the wrapping but agree on the record (spec §6.2): a list whose index 3 is a step marker::
 
     [id0 (media id), projectId, id2 (workflow id), "CAE", null, DETAILS, null, MEDIA_INFO, …]
     DETAILS[8] = [status, …]   DETAILS[10] = poster URL   DETAILS[13] = mp4 size
-    MEDIA_INFO[0][8] = video URL   MEDIA_INFO[0][12] = model key
+    MEDIA_INFO[0][8] = video URL   MEDIA_INFO[0][12] = model key   MEDIA_INFO[1][2][0] = seconds (§14.1)
+
+Index 3 is ``"CAE"`` or a later workflow step such as ``"CAI"`` (an edit, spec §14.1).
 
 A slot that must be there and is not raises ``UpstreamProtocolError`` naming the RPC and slot.
 """
@@ -52,10 +54,24 @@ class Record:
     video_url: str | None
     size: int | None
     model_key: str | None
+    reasons: tuple[str, ...] = ()
+    duration: float | None = None
+
+
+def is_step_marker(value: Any) -> bool:
+    """RECORD[3]: ``"CAE"``, or a later workflow step ``"CAI"``, ``"CAM"`` … — base64url of protobuf ``08 <step>``
+    (spec §14.1: edits come back as the next step of a workflow)."""
+    if not isinstance(value, str) or len(value) != 3:
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(value + "=")
+    except (binascii.Error, ValueError):
+        return False
+    return len(raw) == 2 and raw[0] == 0x08 and raw[1] < 0x80
 
 
 def _is_record(value: Any) -> bool:
-    return isinstance(value, list) and len(value) >= 4 and value[3] == "CAE" and isinstance(value[0], str)
+    return isinstance(value, list) and len(value) >= 4 and is_step_marker(value[3]) and isinstance(value[0], str)
 
 
 def _failure_message(status_slot: Any) -> str | None:
@@ -64,6 +80,19 @@ def _failure_message(status_slot: Any) -> str | None:
         if isinstance(text, str) and text:
             return text
     return None
+
+
+def _reasons(status_slot: Any) -> tuple[str, ...]:
+    """Every ``PUBLIC_ERROR_*`` string in a failed status slot (content-filter refusals, spec §6.2, §14.1)."""
+    found: list[str] = []
+    stack = [status_slot]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(reversed(value))
+        elif isinstance(value, str):
+            found += [word.strip(".,;:()") for word in value.split() if word.startswith("PUBLIC_ERROR_")]
+    return tuple(dict.fromkeys(found))
 
 
 def to_record(value: list[Any]) -> Record:
@@ -83,7 +112,14 @@ def to_record(value: list[Any]) -> Record:
         video_url=video_url if isinstance(video_url, str) else None,
         size=size if isinstance(size, int) else None,
         model_key=_get(value, 7, 0, 12) if isinstance(_get(value, 7, 0, 12), str) else None,
+        reasons=_reasons(status_slot) if status not in (SUBMITTED, RUNNING, DONE) else (),
+        duration=_seconds(_get(value, 7, 1, 2, 0)),
     )
+
+
+def _seconds(value: Any) -> float | None:
+    """MEDIA_INFO[1][2][0], the clip's length in seconds (spec §14.1: ``[width, height, [seconds]]``)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
 
 def find_records(payload: Any) -> list[Record]:

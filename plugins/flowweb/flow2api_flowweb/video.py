@@ -1,8 +1,9 @@
 """The ``flowweb-video`` provider: Veo / Omni videos on flow.google.com (spec §5.3–§5.8, §6).
 
-One job: upload frames or references (maseQ) → :class:`~flow2api.plugin.Submitting` (the media id
+One job: upload frames or references (maseQ; for an edit, the user's video first and the source's
+project, :mod:`~flow2api_flowweb.edit`) → :class:`~flow2api.plugin.Submitting` (the media id
 Flow will derive from the item's seed, stored before the submit) → submit (YhhmEf / eb1hJf / nprQif /
-MZZa6b / fZytfe) → :class:`~flow2api.plugin.Submitted` (the commit point; ``resume`` is a
+MZZa6b / fZytfe / jIps6) → :class:`~flow2api.plugin.Submitted` (the commit point; ``resume`` is a
 :class:`~flow2api_flowweb.video_state.VideoState`: project and
 media ids) → batched ``jwpduf`` polls until status 3 → optional promotion (p0UkFb, polled the
 same way) → ``as29s`` until the signed MP4 URL exists (it follows status 3 by 2–8 s, spec §6.1)
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from flow2api.errors import (
+    ContentPolicyError,
     Flow2APIError,
     GenerationFailedError,
     InvalidRequestError,
@@ -30,6 +32,8 @@ from flow2api.plugin import (
 )
 from flow2api_flowkit.projects import ProjectGoneError
 from flow2api_flowweb.client import FlowWebClient
+from flow2api_flowweb.edit import prepare_edit
+from flow2api_flowweb.envelope import safety_reasons
 from flow2api_flowweb.family import FlowWebFamily
 from flow2api_flowweb.layouts import Seeds, new_uuid, upscaled_id
 from flow2api_flowweb.options import VideoOptions, check_image_count, tier_allows
@@ -44,6 +48,8 @@ _STATUS_TEXT = {SUBMITTED: ("queued", 10.0), RUNNING: ("generating", 40.0), COMP
 def plan(options: VideoOptions, images: int, extend_media_id: str | None) -> tuple[str, str]:
     """(submit mode, model key) for a route and the number of input images; 400 when they do not fit."""
     sub = options.sub_kind
+    if sub == "edit":
+        return "edit", options.video_model_key  # the source and references are checked by prepare_edit
     if sub == "t2v":
         return "t2v", options.video_model_key  # text-to-video models ignore images (as on labs)
     if sub == "extend":
@@ -115,25 +121,32 @@ class FlowWebVideoProvider(ProviderBase):
             raise PermissionDeniedError(f"This model needs an account of tier {options.required_tier}.")
         client = self.family.client(call.account, call.http)
         images = [] if mode in ("t2v", "extend") else call.job.images
-        project = await self.family.project_for(call.account, client)
+        if mode == "edit":  # the source video's own project, so a lost project is not replaced for an edit
+            project, kwargs = await prepare_edit(self.family, call, client, options)
+        else:
+            project, kwargs = await self.family.project_for(call.account, client), {}
         for retried in (False, True):
             try:
-                media = [await client.upload_image(project, image) for image in images]
+                if mode != "edit":
+                    media = [await client.upload_image(project, image) for image in images]
+                    kwargs = submit_args(mode, key, options, media, call.job.prompt, call.job.extend_media_id)
                 seeds = Seeds.new()
                 # Flow derives the new media id from the media seed (spec §3.3): stored before the submit, it lets a
                 # restart ask upstream whether this submit arrived instead of paying for the video a second time.
                 submitting = VideoState(project=project, media_id=seeds.media_id, workflow_id=seeds.workflow_id,
                                         stage="submitting")
                 yield Submitting(resume=submitting.to_json())
-                records = await client.submit_video(mode, project, seeds=seeds,
-                                                    **submit_args(mode, key, options, media, call.job.prompt,
-                                                                  call.job.extend_media_id))
+                records = await client.submit_video(mode, project, seeds=seeds, **kwargs)
                 break
             except ProjectGoneError as exc:  # upstream lost the project: replace it and run once more (flowkit)
-                if retried or exc.project_id != project:
+                if retried or mode == "edit" or exc.project_id != project:
                     raise
                 project = await self.family.projects.replace(call.account, project, client.create_project)
         first = records[0]
+        if mode == "edit" and (len(records) != 1 or first.project_id != project):
+            # qzent's check (spec §14.1): credits may be spent, so this is not retried
+            raise GenerationFailedError(f"Flow did not confirm the edit in project {project}; check the project "
+                                        "in the web UI before resubmitting.")
         state = VideoState(project=project, media_id=first.media_id, workflow_id=first.workflow_id, stage="generate")
         yield Submitted(resume=state.to_json())
         yield Progress(f"Flow accepted the video job ({key}).", percent=5)
@@ -221,6 +234,9 @@ class FlowWebVideoProvider(ProviderBase):
                     return
                 if status in FAILED_STATUSES or (status == COMPLAINT and config.status_4 == "failure"):
                     detail = record.message if record is not None and record.message else f"status {status}"
+                    policy = safety_reasons(list(record.reasons)) if record is not None else []
+                    if policy:  # a content filter, not a fault (the original answered 500 here, its #167)
+                        raise ContentPolicyError(f"Flow refused the {label} ({', '.join(policy)}): {detail}")
                     raise GenerationFailedError(f"Flow {label} generation failed: {detail}")
                 if status in _STATUS_TEXT and status != last:
                     text, percent = _STATUS_TEXT[status]

@@ -84,7 +84,7 @@ async def test_expired_cookies_fail_the_request_then_disable_the_account(fw_gate
     flowweb.emulator.faults.add({"kind": "expire_cookies", "account": "alice@example.com", "operation": "jHPbke"})
     with pytest.raises(openai.APIStatusError) as raised:
         await chat(fw_gateway, "fw-image", "a lamp")
-    assert raised.value.code == "upstream_credential_rejected"
+    assert raised.value.code == "upstream_session_expired" and raised.value.status_code == 401   # spec §14.4
     with pytest.raises(openai.APIStatusError) as raised:
         await chat(fw_gateway, "fw-image", "a lamp")
     assert raised.value.status_code == 503

@@ -12,6 +12,7 @@ from flow2api.errors import (
     ContentPolicyError,
     CredentialRejectedError,
     GenerationFailedError,
+    InvalidRequestError,
     PermissionDeniedError,
     UpstreamProtocolError,
     UpstreamRateLimitedError,
@@ -19,6 +20,7 @@ from flow2api.errors import (
 )
 from flow2api_flowweb.emulator.wire import RpcError, frame, ok_entry, signed_out, xsrf_challenge
 from flow2api_flowweb.envelope import (
+    SessionExpiredError,
     CAPTCHA_PLACEHOLDER,
     ReqIds,
     RpcRequest,
@@ -110,7 +112,7 @@ def test_emulator_framing_round_trips_through_the_client_parser() -> None:
     payload = [[["m1", "p1", "w1", "CAE", None, [None] * 14]], "text with \n newline and \"quotes\""]
     reply = parse_reply(200, frame([ok_entry("jwpduf", payload), RpcError(3, "bad").entry("as29s")]))
     assert payload_of(reply, "jwpduf") == payload
-    with pytest.raises(UpstreamProtocolError, match="as29s rejected its arguments"):
+    with pytest.raises(InvalidRequestError, match="as29s rejected the request as INVALID_ARGUMENT"):
         payload_of(reply, "as29s")
 
 
@@ -132,8 +134,8 @@ def error_reply(status: list) -> str:
     ([7, None, [["type.googleapis.com/google.internal.labs.aisandbox.proto.common.v1.PublicAitkError", [11]]]],
      PermissionDeniedError),
     ([8], UpstreamRateLimitedError),
-    ([16], CredentialRejectedError),
-    ([3], UpstreamProtocolError),
+    ([16], SessionExpiredError),
+    ([3], InvalidRequestError),
     ([5], GenerationFailedError),
     ([13], UpstreamUnavailableError),
 ])

@@ -25,7 +25,6 @@ import aiohttp
 from flow2api.errors import (
     CredentialRejectedError,
     Flow2APIError,
-    GenerationFailedError,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamTimeoutError,
@@ -33,6 +32,7 @@ from flow2api.errors import (
 from flow2api.plugin import AccountSession, Progress
 from flow2api_videofx.client import VideoHandle
 from flow2api_videofx.config import FlowConfig
+from flow2api_videofx.wire import failed_job_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from flow2api_videofx.family import VideoFXFamily
@@ -280,9 +280,7 @@ class StatusPoller:
                     if result.succeeded:
                         return
                     if result.failed:
-                        detail = result.error_message or "no reason given"
-                        code = f" (code {result.error_code})" if result.error_code is not None else ""
-                        raise GenerationFailedError(f"Flow {label.lower()} generation failed: {detail}{code}")
+                        raise failed_job_error(label.lower(), result.status, result.error_message, result.error_code)
                     if result.status == ACTIVE and attempts > config.stuck_active_polls:
                         raise UpstreamTimeoutError(
                             f"Flow {label.lower()} job is stuck: still ACTIVE after {attempts} polls (upstream stuck)"

@@ -15,6 +15,7 @@ from flow2api.errors import (
     ContentPolicyError,
     CredentialRejectedError,
     Flow2APIError,
+    GenerationFailedError,
     InvalidRequestError,
     PermissionDeniedError,
     UpstreamError,
@@ -153,3 +154,24 @@ def classify(status: int, body: Any, *, operation: str, retry_after: str | None 
     if status >= 500:
         return UpstreamUnavailableError(text)
     return UpstreamError(text)
+
+
+_REASON = re.compile(r"PUBLIC_ERROR_[A-Z0-9_]+")
+#: Media-status suffixes that name a content filter rather than a fault (spec §3.1 lists none; these are guesses
+#: from the ``…_ERROR_*`` family, checked by the emulator's ``video_fail`` fault).
+_FILTER_WORDS = ("UNSAFE", "FILTER", "POLICY", "BLOCKED")
+
+
+def failed_job_error(label: str, status: str, message: str | None, code: int | None) -> Flow2APIError:
+    """The error for a video job Flow ran and failed (spec §3.1): a content-policy refusal — a
+    ``PUBLIC_ERROR_*`` reason in the message (other than the reCAPTCHA ones) or a filter-named
+    ``…_ERROR_*`` status — is ``ContentPolicyError`` (400, reason named; the original answered 500,
+    its #167), anything else ``GenerationFailedError`` (502). The message keeps upstream's text and code.
+    """
+    detail = message or "no reason given"
+    suffix = f" (code {code})" if code is not None else ""
+    reasons = [r for r in dict.fromkeys(_REASON.findall(detail)) if r not in CAPTCHA_REASONS]
+    state = status.removeprefix("MEDIA_GENERATION_STATUS_")
+    if reasons or any(word in state for word in _FILTER_WORDS):
+        return ContentPolicyError(f"Flow refused the {label} ({', '.join(reasons) or state}): {detail}{suffix}")
+    return GenerationFailedError(f"Flow {label} generation failed: {detail}{suffix}")

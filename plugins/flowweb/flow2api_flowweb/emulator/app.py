@@ -7,6 +7,7 @@ pages and the RPC path, spec §1, §2.1):
 * ``/recaptcha/enterprise.js``, ``/recaptcha/enterprise/reload`` — the stand-in reCAPTCHA (`pages.py`)
 * ``/_/AiSandboxAngularFrontend/data/batchexecute`` — the RPC endpoint (`rpc.py`)
 * ``/fc/{image|video}/<id>`` — signed content host, flow-content.google's stand-in (`content.py`)
+* ``/upload/v1/flow/upload/video/<pid>`` — the resumable video upload (`edits.py`)
 * ``/solver/{createTask|getTaskResult}`` — an anti-captcha style solver (`pages.py`)
 * ``/_emulator/...`` — control (`control.py`), neither recorded nor faulted
 
@@ -80,6 +81,8 @@ def operation_of(request: web.Request) -> str:
         return path.rsplit("/", 1)[-1]
     if path.startswith("/accounts/SetOSID"):
         return "SetOSID"
+    if path.startswith("/upload/"):
+        return "uploadVideo"
     return "page"
 
 
@@ -197,6 +200,7 @@ class FlowWebEmulator:
         """A new application serving this emulator."""
         from .content import serve_content
         from .control import add_control_routes
+        from .edits import upload_video
         from .pages import (about, enterprise_js, not_found_page, page, recaptcha_reload, set_osid, solver)
         from .rpc import batchexecute
 
@@ -210,6 +214,7 @@ class FlowWebEmulator:
         app.router.add_get("/solver/{method}", solver)
         app.router.add_post("/solver/{method}", solver)
         app.router.add_get("/fc/{kind:image|video}/{media_id}", serve_content)
+        app.router.add_post("/upload/v1/flow/upload/video/{project}", upload_video)
         app.router.add_get("/accounts/SetOSID", set_osid)
         app.router.add_get("/about", about)
         app.router.add_get("/404", not_found_page)

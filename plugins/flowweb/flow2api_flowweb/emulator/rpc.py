@@ -226,7 +226,7 @@ async def batchexecute(request: web.Request) -> web.Response:
 
 def register_handlers() -> None:
     """Import the handler modules (they register themselves)."""
-    from . import handlers, videos  # noqa: F401
+    from . import edits, handlers, videos  # noqa: F401
 
 
 register_handlers()

@@ -51,5 +51,7 @@ class EmulatorSettings(BaseModel):
     """Lifetime of signed content URLs."""
     require_same_domain: bool = True
     """Require ``X-Same-Domain: 1`` on batchexecute (the web app sends it, spec §2.2)."""
+    upload_granularity: int = Field(1_048_576, ge=1)
+    """``X-Goog-Upload-Chunk-Granularity`` of the video upload: non-final chunks are multiples of it (spec §14.2)."""
     fault_seed: int = 0
     max_recorded: int = Field(10_000, ge=1)

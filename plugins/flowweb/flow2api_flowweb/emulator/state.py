@@ -96,7 +96,7 @@ class Media:
     """
 
     id: str
-    kind: str  # "upload" | "image" | "video"
+    kind: str  # "upload" (image) | "image" | "video" | "video_upload" (a user's video, spec §14.2)
     owner: str
     project: str | None
     workflow_id: str
@@ -117,7 +117,7 @@ class Media:
     doomed: tuple[int, str] | None = None
     scheduled: bool = True
     source: str | None = None
-    duration_s: int = 8
+    duration_s: float = 8
 
     @property
     def portrait(self) -> bool:
@@ -162,6 +162,8 @@ class World:
         self.projects: dict[str, Project] = {}
         self.media: dict[str, Media] = {}
         self.tokens: dict[str, IssuedToken] = {}
+        #: resumable video-upload sessions by upload id (spec §14.2): owner, project, declared total, bytes so far
+        self.uploads: dict[str, dict[str, Any]] = {}
 
     def account_by_cookies(self, cookies: dict[str, str]) -> EmulatorAccount | None:
         """The account whose app-session cookie *and* one identity SSO cookie are in ``cookies`` (spec §2.3)."""

@@ -135,24 +135,25 @@ def _trailer(value: Any) -> None:
 
 
 def _new_video(rc: RpcContext, project: str | None, prompt: str, key: str, aspect: int, *, media_id: str | None = None,
-               workflow_id: str | None = None, scheduled: bool = True, source: str | None = None) -> Media:
+               workflow_id: str | None = None, scheduled: bool = True, source: str | None = None,
+               seconds: float | None = None) -> Media:
     rule = rc.emulator.faults.take("video_fail", rc.rpcid, rc.email)
     return rc.emulator.world.add_media(Media(
         id=media_id or str(uuid.uuid4()), kind="video", owner=rc.email, project=project,
         workflow_id=workflow_id or str(uuid.uuid4()), created=rc.emulator.clock(), prompt=prompt, model=key, aspect=aspect,
         polls_to_finish=rc.emulator.settings.video_polls_to_finish, scheduled=scheduled, source=source,
-        duration_s=duration(key), doomed=(rule.media_status, rule.message) if rule is not None else None,
+        duration_s=seconds or duration(key), doomed=(rule.media_status, rule.message) if rule is not None else None,
     ))
 
 
-async def _submit(rc: RpcContext, parse_item) -> Any:  # noqa: ANN001 - parse_item(item, where, project) -> (prompt, key, aspect, extra)
+async def _submit(rc: RpcContext, parse_item, *, costs: dict[str, int] | None = None) -> Any:  # noqa: ANN001 - parse_item(item, where, project) -> (prompt, key, aspect, extra)
     args = array(rc.args, "args", length=3)
     project, token = context(rc, args[1], "args[1]", captcha=True)
     _trailer(args[2])
     items = array(args[0], "args[0]", min_len=1, max_len=4)
     parsed = [parse_item(array(item, f"args[0][{i}]", min_len=1), f"args[0][{i}]", project) for i, item in enumerate(items)]
     guard_generation(rc, token, action="VIDEO_GENERATION", project=project)
-    spend(rc, sum(cost(key) for _, key, _, _ in parsed))
+    spend(rc, sum((costs or {}).get(key) or cost(key) for _, key, _, _ in parsed))
     videos = [_new_video(rc, project, prompt, key, aspect, **extra) for prompt, key, aspect, extra in parsed]
     now = int(rc.emulator.clock())
     summaries = [[v.id, None, None, [v.prompt[:40], [now, 0], None, v.workflow_id], project] for v in videos]
@@ -308,9 +309,11 @@ async def check_status(rc: RpcContext) -> Any:
 async def get_media(rc: RpcContext) -> Any:
     """``["<mediaId>"]`` → the bare id while unfinished, else RECORD with signed poster/MP4 URLs (spec §6.3)."""
     args = array(rc.args, "args", length=1)
-    media = rc.emulator.world.owned(args[0], rc.email, ("video", "image", "upload"))
+    media = rc.emulator.world.owned(args[0], rc.email, ("video", "image", "upload", "video_upload"))
     if media is None:
         raise RpcError(5, "args[0]: media not found for this account")
+    if media.kind == "video_upload":  # status 1, "ready, user upload" (spec §14.2), with its length
+        return media.record()
     if media.kind != "video":
         return image_item(rc, media)
     if media.failure is not None:

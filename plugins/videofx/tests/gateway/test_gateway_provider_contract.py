@@ -108,8 +108,9 @@ def test_provider_member_Options(providers: dict[str, Provider]) -> None:  # noq
 
 def test_provider_member_describe(providers: dict[str, Provider]) -> None:
     catalog = load_catalog(REPO / "models.yaml", providers)
-    for entry in catalog.entries.values():
-        route = entry.routes[0]
+    routes = [route for entry in catalog.entries.values() for route in entry.routes if route.provider in providers]
+    assert routes
+    for route in routes:
         described = providers[route.provider].describe(route.options)
         assert json.loads(json.dumps(described)) == described
         assert described["aspect_ratio"] == route.options.aspect_ratio

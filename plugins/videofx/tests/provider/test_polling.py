@@ -63,6 +63,19 @@ async def test_failed_video_is_a_generation_failed_error(gateway: Gateway) -> No
     assert "could not render this" in info.value.message and "code 13" in info.value.message
 
 
+@pytest.mark.parametrize(("fault", "reason"), [
+    ({"error_message": "PUBLIC_ERROR_UNSAFE_GENERATION: the video was filtered.", "error_code": 3},
+     "PUBLIC_ERROR_UNSAFE_GENERATION"),
+    ({"media_status": "MEDIA_GENERATION_STATUS_ERROR_UNSAFE"}, "ERROR_UNSAFE"),
+])
+async def test_a_filtered_video_is_a_400_naming_the_reason(gateway: Gateway, fault: dict, reason: str) -> None:
+    # The original answered 500 for UNSAFE_GENERATION (its #167): a content filter is the request's fault.
+    gateway.upstream.emulator.faults.add({"kind": "video_fail", **fault})
+    with pytest.raises(openai.BadRequestError) as info:
+        await completion(gateway)
+    assert info.value.body["code"] == "content_policy_violation" and reason in info.value.message
+
+
 async def test_error_prefixed_status_is_terminal_too(gateway: Gateway) -> None:
     gateway.upstream.emulator.faults.add({"kind": "video_fail", "media_status": "MEDIA_GENERATION_STATUS_ERROR_UNKNOWN"})
     with pytest.raises(openai.APIStatusError) as info:
