@@ -69,6 +69,10 @@ class StorageSection(_Section):
     secret_key: SecretStr | None = Field(
         None, description="Fernet key for secrets at rest; generated into <data_dir>/secret.key when unset"
     )
+    change_poll_interval: float = Field(
+        0.25, gt=0, le=5,
+        description="seconds between looks for keys, accounts and settings changed by another process (CLI)",
+    )
 
 
 class ProxySection(_Section):

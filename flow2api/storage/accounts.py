@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from flow2api.storage.changes import ACCOUNTS
 from flow2api.storage.crypto import SecretBox
 from flow2api.storage.database import Database
 
@@ -117,9 +118,9 @@ class AccountRepository:
             del values["id"]
             cols = ", ".join(values)
             marks = ", ".join("?" for _ in values)
-            (row,) = await self._db.writes.write_one(
+            (row,) = await self._db.changes.along(ACCOUNTS, self._db.writes.write_one(
                 f"INSERT INTO accounts ({cols}) VALUES ({marks}) RETURNING id", tuple(values.values()),
-            )
+            ))
             record.id = row[0]
             return record
         changes: dict[str, Any] = {
@@ -178,9 +179,9 @@ class AccountRepository:
             setattr(record, key, value)
         record.updated_at = columns["updated_at"] = time.time()
         assignments = ", ".join(f"{k} = ?" for k in columns)
-        matched = await self._db.writes.write_one(
+        matched = await self._db.changes.along(ACCOUNTS, self._db.writes.write_one(
             f"UPDATE accounts SET {assignments} WHERE id = ? RETURNING id", (*columns.values(), account_id),
-        )
+        ))
         if not matched:
             raise KeyError(account_id)
         return record
@@ -206,15 +207,16 @@ class AccountRepository:
 
     async def delete(self, account_id: int) -> bool:
         """Delete an account and its projects; True when it existed."""
-        return bool(await self._db.writes.write_one("DELETE FROM accounts WHERE id = ? RETURNING id", (account_id,)))
+        return bool(await self._db.changes.along(
+            ACCOUNTS, self._db.writes.write_one("DELETE FROM accounts WHERE id = ? RETURNING id", (account_id,))))
 
     async def add_project(self, account_id: int, project_id: str, title: str) -> None:
         """Record an upstream project owned by the account (idempotent)."""
-        await self._db.writes.write(
+        await self._db.changes.along(ACCOUNTS, self._db.writes.write(
             "INSERT INTO projects (account_id, project_id, title, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (account_id, project_id) DO NOTHING",
             (account_id, project_id, title, time.time()), idempotent=True,
-        )
+        ))
 
     async def projects(self, account_id: int) -> list[str]:
         """The account's project ids, oldest first."""

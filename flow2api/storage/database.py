@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flow2api.storage.batcher import WriteBatcher
+from flow2api.storage.changes import ChangeFeed
 from flow2api.storage.compat import LegacyConnection
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,14 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (day, account_id, api_key_id, model)
     );
     """,
+    # issue 17: one revision per scope of live state (api_keys, accounts, settings), bumped with every change,
+    # so a server notices what another process (the CLI) changed (flow2api.storage.changes)
+    """
+    CREATE TABLE changes (
+        scope TEXT PRIMARY KEY,
+        revision INTEGER NOT NULL
+    );
+    """,
 ]
 
 
@@ -196,6 +205,8 @@ class Database:
         self._connection: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._writes: WriteBatcher | None = None
+        self.changes = ChangeFeed(self)
+        """The revisions of live state (:class:`~flow2api.storage.changes.ChangeFeed`), shared by the repositories."""
 
     @property
     def writes(self) -> WriteBatcher:

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 
+from flow2api.storage.changes import SETTINGS
 from flow2api.storage.database import Database
 
 _SELECT = "SELECT section, key, value FROM settings_overrides ORDER BY section, key"
@@ -38,7 +39,7 @@ class SettingsOverrideRepository:
         )
         # One batch of the group commit: the rows share one trip and one executemany.
         await asyncio.gather(*(self._db.writes.write(upsert, (section, key, blob, updated_at), idempotent=True)
-                               for key, blob in values.items()))
+                               for key, blob in values.items()), self._db.changes.bump(SETTINGS))
 
 
 def read_overrides(path: Path) -> list[Row]:
