@@ -44,7 +44,7 @@ from flow2api.pool.maintenance import run_maintenance
 from flow2api.proxies import HTTP_SESSIONS, HttpSessions
 from flow2api.settings import SETTINGS, Settings, SettingsHolder
 from flow2api.startup import DEMO, DemoAccount
-from flow2api.storage import DATABASE, Database, SecretBox, changes, load_or_create_key
+from flow2api.storage import DATABASE, Database, SecretBox, changes, database_url, load_or_create_key
 from flow2api.storage.accounts import AccountRepository
 from flow2api.storage.tasks import REQUEST_LOGS, TASKS, RequestLogRepository, TaskRepository
 from flow2api.storage.usage import USAGE, UsageRepository
@@ -75,7 +75,7 @@ def create_app(
     box = SecretBox(load_or_create_key(data_dir, secret))
     http = HttpSessions()
     holder = SettingsHolder(settings)
-    database = Database(data_dir / "flow2api.db")
+    database = Database(database_url(settings.storage))
 
     app = web.Application(middlewares=ROOT_MIDDLEWARES, client_max_size=settings.server.max_body_bytes)
     app.on_response_prepare.append(stamp_request_id)

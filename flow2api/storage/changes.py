@@ -22,6 +22,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
+from sqlalchemy import select
+
+from flow2api.storage.schema import changes, upsert
+
 if TYPE_CHECKING:
     from flow2api.storage.database import Database
 
@@ -30,10 +34,7 @@ log = logging.getLogger(__name__)
 API_KEYS, ACCOUNTS, SETTINGS = "api_keys", "accounts", "settings"
 SCOPES = (API_KEYS, ACCOUNTS, SETTINGS)
 
-_BUMP = (
-    "INSERT INTO changes (scope, revision) VALUES (?, 1)"
-    " ON CONFLICT (scope) DO UPDATE SET revision = changes.revision + 1 RETURNING revision"
-)
+_REVISIONS = select(changes.c.scope, changes.c.revision)
 
 Reload = Callable[[], Awaitable[object]]
 T = TypeVar("T")
@@ -48,11 +49,15 @@ class ChangeFeed:
     def __init__(self, db: Database) -> None:
         self._db = db
         self.seen: dict[str, int] = {}
+        insert = upsert(db.dialect, changes).values(revision=1)
+        self._bump = insert.on_conflict_do_update(
+            index_elements=[changes.c.scope], set_={"revision": changes.c.revision + 1},
+        ).returning(changes.c.revision)
 
     async def bump(self, scope: str) -> None:
         """Count one change of ``scope`` (queue it beside the change itself, in the same batch); raises the
         database's error."""
-        (row,) = await self._db.writes.write_one(_BUMP, (scope,))
+        (row,) = await self._db.writes.write_one(self._bump, {"scope": scope})
         revision = row[0]
         if self.seen.get(scope, 0) == revision - 1:  # nobody else wrote since we last looked: no reload needed
             self.seen[scope] = revision
@@ -65,7 +70,7 @@ class ChangeFeed:
 
     async def revisions(self) -> dict[str, int]:
         """The stored revision of every scope changed at least once (others are absent, i.e. 0)."""
-        return {row[0]: row[1] for row in await self._db.fetch_all("SELECT scope, revision FROM changes")}
+        return {row[0]: row[1] for row in await self._db.fetch_all(_REVISIONS)}
 
     async def prime(self) -> None:
         """Take the stored revisions as seen: call it before loading the state, so no change falls between."""
