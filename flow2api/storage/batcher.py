@@ -199,6 +199,8 @@ def _write_batch(groups: list[Group], connection: Connection) -> list[GroupOutco
     Returns one outcome per group. Raises when the transaction itself fails
     (then nothing of the batch is stored).
     """
+    if len(groups) == 1 and len(groups[0][1]) == 1 and not connection.in_transaction():
+        return [_single(connection, *groups[0])]
     outcomes: list[GroupOutcome] = []
     with connection.begin_nested() if connection.in_transaction() else connection.begin():
         for sql, values, idempotent, alone in groups:
@@ -211,6 +213,19 @@ def _write_batch(groups: list[Group], connection: Connection) -> list[GroupOutco
             else:
                 outcomes.append(outcome if isinstance(outcome, Exception) else None)
     return outcomes
+
+
+def _single(connection: Connection, sql: Statement, values: list[Values], _idempotent: bool,
+            alone: bool) -> GroupOutcome:
+    """A batch of one statement (an idle server's usual batch): its own transaction and no savepoint — its
+    error rolls back nothing but itself. Saves two statements per write against the general path."""
+    try:
+        with connection.begin():
+            result = execute(connection, sql, values[0])
+            returned = result.all() if alone and result.returns_rows else []
+    except Exception as exc:  # noqa: BLE001 - this statement's caller's to know
+        return [exc] if alone else exc
+    return [returned] if alone else None
 
 
 def _in_savepoint(connection: Connection, sql: Statement, params: Values | list[Values], *,

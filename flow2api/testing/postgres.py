@@ -98,23 +98,24 @@ def _run_as() -> str | None:
     raise RuntimeError("running as root and no 'postgres' or 'nobody' user to run PostgreSQL as")
 
 
-def start_postgres(bin_dir: Path, *, durable: bool = False) -> PostgresServer:
+def start_postgres(bin_dir: Path, *, durable: bool = False, options: str = "") -> PostgresServer:
     """Start a new server in a temp dir on a free loopback port; raises ``subprocess.CalledProcessError`` when
-    ``initdb`` or ``pg_ctl`` fails (its log is in the error's output). ``durable=False`` turns fsync off."""
+    ``initdb`` or ``pg_ctl`` fails (its log is in the error's output). ``durable=False`` turns fsync off;
+    ``options`` adds server options (``-c name=value …``)."""
     user = _run_as()
     directory = Path(tempfile.mkdtemp(prefix="flow2api-pg-"))
     data = directory / "data"
     if user is not None:
         os.chown(directory, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
-    options = dict(user=user, check=True, capture_output=True, cwd=directory)
+    run = dict(user=user, check=True, capture_output=True, cwd=directory)
     subprocess.run([bin_dir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                    "--no-instructions"], **options)
+                    "--no-instructions"], **run)
     port = free_port()
     settings = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c max_connections=200"
     if not durable:
         settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    subprocess.run([bin_dir / "pg_ctl", "-D", data, "-o", settings, "-l", directory / "server.log", "-w",
-                    "start"], **options)
+    subprocess.run([bin_dir / "pg_ctl", "-D", data, "-o", f"{settings} {options}".strip(), "-l",
+                    directory / "server.log", "-w", "start"], **run)
     pid = int((data / "postmaster.pid").read_text().split()[0])
     return PostgresServer(directory, port, pid)
 
