@@ -3,7 +3,7 @@
 Objects are built here, before start-up (app state is frozen after it); the
 ``cleanup_ctx`` generators open and close them in dependency order::
 
-    http_sessions → database → account_pool → catalog_watch → media_janitor → video_jobs → request_log_janitor
+    http_sessions → database → account_pool → change_watch → catalog_watch → media_janitor → video_jobs → request_log_janitor
 
 Nothing imports this module but the CLI and tests.
 """
@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 
 from aiohttp import web
 
+from flow2api.admin.settings_edit import SETTINGS_EDITOR
 from flow2api.admin.site import setup_admin
 from flow2api.api.gemini import create_gemini_app, setup_generate_routes
 from flow2api.api.health import setup_health_routes
@@ -45,7 +46,7 @@ from flow2api.pool.maintenance import run_maintenance
 from flow2api.proxies import HTTP_SESSIONS, HttpSessions
 from flow2api.settings import SETTINGS, Settings, SettingsHolder
 from flow2api.startup import DEMO, DemoAccount
-from flow2api.storage import DATABASE, Database, SecretBox, load_or_create_key
+from flow2api.storage import DATABASE, Database, SecretBox, changes, database_url, load_or_create_key
 from flow2api.storage.accounts import AccountRepository
 from flow2api.storage.tasks import REQUEST_LOGS, TASKS, RequestLogRepository, TaskRepository
 from flow2api.storage.usage import USAGE, UsageRepository
@@ -76,7 +77,7 @@ def create_app(
     box = SecretBox(load_or_create_key(data_dir, secret))
     http = HttpSessions()
     holder = SettingsHolder(settings)
-    database = Database(data_dir / "flow2api.db")
+    database = Database(database_url(settings.storage))
 
     app = web.Application(middlewares=ROOT_MIDDLEWARES, client_max_size=settings.server.max_body_bytes)
     app.on_response_prepare.append(stamp_request_id)
@@ -107,6 +108,7 @@ def create_app(
     app.cleanup_ctx.append(_http_sessions)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_account_pool(demo_accounts))
+    app.cleanup_ctx.append(_change_watch)
     app.cleanup_ctx.append(_catalog_watch)
     app.cleanup_ctx.append(_media_janitor)
     app.cleanup_ctx.append(_video_jobs)
@@ -145,6 +147,7 @@ async def _http_sessions(app: web.Application) -> AsyncIterator[None]:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     await app[DATABASE].open()
+    await app[DATABASE].changes.prime()  # before loading: a change made meanwhile is seen by the watch
     await app[API_KEYS].load()
     yield
     await app[DATABASE].close()
@@ -163,6 +166,20 @@ def _account_pool(demo_accounts: Sequence[DemoAccount]):  # noqa: ANN202 - a cle
             await maintenance
 
     return account_pool
+
+
+async def _change_watch(app: web.Application) -> AsyncIterator[None]:
+    """Keys, accounts and settings changed by another process (the CLI, another instance) take effect here
+    within ``[storage] change_poll_interval`` seconds plus one reload (flow2api.storage.changes)."""
+    reloads = {changes.API_KEYS: app[API_KEYS].load, changes.ACCOUNTS: app[POOL].reload}
+    if SETTINGS_EDITOR in app:
+        reloads[changes.SETTINGS] = app[SETTINGS_EDITOR].reload
+    interval = app[SETTINGS].current.storage.change_poll_interval
+    task = asyncio.create_task(app[DATABASE].changes.watch(reloads, interval), name="change-watch")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _catalog_watch(app: web.Application) -> AsyncIterator[None]:

@@ -1,4 +1,4 @@
-"""The ``flow2api`` command line: ``serve``, ``demo``, ``accounts add|list|import|export|enable|disable|edit|delete|refresh``, ``keys create|list|revoke``, ``models check``.
+"""The ``flow2api`` command line: ``serve``, ``demo``, ``accounts add|list|import|export|enable|disable|edit|delete|refresh``, ``keys create|list|revoke``, ``db upgrade|copy``, ``models check``.
 
 ``serve`` starts the server; when ``[demo] auto`` is on and no account is
 stored yet, it runs in demo mode, like ``demo``: each installed family's
@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import TextIO
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from flow2api import __version__
 from flow2api.admin.store import ADMIN_STORE, AdminLogin
 from flow2api.catalog import CatalogError, catalog_path, load_catalog
 from flow2api.clientkey import ClientKey, settle_client_key
-from flow2api.commands import add_account, count_accounts, keys_command, list_accounts, manage_account
+from flow2api.commands import add_account, count_accounts, db_command, keys_command, list_accounts, manage_account
 from flow2api.errors import Flow2APIError
 from flow2api.logs import configure_logging, end_startup
 from flow2api.settings import Settings, SettingsError, load_settings
@@ -189,6 +190,15 @@ def _parser() -> argparse.ArgumentParser:
     common(revoke)
     revoke.add_argument("id", type=int)
 
+    db = sub.add_parser("db", help="the database ([storage] url)").add_subparsers(dest="action", required=True)
+    common(db.add_parser("upgrade", help="apply pending schema migrations (serve does it too)"))
+    copy = db.add_parser("copy", help="copy every table into an empty database (e.g. SQLite to PostgreSQL)")
+    common(copy)
+    copy.add_argument("--from", dest="source",
+                      help="source database URL (default: the SQLite file of the data dir); a password may come "
+                           "from PGPASSWORD instead of the URL")
+    copy.add_argument("--to", dest="target", help="target database URL (default: [storage] url)")
+
     models = sub.add_parser("models", help="model catalog").add_subparsers(dest="action", required=True)
     check = models.add_parser("check", help="validate a catalog file against the installed providers")
     check.add_argument("path", nargs="?", help="catalog file (default: [catalog] path, else ./models.yaml, else the shipped one)")
@@ -280,6 +290,7 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("accounts", "list"): _lines(lambda s, _a: list_accounts(s), "id\tfamily\temail\ttier\tcredits\tstate\tsecret"),
     ("accounts", None): _lines(manage_account),
     ("keys", None): _lines(keys_command),
+    ("db", None): _lines(db_command),
     ("models", "check"): _models_check,
 }
 
@@ -312,5 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyError as exc:
         sys.stderr.write(f"error: no account {exc.args[0]}\n")
         return 2
+    except SQLAlchemyError as exc:  # the database is unreachable, or refused a statement
+        sys.stderr.write(f"error: database: {describe(exc)}\n")
+        return 1
     except KeyboardInterrupt:
         return 0

@@ -1,4 +1,4 @@
-"""The operator subcommands of the CLI: ``accounts …`` and ``keys …``, run directly on the data directory.
+"""The operator subcommands of the CLI: ``accounts …``, ``keys …`` and ``db …``, run directly on the database.
 
 They open the database themselves (no server needs to be running) and return
 the lines the CLI prints; ``flow2api.cli`` parses arguments and calls them.
@@ -14,7 +14,7 @@ from flow2api.discovery import families_of
 from flow2api.pool import AccountPool
 from flow2api.proxies import HttpSessions
 from flow2api.settings import Settings, SettingsHolder
-from flow2api.storage import Database, SecretBox, load_or_create_key
+from flow2api.storage import Database, SecretBox, database_url, load_or_create_key
 from flow2api.storage.accounts import AccountRepository
 from flow2api.startup import DEMO_DIR, prepare
 from flow2api.storage.crypto import mask
@@ -23,7 +23,7 @@ from flow2api.storage.stats import StatsRepository
 
 async def count_accounts(settings: Settings) -> int:
     """How many accounts the data directory holds (creates the database if missing)."""
-    database = Database(settings.storage.data_dir / "flow2api.db")
+    database = Database(database_url(settings.storage))
     await database.open()
     try:
         return await StatsRepository(database).account_count()
@@ -53,7 +53,7 @@ async def account_pool(settings: Settings):  # noqa: ANN202 - yields an AccountP
     settings, providers = prepared.settings, prepared.providers
     data_dir = settings.storage.data_dir
     secret = settings.storage.secret_key.get_secret_value() if settings.storage.secret_key else None
-    database = Database(data_dir / "flow2api.db")
+    database = Database(database_url(settings.storage))
     http = HttpSessions()
     await database.open()
     try:
@@ -164,7 +164,7 @@ async def key_store(settings: Settings):  # noqa: ANN202 - yields an ApiKeyStore
     """The API key store over ``<data_dir>/flow2api.db``, loaded, closed on exit."""
     from flow2api.apikeys import ApiKeyStore
 
-    database = Database(settings.storage.data_dir / "flow2api.db")
+    database = Database(database_url(settings.storage))
     await database.open()
     try:
         store = ApiKeyStore(database)
@@ -204,3 +204,33 @@ def format_moment(unix: float | None) -> str:
     from datetime import datetime, timezone
 
     return "-" if unix is None else datetime.fromtimestamp(unix, timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def _shown(url: str) -> str:
+    """A database URL as the CLI may print it: without its password."""
+    from flow2api.storage.database import engine_url
+
+    return engine_url(url).render_as_string(hide_password=True)
+
+
+async def db_command(settings: Settings, args: argparse.Namespace) -> list[str]:
+    """``flow2api db upgrade`` (migrate ``[storage] url`` to the newest revision) and ``flow2api db copy
+    [--from URL] [--to URL]`` (every table; ``--from`` defaults to the data dir's SQLite file, ``--to`` to
+    ``[storage] url``); returns the lines to print, URLs without passwords. Raises ``ValueError`` when the
+    copy's target is not empty or both are the same."""
+    from flow2api.storage.copy import copy_database
+
+    if args.action == "upgrade":
+        url = database_url(settings.storage)
+        database = Database(url)
+        await database.open()  # migrates
+        try:
+            return [f"{_shown(url)}: at revision {await database.migrate()}"]
+        finally:
+            await database.close()
+    source = args.source or database_url(settings.storage.model_copy(update={"url": ""}))
+    target = args.target or database_url(settings.storage)
+    if _shown(source) == _shown(target):
+        raise ValueError("db copy: --from and --to are the same database (set --to or [storage] url)")
+    copied = await copy_database(source, target)
+    return [f"copied {_shown(source)} to {_shown(target)}:"] + [f"{name}\t{rows}" for name, rows in copied.items()]

@@ -68,11 +68,19 @@ class ServerSection(_Section):
 
 
 class StorageSection(_Section):
-    """``[storage]``: data directory (SQLite, media cache, keys) and the secrets key."""
+    """``[storage]``: data directory (SQLite, media cache, keys), the database and the secrets key."""
 
     data_dir: Path = Path("data")
+    url: str = Field(
+        "", description="database URL: empty = the SQLite file <data_dir>/flow2api.db; or "
+        "postgresql://user:password@host:port/db (docs/deployment.md)",
+    )
     secret_key: SecretStr | None = Field(
         None, description="Fernet key for secrets at rest; generated into <data_dir>/secret.key when unset"
+    )
+    change_poll_interval: float = Field(
+        0.25, gt=0, le=5,
+        description="seconds between looks for keys, accounts and settings changed by another process (CLI)",
     )
 
 

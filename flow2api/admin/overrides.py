@@ -23,12 +23,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from flow2api.settings import CORE_SECTIONS, Settings, SettingsError
-from flow2api.storage import Database, SecretBox, load_or_create_key
+from flow2api.storage import Database, SecretBox, database_url, load_or_create_key
 from flow2api.storage.overrides import SettingsOverrideRepository, read_overrides
 
 log = logging.getLogger(__name__)
 
-DATABASE_FILE = "flow2api.db"
 ADMIN_SOURCE = " + admin site"
 
 
@@ -67,11 +66,11 @@ def _unseal_rows(box: SecretBox, rows: list[tuple[str, str, bytes]]) -> dict[str
 
 
 def read_stored(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The stored changes of ``settings.storage.data_dir``'s database, read synchronously before start-up.
+    """The stored changes of the settings' database (``[storage] url``), read synchronously before start-up.
 
     Returns ``{}`` when there is no database yet or it predates the table.
     """
-    rows = read_overrides(settings.storage.data_dir / DATABASE_FILE)
+    rows = read_overrides(database_url(settings.storage))
     if not rows:
         return {}
     configured = settings.storage.secret_key.get_secret_value() if settings.storage.secret_key else None

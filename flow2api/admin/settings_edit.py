@@ -197,6 +197,26 @@ class SettingsEditor:
             self.pending |= {(section, k) for k in values if section not in CORE_EDITABLE or (section, k) in RESTART_ONLY}
         return {section: sorted(values) for section, values in changed.items()}
 
+    async def reload(self) -> list[str]:
+        """Take up core settings another process stored (another instance's admin site): the stored values that
+        differ from those in force are applied to the holder; returns the sections changed. Invalid ones are
+        logged and left out (as at start-up)."""
+        current = self.holder.current
+        changed: dict[str, dict[str, Any]] = {}
+        for section, values in (await self.overrides.load()).items():
+            if section not in CORE_EDITABLE:
+                continue  # plugin sections apply after a restart, as when changed here
+            model = _core_model(current, section)
+            for key, value in values.items():
+                if hasattr(model, key) and _plain(getattr(model, key)) != value:
+                    changed.setdefault(section, {})[key] = value
+        for section, values in changed.items():
+            try:
+                self.holder.update(**{section: values})
+            except SettingsError as exc:
+                log.error("stored settings of [%s] are not valid and are ignored: %s", section, exc)
+        return sorted(changed)
+
     def plan(self, changes: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
         """Validate ``{section: {key: value}}``; returns what differs from the settings in force, values JSON-able.
 

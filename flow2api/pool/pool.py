@@ -85,6 +85,24 @@ class AccountPool:
             self._projects[record.id] = await self.repo.projects(record.id)
         log.info("account pool loaded: %d accounts", len(self._records))
 
+    async def reload(self) -> None:
+        """Take up what another process changed (CLI, another instance): re-read every account and its projects.
+
+        The stored row wins, except for the use counters, which this process writes behind
+        (``write_usage_later``) and so may hold newer; accounts no longer stored leave the pool
+        (their leases finish). Waiting requests are woken: an enabled account may serve them now.
+        """
+        stored = {record.id: record for record in await self.repo.list()}
+        for account_id in set(self._records) - set(stored):
+            del self._records[account_id]
+        for account_id, record in stored.items():
+            held = self._records.get(account_id)
+            if held is not None and (held.use_count, held.last_used_at or 0) > (record.use_count, record.last_used_at or 0):
+                record = replace(record, use_count=held.use_count, last_used_at=held.last_used_at)
+            self._remember(record)
+            self._projects[account_id] = await self.repo.projects(account_id)
+        self._wake_all()
+
     def _remember(self, record: AccountRecord) -> None:
         """Keep ``record`` as the account's current state; its secrets join the log redactor."""
         self._records[record.id] = record

@@ -12,8 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from sqlalchemy import bindparam, delete, insert, select, update
+
+from flow2api.storage.changes import ACCOUNTS
 from flow2api.storage.crypto import SecretBox
 from flow2api.storage.database import Database
+from flow2api.storage.schema import accounts, projects, upsert
 
 EDITABLE_FIELDS = frozenset({
     "name", "remark", "enabled", "image_enabled", "video_enabled", "image_concurrency", "video_concurrency",
@@ -59,6 +63,16 @@ class AccountRecord:
 
 
 _COLUMNS = [f.name for f in fields(AccountRecord)]
+_BY_ID = accounts.c.id == bindparam("account_id")
+_LIST = select(accounts).order_by(accounts.c.id)
+_GET = select(accounts).where(_BY_ID)
+_FIND = select(accounts).where(accounts.c.family == bindparam("family"), accounts.c.email == bindparam("email"))
+_INSERT = insert(accounts).returning(accounts.c.id)
+_DELETE = delete(accounts).where(_BY_ID).returning(accounts.c.id)
+_USAGE = update(accounts).where(_BY_ID)  # SET use_count, last_used_at, updated_at (the parameters' columns)
+_REMOVE_PROJECT = delete(projects).where(projects.c.account_id == bindparam("account_id"),
+                                         projects.c.project_id == bindparam("project_id"))
+_PROJECTS = select(projects.c.project_id).where(projects.c.account_id == bindparam("account_id")).order_by(projects.c.id)
 
 
 class AccountRepository:
@@ -67,9 +81,11 @@ class AccountRepository:
     def __init__(self, db: Database, box: SecretBox) -> None:
         self._db = db
         self._box = box
+        self._add_project = upsert(db.dialect, projects).on_conflict_do_nothing(
+            index_elements=[projects.c.account_id, projects.c.project_id])
 
     def _record(self, row: Any) -> AccountRecord:
-        data = dict(row)
+        data = dict(row._mapping)
         data["secrets"] = self._box.open(data["secrets"])
         data["state"] = json.loads(data["state"] or "{}")
         for flag in ("enabled", "image_enabled", "video_enabled"):
@@ -78,11 +94,11 @@ class AccountRepository:
 
     async def list(self) -> list[AccountRecord]:
         """Every account, oldest first."""
-        return [self._record(row) for row in await self._db.fetch_all("SELECT * FROM accounts ORDER BY id")]
+        return [self._record(row) for row in await self._db.fetch_all(_LIST)]
 
     async def get(self, account_id: int) -> AccountRecord | None:
         """The account with this id, or ``None``."""
-        row = await self._db.fetch_one("SELECT * FROM accounts WHERE id = ?", (account_id,))
+        row = await self._db.fetch_one(_GET, {"account_id": account_id})
         return self._record(row) if row else None
 
     async def upsert(
@@ -115,11 +131,7 @@ class AccountRepository:
                 setattr(record, key, value)
             values = self._row_values(record)
             del values["id"]
-            cols = ", ".join(values)
-            marks = ", ".join("?" for _ in values)
-            (row,) = await self._db.writes.write_one(
-                f"INSERT INTO accounts ({cols}) VALUES ({marks}) RETURNING id", tuple(values.values()),
-            )
+            (row,) = await self._db.changes.along(ACCOUNTS, self._db.writes.write_one(_INSERT, values))
             record.id = row[0]
             return record
         changes: dict[str, Any] = {
@@ -135,7 +147,7 @@ class AccountRepository:
         return await self.update(existing.id, changes, secrets=secrets, state=state)
 
     async def _find(self, family: str, email: str) -> AccountRecord | None:
-        row = await self._db.fetch_one("SELECT * FROM accounts WHERE family = ? AND email = ?", (family, email))
+        row = await self._db.fetch_one(_FIND, {"family": family, "email": email})
         return self._record(row) if row else None
 
     def _row_values(self, record: AccountRecord) -> dict[str, Any]:
@@ -177,10 +189,8 @@ class AccountRepository:
         for key, value in changes.items():
             setattr(record, key, value)
         record.updated_at = columns["updated_at"] = time.time()
-        assignments = ", ".join(f"{k} = ?" for k in columns)
-        matched = await self._db.writes.write_one(
-            f"UPDATE accounts SET {assignments} WHERE id = ? RETURNING id", (*columns.values(), account_id),
-        )
+        statement = update(accounts).where(accounts.c.id == account_id).values(columns).returning(accounts.c.id)
+        matched = await self._db.changes.along(ACCOUNTS, self._db.writes.write_one(statement, {}))
         if not matched:
             raise KeyError(account_id)
         return record
@@ -194,35 +204,31 @@ class AccountRepository:
         order against the other updates does not matter (``consecutive_errors``,
         which failures write with :meth:`update`, is not part of it).
         """
-        def values() -> tuple[Any, ...]:
+        def values() -> dict[str, Any]:
             record = current()
             if record is None:  # deleted meanwhile: the UPDATE matches nothing
-                return (0, None, time.time(), account_id)
-            return (record.use_count, record.last_used_at, time.time(), account_id)
+                return {"use_count": 0, "last_used_at": None, "updated_at": time.time(), "account_id": account_id}
+            return {"use_count": record.use_count, "last_used_at": record.last_used_at, "updated_at": time.time(),
+                    "account_id": account_id}
 
-        self._db.writes.write_later(
-            "UPDATE accounts SET use_count = ?, last_used_at = ?, updated_at = ? WHERE id = ?", values, idempotent=True,
-        )
+        self._db.writes.write_later(_USAGE, values, idempotent=True)
 
     async def delete(self, account_id: int) -> bool:
         """Delete an account and its projects; True when it existed."""
-        return bool(await self._db.writes.write_one("DELETE FROM accounts WHERE id = ? RETURNING id", (account_id,)))
+        return bool(await self._db.changes.along(ACCOUNTS, self._db.writes.write_one(_DELETE, {"account_id": account_id})))
 
     async def add_project(self, account_id: int, project_id: str, title: str) -> None:
         """Record an upstream project owned by the account (idempotent)."""
-        await self._db.writes.write(
-            "INSERT INTO projects (account_id, project_id, title, created_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (account_id, project_id) DO NOTHING",
-            (account_id, project_id, title, time.time()), idempotent=True,
-        )
+        await self._db.changes.along(ACCOUNTS, self._db.writes.write(self._add_project, {
+            "account_id": account_id, "project_id": project_id, "title": title, "created_at": time.time(),
+        }, idempotent=True))
 
     async def remove_project(self, account_id: int, project_id: str) -> None:
         """Forget a project upstream no longer knows (idempotent)."""
-        await self._db.writes.write(
-            "DELETE FROM projects WHERE account_id = ? AND project_id = ?", (account_id, project_id), idempotent=True,
-        )
+        await self._db.changes.along(ACCOUNTS, self._db.writes.write(
+            _REMOVE_PROJECT, {"account_id": account_id, "project_id": project_id}, idempotent=True))
 
     async def projects(self, account_id: int) -> list[str]:
         """The account's project ids, oldest first."""
-        rows = await self._db.fetch_all("SELECT project_id FROM projects WHERE account_id = ? ORDER BY id", (account_id,))
+        rows = await self._db.fetch_all(_PROJECTS, {"account_id": account_id})
         return [row[0] for row in rows]

@@ -10,21 +10,34 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Connection, CursorResult, Executable, Row
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Params = Sequence[Any] | Callable[[], Sequence[Any]]
+#: A SQLAlchemy statement (parameters by name, a mapping), or driver SQL text (positional parameters).
+Statement = Executable | str
+Values = Mapping[str, Any] | Sequence[Any]
+Params = Values | Callable[[], Values]
 Queued = list[tuple[Params, "asyncio.Future[Any] | None"]]
 
 
 class Runner(Protocol):
     """What the batcher runs a batch on: :meth:`Database.run <flow2api.storage.database.Database.run>`."""
 
-    def run(self, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]: ...
+    def run(self, fn: Callable[[Connection], T]) -> Awaitable[T]: ...
+
+
+def execute(connection: Connection, statement: Statement, params: Values | list[Values]) -> CursorResult[Any]:
+    """Run one statement (a list of parameter sets: ``executemany``); driver SQL text goes to the driver as is."""
+    if isinstance(statement, str):
+        if isinstance(params, list):
+            return connection.exec_driver_sql(statement, [tuple(p) for p in params])
+        return connection.exec_driver_sql(statement, tuple(params))
+    return connection.execute(statement, params or None)  # type: ignore[arg-type]
 
 
 class WriteBatcher:
@@ -35,9 +48,9 @@ class WriteBatcher:
     commit of its own: with seven statements per generated image that was a
     quarter of the gateway's CPU time (issue 8, docs/performance.md). Here
     everything queued by all coroutines meanwhile runs as one batch: **one
-    trip and one transaction** (a savepoint, so it also nests in a transaction
-    someone opened), the statements grouped by SQL text, each group one
-    ``executemany``. A batch starts as soon as the first statement is queued
+    trip and one transaction**, the statements grouped by statement (the
+    repositories' statements are module or repository constants, so equal
+    writes share one), each group one ``executemany`` in a savepoint of its own. A batch starts as soon as the first statement is queued
     and the next one takes everything queued meanwhile, so an idle server pays
     no delay and a busy one batches more.
 
@@ -45,8 +58,9 @@ class WriteBatcher:
     error); :meth:`write_later` does not wait (statistics, logs) and logs
     failures; :meth:`write_one` runs its statement on its own within the batch
     and returns the rows of its ``RETURNING`` clause (new ids, whether a row
-    matched). A failing statement is undone alone (SQLite rolls back the
-    statement, not the transaction), so the other groups of the batch commit.
+    matched). A failing statement is undone alone (its savepoint is rolled
+    back: PostgreSQL would otherwise abort the whole transaction), so the other
+    groups of the batch commit.
     Within a group, the rows before the failing one are stored and the rest are
     not, and it is not known which: the group's callers all get the error —
     except for statements marked ``idempotent`` (re-running one changes nothing
@@ -61,30 +75,31 @@ class WriteBatcher:
 
     def __init__(self, db: Runner) -> None:
         self._db = db
-        self._queued: dict[tuple[str, bool], Queued] = {}  # (sql, alone) -> rows and their callers
-        self._idempotent: set[str] = set()
+        self._queued: dict[tuple[Statement, bool], Queued] = {}  # (statement, alone) -> rows and their callers
+        self._idempotent: set[Statement] = set()
         self._barriers: list[asyncio.Future[None]] = []  # resolved when the batch now being queued has run
         self._drainer: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def write(self, sql: str, params: Params, *, idempotent: bool = False) -> None:
-        """Run ``sql`` with ``params`` in the next batch and wait for its commit; raises its ``sqlite3.Error``.
+    async def write(self, sql: Statement, params: Params, *, idempotent: bool = False) -> None:
+        """Run ``sql`` with ``params`` in the next batch and wait for its commit; raises its
+        ``sqlalchemy.exc.SQLAlchemyError``.
 
         ``params`` may be a function returning them, called when the batch runs
         (a write of in-memory state then stores its latest value).
         """
         await self._wait(sql, params, idempotent=idempotent, alone=False)
 
-    async def write_one(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+    async def write_one(self, sql: Statement, params: Values) -> list[Row]:
         """Run ``sql`` on its own in the next batch (not in an ``executemany``) and wait for its commit.
 
         Returns the rows of its ``RETURNING`` clause (``[]`` without one): the
         id of a new row, or whether an ``UPDATE``/``DELETE`` matched. Its error
-        (a conflict, say) is its caller's alone. Raises ``sqlite3.Error``.
+        (a conflict, say) is its caller's alone. Raises ``sqlalchemy.exc.SQLAlchemyError``.
         """
         return await self._wait(sql, params, idempotent=False, alone=True)
 
-    def write_later(self, sql: str, params: Params, *, idempotent: bool = False) -> None:
+    def write_later(self, sql: Statement, params: Params, *, idempotent: bool = False) -> None:
         """Queue ``sql`` for the next batch without waiting; a failure is logged (the SQL, never the values)."""
         self._queue(sql, params, None, idempotent=idempotent, alone=False)
 
@@ -99,17 +114,17 @@ class WriteBatcher:
         self._barriers.append(barrier)  # joins the next batch, which runs after the one in flight
         await asyncio.shield(barrier)
 
-    async def _wait(self, sql: str, params: Params, *, idempotent: bool, alone: bool) -> Any:
+    async def _wait(self, sql: Statement, params: Params, *, idempotent: bool, alone: bool) -> Any:
         future = asyncio.get_running_loop().create_future()
         self._queue(sql, params, future, idempotent=idempotent, alone=alone)
         return await asyncio.shield(future)  # a caller that gives up does not take its statement back
 
-    def _queue(self, sql: str, params: Params, future: asyncio.Future[Any] | None, *, idempotent: bool,
+    def _queue(self, sql: Statement, params: Params, future: asyncio.Future[Any] | None, *, idempotent: bool,
                alone: bool) -> None:
         if self._closed:
-            error = sqlite3.ProgrammingError("the database is closing: no new writes")
+            error = RuntimeError("the database is closing: no new writes")
             if future is None:
-                log.error("a database write after close was dropped (%s)", sql.split(" (")[0])
+                log.error("a database write after close was dropped (%s)", _name(sql))
             else:
                 future.set_exception(error)
             return
@@ -117,7 +132,7 @@ class WriteBatcher:
         if idempotent:
             self._idempotent.add(sql)
         if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.get_running_loop().create_task(self._drain(), name="sqlite-write-batcher")
+            self._drainer = asyncio.get_running_loop().create_task(self._drain(), name="database-write-batcher")
 
     async def _drain(self) -> None:
         while self._queued or self._barriers:
@@ -130,9 +145,9 @@ class WriteBatcher:
                     if not barrier.done():
                         barrier.set_result(None)
 
-    async def _run(self, batch: dict[tuple[str, bool], Queued]) -> None:
+    async def _run(self, batch: dict[tuple[Statement, bool], Queued]) -> None:
         groups: list[Group] = []
-        running: list[tuple[str, Queued]] = []
+        running: list[tuple[Statement, Queued]] = []
         for (sql, alone), rows in batch.items():
             try:  # in-memory state is read here, on the event loop, not in the database's thread
                 values = [params() if callable(params) else params for params, _ in rows]
@@ -150,7 +165,7 @@ class WriteBatcher:
                 _fail(rows, exc, sql)
             return
         except BaseException:  # cancelled (shutdown): answer everyone still waiting, here and queued
-            stopped = sqlite3.OperationalError("the database writer was stopped")
+            stopped = RuntimeError("the database writer was stopped")
             for sql, rows in [*running, *((sql, rows) for (sql, _), rows in self._queued.items())]:
                 _fail(rows, stopped, sql)
             self._queued = {}
@@ -173,56 +188,69 @@ class WriteBatcher:
             await asyncio.shield(self._drainer)
 
 
-Group = tuple[str, list[Sequence[Any]], bool, bool]  # sql, each caller's params, idempotent, alone
+Group = tuple[Statement, list[Values], bool, bool]  # statement, each caller's params, idempotent, alone
 # The group's error, each row's error or returned rows (idempotent re-run, or run alone), or success
-GroupOutcome = Exception | list[Exception | list[sqlite3.Row]] | None
+GroupOutcome = Exception | list[Exception | list[Row]] | None
 
 
-def _write_batch(groups: list[Group], connection: sqlite3.Connection) -> list[GroupOutcome]:
-    """In the database's thread: every group of one batch in one savepoint, committed at its release.
+def _write_batch(groups: list[Group], connection: Connection) -> list[GroupOutcome]:
+    """In the database's thread: every group of one batch in one transaction, each group in a savepoint.
 
     Returns one outcome per group. Raises when the transaction itself fails
     (then nothing of the batch is stored).
     """
+    if len(groups) == 1 and len(groups[0][1]) == 1 and not connection.in_transaction():
+        return [_single(connection, *groups[0])]
     outcomes: list[GroupOutcome] = []
-    connection.execute("SAVEPOINT write_batch")
-    try:
+    with connection.begin_nested() if connection.in_transaction() else connection.begin():
         for sql, values, idempotent, alone in groups:
             if alone:
-                outcomes.append([_run_one(connection, sql, row) for row in values])
+                outcomes.append([_in_savepoint(connection, sql, row, rows=True) for row in values])
                 continue
-            try:
-                if len(values) == 1:
-                    connection.execute(sql, values[0])
-                else:
-                    connection.executemany(sql, values)
-                outcomes.append(None)
-            except Exception as exc:  # noqa: BLE001 - reported to this group's callers
-                if not connection.in_transaction:
-                    raise  # SQLite rolled the whole transaction back (disk full, I/O): the batch failed
-                if idempotent and len(values) > 1:
-                    outcomes.append([_run_one(connection, sql, row) for row in values])
-                else:
-                    outcomes.append(exc)
-        connection.execute("RELEASE write_batch")
-    except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK TO write_batch")
-            connection.execute("RELEASE write_batch")
-        raise
+            outcome = _in_savepoint(connection, sql, values[0] if len(values) == 1 else values, rows=False)
+            if isinstance(outcome, Exception) and idempotent and len(values) > 1:
+                outcomes.append([_in_savepoint(connection, sql, row, rows=True) for row in values])
+            else:
+                outcomes.append(outcome if isinstance(outcome, Exception) else None)
     return outcomes
 
 
-def _run_one(connection: sqlite3.Connection, sql: str, row: Sequence[Any]) -> Exception | list[sqlite3.Row]:
+def _single(connection: Connection, sql: Statement, values: list[Values], _idempotent: bool,
+            alone: bool) -> GroupOutcome:
+    """A batch of one statement (an idle server's usual batch): its own transaction and no savepoint — its
+    error rolls back nothing but itself. Saves two statements per write against the general path."""
     try:
-        return connection.execute(sql, row).fetchall()
-    except Exception as exc:  # noqa: BLE001 - this row's caller's to know
-        if not connection.in_transaction:
-            raise
+        with connection.begin():
+            result = execute(connection, sql, values[0])
+            returned = result.all() if alone and result.returns_rows else []
+    except Exception as exc:  # noqa: BLE001 - this statement's caller's to know
+        return [exc] if alone else exc
+    return [returned] if alone else None
+
+
+def _in_savepoint(connection: Connection, sql: Statement, params: Values | list[Values], *,
+                  rows: bool) -> Exception | list[Row]:
+    """Run one statement (or ``executemany``) in a savepoint; its error is returned, not raised, and undone alone.
+
+    A failure to roll the savepoint back (the transaction itself is gone: disk full, connection lost) raises.
+    """
+    savepoint = connection.begin_nested()
+    try:
+        result = execute(connection, sql, params)
+        returned = result.all() if rows and result.returns_rows else []
+    except Exception as exc:  # noqa: BLE001 - this statement's callers' to know
+        savepoint.rollback()
         return exc
+    savepoint.commit()
+    return returned
 
 
-def _fail(rows: Queued, exc: Exception, sql: str) -> None:
+def _name(sql: Statement) -> str:
+    """What a log line may say of a statement: its first words (never parameter values)."""
+    return str(sql).split(" (")[0][:80]
+
+
+def _fail(rows: Queued, exc: Exception, sql: Statement) -> None:
     """Give ``exc`` to the waiting callers of ``rows``; log it for the fire-and-forget ones (SQL only, no values)."""
     lost = 0
     for _, future in rows:
@@ -231,4 +259,11 @@ def _fail(rows: Queued, exc: Exception, sql: str) -> None:
         elif not future.done():
             future.set_exception(exc)
     if lost:
-        log.error("%d queued database write(s) failed (%s): %s", lost, sql.split(" (")[0], exc)
+        log.error("%d queued database write(s) failed (%s): %s", lost, _name(sql), describe(exc))
+
+
+def describe(exc: BaseException) -> str:
+    """A database error for a log line: the driver's error class and the first line of its message — PostgreSQL's
+    ``DETAIL`` line (``Key (key_hash)=(…)``, ``Failing row contains (…)``) would put stored values in the log."""
+    original = getattr(exc, "orig", None) or exc
+    return f"{type(original).__name__}: {str(original).splitlines()[0] if str(original) else ''}"

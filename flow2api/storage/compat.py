@@ -6,14 +6,16 @@ interface: a read (``SELECT``, ``PRAGMA``, ``WITH``) is :meth:`Database.fetch_al
 <flow2api.storage.database.Database.fetch_all>` after the queued writes, any
 other statement goes through the group commit (``db.writes.write_one``), the
 one write path. :meth:`LegacyConnection.commit` is a barrier on the group
-commit. Nothing in ``flow2api`` uses this; new code calls the repositories.
+commit. The SQL goes to the driver as written (``?`` placeholders: SQLite
+only). Nothing in ``flow2api`` uses this; new code calls the repositories.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Row
 
 if TYPE_CHECKING:
     from flow2api.storage.database import Database
@@ -24,15 +26,15 @@ _READS = ("SELECT", "PRAGMA", "WITH", "EXPLAIN")
 class LegacyCursor:
     """The fetched rows of one statement, with aiosqlite's awaitable ``fetchall`` / ``fetchone``."""
 
-    def __init__(self, rows: list[sqlite3.Row]) -> None:
+    def __init__(self, rows: list[Row]) -> None:
         self._rows = rows
 
-    async def fetchall(self) -> list[sqlite3.Row]:
+    async def fetchall(self) -> list[Row]:
         """Every remaining row."""
         rows, self._rows = self._rows, []
         return rows
 
-    async def fetchone(self) -> sqlite3.Row | None:
+    async def fetchone(self) -> Row | None:
         """The next row, or ``None``."""
         return self._rows.pop(0) if self._rows else None
 

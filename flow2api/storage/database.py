@@ -1,17 +1,21 @@
-"""The SQLite database: one ``sqlite3`` connection owned by one worker thread, in WAL mode, and the versioned schema.
+"""The database: SQLite (the default file in the data dir) or PostgreSQL, one SQLAlchemy connection owned by one
+worker thread, migrated by Alembic on open.
 
-Every statement runs in the database's own thread (a single-worker executor),
-so the event loop never blocks on SQLite and the connection is never shared
-between threads. The public interface is small: :meth:`Database.fetch_all` /
-:meth:`Database.fetch_one` read, :meth:`Database.run` runs a function on the
-connection in that thread (one trip), and :attr:`Database.writes` — the group
-commit (:class:`~flow2api.storage.batcher.WriteBatcher`) — is the one path
-every INSERT, UPDATE and DELETE of the repositories takes.
+Every statement runs in the database's own thread (a single-worker executor)
+on SQLAlchemy's *sync* engine, so the event loop never blocks on the database
+and the connection is never shared between threads. Why not SQLAlchemy's
+asyncio engine: the group commit (:class:`~flow2api.storage.batcher.WriteBatcher`)
+already turns every write of a busy server into one trip per batch, so one
+thread hand-off per batch is what the storage costs; aiosqlite would add its
+own thread per connection, and asyncpg would need a second, differently-shaped
+code path for the batch (docs/deployment.md, "Storage").
 
-Migrations are a list of SQL scripts; ``PRAGMA user_version`` records how many
-have run. A migration only ever adds (tables, columns, indexes): stored data
-is never dropped. Append new migrations to :data:`MIGRATIONS`; never edit one
-that has shipped.
+The public interface is small: :meth:`Database.fetch_all` / :meth:`Database.fetch_one`
+read (SQLAlchemy statements, built from :mod:`flow2api.storage.schema`),
+:meth:`Database.run` runs a function on the connection in that thread (one
+trip), and :attr:`Database.writes` — the group commit — is the one path every
+INSERT, UPDATE and DELETE of the repositories takes. Errors are SQLAlchemy's
+(``sqlalchemy.exc.IntegrityError`` for a conflict, ``…OperationalError`` …).
 """
 
 from __future__ import annotations
@@ -19,184 +23,96 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flow2api.storage.batcher import WriteBatcher
+from sqlalchemy import Connection, Engine, Row, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+from flow2api.storage.batcher import Statement, WriteBatcher, execute
+from flow2api.storage.changes import ChangeFeed
 from flow2api.storage.compat import LegacyConnection
+from flow2api.storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+DATABASE_FILE = "flow2api.db"
 
-MIGRATIONS: list[str] = [
-    # 1: accounts, projects, tasks, request logs
+
+def database_url(storage: Any) -> str:
+    """The URL of ``[storage]``: its ``url``, else the SQLite file ``<data_dir>/flow2api.db``."""
+    return storage.url or f"sqlite:///{Path(storage.data_dir).absolute() / DATABASE_FILE}"
+
+
+def engine_url(target: str | Path) -> URL:
+    """SQLAlchemy's URL for a path (a SQLite file) or a URL; ``postgresql://`` uses psycopg (3), the driver shipped."""
+    url = make_url(f"sqlite:///{Path(target).absolute()}" if isinstance(target, Path) else target)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _private_file(path: Path) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        if file.exists():  # files of an older version were created 0644
+            os.chmod(file, 0o600)
+
+
+def make_engine(target: str | Path) -> Engine:
+    """A sync engine for ``target`` with the settings every statement relies on.
+
+    SQLite: WAL, ``synchronous=NORMAL``, foreign keys, a 5 s busy timeout, and
+    SQLAlchemy's documented recipe for real ``BEGIN``/``SAVEPOINT`` with
+    pysqlite (the driver's own transaction handling is turned off).
     """
-    CREATE TABLE accounts (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        family TEXT NOT NULL,
-        email TEXT NOT NULL,
-        name TEXT NOT NULL DEFAULT '',
-        remark TEXT NOT NULL DEFAULT '',
-        enabled INTEGER NOT NULL DEFAULT 1,
-        image_enabled INTEGER NOT NULL DEFAULT 1,
-        video_enabled INTEGER NOT NULL DEFAULT 1,
-        image_concurrency INTEGER NOT NULL DEFAULT -1,
-        video_concurrency INTEGER NOT NULL DEFAULT -1,
-        proxy_url TEXT,
-        credits INTEGER,
-        tier TEXT,
-        secrets BLOB,
-        state TEXT NOT NULL DEFAULT '{}',
-        consecutive_errors INTEGER NOT NULL DEFAULT 0,
-        cooldown_until REAL,
-        ban_reason TEXT,
-        last_error TEXT,
-        use_count INTEGER NOT NULL DEFAULT 0,
-        last_used_at REAL,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        UNIQUE (family, email)
-    );
-    CREATE TABLE projects (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        project_id TEXT NOT NULL,
-        title TEXT NOT NULL DEFAULT '',
-        created_at REAL NOT NULL,
-        UNIQUE (account_id, project_id)
-    );
-    CREATE TABLE tasks (
-        id TEXT PRIMARY KEY,
-        kind TEXT NOT NULL,
-        model TEXT NOT NULL,
-        prompt TEXT NOT NULL,
-        status TEXT NOT NULL,
-        progress REAL NOT NULL DEFAULT 0,
-        account_id INTEGER,
-        api_key TEXT,
-        result TEXT,
-        error TEXT,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        completed_at REAL
-    );
-    CREATE INDEX tasks_status ON tasks(status);
-    CREATE TABLE request_logs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        request_id TEXT NOT NULL,
-        method TEXT NOT NULL,
-        path TEXT NOT NULL,
-        model TEXT,
-        status INTEGER NOT NULL,
-        duration_ms REAL NOT NULL,
-        account_id INTEGER,
-        api_key TEXT,
-        error TEXT,
-        created_at REAL NOT NULL
-    );
-    CREATE INDEX request_logs_created ON request_logs(created_at);
-    """,
-    # 2: where an accepted upstream job can be resumed from (plugin Submitted.resume, JSON)
-    """
-    ALTER TABLE tasks ADD COLUMN resume TEXT;
-    """,
-    # 3: client API keys (SHA-256 of the key; the key itself is shown once at creation)
-    """
-    CREATE TABLE api_keys (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        name TEXT NOT NULL,
-        key_hash TEXT NOT NULL UNIQUE,
-        prefix TEXT NOT NULL,
-        rpm INTEGER NOT NULL DEFAULT 0,
-        concurrency INTEGER NOT NULL DEFAULT 0,
-        models TEXT NOT NULL DEFAULT '[]',
-        expires_at REAL,
-        enabled INTEGER NOT NULL DEFAULT 1,
-        created_at REAL NOT NULL,
-        last_used_at REAL
-    );
-    """,
-    # admin site: the admin login (argon2 hash), admin API tokens (SHA-256), revoked sessions,
-    # and settings changed in the admin site (values sealed with the secrets key)
-    """
-    CREATE TABLE admin_credentials (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        username TEXT NOT NULL,
-        password_hash TEXT NOT NULL,
-        seed_hash TEXT NOT NULL,
-        must_change INTEGER NOT NULL DEFAULT 1,
-        changed_at REAL NOT NULL
-    );
-    CREATE TABLE admin_tokens (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        name TEXT NOT NULL,
-        token_hash TEXT NOT NULL UNIQUE,
-        prefix TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        last_used_at REAL
-    );
-    CREATE TABLE admin_revoked_sessions (
-        sid TEXT PRIMARY KEY,
-        until REAL NOT NULL
-    );
-    CREATE TABLE settings_overrides (
-        section TEXT NOT NULL,
-        key TEXT NOT NULL,
-        value BLOB NOT NULL,
-        updated_at REAL NOT NULL,
-        PRIMARY KEY (section, key)
-    );
-    """,
-    # issue 6: task ownership, surface, what a queued Videos API job needs to be submitted again,
-    # idempotency keys, soft delete; daily usage statistics per account, key and model
-    """
-    ALTER TABLE tasks ADD COLUMN surface TEXT;
-    ALTER TABLE tasks ADD COLUMN owner TEXT;
-    ALTER TABLE tasks ADD COLUMN api_key_id INTEGER;
-    ALTER TABLE tasks ADD COLUMN request TEXT;
-    ALTER TABLE tasks ADD COLUMN idempotency_key TEXT;
-    ALTER TABLE tasks ADD COLUMN request_hash TEXT;
-    ALTER TABLE tasks ADD COLUMN deleted_at REAL;
-    CREATE UNIQUE INDEX tasks_idempotency ON tasks(owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
-    CREATE INDEX tasks_owner_surface ON tasks(owner, surface, created_at);
-    CREATE TABLE usage_daily (
-        day TEXT NOT NULL,
-        account_id INTEGER NOT NULL,
-        api_key_id INTEGER NOT NULL,
-        api_key TEXT NOT NULL,
-        model TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        succeeded INTEGER NOT NULL DEFAULT 0,
-        failed INTEGER NOT NULL DEFAULT 0,
-        outputs INTEGER NOT NULL DEFAULT 0,
-        duration_ms REAL NOT NULL DEFAULT 0,
-        PRIMARY KEY (day, account_id, api_key_id, model)
-    );
-    """,
-]
+    url = engine_url(target)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, pool_size=1, max_overflow=1, hide_parameters=True)
+    if url.database and url.database != ":memory:":
+        _private_file(Path(url.database))
+    engine = create_engine(url, hide_parameters=True)  # values (secrets) never in an error message
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000"):
+            # With WAL, NORMAL syncs at checkpoints instead of every commit: a crash of flow2api loses nothing,
+            # a power cut may lose the last few commits (SQLite docs, "PRAGMA synchronous").
+            dbapi_connection.execute(f"PRAGMA {pragma}")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
 
 
 class Database:
-    """One ``sqlite3`` connection to ``<data_dir>/flow2api.db``, used only from its own worker thread.
+    """The database at ``target`` — a SQLite file path, or a URL (``sqlite:///…``, ``postgresql://user:pw@host/db``)
+    — used only from its own worker thread.
 
     Use :meth:`open` / :meth:`close` (the app does so in a ``cleanup_ctx``).
-    The connection is in autocommit mode (``isolation_level=None``): a read
-    needs no transaction, and the group commit opens its own savepoint per
-    batch. Rows are :class:`sqlite3.Row` (index by position or name, ``dict(row)``).
-    Every method raises ``RuntimeError`` before :meth:`open` and ``sqlite3.Error``
-    for a failing statement.
+    Reads run in a transaction of their own (so PostgreSQL never sits idle in
+    one); the group commit opens one transaction per batch. Rows are
+    SQLAlchemy ``Row`` objects (by position, attribute, or ``row._mapping``).
+    Every method raises ``RuntimeError`` before :meth:`open`.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._connection: sqlite3.Connection | None = None
+    def __init__(self, target: str | Path) -> None:
+        self.url = engine_url(target)
+        self.dialect = "postgresql" if self.url.get_backend_name() == "postgresql" else "sqlite"
+        self.path = Path(self.url.database) if self.dialect == "sqlite" and self.url.database else None
+        self._engine: Engine | None = None
+        self._connection: Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._writes: WriteBatcher | None = None
+        self.changes = ChangeFeed(self)
+        """The revisions of live state (:class:`~flow2api.storage.changes.ChangeFeed`), shared by the repositories."""
 
     @property
     def writes(self) -> WriteBatcher:
@@ -212,80 +128,82 @@ class Database:
         self.writes  # noqa: B018 - raises before open
         return LegacyConnection(self)
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def run(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn(connection)`` in the database's thread and return its result: one trip, whatever it does.
 
-        ``fn`` must not keep the connection. Writes belong in :attr:`writes`, which
-        is built on this (one batch, one call); reads use :meth:`fetch_all`.
+        ``fn`` must not keep the connection and must end any transaction it opens. Writes belong in
+        :attr:`writes`, which is built on this (one batch, one call); reads use :meth:`fetch_all`.
         """
-        if self._thread is None or self._connection is None:
+        if self._thread is None:
             raise RuntimeError("database is not open")
-        connection = self._connection
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, connection)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._call, fn)
 
-    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """Every row of the query ``sql`` with positional ``params``, in one trip.
+    def _call(self, fn: Callable[[Connection], T]) -> T:
+        """In the database's thread: ``fn`` on the connection, reconnecting first after a lost connection."""
+        if self._connection is None or self._connection.invalidated or self._connection.closed:
+            if self._connection is not None:
+                self._connection.close()
+            self._connection = self._engine.connect()  # type: ignore[union-attr]
+        return fn(self._connection)
+
+    async def fetch_all(self, statement: Statement, params: Mapping[str, Any] | Sequence[Any] = ()) -> list[Row]:
+        """Every row of ``statement`` (a SQLAlchemy statement with ``params`` by name, or driver SQL text with
+        positional ones), in one trip.
 
         Reads do not wait for queued writes: call ``await db.writes.flushed()``
         first to read your own ``write_later`` rows.
         """
-        return await self.run(lambda connection: connection.execute(sql, params).fetchall())
+        return await self.run(lambda connection: _read(connection, statement, params))
 
-    async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        """The first row of the query ``sql`` with ``params``, or ``None``; as :meth:`fetch_all`."""
-        return await self.run(lambda connection: connection.execute(sql, params).fetchone())
+    async def fetch_one(self, statement: Statement, params: Mapping[str, Any] | Sequence[Any] = ()) -> Row | None:
+        """The first row of ``statement`` with ``params``, or ``None``; as :meth:`fetch_all`."""
+        rows = await self.fetch_all(statement, params)
+        return rows[0] if rows else None
 
     async def open(self) -> None:
-        """Open the file (creating its directory), enable WAL (synchronous=NORMAL) and foreign keys, apply pending migrations.
+        """Connect (creating a SQLite file's directory, 0700, and the file, 0600) and apply pending migrations
+        (:mod:`.migrate`).
 
-        The file, its WAL and shared-memory files are ``0600`` (they hold prompts and hashes); SQLite creates
+        A SQLite file, its WAL and shared-memory files are ``0600`` (they hold prompts and hashes); SQLite creates
         ``-wal``/``-shm`` with the database file's mode, so creating that one ``0600`` first covers them.
         """
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        for path in (self.path, self.path.with_name(f"{self.path.name}-wal"), self.path.with_name(f"{self.path.name}-shm")):
-            if path.exists():  # files of an older version were created 0644
-                os.chmod(path, 0o600)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow2api-db")
-        loop = asyncio.get_running_loop()
         try:
-            self._connection = await loop.run_in_executor(self._thread, _connect, self.path)
+            self._engine = await asyncio.get_running_loop().run_in_executor(self._thread, make_engine, self.url)
+            await self.run(upgrade)
         except BaseException:
-            self._thread.shutdown(wait=False)
-            self._thread = None
+            await self._shutdown()
             raise
         self._writes = WriteBatcher(self)
-        await self.migrate()
 
-    async def migrate(self) -> int:
-        """Apply the migrations not yet applied; returns the schema version now in place."""
-        version = (await self.fetch_one("PRAGMA user_version"))[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            sql = f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
-            await self.run(lambda connection, sql=sql: connection.executescript(sql))
-            log.info("database %s migrated to schema version %d", self.path, number)
-        return max(version, len(MIGRATIONS))
+    async def migrate(self) -> str:
+        """Apply the migrations not yet applied; returns the revision now in place."""
+        return await self.run(upgrade)
 
     async def close(self) -> None:
         """Run the queued writes, then close the connection and stop its thread (idempotent)."""
         if self._writes is not None:
             await self._writes.close()
-        thread, connection = self._thread, self._connection
-        self._thread = self._connection = self._writes = None
-        if thread is not None:
-            if connection is not None:
-                await asyncio.get_running_loop().run_in_executor(thread, connection.close)
-            thread.shutdown(wait=True)
+        self._writes = None
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+
+        def dispose() -> None:
+            if self._connection is not None:
+                self._connection.close()
+            if self._engine is not None:
+                self._engine.dispose()
+            self._connection = self._engine = None
+
+        await asyncio.get_running_loop().run_in_executor(thread, dispose)
+        thread.shutdown(wait=True)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """In the database's thread: the connection in autocommit mode with the pragmas every statement relies on."""
-    connection = sqlite3.connect(path, isolation_level=None)  # used by this thread only
-    connection.row_factory = sqlite3.Row
-    connection.execute("PRAGMA journal_mode=WAL")
-    # With WAL, NORMAL syncs at checkpoints instead of every commit: a crash of flow2api loses nothing,
-    # a power cut may lose the last few commits (SQLite docs, "PRAGMA synchronous").
-    connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute("PRAGMA foreign_keys=ON")
-    connection.execute("PRAGMA busy_timeout=5000")
-    return connection
+def _read(connection: Connection, statement: Statement, params: Mapping[str, Any] | Sequence[Any]) -> list[Row]:
+    """In the database's thread: one read in a transaction of its own."""
+    with connection.begin():
+        return execute(connection, statement, params).all()

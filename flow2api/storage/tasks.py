@@ -21,14 +21,16 @@ is lost"). Columns the surfaces rely on:
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any, Final
 
 from aiohttp import web
+from sqlalchemy import Integer, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from flow2api.storage.database import Database
+from flow2api.storage.schema import request_logs, tasks
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "in_progress", "completed", "failed"
 UNFINISHED = (QUEUED, RUNNING)
@@ -101,22 +103,33 @@ class TaskRecord:
 
 
 _JSON_COLUMNS = ("result", "resume", "request")
-# One statement text for every update, so concurrent ones share a batch; absolute values, so it is idempotent.
-_UPDATE = (
-    "UPDATE tasks SET status = COALESCE(?, status), progress = COALESCE(?, progress),"
-    " account_id = COALESCE(?, account_id), result = COALESCE(?, result), error = COALESCE(?, error),"
-    " resume = COALESCE(?, resume), completed_at = COALESCE(?, completed_at), updated_at = ? WHERE id = ?"
-)
+_BY_ID = tasks.c.id == bindparam("task_id")
 
 
-_INSERT = (
-    "INSERT INTO tasks (id, kind, model, prompt, status, account_id, api_key, api_key_id, owner, surface,"
-    " request, idempotency_key, request_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+def _keep(name: str) -> Any:
+    """``COALESCE(:name, column)``: the given value, or the stored one when ``None``."""
+    return func.coalesce(bindparam(f"new_{name}"), tasks.c[name])
+
+
+# One statement for every update, so concurrent ones share a batch; absolute values, so it is idempotent.
+_UPDATE = update(tasks).where(_BY_ID).values({
+    **{name: _keep(name) for name in ("status", "progress", "account_id", "result", "error", "resume", "completed_at")},
+    "updated_at": bindparam("new_updated_at"),
+})
+_INSERT = insert(tasks)
+_RESUME = update(tasks).where(_BY_ID)  # SET resume, updated_at
+_ABANDON = update(tasks).where(_BY_ID, tasks.c.status.in_(UNFINISHED))  # SET status, error, completed_at, updated_at
+_DELETED = update(tasks).where(_BY_ID)  # SET deleted_at
+_GET = select(tasks).where(_BY_ID)
+_IDEMPOTENT = select(tasks).where(tasks.c.owner == bindparam("owner"),
+                                  tasks.c.idempotency_key == bindparam("idempotency_key"))
+_UNFINISHED = select(tasks).where(
+    tasks.c.surface == bindparam("surface"), tasks.c.status.in_(UNFINISHED), tasks.c.deleted_at.is_(None),
+).order_by(tasks.c.created_at, tasks.c.id)
 
 
 def _record(row: Any) -> TaskRecord:
-    data = dict(row)
+    data = dict(row._mapping)
     for name in _JSON_COLUMNS:
         data[name] = json.loads(data[name]) if data.get(name) else None
     return TaskRecord(**data)
@@ -161,13 +174,15 @@ class TaskRepository:
         name, never the key itself. The row is written in the database's group
         commit (:class:`~flow2api.storage.batcher.WriteBatcher`), on its own when
         it has a key (its conflict is its caller's alone); it returns once the
-        row is stored, and raises ``sqlite3.Error``.
+        row is stored, and raises ``sqlalchemy.exc.SQLAlchemyError``.
         """
         now = time.time()
-        params = (
-            task_id, kind, model, prompt, status, account_id, api_key, api_key_id, owner_of(api_key_id), surface,
-            json.dumps(request) if request is not None else None, idempotency_key, request_hash, now, now,
-        )
+        params = {
+            "id": task_id, "kind": kind, "model": model, "prompt": prompt, "status": status, "account_id": account_id,
+            "api_key": api_key, "api_key_id": api_key_id, "owner": owner_of(api_key_id), "surface": surface,
+            "request": json.dumps(request) if request is not None else None, "idempotency_key": idempotency_key,
+            "request_hash": request_hash, "created_at": now, "updated_at": now,
+        }
         if idempotency_key is None:
             # Nothing to conflict with (ids are unique): joins the group commit, which saves a trip and a commit
             # per request under load (issue 8). An error here is the batch's, e.g. a full disk.
@@ -175,8 +190,8 @@ class TaskRepository:
             return
         try:
             await self._db.writes.write_one(_INSERT, params)
-        except sqlite3.IntegrityError:
-            # SQLite undid the failed INSERT alone; the rest of its batch is committed.
+        except IntegrityError:
+            # Its savepoint undid the failed INSERT alone; the rest of its batch is committed.
             existing = await self.find_idempotent(owner_of(api_key_id), idempotency_key)
             if existing is not None:
                 raise IdempotencyConflict(existing) from None
@@ -197,69 +212,65 @@ class TaskRepository:
 
         ``resume`` is the provider's :class:`~flow2api.plugin.Submitted` state.
         Runs in the database's group commit (:class:`~flow2api.storage.batcher.WriteBatcher`)
-        and returns once stored; raises ``sqlite3.Error``.
+        and returns once stored; raises ``sqlalchemy.exc.SQLAlchemyError``.
         """
         now = time.time()
-        await self._db.writes.write(_UPDATE, (
-            status, progress, account_id,
-            json.dumps(result) if result is not None else None, error,
-            json.dumps(resume) if resume is not None else None,
-            now if status in (SUCCEEDED, FAILED) else None, now, task_id,
-        ), idempotent=True)
+        await self._db.writes.write(_UPDATE, {
+            "new_status": status, "new_progress": progress, "new_account_id": account_id,
+            "new_result": json.dumps(result) if result is not None else None, "new_error": error,
+            "new_resume": json.dumps(resume) if resume is not None else None,
+            "new_completed_at": now if status in (SUCCEEDED, FAILED) else None, "new_updated_at": now,
+            "task_id": task_id,
+        }, idempotent=True)
 
     async def record_resume(self, task_id: str, resume: dict[str, Any] | None) -> None:
         """Store the provider's :class:`~flow2api.plugin.Submitted` or :class:`~flow2api.plugin.Submitting`
         state now (``None`` clears it) and wait for its commit. Upstream has accepted (and charged for) the
         job, or is about to; the sooner this is stored, the smaller the window in which a crash makes it be
         submitted again (docs/reliability.md, crash drill): it joins the next batch of the group commit,
-        which starts as soon as the one in the database's thread ends. Raises ``sqlite3.Error``."""
-        await self._db.writes.write("UPDATE tasks SET resume = ?, updated_at = ? WHERE id = ?",
-                                    (json.dumps(resume) if resume is not None else None, time.time(), task_id),
-                                    idempotent=True)
+        which starts as soon as the one in the database's thread ends. Raises ``sqlalchemy.exc.SQLAlchemyError``."""
+        await self._db.writes.write(_RESUME, {
+            "resume": json.dumps(resume) if resume is not None else None, "updated_at": time.time(), "task_id": task_id,
+        }, idempotent=True)
 
     async def abandon(self, task_id: str, error: str) -> None:
         """Mark the task ``failed`` with ``error`` if it is still ``queued`` or ``in_progress`` (a finished one,
         whose answer was written as the client left, keeps its outcome).
 
         In the group commit, so it runs after the row's creation even when the
-        client left while that was still queued. Raises ``sqlite3.Error``."""
+        client left while that was still queued. Raises ``sqlalchemy.exc.SQLAlchemyError``."""
         now = time.time()
-        await self._db.writes.write(
-            "UPDATE tasks SET status = ?, error = ?, completed_at = ?, updated_at = ? WHERE id = ? AND status IN (?, ?)",
-            (FAILED, error, now, now, task_id, *UNFINISHED), idempotent=True,
-        )
+        await self._db.writes.write(_ABANDON, {
+            "status": FAILED, "error": error, "completed_at": now, "updated_at": now, "task_id": task_id,
+        }, idempotent=True)
 
     async def fail_interrupted(self, *, keep_surface: str, before: float, error: str) -> int:
         """Mark ``failed`` with ``error`` every unfinished task created before Unix time ``before`` whose surface
         is not ``keep_surface`` (the background runner's, which resumes its own); returns how many.
 
         Such a row belonged to an HTTP request of a process that is gone (``kill -9``, a crash): nobody
-        will ever finish it. Raises ``sqlite3.Error``."""
+        will ever finish it. Raises ``sqlalchemy.exc.SQLAlchemyError``."""
         now = time.time()
-        rows = await self._db.writes.write_one(
-            "UPDATE tasks SET status = ?, error = ?, completed_at = ?, updated_at = ?"
-            " WHERE status IN (?, ?) AND surface IS NOT ? AND created_at < ? RETURNING id",
-            (FAILED, error, now, now, *UNFINISHED, keep_surface, before),
-        )
-        return len(rows)
+        statement = (update(tasks)
+                     .where(tasks.c.status.in_(UNFINISHED), tasks.c.surface.is_distinct_from(keep_surface),
+                            tasks.c.created_at < before)
+                     .values(status=FAILED, error=error, completed_at=now, updated_at=now)
+                     .returning(tasks.c.id))
+        return len(await self._db.writes.write_one(statement, {}))
 
     async def get(self, task_id: str) -> TaskRecord | None:
         """The task, or ``None`` (deleted ones included)."""
-        row = await self._db.fetch_one("SELECT * FROM tasks WHERE id = ?", (task_id,))
+        row = await self._db.fetch_one(_GET, {"task_id": task_id})
         return _record(row) if row is not None else None
 
     async def find_idempotent(self, owner: str, idempotency_key: str) -> TaskRecord | None:
         """The owner's task created with ``idempotency_key``, or ``None``."""
-        row = await self._db.fetch_one("SELECT * FROM tasks WHERE owner = ? AND idempotency_key = ?",
-                                       (owner, idempotency_key))
+        row = await self._db.fetch_one(_IDEMPOTENT, {"owner": owner, "idempotency_key": idempotency_key})
         return _record(row) if row is not None else None
 
     async def unfinished(self, surface: str) -> list[TaskRecord]:
         """Tasks of ``surface`` still ``queued`` or ``in_progress`` and not deleted, oldest first (restart resume)."""
-        rows = await self._db.fetch_all(
-            "SELECT * FROM tasks WHERE surface = ? AND status IN (?, ?) AND deleted_at IS NULL ORDER BY created_at, id",
-            (surface, *UNFINISHED),
-        )
+        rows = await self._db.fetch_all(_UNFINISHED, {"surface": surface})
         return [_record(row) for row in rows]
 
     async def page(
@@ -272,24 +283,29 @@ class TaskRepository:
         An unknown ``after`` starts from the beginning.
         """
         descending = order != "asc"
-        where = "owner = ? AND surface = ? AND deleted_at IS NULL"
-        params: list[Any] = [owner, surface]
+        query = select(tasks).where(tasks.c.owner == owner, tasks.c.surface == surface, tasks.c.deleted_at.is_(None))
         cursor = await self.get(after) if after else None
         if cursor is not None and cursor.owner == owner:
-            op = "<" if descending else ">"
-            where += f" AND (created_at {op} ? OR (created_at = ? AND id {op} ?))"
-            params += [cursor.created_at, cursor.created_at, cursor.id]
-        direction = "DESC" if descending else "ASC"
-        rows = [_record(row) for row in await self._db.fetch_all(
-            f"SELECT * FROM tasks WHERE {where} ORDER BY created_at {direction}, id {direction} LIMIT ?",
-            (*params, limit + 1),
-        )]
+            created, key = tasks.c.created_at, tasks.c.id
+            before = (created < cursor.created_at, key < cursor.id) if descending else (
+                created > cursor.created_at, key > cursor.id)
+            query = query.where(or_(before[0], and_(created == cursor.created_at, before[1])))
+        columns = (tasks.c.created_at, tasks.c.id)
+        query = query.order_by(*(c.desc() if descending else c.asc() for c in columns)).limit(limit + 1)
+        rows = [_record(row) for row in await self._db.fetch_all(query)]
         return rows[:limit], len(rows) > limit
 
     async def mark_deleted(self, task_id: str) -> None:
         """Soft-delete a task: it disappears from the API, its row stays for statistics."""
-        await self._db.writes.write("UPDATE tasks SET deleted_at = ? WHERE id = ?", (time.time(), task_id),
-                                    idempotent=True)
+        await self._db.writes.write(_DELETED, {"deleted_at": time.time(), "task_id": task_id}, idempotent=True)
+
+
+_LOG = insert(request_logs)
+_PRUNE_OLD = delete(request_logs).where(request_logs.c.created_at < bindparam("cutoff")).returning(request_logs.c.id)
+_PRUNE_EXTRA = delete(request_logs).where(request_logs.c.id <= select(request_logs.c.id).order_by(
+    request_logs.c.id.desc()).limit(1).offset(bindparam("keep", type_=Integer)).scalar_subquery(),
+).returning(request_logs.c.id)
+_COUNT = select(func.count()).select_from(request_logs)
 
 
 class RequestLogRepository:
@@ -304,12 +320,11 @@ class RequestLogRepository:
     ) -> None:
         """Queue one row (group commit, not awaited: see :meth:`flushed`); ``duration_ms`` in milliseconds,
         ``api_key`` is the key's display name, never the key."""
-        self._db.writes.write_later(
-            "INSERT INTO request_logs (request_id, method, path, model, status, duration_ms, account_id, api_key,"
-            " error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (request_id, method, path, model, status, duration_ms, account_id, api_key,
-             summarize_request(error) if error else None, time.time()),
-        )
+        self._db.writes.write_later(_LOG, {
+            "request_id": request_id, "method": method, "path": path, "model": model, "status": status,
+            "duration_ms": duration_ms, "account_id": account_id, "api_key": api_key,
+            "error": summarize_request(error) if error else None, "created_at": time.time(),
+        })
 
     async def flushed(self) -> None:
         """Wait until every row queued by :meth:`add` so far is stored (call before reading the table)."""
@@ -323,21 +338,15 @@ class RequestLogRepository:
         removed = 0
         if max_age_s:  # in the group commit, after every row queued before it
             cutoff = time.time() - max_age_s
-            removed += len(await self._db.writes.write_one(
-                "DELETE FROM request_logs WHERE created_at < ? RETURNING id", (cutoff,),
-            ))
+            removed += len(await self._db.writes.write_one(_PRUNE_OLD, {"cutoff": cutoff}))
         if max_rows:
-            removed += len(await self._db.writes.write_one(
-                "DELETE FROM request_logs WHERE id <= (SELECT id FROM request_logs ORDER BY id DESC LIMIT 1 OFFSET ?)"
-                " RETURNING id",
-                (max_rows,),
-            ))
+            removed += len(await self._db.writes.write_one(_PRUNE_EXTRA, {"keep": max_rows}))
         return removed
 
     async def count(self) -> int:
         """Rows in the request log."""
         await self.flushed()
-        return (await self._db.fetch_one("SELECT COUNT(*) FROM request_logs"))[0]
+        return (await self._db.fetch_one(_COUNT))[0]
 
 TASKS: Final = web.AppKey("tasks", TaskRepository)
 REQUEST_LOGS: Final = web.AppKey("request_logs", RequestLogRepository)

@@ -20,11 +20,13 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from aiohttp import web
+from sqlalchemy import func, select
 
 from flow2api.storage.database import Database
+from flow2api.storage.schema import upsert, usage_daily
 
 DIMENSIONS = ("day", "account_id", "api_key_id", "api_key", "model", "kind")
-_SUMS = "SUM(attempts), SUM(succeeded), SUM(failed), SUM(outputs), SUM(duration_ms)"
+_SUMMED = ("attempts", "succeeded", "failed", "outputs", "duration_ms")
 
 
 def utc_day(at: float | None = None) -> str:
@@ -49,6 +51,12 @@ class UsageRepository:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        insert = upsert(db.dialect, usage_daily)
+        self._add = insert.on_conflict_do_update(
+            index_elements=[usage_daily.c.day, usage_daily.c.account_id, usage_daily.c.api_key_id, usage_daily.c.model],
+            set_={**{name: usage_daily.c[name] + insert.excluded[name] for name in _SUMMED},
+                  "api_key": insert.excluded.api_key},
+        )
 
     def record(
         self,
@@ -68,18 +76,11 @@ class UsageRepository:
         Queued in the database's group commit and not awaited (statistics must not
         slow the answer); :meth:`daily` waits for queued rows before reading.
         """
-        self._db.writes.write_later(
-            "INSERT INTO usage_daily (day, account_id, api_key_id, api_key, model, kind, attempts, succeeded, failed,"
-            " outputs, duration_ms) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)"
-            " ON CONFLICT (day, account_id, api_key_id, model) DO UPDATE SET"
-            " attempts = attempts + 1, succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed,"
-            " outputs = outputs + excluded.outputs, duration_ms = duration_ms + excluded.duration_ms,"
-            " api_key = excluded.api_key",
-            (
-                utc_day(at), account_id, api_key_id or 0, api_key or "global", model, kind,
-                1 if ok else 0, 0 if ok else 1, outputs if ok else 0, duration_ms,
-            ),
-        )
+        self._db.writes.write_later(self._add, {
+            "day": utc_day(at), "account_id": account_id, "api_key_id": api_key_id or 0, "api_key": api_key or "global",
+            "model": model, "kind": kind, "attempts": 1, "succeeded": 1 if ok else 0, "failed": 0 if ok else 1,
+            "outputs": outputs if ok else 0, "duration_ms": duration_ms,
+        })
 
     async def daily(
         self,
@@ -100,23 +101,18 @@ class UsageRepository:
         if bad:
             raise ValueError(f"unknown usage dimension(s): {', '.join(bad)}")
         await self._db.writes.flushed()
-        where, params = ["1 = 1"], []
+        columns = [usage_daily.c[d] for d in group_by]
+        query = select(*columns, *(func.sum(usage_daily.c[name]) for name in _SUMMED))
         for column, value in (("account_id", account_id), ("api_key_id", api_key_id), ("model", model)):
             if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
+                query = query.where(usage_daily.c[column] == value)
         if since:
-            where.append("day >= ?")
-            params.append(since)
+            query = query.where(usage_daily.c.day >= since)
         if until:
-            where.append("day <= ?")
-            params.append(until)
-        columns = ", ".join(group_by)
-        select = f"{columns}, {_SUMS}" if group_by else _SUMS
-        sql = f"SELECT {select} FROM usage_daily WHERE {' AND '.join(where)}"
+            query = query.where(usage_daily.c.day <= until)
         if group_by:
-            sql += f" GROUP BY {columns} ORDER BY {columns}"
-        rows = await self._db.fetch_all(sql, params)
+            query = query.group_by(*columns).order_by(*columns)
+        rows = await self._db.fetch_all(query)
         out: list[UsageRow] = []
         for row in rows:
             values = tuple(row)

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from flow2api.storage import Database
 from flow2api.storage.tasks import IdempotencyConflict, TaskRepository, owner_of, summarize_request
 from flow2api.storage.usage import UsageRepository
-
-
-@pytest.fixture
-async def db(tmp_path: Path):  # noqa: ANN201
-    database = Database(tmp_path / "t.db")
-    await database.open()
-    yield database
-    await database.close()
 
 
 async def test_idempotency_keys_are_unique_per_owner(db: Database) -> None:
