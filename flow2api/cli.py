@@ -75,7 +75,8 @@ async def run_server(settings: Settings, *, demo: bool | None) -> None:
     async with contextlib.AsyncExitStack() as stack:
         prepared = await prepare_demo(settings, stack) if demo else prepare(settings)
         settings = prepared.settings
-        app = create_app(settings, providers=prepared.providers, demo_accounts=prepared.demo_accounts)
+        app = create_app(settings, providers=prepared.providers, demo_accounts=prepared.demo_accounts,
+                         workflows=prepared.workflows)
         # handler_cancellation: a client that goes away ends its handler (and releases its lease) at once.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
         await runner.setup()

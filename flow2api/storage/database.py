@@ -177,6 +177,20 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (day, account_id, api_key_id, model)
     );
     """,
+    # issue 20: documents of workflow plugins (flow2api.storage.workflows), e.g. storyboards; one JSON row each
+    """
+    CREATE TABLE workflow_documents (
+        workflow TEXT NOT NULL,
+        id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        status TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (workflow, id)
+    );
+    CREATE INDEX workflow_documents_owner ON workflow_documents(workflow, owner, created_at);
+    """,
 ]
 
 
