@@ -66,10 +66,13 @@ def prepare(
 
 async def prepare_demo(
     settings: Settings, stack: contextlib.AsyncExitStack, factories: Mapping[str, ProviderFactory] | None = None,
+    workflow_factories: Mapping[str, WorkflowFactory] | None = None,
 ) -> Prepared:
     """Demo mode: data in ``<data_dir>/demo``, every family's emulator started on loopback (closed by ``stack``),
-    the family's settings pointing at it and one demo account per family. Raises ``SettingsError``."""
-    workflow_factories = installed_factories(WORKFLOW_GROUP) if factories is None else {}
+    the family's settings pointing at it and one demo account per family (factories as :func:`prepare`).
+    Raises ``SettingsError``."""
+    if workflow_factories is None:
+        workflow_factories = installed_factories(WORKFLOW_GROUP) if factories is None else {}  # type: ignore[assignment]
     factories = installed_factories() if factories is None else factories
     settings = settings.with_overrides(storage={"data_dir": str(settings.storage.data_dir / DEMO_DIR)})
     first = prepare(settings, factories, workflow_factories)  # type: ignore[arg-type]
