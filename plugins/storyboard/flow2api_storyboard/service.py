@@ -260,7 +260,9 @@ class StoryboardService:
         """One scene's image: kept from before a restart if its task finished, else generated now."""
         board = await self.load(sb_id)
         scene = board.scenes[index]
-        kept = await self.jobs.finished_image(board.task_id(scene)) if scene.attempt else None
+        # only a scene interrupted while generating (a restart) may have finished unseen; a queued one is new work
+        interrupted = scene.status == GENERATING and scene.attempt > 0
+        kept = await self.jobs.finished_image(board.task_id(scene)) if interrupted else None
         if kept is None:
             used, images = await self._references(sb_id, refs)
 

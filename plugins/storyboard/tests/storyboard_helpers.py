@@ -21,7 +21,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from flow2api.app import create_app
-from flow2api.startup import prepare_demo
+from flow2api.startup import Prepared, prepare, prepare_demo
 from flow2api.testing import API_KEY, make_settings
 from flow2api_storyboard import StoryboardWorkflow
 
@@ -59,17 +59,22 @@ class Demo:
     servers: list[TestServer] = field(default_factory=list)
     app: web.Application | None = None
     emulator_url: str = ""
+    prepared: Prepared | None = None
 
     @property
     def url(self) -> str:
         return str(self.servers[-1].make_url("")).rstrip("/")
 
     async def start(self, **sections: dict[str, Any]) -> Demo:
-        settings = make_settings(self.tmp_path, **sections)
-        prepared = await prepare_demo(settings, self.stack, videofx_factories(), WORKFLOWS)
-        self.emulator_url = prepared.settings.plugin_sections["flow"]["labs_base_url"].removesuffix("/fx/api")
-        # the demo account is added once: a restart finds it stored
-        accounts = prepared.demo_accounts if not self.servers else ()
+        """Start the gateway; started before, it restarts on the same data directory and the same emulator."""
+        if self.prepared is None:
+            settings = make_settings(self.tmp_path, **sections)
+            self.prepared = prepared = await prepare_demo(settings, self.stack, videofx_factories(), WORKFLOWS)
+            self.emulator_url = prepared.settings.plugin_sections["flow"]["labs_base_url"].removesuffix("/fx/api")
+            accounts = prepared.demo_accounts
+        else:  # providers and workflows built afresh, as a new process would; the demo account is stored already
+            prepared = prepare(self.prepared.settings, videofx_factories(), WORKFLOWS)
+            accounts = ()
         self.app = create_app(prepared.settings, providers=prepared.providers, demo_accounts=accounts,
                               workflows=prepared.workflows)
         server = TestServer(self.app)
