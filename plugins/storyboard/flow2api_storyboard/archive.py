@@ -10,6 +10,7 @@ replaced by the member's file name (``null`` for scenes not exported); ``index.h
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +25,7 @@ TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("flow2api_storyboard", "templates"), autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
+TEMPLATES.filters["when"] = lambda at: datetime.datetime.fromtimestamp(at, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def member_name(scene: Scene) -> str:
