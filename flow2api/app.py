@@ -4,6 +4,7 @@ Objects are built here, before start-up (app state is frozen after it); the
 ``cleanup_ctx`` generators open and close them in dependency order::
 
     http_sessions → database → account_pool → change_watch → catalog_watch → media_janitor → video_jobs → request_log_janitor
+        → one per workflow plugin (its lifespan)
 
 Nothing imports this module but the CLI and tests.
 """
@@ -29,18 +30,22 @@ from flow2api.api.openai import setup_openai_routes
 from flow2api.api.videos import setup_video_routes
 from flow2api.apikeys import API_KEYS, ApiKeyStore
 from flow2api.catalog import CATALOG, CatalogHolder, catalog_path
-from flow2api.discovery import PROVIDERS, build_providers, families_of, installed_factories
+from flow2api.admin.workflow_pages import WorkflowAdminPages
+from flow2api.discovery import (
+    PROVIDERS, WORKFLOW_GROUP, build_providers, build_workflows, families_of, installed_factories,
+)
 from flow2api.fetcher import FETCHER, AddressPolicy, GuardedFetcher
 from flow2api.jobs import Collaborators, JobEngine
 from flow2api.jobs.engine import ENGINE
 from flow2api.jobs.runner import VIDEO_JOBS, VideoJobRunner
+from flow2api.jobs.workflows import EngineImageJobs
 from flow2api.limits import RATE_LIMITER, InProcessRateLimiter
 from flow2api.media import MEDIA, VIDEO_INPUTS, InputStore, MediaCache
 from flow2api.media.files import private_dir
 from flow2api.metrics import METRICS, Metrics, setup_metrics
 from flow2api.pipeline import API_MIDDLEWARES, ROOT_MIDDLEWARES
 from flow2api.pipeline.context import stamp_request_id
-from flow2api.plugin import Provider
+from flow2api.plugin import MountedWorkflow, Provider, Workflow, WorkflowHost
 from flow2api.pool import POOL, AccountPool
 from flow2api.pool.maintenance import run_maintenance
 from flow2api.proxies import HTTP_SESSIONS, HttpSessions
@@ -50,6 +55,7 @@ from flow2api.storage import DATABASE, Database, SecretBox, changes, database_ur
 from flow2api.storage.accounts import AccountRepository
 from flow2api.storage.tasks import REQUEST_LOGS, TASKS, RequestLogRepository, TaskRepository
 from flow2api.storage.usage import USAGE, UsageRepository
+from flow2api.storage.workflows import WorkflowDocuments
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,7 @@ def create_app(
     *,
     providers: Mapping[str, Provider] | None = None,
     demo_accounts: Sequence[DemoAccount] = (),
+    workflows: Mapping[str, Workflow] | None = None,
 ) -> web.Application:
     """Build the flow2api application from final settings (:func:`flow2api.startup.prepare` lays the admin
     site's stored changes over the file's and builds the providers; this factory applies nothing more).
@@ -67,11 +74,15 @@ def create_app(
     ``providers`` skips entry-point discovery (tests, embedding); by default the
     installed ``flow2api.providers`` plugins are built from ``settings``. ``demo_accounts`` are
     ``(family, credentials)`` pairs added to the pool at start-up (demo mode).
+    ``workflows`` are workflow plugins to mount (``flow2api.workflows``; discovered
+    only when ``providers`` is too, else none unless given).
     Raises ``SettingsError`` / ``CatalogError`` / ``ValueError`` (bad secrets
     key) before anything starts.
     """
     if providers is None:
-        providers = build_providers(settings, installed_factories())
+        if workflows is None:
+            workflows = build_workflows(settings, installed_factories(WORKFLOW_GROUP))  # type: ignore[arg-type]
+        providers = build_providers(settings, installed_factories(), workflows)  # type: ignore[arg-type]
     data_dir = private_dir(settings.storage.data_dir)  # 0700: it holds the database, keys and results
     secret = settings.storage.secret_key.get_secret_value() if settings.storage.secret_key else None
     box = SecretBox(load_or_create_key(data_dir, secret))
@@ -120,6 +131,7 @@ def create_app(
     setup_image_routes(v1)
     setup_video_routes(v1)
     setup_generate_routes(v1)
+    mounted = _mount_workflows(app, v1, workflows or {})
     app.add_subapp("/v1", v1)
     app.add_subapp("/v1beta", create_gemini_app())
     setup_media_routes(app)
@@ -127,8 +139,32 @@ def create_app(
     setup_health_routes(app)
     setup_landing_routes(app)  # GET /: links to the admin site, the API bases, the docs
     _mount_family_apps(app, providers)  # /api/<family>: the optional AccountFamily.web_app hook (flow2api.plugin)
-    setup_admin(app, box)  # /login, /admin and /api sub-apps; after _database in cleanup order
+    # /login, /admin and /api sub-apps; after _database in cleanup order
+    setup_admin(app, box, pages=[r for m in mounted for r in m.admin], nav=tuple(m.nav for m in mounted if m.nav))
     return app
+
+
+def _mount_workflows(app: web.Application, v1: web.Application, workflows: Mapping[str, Workflow]) -> list[MountedWorkflow]:
+    """Hand each workflow its :class:`~flow2api.plugin.WorkflowHost`, add its API routes to ``/v1`` (frozen at
+    start-up, so before ``add_subapp``'s freeze) and its lifespan to ``cleanup_ctx`` (after the video runner)."""
+    mounted = []
+    jobs = EngineImageJobs(app)
+    for name, workflow in workflows.items():
+        host = WorkflowHost(jobs=jobs, store=WorkflowDocuments(app[DATABASE], name),
+                            admin=WorkflowAdminPages(name), data_dir=app[SETTINGS].current.storage.data_dir)
+        one = workflow.mount(host)
+        v1.add_routes(one.api)
+        app.cleanup_ctx.append(_lifespan(workflow))
+        mounted.append(one)
+    return mounted
+
+
+def _lifespan(workflow: Workflow):  # noqa: ANN202 - a cleanup_ctx factory
+    async def workflow_lifespan(app: web.Application) -> AsyncIterator[None]:
+        async with workflow.lifespan():
+            yield
+
+    return workflow_lifespan
 
 
 def _mount_family_apps(app: web.Application, providers: Mapping[str, Provider]) -> None:

@@ -96,7 +96,8 @@ async def run_server(settings: Settings, *, demo: bool | None, out: TextIO | Non
         prepared = await prepare_demo(settings, stack) if demo else prepare(settings)
         # The generated key lives in the base data directory, so the demo's key keeps working afterwards.
         settings, key = settle_client_key(prepared.settings, data_dir)
-        app = create_app(settings, providers=prepared.providers, demo_accounts=prepared.demo_accounts)
+        app = create_app(settings, providers=prepared.providers, demo_accounts=prepared.demo_accounts,
+                         workflows=prepared.workflows)
         # handler_cancellation: a client that goes away ends its handler (and releases its lease) at once.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
         await runner.setup()

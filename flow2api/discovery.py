@@ -1,9 +1,10 @@
-"""Finding provider plugins through the ``flow2api.providers`` entry-point group.
+"""Finding plugins: providers (group ``flow2api.providers``) and workflows (group ``flow2api.workflows``).
 
-The entry-point name is the provider id; its object is a factory (class or
-function) taking a :class:`~flow2api.plugin.PluginContext`. A plugin that
-fails to import is logged and skipped (its models show as unavailable); a
-plugin that rejects its settings stops start-up with its message.
+The entry-point name is the provider id (the workflow's name); its object is a
+factory (class or function) taking a :class:`~flow2api.plugin.PluginContext`.
+A plugin that fails to import is logged and skipped (its models show as
+unavailable, its routes are absent); a plugin that rejects its settings stops
+start-up with its message.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from typing import Final
 
 from aiohttp import web
 
-from flow2api.plugin import AccountFamily, PluginConfigError, PluginContext, Provider
+from flow2api.plugin import AccountFamily, PluginConfigError, PluginContext, Provider, Workflow
 from flow2api.settings import CORE_SECTIONS, Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "flow2api.providers"
+WORKFLOW_GROUP = "flow2api.workflows"
 
 ProviderFactory = Callable[[PluginContext], Provider]
+WorkflowFactory = Callable[[PluginContext], Workflow]
 
 
 def plugin_context(settings: Settings) -> PluginContext:
@@ -30,19 +33,42 @@ def plugin_context(settings: Settings) -> PluginContext:
     return PluginContext(sections=settings.plugin_sections, data_dir=settings.storage.data_dir)
 
 
-def installed_factories() -> dict[str, ProviderFactory]:
-    """Every installed provider factory by entry-point name; broken plugins are logged and left out."""
-    factories: dict[str, ProviderFactory] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+def installed_factories(group: str = ENTRY_POINT_GROUP) -> dict[str, Callable[[PluginContext], object]]:
+    """Every installed factory of entry-point ``group`` by name; broken plugins are logged and left out."""
+    factories: dict[str, Callable[[PluginContext], object]] = {}
+    for ep in entry_points(group=group):
         try:
             factories[ep.name] = ep.load()
         except Exception:
-            log.exception("provider plugin %r (%s) failed to import; its models are unavailable", ep.name, ep.value)
+            log.exception("plugin %r (%s, group %s) failed to import; it is unavailable", ep.name, ep.value, group)
     return factories
 
 
-def build_providers(settings: Settings, factories: Mapping[str, ProviderFactory]) -> dict[str, Provider]:
-    """Instantiate providers and check that every non-core settings section is claimed by one of their families.
+def build_workflows(settings: Settings, factories: Mapping[str, WorkflowFactory]) -> dict[str, Workflow]:
+    """Instantiate workflow plugins (:class:`flow2api.plugin.Workflow`); each validates its own sections.
+
+    Raises :class:`SettingsError` when one rejects its settings or calls itself by another name.
+    """
+    context = plugin_context(settings)
+    workflows: dict[str, Workflow] = {}
+    for name, factory in factories.items():
+        try:
+            workflow = factory(context)
+        except PluginConfigError as exc:
+            raise SettingsError(f"{settings.source}: {exc}") from None
+        if workflow.name != name:
+            raise SettingsError(f"workflow plugin {name!r} calls itself {workflow.name!r}; the names must match")
+        workflows[name] = workflow
+    if workflows:
+        log.info("workflows: %s", ", ".join(sorted(workflows)))
+    return workflows
+
+
+def build_providers(
+    settings: Settings, factories: Mapping[str, ProviderFactory], workflows: Mapping[str, Workflow] | None = None,
+) -> dict[str, Provider]:
+    """Instantiate providers and check that every non-core settings section is claimed by one of their families
+    (or by one of ``workflows``).
 
     Raises :class:`SettingsError` when a plugin rejects its settings or a section is unclaimed.
     """
@@ -57,6 +83,7 @@ def build_providers(settings: Settings, factories: Mapping[str, ProviderFactory]
             raise SettingsError(f"provider plugin {name!r} calls itself {provider.name!r}; the names must match")
         providers[name] = provider
     claimed = {section for family in families_of(providers).values() for section in family.config_sections}
+    claimed |= {section for workflow in (workflows or {}).values() for section in workflow.config_sections}
     unclaimed = sorted(set(settings.plugin_sections) - claimed - set(CORE_SECTIONS))
     if unclaimed:
         raise SettingsError(

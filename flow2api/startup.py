@@ -25,14 +25,16 @@ import contextlib
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from aiohttp import web
 
 from flow2api.admin.overrides import apply_stored_settings
-from flow2api.discovery import ProviderFactory, build_providers, families_of, installed_factories
-from flow2api.plugin import DemoUpstream, Provider
+from flow2api.discovery import (
+    WORKFLOW_GROUP, ProviderFactory, WorkflowFactory, build_providers, build_workflows, families_of, installed_factories,
+)
+from flow2api.plugin import DemoUpstream, Provider, Workflow
 from flow2api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,21 +45,32 @@ DEMO_DIR = "demo"
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """What :func:`~flow2api.app.create_app` is built from: final settings, providers, demo accounts to add."""
+    """What :func:`~flow2api.app.create_app` is built from: final settings, providers, demo accounts to add,
+    workflows."""
 
     settings: Settings
     providers: Mapping[str, Provider]
     demo_accounts: tuple[DemoAccount, ...] = ()
+    workflows: Mapping[str, Workflow] = field(default_factory=dict)
 
 
-def prepare(settings: Settings, factories: Mapping[str, ProviderFactory] | None = None) -> Prepared:
-    """Apply the stored admin changes of ``settings``' data directory once, then build the providers once.
+def prepare(
+    settings: Settings, factories: Mapping[str, ProviderFactory] | None = None,
+    workflow_factories: Mapping[str, WorkflowFactory] | None = None,
+) -> Prepared:
+    """Apply the stored admin changes of ``settings``' data directory once, then build the workflows and the
+    providers once.
 
-    ``factories`` defaults to the installed ``flow2api.providers`` entry points
-    (tests pass their own). Raises ``SettingsError`` when a plugin rejects its settings.
+    ``factories`` defaults to the installed ``flow2api.providers`` entry points, ``workflow_factories`` to the
+    installed ``flow2api.workflows`` ones when ``factories`` is also defaulted, else to none (tests pass their
+    own). Raises ``SettingsError`` when a plugin rejects its settings.
     """
     settings = apply_stored_settings(settings)
-    return Prepared(settings, build_providers(settings, installed_factories() if factories is None else factories))
+    if workflow_factories is None:
+        workflow_factories = installed_factories(WORKFLOW_GROUP) if factories is None else {}  # type: ignore[assignment]
+    workflows = build_workflows(settings, workflow_factories)
+    providers = build_providers(settings, installed_factories() if factories is None else factories, workflows)
+    return Prepared(settings, providers, workflows=workflows)
 
 
 class EmulatorThread:
@@ -116,13 +129,16 @@ class EmulatorThread:
 
 async def prepare_demo(
     settings: Settings, stack: contextlib.AsyncExitStack, factories: Mapping[str, ProviderFactory] | None = None,
+    workflow_factories: Mapping[str, WorkflowFactory] | None = None,
 ) -> Prepared:
     """Demo mode: data in ``<data_dir>/demo``, every family's emulator started on loopback on its own thread and
     event loop (:class:`EmulatorThread`, closed by ``stack``), the family's settings pointing at it and one demo
-    account per family. Raises ``SettingsError``, or what an emulator raised when it could not start."""
+    account per family (factories as :func:`prepare`). Raises ``SettingsError``, or what an emulator raised when it could not start."""
+    if workflow_factories is None:
+        workflow_factories = installed_factories(WORKFLOW_GROUP) if factories is None else {}  # type: ignore[assignment]
     factories = installed_factories() if factories is None else factories
     settings = settings.with_overrides(origin="demo mode", storage={"data_dir": str(settings.storage.data_dir / DEMO_DIR)})
-    first = prepare(settings, factories)
+    first = prepare(settings, factories, workflow_factories)  # type: ignore[arg-type]
     sections: dict[str, dict[str, object]] = {}
     accounts: list[DemoAccount] = []
     families = [(family.name, family.demo_upstream(first.settings.storage.data_dir))
@@ -134,9 +150,9 @@ async def prepare_demo(
             sections.setdefault(section, {}).update(values)
         accounts.append((name, upstream.credentials))
     if not sections:
-        return Prepared(first.settings, first.providers, tuple(accounts))
+        return Prepared(first.settings, first.providers, tuple(accounts), first.workflows)
     final = first.settings.with_plugin_sections(sections)
-    return Prepared(final, build_providers(final, factories), tuple(accounts))
+    return Prepared(final, build_providers(final, factories, first.workflows), tuple(accounts), first.workflows)
 
 DEMO: Final = web.AppKey("demo", bool)
 

@@ -14,7 +14,7 @@ import datetime
 import sysconfig
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import aiohttp_jinja2
 import jinja2
@@ -40,6 +40,9 @@ NAV = (
     ("playground", "/admin/playground", "Playground"),
     ("security", "/admin/security", "Security"),
 )
+
+#: Navigation entries of workflow plugins' admin pages (``(key, href, label)``), after :data:`NAV`.
+WORKFLOW_NAV: Final = web.AppKey("workflow_nav", tuple)
 
 
 def template_dirs() -> list[Path]:
@@ -96,7 +99,7 @@ async def render(
     common = {
         "csrf": csrf_token(session) if session is not None else "",
         "flashes": session.pop("flash", []) if session is not None else [],
-        "nav": NAV,
+        "nav": NAV + request.config_dict.get(WORKFLOW_NAV, ()),
         "active": active,
         "version": __version__,
         "demo": request.config_dict.get(DEMO, False),

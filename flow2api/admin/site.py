@@ -20,7 +20,7 @@ from ``[global] admin_username`` / ``admin_password`` and loads tokens.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
@@ -30,7 +30,7 @@ from flow2api.admin.csrf import csrf_middleware
 from flow2api.admin.headers import admin_pages_middleware
 from flow2api.admin.overrides import SettingsOverrides
 from flow2api.admin.pages import setup_pages
-from flow2api.admin.render import create_environment, install_environment
+from flow2api.admin.render import WORKFLOW_NAV, create_environment, install_environment
 from flow2api.admin.session import SessionCookies, load_or_create_session_key
 from flow2api.admin.settings_edit import SETTINGS_EDITOR, SettingsEditor
 from flow2api.admin.store import ADMIN_STORE, AdminStore
@@ -40,10 +40,14 @@ from flow2api.settings import SETTINGS
 from flow2api.storage import DATABASE, SecretBox
 
 
-def setup_admin(app: web.Application, box: SecretBox) -> None:
+def setup_admin(
+    app: web.Application, box: SecretBox, *, pages: Sequence[web.AbstractRouteDef] = (),
+    nav: tuple[tuple[str, str, str], ...] = (),
+) -> None:
     """Install the admin site on the root ``app`` (which already holds the database, settings, pool …).
 
-    ``box`` seals settings stored by the admin site. Raises ``ValueError``
+    ``box`` seals settings stored by the admin site; ``pages`` are workflow plugins' admin routes (added to
+    the ``/admin`` sub-app, behind its login) and ``nav`` their navigation entries. Raises ``ValueError``
     when ``<data_dir>/session.key`` exists but is not 32 bytes.
     """
     settings = app[SETTINGS].current
@@ -62,6 +66,8 @@ def setup_admin(app: web.Application, box: SecretBox) -> None:
     install_environment(login_app, env)
     install_environment(admin_app, env)
     setup_pages(login_app, admin_app)
+    admin_app.add_routes(pages)
+    app[WORKFLOW_NAV] = nav
     app.add_subapp("/login", login_app)
     app.add_subapp("/admin", admin_app)
     app.add_subapp("/api", create_api_app(session))

@@ -33,7 +33,9 @@ The names live in sibling modules, one concern each — :mod:`~flow2api.plugin.c
 context, config and proxy errors), :mod:`~flow2api.plugin.job` (kinds, jobs, calls),
 :mod:`~flow2api.plugin.accounts`, :mod:`~flow2api.plugin.events`, :mod:`~flow2api.plugin.resume` (a base
 for typed resume state), :mod:`~flow2api.plugin.hooks`
-(the protocols and their base classes) — and are imported from here.
+(the protocols and their base classes), :mod:`~flow2api.plugin.workflow` (workflow plugins, entry-point
+group ``flow2api.workflows``, and the job-engine, storage and admin interfaces they are handed) — and are
+imported from here.
 """
 
 from __future__ import annotations
@@ -44,20 +46,32 @@ from flow2api.plugin.events import DemoUpstream, Event, MediaOutput, Progress, S
 from flow2api.plugin.hooks import AccountFamily, FamilyBase, Provider, ProviderBase
 from flow2api.plugin.job import Call, InputImage, Job, Kind
 from flow2api.plugin.resume import ResumeModel
+from flow2api.plugin.workflow import (
+    AdminPages, DocumentStore, GeneratedImage, ImageJob, ImageJobs, ImageModel, MountedWorkflow, Owner, StoredDocument,
+    Workflow, WorkflowHost,
+)
 
 __all__ = [
     "AccountFamily",
     "AccountSession",
     "AccountUpdate",
     "AccountView",
+    "AdminPages",
     "Call",
     "DemoUpstream",
+    "DocumentStore",
     "Event",
     "FamilyBase",
+    "GeneratedImage",
+    "ImageJob",
+    "ImageJobs",
+    "ImageModel",
     "InputImage",
     "Job",
     "Kind",
     "MediaOutput",
+    "MountedWorkflow",
+    "Owner",
     "PROXY_ERRORS",
     "PluginConfigError",
     "PluginContext",
@@ -65,7 +79,10 @@ __all__ = [
     "Provider",
     "ProviderBase",
     "ResumeModel",
+    "StoredDocument",
     "Submitted",
     "Submitting",
     "Usage",
+    "Workflow",
+    "WorkflowHost",
 ]

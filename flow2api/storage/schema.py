@@ -150,3 +150,11 @@ def upsert(dialect: str, table: Table) -> Any:
     ``.excluded``): SQLAlchemy's construct of the database's dialect (``"sqlite"`` or ``"postgresql"``), which
     both spell the same way."""
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+workflow_documents = Table(  # issue 20: documents of workflow plugins (flow2api.storage.workflows), one JSON row each
+    "workflow_documents", metadata,
+    Column("workflow", Text, primary_key=True), Column("id", Text, primary_key=True),
+    required("owner"), required("status"), required("data"), required("created_at", Double),
+    required("updated_at", Double),
+    Index("workflow_documents_owner", "workflow", "owner", "created_at"),
+)

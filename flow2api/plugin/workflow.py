@@ -1,0 +1,218 @@
+"""Workflow plugins: what a workflow distribution implements, and the core interfaces it is handed.
+
+Part of the public plugin API (:mod:`flow2api.plugin` re-exports every name). A workflow is a
+distribution that registers a factory in the entry-point group ``flow2api.workflows`` (the
+entry-point name is the workflow's ``name``); it builds on the gateway instead of on an upstream:
+its routes run behind the API pipeline and generate through the job engine, like any surface.
+
+Lifecycle (``flow2api.discovery.build_workflows``, then ``flow2api.app.create_app``)::
+
+    factory = entry_point.load()                  # a class or function
+    workflow = factory(PluginContext(...))        # once per app; validates its settings sections
+    mounted = workflow.mount(host)                # once, before start-up: routes and admin pages
+    async with workflow.lifespan(): ...           # the app's lifetime (cleanup_ctx, after the video runner)
+
+:class:`WorkflowHost` is everything the core lends a workflow: :class:`ImageJobs` (the job engine's
+public interface: one image per call, through the same model resolution, key permission, account
+selection, failover, media cache, usage and metrics as ``POST /v1/images/generations``),
+:class:`DocumentStore` (rows of the workflow's own documents in the core's database) and
+:class:`AdminPages` (the admin layout around a page the workflow renders). The core never imports
+a workflow; a workflow imports only this package and :mod:`flow2api.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from aiohttp import web
+
+from flow2api.plugin.job import InputImage
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who a workflow document belongs to: an API key (``key_id``; ``None`` = the settings' key) or the admin.
+
+    ``owner`` is the stored ownership value (``"global"``, ``"key:<id>"``, ``"admin"``); ``name`` a display
+    name, never the key itself.
+    """
+
+    owner: str
+    name: str
+    key_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageModel:
+    """A resolved image model: catalog ``id`` and how many input images it takes (``None`` = no limit)."""
+
+    id: str
+    max_images: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageJob:
+    """One image to generate: ``task_id`` (unique, the task row's id), ``owner``, resolved ``model`` id,
+    ``prompt``, reference ``images`` (at most the model's ``max_images``), ``surface`` (the task row's)."""
+
+    task_id: str
+    owner: Owner
+    model: str
+    prompt: str
+    images: tuple[InputImage, ...] = ()
+    surface: str = "workflow"
+    request: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    """A generated image in the media cache: its ``name`` (``/media/<name>``) and ``mime_type``."""
+
+    name: str
+    mime_type: str
+
+
+@runtime_checkable
+class ImageJobs(Protocol):
+    """The job engine's public interface for workflows (``flow2api.jobs.workflows.EngineImageJobs``).
+
+    ``image_model(model, size=None) -> ImageModel``
+        Resolve a model id or alias (``size`` ``"WxH"`` is the Images API's resolver hint). Raises
+        ``ModelNotFoundError`` (404), ``InvalidRequestError`` (400, ``param`` model) for a model that
+        does not make images, ``ProviderUnavailableError`` (503).
+    ``async generate_image(job) -> GeneratedImage``
+        Run one image job to its end through the job engine (task row ``job.task_id``, leased attempts
+        with failover, media cached, usage recorded). Raises the engine's ``Flow2APIError`` s, and
+        ``PermissionDeniedError`` (403) when the owner's key may not use the model or is revoked.
+    ``async finished_image(task_id) -> GeneratedImage | None``
+        The image of a task that completed (e.g. before a restart), else ``None``: a workflow resuming
+        after a restart asks this before generating again, so no image is paid for twice.
+    ``async concurrency(owner) -> int``
+        The owner's key's concurrency limit (0 = none), to bound a workflow's parallel jobs by it.
+    ``caller(request) -> Owner``
+        The API caller of a request that passed the API pipeline's auth stage.
+    ``base_url(request) -> str`` / ``media_url(name, base_url) -> str``
+        Public media links (``[cache] base_url`` honoured, signed when ``[cache] sign_urls`` is on).
+    ``async read_media(name) -> bytes | None`` / ``media_path(name) -> Path | None`` / ``remove_media(name)``
+        The media cache: whole bytes (reference images), the file to stream (downloads), deletion.
+    """
+
+    def image_model(self, model: str, *, size: str | None = None) -> ImageModel: ...
+
+    async def generate_image(self, job: ImageJob) -> GeneratedImage: ...
+
+    async def finished_image(self, task_id: str) -> GeneratedImage | None: ...
+
+    async def concurrency(self, owner: Owner) -> int: ...
+
+    def caller(self, request: web.Request) -> Owner: ...
+
+    def base_url(self, request: web.Request) -> str: ...
+
+    def media_url(self, name: str, base_url: str) -> str: ...
+
+    async def read_media(self, name: str) -> bytes | None: ...
+
+    def media_path(self, name: str) -> Path | None: ...
+
+    def remove_media(self, name: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    """One row of a workflow's documents: ``id``, ``owner``, ``status``, ``data`` (JSON object), times (Unix s)."""
+
+    id: str
+    owner: str
+    status: str
+    data: dict[str, Any]
+    created_at: float
+    updated_at: float
+
+
+@runtime_checkable
+class DocumentStore(Protocol):
+    """Rows of one workflow's documents in the core's database (``flow2api.storage.workflows``).
+
+    ``put`` inserts or replaces (``created_at`` kept), ``get`` reads one, ``page`` lists an owner's newest
+    first after the cursor id ``after`` (returns the rows and whether more follow), ``unfinished`` lists
+    rows in one of ``statuses`` oldest first (resumed after a restart), ``delete`` removes one (``True``
+    if it existed). Raise ``sqlalchemy.exc.SQLAlchemyError`` (the database's errors).
+    """
+
+    async def put(self, doc_id: str, *, owner: str, status: str, data: Mapping[str, Any]) -> None: ...
+
+    async def get(self, doc_id: str) -> StoredDocument | None: ...
+
+    async def page(self, owner: str | None, *, after: str | None = None,
+                   limit: int = 20) -> tuple[list[StoredDocument], bool]: ...
+
+    async def unfinished(self, statuses: Sequence[str]) -> list[StoredDocument]: ...
+
+    async def delete(self, doc_id: str) -> bool: ...
+
+
+@runtime_checkable
+class AdminPages(Protocol):
+    """The admin site's layout for a workflow's pages (mounted behind the admin login, session and CSRF).
+
+    ``async render(request, *, title, body, status=200) -> web.Response`` wraps ``body`` (HTML the
+    workflow rendered and escaped itself) in the admin layout (navigation, flash messages).
+    ``async csrf_token(request) -> str`` is the value of the ``_csrf`` field every POST form carries.
+    ``async flash(request, message, level="ok")`` queues a message for the next page.
+    """
+
+    async def render(self, request: web.Request, *, title: str, body: str, status: int = 200) -> web.Response: ...
+
+    async def csrf_token(self, request: web.Request) -> str: ...
+
+    async def flash(self, request: web.Request, message: str, level: str = "ok") -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowHost:
+    """What the core lends a workflow at :meth:`Workflow.mount`."""
+
+    jobs: ImageJobs
+    store: DocumentStore
+    admin: AdminPages
+    data_dir: Path
+
+
+@dataclass(frozen=True, slots=True)
+class MountedWorkflow:
+    """What a workflow serves: ``api`` routes added to the ``/v1`` sub-app (behind auth and rate limits; paths
+    relative to ``/v1``), ``admin`` routes added to the ``/admin`` sub-app (paths relative to ``/admin``) and
+    its navigation entry ``nav`` (``(key, href, label)``, ``None`` for none)."""
+
+    api: Sequence[web.AbstractRouteDef] = ()
+    admin: Sequence[web.AbstractRouteDef] = ()
+    nav: tuple[str, str, str] | None = None
+
+
+@runtime_checkable
+class Workflow(Protocol):
+    """A workflow plugin (entry-point group ``flow2api.workflows``).
+
+    ``name``
+        The workflow id (equal to the entry-point name), e.g. ``"storyboard"``; its documents are
+        stored under it.
+    ``config_sections``
+        Settings sections it owns (``("storyboard",)``); a section nobody claims is a start-up error.
+    ``mount(host) -> MountedWorkflow``
+        Called once before start-up with the core's :class:`WorkflowHost`.
+    ``lifespan() -> AsyncContextManager[None]``
+        Entered when the app starts (database open, pool loaded: resume unfinished work here) and
+        left when it stops (cancel background tasks, leaving their documents resumable).
+    """
+
+    name: str
+    config_sections: tuple[str, ...]
+
+    def mount(self, host: WorkflowHost) -> MountedWorkflow: ...
+
+    def lifespan(self) -> AbstractAsyncContextManager[None]: ...

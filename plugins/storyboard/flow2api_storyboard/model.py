@@ -1,0 +1,152 @@
+"""The storyboard document (what is stored, one row each) and the public ``storyboard`` object built from it.
+
+Storyboard ``status``: ``planning`` → ``generating`` → ``ready`` → ``approved``; ``failed`` when planning
+failed or every scene failed. A regenerated scene takes the storyboard back to ``generating``.
+Scene ``status``: ``queued`` → ``generating`` → ``done`` | ``failed``; ``approved`` after approval.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PLANNING, GENERATING, READY, APPROVED, FAILED = "planning", "generating", "ready", "approved", "failed"
+QUEUED, DONE = "queued", "done"
+UNFINISHED = (PLANNING, GENERATING)
+SURFACE = "storyboards"
+MAX_SCENES = 24
+
+SceneStatus = Literal["queued", "generating", "done", "failed", "approved"]
+
+
+class Character(BaseModel):
+    """A recurring character: ``name``, a visual ``description`` carried by every prompt that shows them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=80)
+    description: str = Field("", max_length=500)
+
+
+class PlanningError(Exception):
+    """Planning failed; the message is the reason shown in the storyboard's ``error`` (never a secret)."""
+
+
+class PlannedScene(BaseModel):
+    """One planned scene; ``characters`` names characters of the plan."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str = Field(min_length=1, max_length=200)
+    narration: str = Field(min_length=1)
+    prompt: str = Field(min_length=1, max_length=4000)
+    characters: list[str] = Field(default_factory=list)
+
+
+class Plan(BaseModel):
+    """A planner's answer: ``characters`` (recurring, described) and 1–24 ``scenes``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    characters: list[Character] = Field(default_factory=list)
+    scenes: list[PlannedScene] = Field(min_length=1, max_length=MAX_SCENES)
+
+    @model_validator(mode="after")
+    def _known_characters(self) -> Plan:
+        known = {c.name for c in self.characters}
+        for i, scene in enumerate(self.scenes):
+            unknown = [n for n in scene.characters if n not in known]
+            if unknown:
+                raise ValueError(f"scenes[{i}].characters names {unknown}, not in 'characters'")
+        return self
+
+
+class Scene(BaseModel):
+    """One scene. ``image`` is the media-cache name of its current image; ``attempt`` numbers its generations
+    (the task row of the current one is ``<storyboard id>-<index>-<attempt>``); ``references`` the scene
+    indexes whose images were passed as reference images."""
+
+    index: int
+    title: str
+    narration: str
+    prompt: str
+    characters: list[str] = Field(default_factory=list)
+    status: SceneStatus = "queued"
+    image: str | None = None
+    mime_type: str | None = None
+    error: str | None = None
+    attempt: int = 0
+    references: list[int] = Field(default_factory=list)
+
+
+class Storyboard(BaseModel):
+    """The stored document; ``owner`` is the API key's ownership value (``"global"``, ``"key:<id>"``, ``"admin"``)."""
+
+    id: str
+    owner: str
+    owner_name: str
+    owner_key_id: int | None = None
+    created_at: int = Field(default_factory=lambda: int(time.time()))
+    status: str = PLANNING
+    error: str | None = None
+    story: str
+    style: str | None = None
+    model: str
+    size: str | None = None
+    requested_scenes: int | None = None
+    consistent_characters: bool = True
+    characters: list[Character] = Field(default_factory=list)
+    scenes: list[Scene] = Field(default_factory=list)
+
+    def task_id(self, scene: Scene) -> str:
+        """The task row of ``scene``'s current generation."""
+        return f"{self.id}-{scene.index}-{scene.attempt}"
+
+    def settle(self) -> None:
+        """Recompute ``status`` from the scenes once planning is over (see the module docstring)."""
+        if self.status in (PLANNING,) or (self.status == FAILED and not self.scenes):
+            return
+        states = {s.status for s in self.scenes}
+        if states & {QUEUED, GENERATING}:
+            self.status = GENERATING
+        elif states == {FAILED}:
+            self.status, self.error = FAILED, "every scene failed"
+        elif self.status != APPROVED:
+            self.status = READY
+
+    def public(self, media_url: Any) -> dict[str, Any]:
+        """The API object (issue 20 §3); ``media_url(name)`` → the image's public URL."""
+        return {
+            "id": self.id, "object": "storyboard", "status": self.status, "created_at": self.created_at,
+            "error": self.error, "story": self.story, "style": self.style, "model": self.model, "size": self.size,
+            "consistent_characters": self.consistent_characters,
+            "characters": [c.model_dump() for c in self.characters],
+            "scenes": [{
+                "index": s.index, "title": s.title, "narration": s.narration, "prompt": s.prompt,
+                "characters": s.characters, "status": s.status,
+                "image_url": media_url(s.image) if s.image else None, "error": s.error, "references": s.references,
+            } for s in self.scenes],
+        }
+
+
+def slug(text: str, limit: int = 40) -> str:
+    """``"The Lighthouse, at Dawn!"`` → ``"the-lighthouse-at-dawn"`` (ASCII, at most ``limit`` characters)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return words[:limit].rstrip("-") or "scene"
+
+
+def compose_prompt(prompt: str, style: str | None, characters: list[Character]) -> str:
+    """The image prompt of a scene: the planner's prompt, the characters shown with their descriptions and the
+    style, so every scene's image carries them even without reference images."""
+    parts = [prompt.strip().rstrip(".") + "."]
+    if characters:
+        described = "; ".join(f"{c.name}: {c.description}" if c.description else c.name for c in characters)
+        parts.append(f"Characters (keep their appearance identical across scenes): {described}.")
+    if style:
+        parts.append(f"Style: {style.strip().rstrip('.')}.")
+    return " ".join(parts)
