@@ -45,7 +45,9 @@ class RequestState:
     and ``entry`` its model; ``selection`` (token selection stage) is how the job
     engine leases accounts for it and ``sessions`` (proxy routing stage) picks
     the HTTP session for a leased account; ``account_id`` is the account that
-    served it (set by the job engine, for the request log).
+    served it (set by the job engine, for the request log); ``error`` the
+    ``code: message`` of the error answer the client got (the errors stage,
+    for the request log's Error column).
     """
 
     request_id: str
@@ -58,6 +60,7 @@ class RequestState:
     selection: Selection | None = None
     sessions: SessionChooser | None = None
     account_id: int | None = None
+    error: str | None = None
 
     def served_by(self, lease: Lease) -> None:
         """Record the account of the current attempt (the job engine's ``on_lease`` callback)."""

@@ -49,15 +49,16 @@ async def recent_requests(db: Database, flt: LogFilter) -> list[dict[str, Any]]:
 
 
 async def request_totals(db: Database, *, since: float | None = None) -> dict[str, int]:
-    """``{"requests", "errors"}`` (errors = status ≥ 400) since ``since`` (Unix s; default the last 24 h)."""
-    total, errors = await StatsRepository(db).request_totals(_since(since))
-    return {"requests": total, "errors": errors}
+    """``{"requests", "client_errors", "failures"}`` (statuses 4xx and ≥ 500) since ``since`` (Unix s; default the
+    last 24 h)."""
+    total, client, failures = await StatsRepository(db).request_totals(_since(since))
+    return {"requests": total, "client_errors": client, "failures": failures}
 
 
 async def requests_by_account(db: Database, *, since: float | None = None) -> dict[int, dict[str, int]]:
-    """Per account id: ``{"requests", "errors"}`` since ``since`` (default the last 24 h)."""
+    """Per account id: ``{"requests", "failures"}`` (status ≥ 500) since ``since`` (default the last 24 h)."""
     counts = await StatsRepository(db).requests_by_account(_since(since))
-    return {account: {"requests": total, "errors": errors} for account, (total, errors) in counts.items()}
+    return {account: {"requests": total, "failures": failures} for account, (total, failures) in counts.items()}
 
 
 def _task(row: Any) -> dict[str, Any]:

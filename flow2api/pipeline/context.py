@@ -81,6 +81,6 @@ async def context_middleware(request: web.Request, handler: web.Handler) -> web.
             request.config_dict[REQUEST_LOGS].add(
                 request_id=request_id, method=request.method, path=request.path, status=status,
                 duration_ms=duration_ms, model=state.entry.id if state.entry else None,
-                account_id=state.account_id, api_key=state.caller.name if state.caller else None,
+                account_id=state.account_id, api_key=state.caller.name if state.caller else None, error=state.error,
             )
         request_id_var.reset(token)

@@ -95,15 +95,19 @@ async def errors_middleware(request: web.Request, handler: web.Handler) -> web.S
     except Flow2APIError as exc:
         if exc.status >= 500:
             log.warning("request failed: %s %s: %s", exc.status, exc.code, exc.message)
+        state.error = f"{exc.code}: {exc.message}"
         return error_response(exc, state.surface)
     except web.HTTPException as exc:
         if state.surface == "plain" or exc.status < 400:
             raise
-        return error_response(_from_http_exception(exc), state.surface)
+        err = _from_http_exception(exc)
+        state.error = f"{err.code}: {err.message}"
+        return error_response(err, state.surface)
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:
         log.exception("unhandled error")
+        state.error = "internal_error: unhandled exception (see the server log)"
         if state.surface == "plain":
             raise web.HTTPInternalServerError(text=f"internal error (request id {state.request_id})") from None
         return error_response(Flow2APIError(f"Internal server error (request id {state.request_id})"), state.surface)

@@ -24,13 +24,13 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
-  // Client-side table filter: <input data-filter="#table-id">.
+  // Client-side table filter: <input data-filter="#table-id, #other-table"> filters every table it names.
   for (const input of document.querySelectorAll("input[data-filter]")) {
-    const table = document.querySelector(input.dataset.filter);
-    if (!table) continue;
+    const tables = [...document.querySelectorAll(input.dataset.filter)];
+    if (!tables.length) continue;
     input.addEventListener("input", () => {
       const words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
-      for (const row of table.tBodies[0].rows) {
+      for (const row of tables.flatMap((table) => [...table.tBodies[0].rows])) {
         const text = row.textContent.toLowerCase();
         row.hidden = !words.every((w) => text.includes(w));
       }

@@ -22,7 +22,10 @@ _LOG_COLUMNS = [request_logs.c[name] for name in (
 _TASK_COLUMNS = [tasks.c[name] for name in (
     "id", "kind", "model", "prompt", "status", "progress", "account_id", "api_key", "result", "error", "created_at",
     "updated_at", "completed_at")]
-_ERRORS = func.sum(case((request_logs.c.status >= 400, 1), else_=0))
+# A 4xx is the client's doing (a bad prompt, an unknown model, a content-policy refusal); only a 5xx says the
+# gateway, its account or upstream failed (issue 19 item 8: client errors are not account failures).
+_FAILURES = func.sum(case((request_logs.c.status >= 500, 1), else_=0))
+_CLIENT_ERRORS = func.sum(case((and_(request_logs.c.status >= 400, request_logs.c.status < 500), 1), else_=0))
 
 
 def where_equal(table: Table, pairs: Iterable[tuple[str, Any]]) -> list[ColumnElement[bool]]:
@@ -33,7 +36,8 @@ def where_equal(table: Table, pairs: Iterable[tuple[str, Any]]) -> list[ColumnEl
 
 def status_clause(status: str) -> ColumnElement[bool] | None:
     """The condition for a status filter: a code (``429``), a class (``4xx``), ``error`` (≥ 400) or empty (any:
-    ``None``). Raises ``ValueError`` for anything else.
+    ``None``); ``failed`` is ≥ 500 (the gateway's, an account's or upstream's failure, not the client's).
+    Raises ``ValueError`` for anything else.
     """
     status = status.strip().lower()
     column = request_logs.c.status
@@ -41,12 +45,14 @@ def status_clause(status: str) -> ColumnElement[bool] | None:
         return None
     if status == "error":
         return column >= 400
+    if status == "failed":
+        return column >= 500
     if len(status) == 3 and status.endswith("xx") and status[0].isdigit():
         low = int(status[0]) * 100
         return and_(column >= low, column < low + 100)
     if status.isdigit():
         return column == int(status)
-    raise ValueError("status filter: use a code like 429, a class like 4xx, or 'error'")
+    raise ValueError("status filter: use a code like 429, a class like 4xx, 'error' or 'failed'")
 
 
 class StatsRepository:
@@ -68,18 +74,20 @@ class StatsRepository:
         query = select(*_LOG_COLUMNS).where(*where).order_by(request_logs.c.id.desc()).limit(limit)
         return [row._mapping for row in await self._db.fetch_all(query)]
 
-    async def request_totals(self, since: float) -> tuple[int, int]:
-        """``(requests, errors)`` logged since ``since``; errors are statuses ≥ 400."""
+    async def request_totals(self, since: float) -> tuple[int, int, int]:
+        """``(requests, client_errors, failures)`` logged since ``since``: statuses 4xx and ≥ 500."""
         await self._db.writes.flushed()
-        total, errors = await self._db.fetch_one(
-            select(func.count(), _ERRORS).select_from(request_logs).where(request_logs.c.created_at >= since))
-        return total or 0, errors or 0
+        total, client, failures = await self._db.fetch_one(select(func.count(), _CLIENT_ERRORS, _FAILURES)
+                                                           .select_from(request_logs)
+                                                           .where(request_logs.c.created_at >= since))
+        return total or 0, client or 0, failures or 0
 
     async def requests_by_account(self, since: float) -> dict[int, tuple[int, int]]:
-        """Per account id: ``(requests, errors)`` logged since ``since`` (requests without an account left out)."""
+        """Per account id: ``(requests, failures)`` logged since ``since`` (failures: status ≥ 500; requests
+        without an account left out)."""
         await self._db.writes.flushed()
         account = request_logs.c.account_id
-        rows = await self._db.fetch_all(select(account, func.count(), _ERRORS).where(
+        rows = await self._db.fetch_all(select(account, func.count(), _FAILURES).where(
             request_logs.c.created_at >= since, account.isnot(None)).group_by(account))
         return {row[0]: (row[1], row[2] or 0) for row in rows}
 

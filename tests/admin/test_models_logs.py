@@ -5,7 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import openai
 from openai import AsyncOpenAI, NotFoundError
+
+from flow2api.errors import ContentPolicyError, GenerationFailedError
 
 from flow2api.testing import API_KEY, AdminClient, AdminSite, FakeWorld
 from flow2api.testing import FAKE_IMAGE_MODEL as MODEL
@@ -60,3 +63,25 @@ async def test_logs_and_tasks_show_requests_and_results(admin: AdminSite) -> Non
     assert "a red kite over hills" not in text
     _, text, _ = await admin.client.get("/admin/")
     assert "Requests, 24 h" in text
+
+
+async def test_client_errors_are_not_account_failures_and_the_error_column_is_filled(admin: AdminSite,
+                                                                                    fake: FakeWorld) -> None:
+    """Issue 19 item 8: a 400 the upstream gave for the prompt is the client's, not a failure of the account."""
+    sdk = AsyncOpenAI(base_url=f"{admin.url}/v1", api_key=API_KEY, max_retries=0, timeout=30)
+    fake.image.plans.append([ContentPolicyError("The prompt was refused by the safety filter.")])
+    fake.image.plans.append([GenerationFailedError("Flow gave up on this one.")])
+    for _ in range(2):
+        try:
+            await sdk.images.generate(model=MODEL, prompt="a kite")
+        except openai.APIStatusError:
+            pass
+    _, dashboard, _ = await admin.client.get("/admin/")
+    assert "(1 failed)" in dashboard and "1 failed" in dashboard and "1 client errors" in dashboard
+    _, logs, _ = await admin.client.get("/admin/logs")
+    assert "refused by the safety filter" in logs and "Flow gave up on this one" in logs
+    _, account, _ = await admin.client.get("/admin/accounts/1")
+    failed = account.split("Recent failed requests", 1)[1].split("</section>", 1)[0]
+    assert "Flow gave up" in failed and "safety filter" not in failed
+    _, failed_only, _ = await admin.client.get("/admin/logs?status=failed")
+    assert "Flow gave up" in failed_only and "safety filter" not in failed_only

@@ -132,7 +132,7 @@ async def account_page(request: web.Request) -> web.StreamResponse:
     """``GET /admin/accounts/{id}``: details, edit form, actions, recent failed requests and tasks of the account."""
     record = find_account(request.config_dict[POOL], request.match_info["id"])
     db = request.config_dict[DATABASE]
-    errors = await recent_requests(db, LogFilter(account_id=record.id, status="error", limit=20))
+    errors = await recent_requests(db, LogFilter(account_id=record.id, status="failed", limit=20))
     tasks = await recent_tasks(db, account_id=record.id, limit=20)
     return await render(request, "account.html", {
         "account": account_view(record, request.config_dict[POOL]), "errors": errors, "tasks": tasks,

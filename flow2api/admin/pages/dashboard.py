@@ -35,7 +35,7 @@ async def overview(request: web.Request) -> dict[str, Any]:
     accounts = []
     for record in pool.records():
         view = account_view(record, pool)
-        view["requests_24h"] = per_account.get(record.id, {"requests": 0, "errors": 0})
+        view["requests_24h"] = per_account.get(record.id, {"requests": 0, "failures": 0})
         accounts.append(view)
     states = Counter(a["state"] for a in accounts)
     catalog = holder.current

@@ -136,6 +136,13 @@ async def test_operator_walkthrough_in_chromium(tmp_path: Path, upstream: Upstre
             error = await page.inner_text("#catalog-error")
             assert f"{catalog}:{bad_line}:" in error and "unknown field" in error
             await shot("07-models-reload-error", full_page=False)  # the table below is 214 rows long
+            # the filter narrows the aliases as well as the models (issue 19 item 8)
+            await page.fill("input[data-filter]", "omni-flash")
+            visible = await page.eval_on_selector_all(
+                "#models-table tbody tr:not([hidden]), #aliases-table tbody tr:not([hidden])",
+                "rows => rows.map(r => r.closest('table').id + ' ' + r.cells[0].innerText)")
+            assert "aliases-table omni-flash" in visible and all("omni" in row for row in visible), visible
+            await page.fill("input[data-filter]", "")
 
             # the remaining pages, for the record
             for name, path in [("08-dashboard", "/admin/"), ("09-settings", "/admin/settings"), ("10-logs", "/admin/logs"),
