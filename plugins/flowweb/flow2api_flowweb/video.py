@@ -28,7 +28,7 @@ from flow2api.errors import (
 from flow2api.plugin import (
     AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, ProviderBase, Submitted, Submitting, Usage,
 )
-from flow2api_flowkit.projects import ProjectGoneError
+from flow2api_flowkit.projects import ProjectGoneError, gone_again
 from flow2api_flowweb.client import FlowWebClient
 from flow2api_flowweb.family import FlowWebFamily
 from flow2api_flowweb.layouts import Seeds, new_uuid, upscaled_id
@@ -130,8 +130,10 @@ class FlowWebVideoProvider(ProviderBase):
                                                                   call.job.extend_media_id))
                 break
             except ProjectGoneError as exc:  # upstream lost the project: replace it and run once more (flowkit)
-                if retried or exc.project_id != project:
+                if exc.project_id != project:
                     raise
+                if retried:
+                    raise gone_again(exc) from exc
                 project = await self.family.projects.replace(call.account, project, client.create_project)
         first = records[0]
         state = VideoState(project=project, media_id=first.media_id, workflow_id=first.workflow_id, stage="generate")
