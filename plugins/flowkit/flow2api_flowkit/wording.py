@@ -48,12 +48,6 @@ CHANGED_HINT = "the upstream API may have changed; update flow2api"
 PROXY_HINT = "the account's proxy failed and Google was never reached; check the proxy (the account's, else [proxy])"
 UNREACHABLE_HINT = "Google could not be reached; check this server's network or proxy, then retry"
 
-#: HTTP statuses (a reply without a status name in its body) → the gRPC name they stand for.
-HTTP_STATUS_NAMES: Mapping[int, str] = {
-    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-    429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
-}
-
 
 def status_hint(status: str) -> str:
     """What to do about a gRPC ``status`` name (``NOT_FOUND``), :data:`DEFAULT_HINT` for one not in the table."""
