@@ -1,8 +1,12 @@
 """Rendering admin pages: the Jinja2 environment, where templates live, flash messages.
 
-Templates are the top-level ``templates/`` directory of the source tree. A
-wheel installs them as data files into ``<prefix>/share/flow2api/templates``
-(see ``setup.cfg``), so :func:`template_dirs` looks in both places. Jinja2
+Templates are package data, ``flow2api/templates/*.html`` (``setup.cfg``
+``[options.package_data]``), loaded through the package's import machinery
+(Jinja2's ``PackageLoader``, which uses :mod:`importlib`): the same lookup
+serves a source checkout, an editable install and a wheel, whatever the
+install scheme. (They were once data files under ``<prefix>/share/flow2api``,
+which a ``--user``, ``--prefix`` or distribution-patched scheme put where
+``sysconfig`` did not look, so ``flow2api serve`` died at start-up.) Jinja2
 autoescaping is on for every template (aiohttp-jinja2's default), and
 ``StrictUndefined`` turns a misspelt variable into an error instead of an
 empty cell.
@@ -11,9 +15,7 @@ empty cell.
 from __future__ import annotations
 
 import datetime
-import sysconfig
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Final
 
 import aiohttp_jinja2
@@ -26,8 +28,7 @@ from flow2api.admin.session import session_of
 from flow2api.admin.store import ADMIN_STORE
 from flow2api.startup import DEMO
 
-SOURCE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-INSTALLED_TEMPLATES = Path(sysconfig.get_path("data")) / "share" / "flow2api" / "templates"
+TEMPLATE_PACKAGE = ("flow2api", "templates")  # (package, directory inside it) for jinja2.PackageLoader
 
 NAV = (
     ("dashboard", "/admin/", "Dashboard"),
@@ -45,14 +46,6 @@ NAV = (
 WORKFLOW_NAV: Final = web.AppKey("workflow_nav", tuple)
 
 
-def template_dirs() -> list[Path]:
-    """Directories holding the admin templates: the source tree's, then the installed data files'."""
-    found = [d for d in (SOURCE_TEMPLATES, INSTALLED_TEMPLATES) if (d / "base.html").is_file()]
-    if not found:
-        raise RuntimeError(f"admin templates not found in {SOURCE_TEMPLATES} or {INSTALLED_TEMPLATES}")
-    return found
-
-
 def _when(value: float | None) -> str:
     """Unix seconds → ``2026-01-31 12:00:00 UTC`` ("–" for none)."""
     if not value:
@@ -61,9 +54,10 @@ def _when(value: float | None) -> str:
 
 
 def create_environment() -> jinja2.Environment:
-    """A Jinja2 environment over :func:`template_dirs` with autoescape, strict undefined and the ``when`` filter."""
+    """A Jinja2 environment over the package's templates (:data:`TEMPLATE_PACKAGE`) with autoescape, strict
+    undefined and the ``when`` filter. ``ValueError`` (from Jinja2) when the installed package has no templates."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs()]),
+        loader=jinja2.PackageLoader(*TEMPLATE_PACKAGE),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -4,6 +4,10 @@ Endpoints::
 
     GET  /v1beta/models                                   {"models": [model, …]}
     GET  /v1beta/models/{model}                           one model, or a Gemini 404
+
+``GET /v1/models`` and ``/v1/models/{model}`` answer with these shapes too when the key comes as
+``x-goog-api-key`` or ``?key=`` (google-genai's default ``api_version`` is ``v1``; :mod:`flow2api.api.models`
+hands them over here), and OpenAI's when it comes as a Bearer token.
     POST /v1beta/models/{model}:generateContent           one GenerateContentResponse
     POST /v1beta/models/{model}:streamGenerateContent     SSE of GenerateContentResponse chunks (?alt=sse)
 
@@ -76,17 +80,27 @@ async def list_models(request: web.Request) -> web.Response:
     return web.json_response({"models": models})
 
 
-async def get_model(request: web.Request) -> web.Response:
-    """``GET /v1beta/models/{model}`` → one model object; 404 ``NOT_FOUND`` when unknown or disabled."""
+def model_response(request: web.Request, model_id: str) -> web.Response:
+    """One Gemini model object for ``model_id`` (``models/`` prefix optional; an alias or an enabled model).
+
+    Raises ``ModelNotFoundError`` (404 ``NOT_FOUND``) naming the API version of the path (``v1`` or ``v1beta``),
+    as the Gemini API words it.
+    """
     catalog = request.config_dict[CATALOG].current
-    model_id = request.match_info["model"].removeprefix("models/")
+    model_id = model_id.removeprefix("models/")
     alias = catalog.alias(model_id)
     if alias is not None:
         return web.json_response(gemini_model(alias.id, alias.description, alias.kind))
     entry = catalog.entries.get(model_id)
     if entry is None or not entry.enabled:
-        raise ModelNotFoundError(f"models/{model_id} is not found for API version v1beta.", param="model")
+        version = request.path.split("/")[1]
+        raise ModelNotFoundError(f"models/{model_id} is not found for API version {version}.", param="model")
     return web.json_response(gemini_model(entry.id, entry.description, entry.kind))
+
+
+async def get_model(request: web.Request) -> web.Response:
+    """``GET /v1beta/models/{model}`` → one model object; 404 ``NOT_FOUND`` when unknown or disabled."""
+    return model_response(request, request.match_info["model"])
 
 
 async def _read_inputs(request: web.Request, body: GenerateContentRequest) -> tuple[InputImage, ...]:

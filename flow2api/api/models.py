@@ -2,7 +2,10 @@
 
 Shapes follow the OpenAI API reference "Models" (``{"object": "list",
 "data": [...]}``; ``id``, ``object``, ``created``, ``owned_by``) plus one
-documented extension object, ``flow2api``, per item. Each response is built
+documented extension object, ``flow2api``, per item. A request whose key comes Gemini's way
+(``x-goog-api-key`` or ``?key=``, no Bearer: google-genai with its default ``api_version="v1"``) is on the
+Gemini surface (:func:`flow2api.pipeline.context.surface_of`) and gets the Gemini list and model objects of
+:mod:`flow2api.api.gemini` instead, its errors in Gemini's shape. Each response is built
 from one catalog snapshot, so a reload while it is built never mixes two files.
 """
 
@@ -13,10 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
+from flow2api.api import gemini
 from flow2api.catalog import CATALOG, Alias, Catalog, CatalogEntry
 from flow2api.discovery import PROVIDERS
 from flow2api.errors import ModelNotFoundError
 from flow2api.plugin import Provider
+from flow2api.request_state import STATE
 
 
 def model_object(entry: CatalogEntry, catalog: Catalog, providers: Mapping[str, Provider]) -> dict[str, Any]:
@@ -84,7 +89,12 @@ def alias_object(alias: Alias, catalog: Catalog) -> dict[str, Any]:
 
 
 async def list_models(request: web.Request) -> web.Response:
-    """``GET /v1/models`` → ``{"object": "list", "data": [model, …]}`` of every enabled concrete model, in file order."""
+    """``GET /v1/models`` → ``{"object": "list", "data": [model, …]}`` of every enabled concrete model, in file order.
+
+    On the Gemini surface (key as ``x-goog-api-key``/``?key=``): Gemini's ``{"models": [...]}``.
+    """
+    if request[STATE].surface == "gemini":
+        return await gemini.list_models(request)
     catalog = request.config_dict[CATALOG].current
     providers = request.config_dict[PROVIDERS]
     data = [model_object(e, catalog, providers) for e in catalog.public_entries()]
@@ -92,7 +102,12 @@ async def list_models(request: web.Request) -> web.Response:
 
 
 async def list_aliases(request: web.Request) -> web.Response:
-    """``GET /v1/models/aliases`` → ``{"object": "list", "data": [alias, …]}`` of every enabled resolver alias (spec §5.1)."""
+    """``GET /v1/models/aliases`` → ``{"object": "list", "data": [alias, …]}`` of every enabled resolver alias (spec §5.1).
+
+    On the Gemini surface it is a model get of ``aliases`` (a Gemini 404: no model has that id).
+    """
+    if request[STATE].surface == "gemini":
+        return gemini.model_response(request, "aliases")
     catalog = request.config_dict[CATALOG].current
     return web.json_response({"object": "list", "data": [alias_object(a, catalog) for a in catalog.public_aliases()]})
 
@@ -100,8 +115,11 @@ async def list_aliases(request: web.Request) -> web.Response:
 async def retrieve_model(request: web.Request) -> web.Response:
     """``GET /v1/models/{model}`` → one model object (a concrete id first, else an alias object).
 
-    404 ``model_not_found`` when the id is neither an enabled model nor an enabled alias.
+    404 ``model_not_found`` when the id is neither an enabled model nor an enabled alias. On the Gemini
+    surface (key as ``x-goog-api-key``/``?key=``): Gemini's model object, or Gemini's 404.
     """
+    if request[STATE].surface == "gemini":
+        return gemini.model_response(request, request.match_info["model"])
     catalog = request.config_dict[CATALOG].current
     model_id = request.match_info["model"]
     entry = catalog.entries.get(model_id)

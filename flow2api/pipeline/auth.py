@@ -19,6 +19,13 @@ from flow2api.errors import AuthenticationError
 from flow2api.request_state import STATE, Caller
 from flow2api.settings import SETTINGS
 
+# What to tell a caller without a key, in the words of its surface's own docs.
+MISSING_KEY = {
+    "openai": "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
+    "gemini": "Method doesn't allow unregistered callers. Send the API key as the 'x-goog-api-key: <key>' header "
+              "(or '?key=<key>', or 'Authorization: Bearer <key>').",
+}
+
 
 def presented_key(request: web.Request, surface: str) -> str | None:
     """The API key the request carries, or ``None``."""
@@ -37,7 +44,7 @@ async def auth_middleware(request: web.Request, handler: web.Handler) -> web.Str
     state = request[STATE]
     key = presented_key(request, state.surface)
     if key is None:
-        raise AuthenticationError("You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.")
+        raise AuthenticationError(MISSING_KEY.get(state.surface, MISSING_KEY["openai"]))
     configured = request.config_dict[SETTINGS].current.global_.api_key
     expected = configured.get_secret_value() if configured is not None else ""
     if expected and hmac.compare_digest(key.encode(), expected.encode()):

@@ -20,6 +20,10 @@ API_PREFIXES = ("/v1/", "/v1beta/")
 
 
 GEMINI_METHODS = (":generateContent", ":streamGenerateContent")
+# GET /v1/models and /v1/models/{id}: google-genai's default api_version is "v1" (checked on 3.6:
+# models.list() → GET /v1/models, models.get() → GET /v1/models/{id}, key in x-goog-api-key), so these
+# paths are Gemini's when the key comes Gemini's way and OpenAI's when it comes as a Bearer token.
+_SHARED_MODEL_PATH = re.compile(r"^/v1/models(/[^/:]+)?$")
 
 
 def new_request_id() -> str:
@@ -28,10 +32,20 @@ def new_request_id() -> str:
     return f"{random.getrandbits(64):016x}"
 
 
-def surface_of(path: str) -> str:
-    """Which error shape a path answers with: ``gemini`` (/v1beta, and the Gemini
-    ``/v1/models/{model}:generateContent`` paths google-genai uses by default), ``openai`` (/v1), else ``plain``."""
+def keyed_gemini_way(request: web.BaseRequest) -> bool:
+    """The request carries its key as ``x-goog-api-key`` or ``?key=`` and no ``Authorization: Bearer``."""
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        return False
+    return bool(request.headers.get("x-goog-api-key") or request.query.get("key"))
+
+
+def surface_of(path: str, *, gemini_key: bool = False) -> str:
+    """Which error shape a path answers with: ``gemini`` (/v1beta, the Gemini
+    ``/v1/models/{model}:generateContent`` paths google-genai uses by default, and ``/v1/models[/{id}]`` when
+    ``gemini_key``: the key came as ``x-goog-api-key``/``?key=``), ``openai`` (/v1), else ``plain``."""
     if path.startswith("/v1beta/") or path == "/v1beta" or (path.startswith("/v1/models/") and path.endswith(GEMINI_METHODS)):
+        return "gemini"
+    if gemini_key and _SHARED_MODEL_PATH.match(path):
         return "gemini"
     if path.startswith("/v1/") or path == "/v1":
         return "openai"
@@ -58,7 +72,7 @@ async def context_middleware(request: web.Request, handler: web.Handler) -> web.
     # The id also names the request's task row, so it must be unique: a client's id is kept as a prefix
     # (its logs still correlate) and made unique with a suffix; a repeated X-Request-ID is not an error.
     request_id = f"{sent}.{new_request_id()[:6]}" if _CLIENT_ID.match(sent) else new_request_id()
-    state = RequestState(request_id=request_id, surface=surface_of(request.path))
+    state = RequestState(request_id=request_id, surface=surface_of(request.path, gemini_key=keyed_gemini_way(request)))
     request[STATE] = state
     token = request_id_var.set(request_id)
     status = 500

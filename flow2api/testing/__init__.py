@@ -184,14 +184,15 @@ async def sdk() -> AsyncIterator[Callable[..., Any]]:
 async def gemini_sdk() -> AsyncIterator[Callable[..., Any]]:
     """``gemini_sdk(gateway, key=API_KEY, api_version="v1beta")`` → a ``google-genai`` async client on the gateway.
 
-    Every client opened is closed after the test.
+    ``api_version=None`` leaves the SDK's default (``v1`` in google-genai 3.x), as a user who sets only
+    ``base_url`` and ``api_key`` gets. Every client opened is closed after the test.
     """
     from google import genai  # a test extra: imported only when the fixture is used
     from google.genai import types
 
     opened: list[Any] = []
 
-    def make(gw: Gateway, key: str = API_KEY, api_version: str = "v1beta") -> Any:
+    def make(gw: Gateway, key: str = API_KEY, api_version: str | None = "v1beta") -> Any:
         options = types.HttpOptions(base_url=gw.url, api_version=api_version, timeout=30_000)
         opened.append(genai.Client(api_key=key, http_options=options))
         return opened[-1].aio

@@ -1,22 +1,30 @@
-"""The admin site's files ship with the package: templates as data files, static assets as package data."""
+"""The admin site's files ship with the package: templates and static assets as package data, found through
+importlib (the wheel install itself is tested in tests/test_wheel_install.py)."""
 
 from __future__ import annotations
 
 import configparser
 import fnmatch
+from importlib import resources
 
 from flow2api.admin.pages import STATIC_DIR
-from flow2api.admin.render import SOURCE_TEMPLATES, create_environment
+from flow2api.admin.render import TEMPLATE_PACKAGE, create_environment
 from flow2api.testing import REPO
+
+
+def _globs(value: str) -> list[str]:
+    return [g.strip() for g in value.replace(",", "\n").split() if g.strip()]
 
 
 def test_setup_cfg_ships_every_template_and_asset() -> None:
     cfg = configparser.ConfigParser()
     cfg.read(REPO / "setup.cfg")
-    (pattern,) = [v.strip() for v in cfg["options.data_files"]["share/flow2api/templates"].split() if v.strip()]
-    templates = sorted(p.name for p in SOURCE_TEMPLATES.iterdir() if p.is_file())
-    assert templates and all(fnmatch.fnmatch(f"templates/{name}", pattern) for name in templates)
-    globs = [g.strip() for g in cfg["options.package_data"]["flow2api.static"].split(",")]
+    assert "options.data_files" not in cfg  # no files outside the package: an install scheme can misplace them
+    package, folder = TEMPLATE_PACKAGE
+    templates = sorted(p.name for p in (resources.files(package) / folder).iterdir() if p.is_file())
+    globs = _globs(cfg["options.package_data"][package])
+    assert templates and all(any(fnmatch.fnmatch(f"{folder}/{name}", g) for g in globs) for name in templates)
+    globs = _globs(cfg["options.package_data"]["flow2api.static"])
     assets = sorted(p.name for p in STATIC_DIR.iterdir() if p.is_file() and p.name != "__init__.py")
     assert assets and all(any(fnmatch.fnmatch(name, g) for g in globs) for name in assets)
 

@@ -141,3 +141,47 @@ async def test_models_list_and_get(fake: FakeWorld, client: GeminiFactory) -> No
 
 
 
+@pytest.mark.parametrize("api_version", [None, "v1beta"])
+async def test_models_list_and_get_at_the_sdk_defaults(
+        fake: FakeWorld, client: GeminiFactory, api_version: str | None) -> None:
+    """Only ``base_url`` and ``api_key`` set: google-genai 3.x calls GET /v1/models[/{id}] with x-goog-api-key."""
+    gw = await fake.start()
+    sdk = client(gw, api_version=api_version)
+    names = {m.name async for m in await sdk.models.list()}
+    assert f"models/{IMAGE_MODEL}" in names and "models/fake-img" in names
+    one = await sdk.models.get(model=IMAGE_MODEL)
+    assert one.name == f"models/{IMAGE_MODEL}" and "generateContent" in one.supported_actions
+    with pytest.raises(errors.ClientError) as err:
+        await sdk.models.get(model="nope")
+    assert err.value.code == 404 and err.value.status == "NOT_FOUND"
+    assert f"API version {api_version or 'v1'}" in err.value.message
+    with pytest.raises(errors.ClientError) as err:
+        await client(gw, key="wrong-key", api_version=api_version).models.list()
+    assert err.value.code == 401 and err.value.status == "UNAUTHENTICATED"
+
+
+async def test_v1_models_answers_in_the_shape_of_the_key_it_got(fake: FakeWorld) -> None:
+    """``x-goog-api-key``/``?key=`` → Gemini's shapes on /v1/models; a Bearer token → OpenAI's, as before."""
+    gw = await fake.start()
+    async with aiohttp.ClientSession() as http:
+        async def get(path: str, **headers: str) -> tuple[int, dict]:
+            async with http.get(f"{gw.url}{path}", headers=headers) as r:
+                return r.status, await r.json()
+
+        status, body = await get(f"/v1/models?key={API_KEY}")
+        assert status == 200 and set(body) == {"models"} and body["models"][0]["name"].startswith("models/")
+        status, body = await get(f"/v1/models/{IMAGE_MODEL}", **{"x-goog-api-key": API_KEY})
+        assert status == 200 and body["name"] == f"models/{IMAGE_MODEL}"
+        status, body = await get("/v1/models/aliases", **{"x-goog-api-key": API_KEY})
+        assert status == 404 and body["error"]["status"] == "NOT_FOUND"
+        status, body = await get("/v1/models", **{"x-goog-api-key": "wrong"})
+        assert status == 401 and set(body["error"]) == {"code", "message", "status"}
+        assert body["error"]["status"] == "UNAUTHENTICATED" and "wrong" not in body["error"]["message"]
+        status, body = await get("/v1/models", Authorization=f"Bearer {API_KEY}")
+        assert status == 200 and body["object"] == "list" and body["data"][0]["object"] == "model"
+        status, body = await get("/v1/models/nope", Authorization=f"Bearer {API_KEY}")
+        assert status == 404 and body["error"]["code"] == "model_not_found" and "type" in body["error"]
+        status, body = await get("/v1/models")  # no key at all: OpenAI's 401 naming the Bearer header
+        assert status == 401 and body["error"]["type"] and "Bearer" in body["error"]["message"]
+        status, body = await get("/v1beta/models")
+        assert status == 401 and "x-goog-api-key" in body["error"]["message"]

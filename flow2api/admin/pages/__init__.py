@@ -1,11 +1,14 @@
 """The admin pages, one module per area; :func:`setup_pages` registers them all.
 
-Static assets (one CSS file, two small scripts) are served from
-``flow2api/static`` under ``/admin/static/``.
+Static assets (one CSS file, two small scripts) are package data of
+``flow2api.static``, found with :mod:`importlib.resources` and served under
+``/admin/static/`` (aiohttp serves files from a directory, so the package must
+be installed unzipped, as pip always does).
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from aiohttp import web
@@ -20,7 +23,7 @@ from flow2api.admin.pages.playground import setup_playground_routes
 from flow2api.admin.pages.security import setup_security_routes
 from flow2api.admin.pages.settings import setup_settings_routes
 
-STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+STATIC_DIR = Path(str(resources.files("flow2api.static")))
 
 
 def setup_pages(login_app: web.Application, admin_app: web.Application) -> None:

@@ -11,7 +11,8 @@ break every request of the account (issue 18, finding 8). :meth:`ProjectPool.run
 when a step raises :class:`ProjectGoneError`, the project is dropped from the account
 (``AccountUpdate.gone_projects``), a new one is created and the steps run once more on it. A
 second :class:`ProjectGoneError` propagates (an ordinary 502 ``upstream_error``, which the
-pipeline may fail over): the retry is bounded to one per request attempt.
+pipeline may fail over), its message saying that the retry failed too and to re-add the account
+(:func:`gone_again`): the retry is bounded to one per request attempt.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TypeVar
 
 from flow2api.errors import UpstreamError
 from flow2api.plugin import AccountSession, AccountUpdate
+from flow2api_flowkit.wording import after_retry
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,14 @@ class ProjectGoneError(UpstreamError):
     def __init__(self, message: str, *, project_id: str = "", param: str | None = None) -> None:
         super().__init__(message, param=param)
         self.project_id = project_id
+
+
+def gone_again(exc: ProjectGoneError) -> ProjectGoneError:
+    """The error to raise when the replacement project vanished too: ``exc``'s message plus "retrying on a new
+    project failed too; re-add the account" (:data:`flow2api_flowkit.wording.RETRY_FAILED_HINT`)."""
+    again = ProjectGoneError(after_retry(exc.message), project_id=exc.project_id, param=exc.param)
+    again.__cause__ = exc
+    return again
 
 
 class ProjectPool:
@@ -96,4 +106,9 @@ class ProjectPool:
             if exc.project_id != project:
                 raise
             project = await self.replace(account, project, create)
-        return project, await steps(project)
+        try:
+            return project, await steps(project)
+        except ProjectGoneError as exc:
+            if exc.project_id != project:
+                raise
+            raise gone_again(exc) from exc

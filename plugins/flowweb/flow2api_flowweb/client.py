@@ -28,6 +28,7 @@ import aiohttp
 from flow2api.errors import CaptchaError, CredentialRejectedError, Flow2APIError, NotFoundError
 from flow2api.plugin import AccountSession, AccountUpdate, InputImage
 from flow2api_flowkit.projects import ProjectGoneError
+from flow2api_flowkit.wording import PROJECT_GONE_HINT, XSRF_HINT
 from flow2api_flowweb.bootstrap import fetch_page
 from flow2api_flowweb.config import FlowWebConfig
 from flow2api_flowweb.cookies import dump_jar, load_jar
@@ -45,6 +46,7 @@ from flow2api_flowweb.records import (
     uploaded_media_id,
     upscaled_image,
 )
+from flow2api_flowweb.rpcs import failure
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +84,13 @@ class FlowWebClient:
                 return payload_of(reply, rpcid, retry_after=raw.retry_after)
             except XsrfChallenge as challenge:
                 if xsrf is not None or not challenge.token:
-                    raise CredentialRejectedError(f"Flow {rpcid}: the XSRF token was refused again") from None
+                    raise CredentialRejectedError(failure(rpcid, "XSRF challenge", XSRF_HINT)) from None
                 log.info("flowweb %s: XSRF challenge, repeating with the new token", rpcid)
                 xsrf = challenge.token
             except RpcNotFoundError:
                 if project_id is not None and await self.project_gone(project_id):
-                    raise ProjectGoneError(f"Flow {rpcid}: project {project_id} no longer exists for this account",
-                                           project_id=project_id) from None
+                    raise ProjectGoneError(failure(rpcid, "NOT_FOUND", PROJECT_GONE_HINT, what="could not find the project",
+                                                   detail=f"project {project_id}"), project_id=project_id) from None
                 raise
             except CaptchaError:
                 captcha_left -= 1

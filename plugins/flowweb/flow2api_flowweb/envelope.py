@@ -42,6 +42,10 @@ from flow2api.errors import (
     UpstreamRateLimitedError,
     UpstreamUnavailableError,
 )
+from flow2api_flowkit.wording import (
+    CAPTCHA_HINT, CHANGED_HINT, DEFAULT_HINT, MODEL_ACCESS_HINT, SAFETY_HINT, status_hint,
+)
+from flow2api_flowweb.rpcs import COOKIES_HINT, failure
 
 RPC_PATH = "/_/AiSandboxAngularFrontend/data/batchexecute"
 CONTENT_TYPE = "application/x-www-form-urlencoded;charset=UTF-8"
@@ -292,8 +296,9 @@ def error_reasons(status: Any) -> tuple[list[str], list[int], str]:
 
 
 def classify_status(rpcid: str, status: Any) -> Flow2APIError:
-    """The typed error for a ``wrb.fr`` error status (spec §2.7, §14.4), message naming the RPC and the
-    upstream code and reasons, never a token.
+    """The typed error for a ``wrb.fr`` error status (spec §2.7, §14.4), message in words
+    (:func:`flow2api_flowkit.wording.in_words`: what failed, the rpc id and status in parentheses, what to
+    do), never a token.
 
     ==================================================  ==========================================
     upstream status                                     error (HTTP the client sees)
@@ -312,30 +317,35 @@ def classify_status(rpcid: str, status: Any) -> Flow2APIError:
     code = status[0] if isinstance(status, list) and status and isinstance(status[0], int) else None
     reasons, aitk, message = error_reasons(status)
     name = GRPC_NAMES.get(code, f"code {code}")
-    what = ", ".join(reasons + [AITK_QUOTA.get(a) or AITK_ACCESS_DENIED.get(a) or f"aitk {a}" for a in aitk]) or name
-    text = f"Flow {rpcid} failed: {what} (upstream code {code})" + (f" ({message})" if message else "")
+    named = reasons + [AITK_QUOTA.get(a) or AITK_ACCESS_DENIED.get(a) or f"aitk {a}" for a in aitk]
+    detail = ", ".join(named + ([message] if message else []))
+
+    def said(hint: str, what: str | None = None) -> str:
+        return failure(rpcid, name, hint, what=what, detail=detail)
+
     if UNUSUAL_ACTIVITY in reasons:
-        return CaptchaError(text)
+        return CaptchaError(said(CAPTCHA_HINT))
     if any(r in _SAFETY_REASONS for r in reasons):
-        return ContentPolicyError(f"Flow refused the request ({', '.join(reasons)})")
+        return ContentPolicyError(said(SAFETY_HINT, "refused the request"))
     if any(a in AITK_QUOTA for a in aitk) or code == 8:
-        return UpstreamRateLimitedError(text)
+        return UpstreamRateLimitedError(said(status_hint("RESOURCE_EXHAUSTED")))
     if "PUBLIC_ERROR_MODEL_ACCESS_DENIED" in reasons or any(a in AITK_ACCESS_DENIED for a in aitk):
-        return PermissionDeniedError(f"This account may not use the model ({what}).")
+        return PermissionDeniedError(said(MODEL_ACCESS_HINT, "refused the model for this account"))
     if code == 16:
-        return SessionExpiredError(text)
+        return SessionExpiredError(said(status_hint("UNAUTHENTICATED")))
     if safety_reasons(reasons):
-        return ContentPolicyError(f"Flow refused the request ({', '.join(safety_reasons(reasons))})")
+        return ContentPolicyError(said(SAFETY_HINT, "refused the request"))
     if code == 3:
-        return InvalidRequestError(f"Flow {rpcid} rejected the request as INVALID_ARGUMENT (upstream code 3)"
-                                   + (f": {message}" if message else ""))
+        # spec §14.4: INVALID_ARGUMENT is the request's fault (400), so the hint points at the input first
+        return InvalidRequestError(said("check the prompt, the input images or video and the size; if valid input "
+                                        "keeps failing, the upstream API may have changed: update flow2api"))
     if code == 7:
-        return PermissionDeniedError(text)
+        return PermissionDeniedError(said(status_hint("PERMISSION_DENIED")))
     if code == 5:
-        return RpcNotFoundError(text)
+        return RpcNotFoundError(said(status_hint("NOT_FOUND")))
     if code in (13, 14):
-        return UpstreamUnavailableError(text)
-    return UpstreamError(text)
+        return UpstreamUnavailableError(said(status_hint(name)))
+    return UpstreamError(said(DEFAULT_HINT))
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -353,21 +363,22 @@ def payload_of(reply: Reply, rpcid: str, *, retry_after: str | None = None) -> A
     if reply.has_xsrf and rpcid not in reply.results:
         raise XsrfChallenge(reply.xsrf)
     if reply.status == 401 or reply.er_code in (401, 16):
-        raise SessionExpiredError(f"Flow {rpcid}: the Google cookies are expired or not signed in (HTTP 401)")
+        raise SessionExpiredError(failure(rpcid, "HTTP 401", COOKIES_HINT))
     if reply.status == 429:
-        raise UpstreamRateLimitedError(f"Flow {rpcid}: rate limited (HTTP 429)", retry_after=_retry_after(retry_after))
+        raise UpstreamRateLimitedError(failure(rpcid, "HTTP 429", status_hint("RESOURCE_EXHAUSTED")),
+                                       retry_after=_retry_after(retry_after))
     if reply.status == 403:
-        raise CredentialRejectedError(f"Flow {rpcid}: access refused (HTTP 403)")
+        raise CredentialRejectedError(failure(rpcid, "HTTP 403", status_hint("PERMISSION_DENIED")))
     if reply.status >= 500:
-        raise UpstreamUnavailableError(f"Flow {rpcid}: HTTP {reply.status}")
+        raise UpstreamUnavailableError(failure(rpcid, f"HTTP {reply.status}", status_hint("UNAVAILABLE")))
     if reply.status >= 400:
-        raise UpstreamProtocolError(f"Flow {rpcid}: HTTP {reply.status} (upstream changed?)")
+        raise UpstreamProtocolError(failure(rpcid, f"HTTP {reply.status}", CHANGED_HINT))
     found = reply.results.get(rpcid)
     if not found:
         if UNUSUAL_ACTIVITY in reply.raw:
-            raise CaptchaError(f"Flow {rpcid} failed: {UNUSUAL_ACTIVITY}")
+            raise CaptchaError(failure(rpcid, UNUSUAL_ACTIVITY, CAPTCHA_HINT))
         if reply.er_code is not None:
-            raise UpstreamUnavailableError(f"Flow {rpcid}: error frame with code {reply.er_code}")
+            raise UpstreamUnavailableError(failure(rpcid, f"error frame {reply.er_code}", status_hint("UNAVAILABLE")))
         raise UpstreamProtocolError(f"Flow {rpcid} reply has no wrb.fr entry for {rpcid} (upstream changed?)")
     result = found[0]
     if result.status is not None and result.payload is None:

@@ -41,6 +41,8 @@ from flow2api_flowweb.envelope import (
     request_headers,
 )
 from flow2api_flowkit.captcha_chain import TokenChain
+from flow2api_flowkit.wording import PROXY_HINT, UNREACHABLE_HINT, status_hint, transport_status
+from flow2api_flowweb.rpcs import failure
 
 log = logging.getLogger(__name__)
 
@@ -147,11 +149,12 @@ class HttpExecutor:
                 reply = RawReply(resp.status, text, resp.headers.get("Retry-After"))
                 set_cookies = resp.headers.getall("Set-Cookie", [])
         except (ProxyConnectionError, ProxyTimeoutError, ProxyError, aiohttp.ClientProxyConnectionError) as exc:
-            raise ProxyConnectError(f"the proxy for Flow {rpc.rpcid} could not be used: {type(exc).__name__}") from exc
+            raise ProxyConnectError(failure(rpc.rpcid, transport_status(exc), PROXY_HINT)) from exc
         except TimeoutError as exc:
-            raise UpstreamTimeoutError(f"Flow {rpc.rpcid} did not answer within {timeout:g} s") from exc
+            raise UpstreamTimeoutError(
+                failure(rpc.rpcid, transport_status(exc, timeout), status_hint("DEADLINE_EXCEEDED"))) from exc
         except aiohttp.ClientError as exc:
-            raise UpstreamUnavailableError(f"Flow {rpc.rpcid} could not be reached: {type(exc).__name__}") from exc
+            raise UpstreamUnavailableError(failure(rpc.rpcid, transport_status(exc), UNREACHABLE_HINT)) from exc
         if absorb_set_cookies(jar, cookie_url, set_cookies):
             await account.save(AccountUpdate(secrets={"cookies": dump_jar(jar)}))
         return reply

@@ -30,7 +30,7 @@ from flow2api.errors import (
 from flow2api.plugin import (
     AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, ProviderBase, Submitted, Submitting, Usage,
 )
-from flow2api_flowkit.projects import ProjectGoneError
+from flow2api_flowkit.projects import ProjectGoneError, gone_again
 from flow2api_flowweb.client import FlowWebClient
 from flow2api_flowweb.edit import prepare_edit
 from flow2api_flowweb.envelope import safety_reasons
@@ -139,8 +139,10 @@ class FlowWebVideoProvider(ProviderBase):
                 records = await client.submit_video(mode, project, seeds=seeds, **kwargs)
                 break
             except ProjectGoneError as exc:  # upstream lost the project: replace it and run once more (flowkit)
-                if retried or mode == "edit" or exc.project_id != project:
+                if mode == "edit" or exc.project_id != project:
                     raise
+                if retried:
+                    raise gone_again(exc) from exc
                 project = await self.family.projects.replace(call.account, project, client.create_project)
         first = records[0]
         if mode == "edit" and (len(records) != 1 or first.project_id != project):

@@ -112,7 +112,7 @@ def test_emulator_framing_round_trips_through_the_client_parser() -> None:
     payload = [[["m1", "p1", "w1", "CAE", None, [None] * 14]], "text with \n newline and \"quotes\""]
     reply = parse_reply(200, frame([ok_entry("jwpduf", payload), RpcError(3, "bad").entry("as29s")]))
     assert payload_of(reply, "jwpduf") == payload
-    with pytest.raises(InvalidRequestError, match="as29s rejected the request as INVALID_ARGUMENT"):
+    with pytest.raises(InvalidRequestError, match=r"could not read the media record \(rpc as29s, INVALID_ARGUMENT"):
         payload_of(reply, "as29s")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import openai
 import pytest
+from flow2api_flowweb.envelope import GRPC_NAMES
 from flowweb_helpers import FLOWWEB_FACTORIES, FlowWeb, add_flowweb_account, chat, flowweb_settings, sdk
 
 from flow2api.testing import REPO, Gateway
@@ -22,13 +23,13 @@ from flow2api.testing import REPO, Gateway
     (7, openai.PermissionDeniedError, 403),
     (8, openai.RateLimitError, 429),
     (16, openai.AuthenticationError, 401),
-])
+])  # the message names the status in words: GRPC_NAMES
 async def test_rpc_status_codes_map_to_http(fw_gateway: Gateway, flowweb: FlowWeb, code: int, error: type,
                                             status: int) -> None:
     flowweb.emulator.faults.add({"kind": "rpc_error", "operation": "ogiZ0b", "code": code})
     with pytest.raises(error) as raised:
         await chat(fw_gateway, "fw-image", "a fox")
-    assert raised.value.status_code == status and f"code {code}" in raised.value.message
+    assert raised.value.status_code == status and f"rpc ogiZ0b, {GRPC_NAMES[code]}" in raised.value.message
 
 
 @pytest.mark.parametrize("reason", ["PUBLIC_ERROR_UNSAFE_GENERATION", "PUBLIC_ERROR_PROMINENT_PEOPLE_FILTER_FAILED",

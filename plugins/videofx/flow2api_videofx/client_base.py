@@ -24,8 +24,11 @@ from flow2api.errors import (
     UpstreamUnavailableError,
 )
 from flow2api.plugin import PROXY_ERRORS
+from flow2api_flowkit.wording import PROXY_HINT, UNREACHABLE_HINT, status_hint, transport_status
 from flow2api_videofx.config import FlowConfig
-from flow2api_videofx.wire import RECAPTCHA_APPLICATION_TYPE, REFERER, SESSION_COOKIE, browser_headers, classify
+from flow2api_videofx.wire import (
+    RECAPTCHA_APPLICATION_TYPE, REFERER, SESSION_COOKIE, browser_headers, classify, failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +127,12 @@ class FlowTransport:
                 raw = await resp.read()
                 status, resp_headers = resp.status, resp.headers
         except PROXY_ERRORS as exc:
-            raise ProxyConnectError(f"the proxy for Flow {operation} could not be used: {type(exc).__name__}") from exc
+            raise ProxyConnectError(failure(operation, transport_status(exc), PROXY_HINT)) from exc
         except TimeoutError as exc:
-            raise UpstreamTimeoutError(f"Flow {operation} did not answer within {timeout:g} s") from exc
+            raise UpstreamTimeoutError(
+                failure(operation, transport_status(exc, timeout), status_hint("DEADLINE_EXCEEDED"))) from exc
         except aiohttp.ClientError as exc:
-            raise UpstreamUnavailableError(f"Flow {operation} could not be reached: {type(exc).__name__}") from exc
+            raise UpstreamUnavailableError(failure(operation, transport_status(exc), UNREACHABLE_HINT)) from exc
         try:
             parsed = json.loads(raw) if raw else None
         except (UnicodeDecodeError, json.JSONDecodeError):

@@ -23,12 +23,37 @@ from flow2api.errors import (
     UpstreamUnavailableError,
 )
 from flow2api_flowkit.projects import ProjectGoneError
+from flow2api_flowkit.wording import (
+    CAPTCHA_HINT, MODEL_ACCESS_HINT, PROJECT_GONE_HINT, REFUSED_HINT, action_of, in_words, status_hint,
+)
 
 ORIGIN = "https://labs.google"
 REFERER = "https://labs.google/"
 SESSION_COOKIE = "__Secure-next-auth.session-token"
 TOOL = "PINHOLE"
 RECAPTCHA_APPLICATION_TYPE = "RECAPTCHA_APPLICATION_TYPE_WEB"
+HOST = "labs.google"
+#: Operation names (as the client passes them to :func:`classify`) → what they do, as the object of "could not …"
+#: (spec §2); error messages name the action and keep the operation in parentheses for support.
+OPERATION_ACTIONS = {
+    "auth/session": "exchange the session token for an access token",
+    "project.createProject": "create a project",
+    "media.getMediaUrlRedirect": "fetch the media's URL",
+    "credits": "read the account's credits and tier",
+    "flow/uploadImage": "upload the input image",
+    "batchGenerateImages": "generate the images",
+    "flow/upsampleImage": "upscale the image",
+    "batchAsyncGenerateVideoText": "start the text-to-video job",
+    "batchAsyncGenerateVideoStartImage": "start the image-to-video job",
+    "batchAsyncGenerateVideoStartAndEndImage": "start the first-and-last-frame video job",
+    "batchAsyncGenerateVideoReferenceImages": "start the reference-images video job",
+    "batchAsyncGenerateVideoExtendVideo": "extend the video",
+    "batchAsyncGenerateVideoUpsampleVideo": "upscale the video",
+    "batchCheckAsyncVideoGenerationStatus": "check the video job's status",
+    "getMedia": "read the media record",
+    "runVideoFxConcatenation": "join the video clips",
+    "runVideoFxCheckConcatenationStatus": "check the join of the clips",
+}
 CAPTCHA_REASONS = frozenset({"PUBLIC_ERROR_UNUSUAL_ACTIVITY", "PUBLIC_ERROR_SOMETHING_WENT_WRONG"})
 
 
@@ -106,6 +131,13 @@ def _names_project(message: str) -> bool:
     return "project" in lower or lower.strip().rstrip(".") == "requested entity was not found"
 
 
+def failure(operation: str, status: str, hint: str, *, what: str | None = None, detail: str = "") -> str:
+    """``labs.google could not <action of operation> (<operation>, <status>[: <detail>]): <hint>``
+    (:func:`flow2api_flowkit.wording.in_words`); ``what`` replaces "could not <action>"."""
+    return in_words(HOST, what or f"could not {action_of(OPERATION_ACTIONS, operation)}", operation, status, hint,
+                    detail=detail)
+
+
 def classify(status: int, body: Any, *, operation: str, retry_after: str | None = None,
              project_id: str | None = None) -> Flow2APIError:
     """Turn a non-2xx Flow reply into a typed error (spec §1.5 envelope, §5.7, §5.10).
@@ -128,32 +160,38 @@ def classify(status: int, body: Any, *, operation: str, retry_after: str | None 
     anything else                                ``UpstreamError`` (502)
     ===========================================  =============================================
 
-    The message carries upstream's reason and text, never a token.
+    The message is in words (:func:`flow2api_flowkit.wording.in_words`): what failed, then the operation,
+    the status and upstream's reason and text in parentheses, then what to do; never a token.
     """
     reason, message, grpc, retry_info = _error_parts(body)
-    summary = f"{reason}: {message}" if reason else (message or f"HTTP {status}")
-    text = f"Flow {operation} failed: {summary}"
+    detail = f"{reason}: {message}" if reason and message else (reason or message)
+    name = grpc or f"HTTP {status}"
+
+    def said(hint: str, what: str | None = None) -> str:
+        return failure(operation, name, hint, what=what, detail=detail)
+
     if status == 401 or grpc == "UNAUTHENTICATED":
-        return CredentialRejectedError(text)
+        return CredentialRejectedError(said(status_hint("UNAUTHENTICATED")))
     if reason in CAPTCHA_REASONS or "recaptcha" in message.lower():
-        return CaptchaError(text)
+        return CaptchaError(said(CAPTCHA_HINT))
     if status == 429 or grpc == "RESOURCE_EXHAUSTED":
-        return UpstreamRateLimitedError(text, retry_after=_retry_after(retry_after, retry_info))
+        return UpstreamRateLimitedError(said(status_hint("RESOURCE_EXHAUSTED")),
+                                        retry_after=_retry_after(retry_after, retry_info))
     # Only a Google error envelope (status NOT_FOUND) counts: a bare HTTP 404 (a wrong base URL) must not make
     # the family drop and re-create projects on every request.
     if project_id and grpc == "NOT_FOUND" and _names_project(message):
-        return ProjectGoneError(text, project_id=project_id)
+        return ProjectGoneError(said(PROJECT_GONE_HINT, "could not find the project"), project_id=project_id)
     if reason == "PUBLIC_ERROR_MODEL_ACCESS_DENIED":
-        return PermissionDeniedError(f"Flow refused the model for this account's plan: {message or reason}")
+        return PermissionDeniedError(said(MODEL_ACCESS_HINT, "refused the model for this account"))
     if reason.startswith("PUBLIC_ERROR_"):
-        return ContentPolicyError(f"Flow refused the request ({reason}): {message}" if message else f"Flow refused the request ({reason})")
+        return ContentPolicyError(said(REFUSED_HINT, "refused the request"))
     if status == 400:
-        return InvalidRequestError(text)
+        return InvalidRequestError(said(status_hint("INVALID_ARGUMENT")))
     if status == 403:
-        return CredentialRejectedError(text)
+        return CredentialRejectedError(said(status_hint("PERMISSION_DENIED")))
     if status >= 500:
-        return UpstreamUnavailableError(text)
-    return UpstreamError(text)
+        return UpstreamUnavailableError(said(status_hint(grpc or "UNAVAILABLE")))
+    return UpstreamError(said(status_hint(name)))
 
 
 _REASON = re.compile(r"PUBLIC_ERROR_[A-Z0-9_]+")

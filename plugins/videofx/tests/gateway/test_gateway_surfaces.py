@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from google.genai import errors as genai_errors
 from google.genai import types
 from openai import AsyncOpenAI
 from videofx_gateway import API_KEY, Gateway
@@ -76,6 +77,22 @@ async def test_against_the_flow_emulator(gateway: Gateway, gemini_sdk: Any) -> N
     part = response.candidates[0].content.parts[0]
     assert part.inline_data.data.startswith(PNG)
     assert response.model_version == "gemini-3.1-flash-image-square"
+
+
+@pytest.mark.parametrize("api_version", [None, "v1beta"])
+async def test_gemini_sdk_at_its_defaults_against_the_flow_emulator(
+        gateway: Gateway, gemini_sdk: Any, api_version: str | None) -> None:
+    """google-genai with only ``base_url`` and ``api_key`` (``api_version=None``: it calls /v1/…) and with "v1beta"."""
+    client = gemini_sdk(gateway, api_version=api_version)
+    names = {m.name async for m in await client.models.list()}
+    assert {"models/gemini-3.1-flash-image", "models/veo_3_1_t2v_fast_landscape"} <= names
+    model = await client.models.get(model="gemini-3.1-flash-image")
+    assert model.name == "models/gemini-3.1-flash-image"
+    response = await client.models.generate_content(model="gemini-3.1-flash-image", contents="a lighthouse")
+    assert response.candidates[0].content.parts[0].inline_data.data.startswith(PNG)
+    with pytest.raises(genai_errors.ClientError) as err:
+        await gemini_sdk(gateway, key="not-the-key", api_version=api_version).models.list()
+    assert err.value.code == 401 and err.value.status == "UNAUTHENTICATED"
 
 
 async def test_an_account_without_the_tier_is_503_naming_why(gateway: Gateway) -> None:

@@ -30,7 +30,9 @@ pytestmark = pytest.mark.reliability
 API_KEY = "drill-demo-key-0123456789"
 RUNS = 3
 HUGE_PROMPT = 1_000_000  # characters; the drill raises [generation] max_prompt_chars past it so the emulators draw it
-HEALTH_BUDGET = 0.1  # seconds
+# seconds. A stalled event loop (the O(n²) wrap of issue 18 item 6 on it) took tens of seconds; an idle machine
+# answers in ~50 ms (printed below). The bound is loose so a busy CI machine cannot fail a correct build.
+HEALTH_BUDGET = 1.0
 
 VIDEO_OPTIONS = {  # the t2v route options of each family's drill video model (its own upstream model key)
     "videofx": {"video_model_key": "veo_3_1_t2v_fast", "tier_two_key": "veo_3_1_t2v_fast_ultra", "max_images": 0},
