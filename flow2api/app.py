@@ -3,7 +3,7 @@
 Objects are built here, before start-up (app state is frozen after it); the
 ``cleanup_ctx`` generators open and close them in dependency order::
 
-    http_sessions → database → account_pool → change_watch → catalog_watch → media_janitor → video_jobs → request_log_janitor
+    http_sessions → database → account_pool → change_watch → catalog_watch → media_janitor → video_jobs → retention
         → one per workflow plugin (its lifespan)
 
 Nothing imports this module but the CLI and tests.
@@ -37,6 +37,7 @@ from flow2api.discovery import (
 from flow2api.fetcher import FETCHER, AddressPolicy, GuardedFetcher
 from flow2api.jobs import Collaborators, JobEngine
 from flow2api.jobs.engine import ENGINE
+from flow2api.jobs.retention import setup_retention
 from flow2api.jobs.runner import VIDEO_JOBS, VideoJobRunner
 from flow2api.jobs.workflows import EngineImageJobs
 from flow2api.limits import RATE_LIMITER, InProcessRateLimiter
@@ -123,7 +124,7 @@ def create_app(
     app.cleanup_ctx.append(_catalog_watch)
     app.cleanup_ctx.append(_media_janitor)
     app.cleanup_ctx.append(_video_jobs)
-    app.cleanup_ctx.append(_request_log_janitor)
+    setup_retention(app)  # finished tasks, request logs, usage past [storage] retention_days
 
     v1 = web.Application(middlewares=API_MIDDLEWARES)
     setup_model_routes(v1)
@@ -251,26 +252,6 @@ async def _video_jobs(app: web.Application) -> AsyncIterator[None]:
     await app[VIDEO_JOBS].start()
     yield
     await app[VIDEO_JOBS].close()
-
-
-async def _request_log_janitor(app: web.Application) -> AsyncIterator[None]:
-    """Keep the request log within ``[logging] request_log_days`` and ``request_log_max_rows`` (hourly)."""
-
-    async def sweep() -> None:
-        while True:
-            limits = app[SETTINGS].current.logging
-            removed = await app[REQUEST_LOGS].prune(
-                max_age_s=limits.request_log_days * 86400, max_rows=limits.request_log_max_rows,
-            )
-            if removed:
-                log.info("request log: %d old rows removed", removed)
-            await asyncio.sleep(3600)
-
-    task = asyncio.create_task(sweep(), name="request-log-janitor")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 __all__ = ["create_app"]

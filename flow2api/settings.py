@@ -82,6 +82,10 @@ class StorageSection(_Section):
         0.25, gt=0, le=5,
         description="seconds between looks for keys, accounts and settings changed by another process (CLI)",
     )
+    retention_days: float = Field(
+        30, ge=0, description="days finished tasks, request log rows and usage statistics are kept; 0 = forever",
+    )
+    retention_interval: float = Field(3600, gt=0, description="seconds between two retention sweeps")
 
 
 class ProxySection(_Section):

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean, CheckConstraint, Column, Double, ForeignKey, Index, Integer, LargeBinary, MetaData, Table, Text,
-    UniqueConstraint, text, true,
+    UniqueConstraint, bindparam, delete, select, text, true, tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -150,6 +150,22 @@ def upsert(dialect: str, table: Table) -> Any:
     ``.excluded``): SQLAlchemy's construct of the database's dialect (``"sqlite"`` or ``"postgresql"``), which
     both spell the same way."""
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def delete_batch(table: Table, where: Any) -> Any:
+    """``DELETE`` of at most ``:limit`` rows of ``table`` matching ``where`` (any of them: no order), ``RETURNING``
+    the first primary-key column (so the caller counts what went).
+
+    The rows are chosen by a sub-select on the primary key (``WHERE key IN (SELECT key … LIMIT n)``): neither
+    SQLite (without a compile option) nor PostgreSQL has ``DELETE … LIMIT``. Without ``ORDER BY`` the sub-select
+    stops at the n-th match instead of sorting every match of a large backlog. Bounded statements keep each
+    write transaction short, so the group commit's other writes are not held up behind a big purge.
+    """
+    keys = list(table.primary_key.columns)
+    chosen = select(*keys).where(where).limit(bindparam("limit", type_=Integer))
+    target = keys[0] if len(keys) == 1 else tuple_(*keys)
+    return delete(table).where(target.in_(chosen)).returning(keys[0])
+
 
 workflow_documents = Table(  # issue 20: documents of workflow plugins (flow2api.storage.workflows), one JSON row each
     "workflow_documents", metadata,

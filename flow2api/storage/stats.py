@@ -11,17 +11,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, Table, and_, case, func, select, true
+from sqlalchemy import Column, ColumnElement, RowMapping, Table, and_, case, func, or_, select, true
 
 from flow2api.storage.database import Database
 from flow2api.storage.schema import accounts, request_logs, tasks
 
+PREVIEW_CHARS = 500
+
+
+def preview(column: Column[str]) -> ColumnElement[str]:
+    """The first :data:`PREVIEW_CHARS` characters of a text column, under its own name: a list page stays small
+    whatever a row holds (rows stored before ``[generation] max_prompt_chars`` may hold a 31 MB prompt)."""
+    return func.substr(column, 1, PREVIEW_CHARS).label(column.name)
+
+
 _LOG_COLUMNS = [request_logs.c[name] for name in (
-    "id", "request_id", "method", "path", "model", "status", "duration_ms", "account_id", "api_key", "error",
-    "created_at")]
-_TASK_COLUMNS = [tasks.c[name] for name in (
-    "id", "kind", "model", "prompt", "status", "progress", "account_id", "api_key", "result", "error", "created_at",
-    "updated_at", "completed_at")]
+    "id", "request_id", "method", "path", "model", "status", "duration_ms", "account_id", "api_key")] + [
+    preview(request_logs.c.error), request_logs.c.created_at]
+_TASK_COLUMNS = [tasks.c[name] for name in ("id", "kind", "model")] + [preview(tasks.c.prompt)] + [
+    tasks.c[name] for name in ("status", "progress", "account_id", "api_key", "result")] + [
+    preview(tasks.c.error)] + [tasks.c[name] for name in ("created_at", "updated_at", "completed_at")]
 # A 4xx is the client's doing (a bad prompt, an unknown model, a content-policy refusal); only a 5xx says the
 # gateway, its account or upstream failed (issue 19 item 8: client errors are not account failures).
 _FAILURES = func.sum(case((request_logs.c.status >= 500, 1), else_=0))
@@ -32,6 +41,16 @@ def where_equal(table: Table, pairs: Iterable[tuple[str, Any]]) -> list[ColumnEl
     """``column = value`` conditions of ``table`` for the pairs whose value is set (not ``None`` or empty); always
     at least one (``true``), so the list joins into a valid ``WHERE``."""
     return [true()] + [table.c[column] == value for column, value in pairs if value is not None and value != ""]
+
+
+def beyond(columns: tuple[ColumnElement[Any], ...], values: tuple[Any, ...], *, older: bool) -> ColumnElement[bool]:
+    """Keyset condition: rows strictly after ``values`` in the descending order of ``columns`` (``older``), or
+    strictly before them (``not older``); ``(created_at, id)`` orders tasks, ``(id,)`` the request log."""
+    first, value = columns[0], values[0]
+    past = first < value if older else first > value
+    if len(columns) == 1:
+        return past
+    return or_(past, and_(first == value, beyond(columns[1:], values[1:], older=older)))
 
 
 def status_clause(status: str) -> ColumnElement[bool] | None:
@@ -63,16 +82,30 @@ class StatsRepository:
 
     async def request_logs(
         self, *, key: str = "", model: str = "", status: str = "", account_id: int | None = None, limit: int = 100,
+        before: int | None = None, after: int | None = None,
     ) -> list[RowMapping]:
-        """Request-log rows newest first (columns as in :data:`_LOG_COLUMNS`), at most ``limit``; ``key`` is the
-        key's display name, ``status`` as :func:`status_clause` (``ValueError`` when bad)."""
+        """Request-log rows newest first (columns as in :data:`_LOG_COLUMNS`, ``error`` cut to
+        :data:`PREVIEW_CHARS`), at most ``limit``; ``key`` is the key's display name, ``status`` as
+        :func:`status_clause` (``ValueError`` when bad). ``before``/``after`` are row ids (keyset cursors): only
+        older rows, or only the ``limit`` newer rows nearest to ``after``."""
         where = where_equal(request_logs, (("api_key", key), ("model", model), ("account_id", account_id)))
         clause = status_clause(status)
         if clause is not None:
             where.append(clause)
         await self._db.writes.flushed()
-        query = select(*_LOG_COLUMNS).where(*where).order_by(request_logs.c.id.desc()).limit(limit)
-        return [row._mapping for row in await self._db.fetch_all(query)]
+        return await self._keyset(select(*_LOG_COLUMNS).where(*where), (request_logs.c.id,),
+                                  (before,) if before is not None else (after,) if after is not None else None,
+                                  older=after is None, limit=limit)
+
+    async def _keyset(self, query: Any, order: tuple[ColumnElement[Any], ...], cursor: tuple[Any, ...] | None, *,
+                      older: bool, limit: int) -> list[RowMapping]:
+        """``query``'s rows past ``cursor`` in the descending ``order`` (``older``) or before it, ``limit`` of
+        them nearest to the cursor, returned newest first."""
+        if cursor is not None:
+            query = query.where(beyond(order, cursor, older=older))
+        query = query.order_by(*(c.desc() if older else c.asc() for c in order)).limit(limit)
+        rows = [row._mapping for row in await self._db.fetch_all(query)]
+        return rows if older else rows[::-1]
 
     async def request_totals(self, since: float) -> tuple[int, int, int]:
         """``(requests, client_errors, failures)`` logged since ``since``: statuses 4xx and ≥ 500."""
@@ -93,11 +126,20 @@ class StatsRepository:
 
     async def tasks(
         self, *, status: str = "", kind: str = "", model: str = "", account_id: int | None = None, limit: int = 100,
+        before: str | None = None, after: str | None = None,
     ) -> list[RowMapping]:
-        """Task rows newest first (``result`` is the stored JSON text), at most ``limit``; empty filters mean any."""
+        """Task rows newest first (``result`` is the stored JSON text; ``prompt`` and ``error`` cut to
+        :data:`PREVIEW_CHARS`), at most ``limit``; empty filters mean any. ``before``/``after`` are task ids
+        (keyset cursors on ``(created_at, id)``): only older tasks, or only the ``limit`` newer ones nearest to
+        ``after``; an unknown id (pruned meanwhile) is no cursor."""
         where = where_equal(tasks, (("status", status), ("kind", kind), ("model", model), ("account_id", account_id)))
-        query = select(*_TASK_COLUMNS).where(*where).order_by(tasks.c.created_at.desc()).limit(limit)
-        return [row._mapping for row in await self._db.fetch_all(query)]
+        cursor = None
+        if before or after:
+            task_id = before or after
+            found = await self._db.fetch_one(select(tasks.c.created_at).where(tasks.c.id == task_id))
+            cursor = (found[0], task_id) if found is not None else None
+        return await self._keyset(select(*_TASK_COLUMNS).where(*where), (tasks.c.created_at, tasks.c.id), cursor,
+                                  older=not after, limit=limit)
 
     async def task_counts(self, since: float) -> dict[str, int]:
         """Tasks per status created since ``since``."""

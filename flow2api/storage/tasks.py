@@ -26,17 +26,20 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from aiohttp import web
-from sqlalchemy import Integer, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, func, insert, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from flow2api.storage.database import Database
-from flow2api.storage.schema import request_logs, tasks
+from flow2api.storage.schema import delete_batch, request_logs, tasks
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "in_progress", "completed", "failed"
 UNFINISHED = (QUEUED, RUNNING)
+VIDEOS_SURFACE = "videos"  # the Videos API's rows (flow2api.api.videos.SURFACE): served after they finish
 
 MAX_SUMMARY_STRING = 500
 MAX_SUMMARY_ITEMS = 50
+MAX_SUMMARY_DEPTH = 8
+MAX_SUMMARY_KEY = 100
 
 
 def owner_of(key_id: int | None) -> str:
@@ -44,30 +47,38 @@ def owner_of(key_id: int | None) -> str:
     return "global" if key_id is None else f"key:{key_id}"
 
 
-def summarize_request(value: Any, *, limit: int = MAX_SUMMARY_STRING) -> Any:
+def summarize_request(value: Any, *, limit: int = MAX_SUMMARY_STRING, depth: int = MAX_SUMMARY_DEPTH) -> Any:
     """A bounded copy of a client request for logs: images become references, long strings are cut.
 
     ``data:`` URIs become ``"<data URI image/png, 12345 chars>"``; other strings
     longer than ``limit`` characters keep their start and say how much was cut;
-    lists keep their first 50 items. Keys and numbers are kept as they are.
+    lists and objects keep their first 50 items (the typed models keep unknown
+    fields, so an object may be anything a client sends), keys are cut to 100
+    characters, and what lies deeper than ``depth`` levels becomes ``"<nested>"``.
+    The copy is therefore at most about ``50 ** depth`` short strings whatever
+    the body holds, and in practice its fields: a request's prompt is bounded
+    beforehand by ``[generation] max_prompt_chars``. Numbers are kept as they are.
     """
     if isinstance(value, str):
         if value.startswith("data:"):
-            mime = value[5:].split(";", 1)[0].split(",", 1)[0] or "unknown"
+            mime = value[5:].split(";", 1)[0].split(",", 1)[0][:MAX_SUMMARY_KEY] or "unknown"
             return f"<data URI {mime}, {len(value)} chars>"
         if len(value) > limit:
             return f"{value[:limit]}…(+{len(value) - limit} chars)"
         return value
-    if isinstance(value, dict):
-        return {str(k): summarize_request(v, limit=limit) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        items = [summarize_request(v, limit=limit) for v in value[:MAX_SUMMARY_ITEMS]]
-        if len(value) > MAX_SUMMARY_ITEMS:
-            items.append(f"…(+{len(value) - MAX_SUMMARY_ITEMS} items)")
-        return items
     if isinstance(value, (bytes, bytearray)):
         return f"<{len(value)} bytes>"
-    return value
+    if not isinstance(value, (dict, list, tuple)):
+        return value
+    if depth <= 0:
+        return "<nested>"
+    items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+    kept = [(k, summarize_request(v, limit=limit, depth=depth - 1)) for k, v in items[:MAX_SUMMARY_ITEMS]]
+    extra = f"…(+{len(items) - MAX_SUMMARY_ITEMS} items)" if len(items) > MAX_SUMMARY_ITEMS else None
+    if isinstance(value, dict):
+        summary = {summarize_request(str(k), limit=MAX_SUMMARY_KEY): v for k, v in kept}
+        return {**summary, "…": extra} if extra else summary
+    return [v for _, v in kept] + ([extra] if extra else [])
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +137,15 @@ _IDEMPOTENT = select(tasks).where(tasks.c.owner == bindparam("owner"),
 _UNFINISHED = select(tasks).where(
     tasks.c.surface == bindparam("surface"), tasks.c.status.in_(UNFINISHED), tasks.c.deleted_at.is_(None),
 ).order_by(tasks.c.created_at, tasks.c.id)
+# A finished row older than the cutoff, unless it is a video the Videos API may still serve (its MP4 is in the
+# media cache: written at completion, kept [cache] timeout seconds). Every operand is NOT NULL (legacy rows have
+# no surface or completed_at): with a NULL in it, NOT (…) would be NULL and the row kept forever.
+_ENDED = func.coalesce(tasks.c.completed_at, tasks.c.updated_at)
+_PRUNE = delete_batch(tasks, and_(
+    tasks.c.status.in_((SUCCEEDED, FAILED)), _ENDED < bindparam("cutoff"),
+    not_(and_(func.coalesce(tasks.c.surface, "") == VIDEOS_SURFACE, tasks.c.status == SUCCEEDED,
+              tasks.c.deleted_at.is_(None), _ENDED >= bindparam("servable_since"))),
+))
 
 
 def _record(row: Any) -> TaskRecord:
@@ -295,21 +315,34 @@ class TaskRepository:
         rows = [_record(row) for row in await self._db.fetch_all(query)]
         return rows[:limit], len(rows) > limit
 
+    async def prune_before(self, cutoff: float, limit: int = 500, *, servable_since: float = 0.0) -> int:
+        """Delete at most ``limit`` finished tasks (``completed`` or ``failed``) that ended before Unix time
+        ``cutoff``; returns how many went (fewer than ``limit``: nothing more to delete now).
+
+        Never a ``queued`` or ``in_progress`` row, and never a completed, not deleted Videos API task that ended
+        at or after ``servable_since`` (Unix s): its file may still be in the media cache, so
+        ``GET /v1/videos/{id}/content`` could still serve it. The caller passes ``now - [cache] timeout``, or ``0``
+        when the cache keeps files forever (such videos then stay until deleted through the API). A row that
+        predates ``completed_at`` counts from its ``updated_at``. Media files of a deleted task are left to the
+        media cache's own TTL. One statement in the group commit; raises ``sqlalchemy.exc.SQLAlchemyError``.
+        """
+        params = {"cutoff": cutoff, "servable_since": servable_since, "limit": limit}
+        return len(await self._db.writes.write_one(_PRUNE, params))
+
     async def mark_deleted(self, task_id: str) -> None:
         """Soft-delete a task: it disappears from the API, its row stays for statistics."""
         await self._db.writes.write(_DELETED, {"deleted_at": time.time(), "task_id": task_id}, idempotent=True)
 
 
 _LOG = insert(request_logs)
-_PRUNE_OLD = delete(request_logs).where(request_logs.c.created_at < bindparam("cutoff")).returning(request_logs.c.id)
-_PRUNE_EXTRA = delete(request_logs).where(request_logs.c.id <= select(request_logs.c.id).order_by(
-    request_logs.c.id.desc()).limit(1).offset(bindparam("keep", type_=Integer)).scalar_subquery(),
-).returning(request_logs.c.id)
+_PRUNE_OLD = delete_batch(request_logs, request_logs.c.created_at < bindparam("cutoff"))
+_PRUNE_EXTRA = delete_batch(request_logs, request_logs.c.id <= select(request_logs.c.id).order_by(
+    request_logs.c.id.desc()).limit(1).offset(bindparam("keep", type_=Integer)).scalar_subquery())
 _COUNT = select(func.count()).select_from(request_logs)
 
 
 class RequestLogRepository:
-    """The request log: one row per API request, no bodies, bounded by age and row count."""
+    """The request log: one row per API request, no bodies, bounded by age and row count (pruned in batches)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -330,18 +363,16 @@ class RequestLogRepository:
         """Wait until every row queued by :meth:`add` so far is stored (call before reading the table)."""
         await self._db.writes.flushed()
 
-    async def prune(self, *, max_age_s: float = 0, max_rows: int = 0) -> int:
-        """Delete rows older than ``max_age_s`` seconds and all but the newest ``max_rows``; returns rows deleted.
+    async def prune_before(self, cutoff: float, limit: int = 500) -> int:
+        """Delete at most ``limit`` rows logged before Unix time ``cutoff``; returns how many went (fewer than
+        ``limit``: none is left). In the group commit, after every row queued before it; raises
+        ``sqlalchemy.exc.SQLAlchemyError``. Run by the retention service (:mod:`flow2api.jobs.retention`)."""
+        return len(await self._db.writes.write_one(_PRUNE_OLD, {"cutoff": cutoff, "limit": limit}))
 
-        ``0`` turns a limit off. Run periodically (the app's request-log janitor).
-        """
-        removed = 0
-        if max_age_s:  # in the group commit, after every row queued before it
-            cutoff = time.time() - max_age_s
-            removed += len(await self._db.writes.write_one(_PRUNE_OLD, {"cutoff": cutoff}))
-        if max_rows:
-            removed += len(await self._db.writes.write_one(_PRUNE_EXTRA, {"keep": max_rows}))
-        return removed
+    async def prune_beyond(self, keep: int, limit: int = 500) -> int:
+        """Delete at most ``limit`` of the rows older than the newest ``keep``; returns how many went (fewer
+        than ``limit``: at most ``keep`` rows are left). As :meth:`prune_before`."""
+        return len(await self._db.writes.write_one(_PRUNE_EXTRA, {"keep": keep, "limit": limit}))
 
     async def count(self) -> int:
         """Rows in the request log."""

@@ -20,13 +20,14 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from flow2api.storage.database import Database
-from flow2api.storage.schema import upsert, usage_daily
+from flow2api.storage.schema import delete_batch, upsert, usage_daily
 
 DIMENSIONS = ("day", "account_id", "api_key_id", "api_key", "model", "kind")
 _SUMMED = ("attempts", "succeeded", "failed", "outputs", "duration_ms")
+_PRUNE = delete_batch(usage_daily, usage_daily.c.day < bindparam("day"))
 
 
 def utc_day(at: float | None = None) -> str:
@@ -122,5 +123,12 @@ class UsageRepository:
                 continue
             out.append(UsageRow(group, attempts, succeeded, failed, outputs, duration or 0.0))
         return out
+
+    async def prune_before(self, cutoff: float, limit: int = 500) -> int:
+        """Delete at most ``limit`` rows of UTC days that ended before Unix time ``cutoff`` (the day of ``cutoff``
+        itself is kept whole); returns how many went (fewer than ``limit``: none is left). In the group commit,
+        after the attempts queued before it; raises ``sqlalchemy.exc.SQLAlchemyError``."""
+        return len(await self._db.writes.write_one(_PRUNE, {"day": utc_day(cutoff), "limit": limit}))
+
 
 USAGE: Final = web.AppKey("usage", UsageRepository)

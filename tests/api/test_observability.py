@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
@@ -87,12 +88,12 @@ async def test_request_log_is_pruned_by_rows_and_age(fake: FakeWorld, sdk: SdkFa
             async with http.get(f"{gw.url}/v1/models", headers={"Authorization": f"Bearer {API_KEY}"}) as r:
                 assert r.status == 200
     assert await logs.count() == 5
-    assert await logs.prune(max_rows=3) == 2 and await logs.count() == 3
+    assert await logs.prune_beyond(3) == 2 and await logs.count() == 3
     db = gw.app[DATABASE]
     await db.conn.execute(
         "UPDATE request_logs SET created_at = created_at - 10 * 86400 WHERE id = (SELECT MIN(id) FROM request_logs)")
     await db.conn.commit()
-    assert await logs.prune(max_age_s=86400) == 1 and await logs.count() == 2
+    assert await logs.prune_before(time.time() - 86400) == 1 and await logs.count() == 2
 
 
 async def test_task_rows_keep_a_bounded_request_summary(fake: FakeWorld, sdk: SdkFactory) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 
 import pytest
 
@@ -46,6 +47,18 @@ def test_summaries_replace_images_and_cut_long_text() -> None:
     assert len(summary["images"]) == 51 and summary["images"][-1] == "…(+10 items)"
     assert summary["n"] == 2 and summary["raw"] == "<3 bytes>"
 
+
+
+def test_summaries_bound_objects_of_any_width_depth_and_key_length() -> None:
+    """Unknown fields are kept by the typed models, so a client picks the summary's shape: it stays small."""
+    nested: dict = {"leaf": "x"}
+    for _ in range(40):
+        nested = {"deeper": nested}
+    body = {"prompt": "p", "junk": {f"k{i}": i for i in range(10_000)}, "k" * 5000: 1, "nested": nested}
+    summary = summarize_request(body)
+    assert len(summary["junk"]) == 51 and summary["junk"]["…"] == "…(+9950 items)"
+    assert max(len(key) for key in summary) < 200
+    assert "<nested>" in json.dumps(summary) and len(json.dumps(summary)) < 5000
 
 async def test_usage_upserts_per_day_account_key_model(db: Database) -> None:
     usage = UsageRepository(db)

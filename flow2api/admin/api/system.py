@@ -24,10 +24,10 @@ from aiohttp import web
 from flow2api.admin.api.common import json_response, read_json
 from flow2api.admin.forms import ProxyTest, parse
 from flow2api.admin.pages.dashboard import overview
-from flow2api.admin.pages.logs import int_param, log_filter
+from flow2api.admin.pages.logs import cursors, int_param, log_filter
 from flow2api.admin.pages.models import alias_rows, catalog_rows, catalog_state
 from flow2api.admin.proxytest import try_proxy
-from flow2api.admin.queries import recent_requests, recent_tasks
+from flow2api.admin.queries import request_page, task_page
 from flow2api.admin.settings_edit import SETTINGS_EDITOR
 from flow2api.catalog import CATALOG
 from flow2api.errors import InvalidRequestError
@@ -77,22 +77,25 @@ async def patch_settings(request: web.Request) -> web.Response:
 
 
 async def get_logs(request: web.Request) -> web.Response:
-    """``GET /api/logs``: request log rows, newest first."""
+    """``GET /api/logs``: one page of request log rows, newest first: ``{"data": [...], "older", "newer"}`` —
+    row ids to pass as ``?before=`` / ``?after=`` for the pages beside it (``null`` where there is none)."""
     try:
-        rows = await recent_requests(request.config_dict[DATABASE], log_filter(request))
+        page = await request_page(request.config_dict[DATABASE], log_filter(request), **cursors(request, numeric=True))
     except ValueError as exc:
         raise InvalidRequestError(str(exc), param="status") from None
-    return json_response({"data": rows})
+    return json_response({"data": page.rows, "older": page.older, "newer": page.newer})
 
 
 async def get_tasks(request: web.Request) -> web.Response:
-    """``GET /api/tasks``: tasks, newest first, with ``media`` links."""
+    """``GET /api/tasks``: one page of tasks, newest first, with ``media`` links: ``{"data", "older", "newer"}``
+    (task ids for ``?before=`` / ``?after=``); ``prompt`` and ``error`` are cut to 500 characters."""
     q = request.query
-    rows = await recent_tasks(
+    page = await task_page(
         request.config_dict[DATABASE], status=q.get("status", ""), kind=q.get("kind", ""), model=q.get("model", ""),
-        account_id=int_param(q.get("account"), "account"), limit=int_param(q.get("limit"), "limit", 100) or 100,
+        account_id=int_param(q.get("account"), "account"), limit=int_param(q.get("limit"), "limit", 50) or 50,
+        **cursors(request),
     )
-    return json_response({"data": rows})
+    return json_response({"data": page.rows, "older": page.older, "newer": page.newer})
 
 
 async def test_proxy(request: web.Request) -> web.Response:

@@ -4,13 +4,21 @@
 ``429``, a class ``4xx``/``5xx``, or ``error`` for any failure);
 ``/admin/tasks?status=&kind=&model=`` lists tasks with their state and links
 to their media. Per-account error history is on each account's page.
+
+Both are pages of 50 rows (``limit`` changes it), newest first, with "Newer"
+and "Older" links: keyset cursors ``?before=<id>`` / ``?after=<id>`` (the id of
+the row at the page's edge) that keep the filters. A cursor costs one index
+range whatever the table holds, where ``?page=N`` would make the database skip
+N × 50 rows.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from flow2api.admin.queries import LogFilter, recent_requests, recent_tasks
+from flow2api.admin.queries import PAGE_SIZE, LogFilter, Page, request_page, task_page
 from flow2api.admin.render import render
 from flow2api.errors import InvalidRequestError
 from flow2api.storage import DATABASE
@@ -34,8 +42,28 @@ def log_filter(query: dict[str, str] | web.Request) -> LogFilter:
     q = query.query if isinstance(query, web.Request) else query
     return LogFilter(
         key=q.get("key", "").strip(), model=q.get("model", "").strip(), status=q.get("status", "").strip(),
-        account_id=int_param(q.get("account"), "account"), limit=int_param(q.get("limit"), "limit", 100) or 100,
+        account_id=int_param(q.get("account"), "account"),
+        limit=int_param(q.get("limit"), "limit", PAGE_SIZE) or PAGE_SIZE,
     )
+
+
+def cursors(request: web.Request, *, numeric: bool = False) -> dict[str, Any]:
+    """The ``before`` / ``after`` cursors of the query (``None`` when absent); ``numeric`` ones (request-log
+    ids) are whole numbers, 400 otherwise."""
+    q = request.query
+    if numeric:
+        return {name: int_param(q.get(name), name) for name in ("before", "after")}
+    return {name: q.get(name) or None for name in ("before", "after")}
+
+
+def page_links(request: web.Request, page: Page) -> dict[str, str | None]:
+    """``{"newer", "older"}``: this URL with the filters kept and the cursor of the page beside it, or ``None``."""
+    kept = {k: v for k, v in request.query.items() if k not in ("before", "after")}
+
+    def link(name: str, cursor: Any) -> str | None:
+        return str(request.rel_url.with_query({**kept, name: str(cursor)})) if cursor is not None else None
+
+    return {"newer": link("after", page.newer), "older": link("before", page.older)}
 
 
 async def logs_page(request: web.Request) -> web.StreamResponse:
@@ -43,20 +71,23 @@ async def logs_page(request: web.Request) -> web.StreamResponse:
     flt = log_filter(request)
     error = None
     try:
-        rows = await recent_requests(request.config_dict[DATABASE], flt)
+        page = await request_page(request.config_dict[DATABASE], flt, **cursors(request, numeric=True))
     except ValueError as exc:
-        rows, error = [], str(exc)
-    return await render(request, "logs.html", {"rows": rows, "f": flt, "error": error}, active="logs")
+        page, error = Page([]), str(exc)
+    return await render(request, "logs.html", {
+        "rows": page.rows, "f": flt, "error": error, "links": page_links(request, page),
+    }, active="logs")
 
 
 async def tasks_page(request: web.Request) -> web.StreamResponse:
-    """``GET /admin/tasks``: recent tasks with state, account and result links."""
+    """``GET /admin/tasks``: one page of tasks (newest first) with state, account and result links."""
     q = request.query
     status, kind, model = q.get("status", ""), q.get("kind", ""), q.get("model", "").strip()
-    rows = await recent_tasks(request.config_dict[DATABASE], status=status, kind=kind, model=model,
-                              limit=int_param(q.get("limit"), "limit", 100) or 100)
+    page = await task_page(request.config_dict[DATABASE], status=status, kind=kind, model=model,
+                           limit=int_param(q.get("limit"), "limit", PAGE_SIZE) or PAGE_SIZE, **cursors(request))
     return await render(request, "tasks.html", {
-        "rows": rows, "status": status, "kind": kind, "model": model, "states": TASK_STATES,
+        "rows": page.rows, "status": status, "kind": kind, "model": model, "states": TASK_STATES,
+        "links": page_links(request, page),
     }, active="tasks")
 
 
