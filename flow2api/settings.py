@@ -75,7 +75,12 @@ class ServerSection(_Section):
     )
     keepalive_timeout: float = Field(15, gt=0, le=3600, description="seconds an idle connection is kept open between requests")
     max_in_flight: int = Field(
-        4, ge=0, description="generation requests served at once by this process (429 past it); 0 = no cap"
+        64, ge=0, description="generation requests served at once by this process (429 past it); 0 = no cap"
+    )
+    max_in_flight_bytes: int = Field(
+        128 * 1024 * 1024, ge=0,
+        description="request bodies and fetched input images of the generation requests in flight together, bytes "
+                    "(429 past it; one request alone is always served); 0 = no cap",
     )
 
 
