@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable
+import gc
+import json
+import os
+import tracemalloc
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 from aiohttp import web
@@ -119,3 +123,43 @@ async def test_image_urls_are_charged_to_the_budget_before_they_are_fetched(
     assert refused[0] == 429 and "memory budget" in refused[1]["error"]["message"]
     assert fetched == ["/a.png"]  # the refused request's URL was never fetched
     assert gw.app[IN_FLIGHT].bytes == 0
+
+
+async def test_a_request_in_flight_holds_its_body_once_parsed_not_also_raw(fake: FakeWorld) -> None:
+    """While its generation runs, a data-URI request keeps the parsed data URI and the decoded image (~1.75×
+    the body); aiohttp's cached copy of the raw body (``request.read()``) made it ~2.75×."""
+    gate = asyncio.Event()
+    fake.image.plans.append([gate, *image_plan()])
+    gw = await fake.start()
+    raw = json.dumps(chat(data_uri(png(8, 8) + os.urandom(3_000_000)))).encode()  # built before tracing starts
+    tracemalloc.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            headers = {**AUTH, "Content-Type": "application/json"}
+            answer = asyncio.create_task(http.post(f"{gw.url}/v1/chat/completions", data=raw, headers=headers))
+            while not fake.image.calls:
+                await asyncio.sleep(0.01)
+            gc.collect()
+            held = sum(t.size for t in tracemalloc.take_snapshot().traces if t.size > len(raw) // 4)
+            gate.set()
+            assert (await answer).status == 200
+    finally:
+        tracemalloc.stop()
+    assert held < 2.2 * len(raw), f"{held / len(raw):.2f}× the body held while the generation runs"
+
+
+async def test_a_body_past_max_body_bytes_is_a_413_with_or_without_content_length(fake: FakeWorld) -> None:
+    gw = await fake.start(server={"max_body_bytes": 64 * 1024})
+    raw = json.dumps(chat(data_uri(png(8, 8) + b"\0" * 100_000))).encode()
+
+    async def chunked() -> AsyncIterator[bytes]:
+        for start in range(0, len(raw), 16 * 1024):
+            yield raw[start:start + 16 * 1024]
+
+    async with aiohttp.ClientSession() as http:
+        for data in (raw, chunked()):
+            async with http.post(f"{gw.url}/v1/chat/completions", data=data,
+                                 headers={**AUTH, "Content-Type": "application/json"}) as resp:
+                assert resp.status == 413 and (await resp.json())["error"]["code"] == "payload_too_large"
+        assert (await post(http, gw, chat(data_uri(png(8, 8)))))[0] == 200
+    assert len(fake.image.calls) == 1
