@@ -78,7 +78,7 @@ class ServerSection(_Section):
         64, ge=0, description="generation requests served at once by this process (429 past it); 0 = no cap"
     )
     max_in_flight_bytes: int = Field(
-        128 * 1024 * 1024, ge=0,
+        32 * 1024 * 1024, ge=0,
         description="request bodies and fetched input images of the generation requests in flight together, bytes "
                     "(429 past it; one request alone is always served); 0 = no cap",
     )
