@@ -75,7 +75,7 @@ class ServerSection(_Section):
     )
     keepalive_timeout: float = Field(15, gt=0, le=3600, description="seconds an idle connection is kept open between requests")
     max_in_flight: int = Field(
-        64, ge=0, description="generation requests served at once by this process (429 past it); 0 = no cap"
+        256, ge=0, description="generation requests served at once by this process (429 past it); 0 = no cap"
     )
     max_in_flight_bytes: int = Field(
         32 * 1024 * 1024, ge=0,

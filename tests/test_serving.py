@@ -136,8 +136,7 @@ async def test_flow2api_serve_closes_200_slowloris_sockets_while_health_answers(
     port = free_port()
     config = write_config(tmp_path / "flow2api.toml", {
         "global": {"api_key": KEY},
-        # max_in_flight: 100 slow bodies would otherwise also meet the in-flight cap (64), which is tested elsewhere
-        "server": {"header_timeout": 2, "body_timeout": 2, "keepalive_timeout": 5, "max_in_flight": 200},
+        "server": {"header_timeout": 2, "body_timeout": 2, "keepalive_timeout": 5},
         "logging": {"level": "WARNING"},
     })
     proc = await spawn_cli("serve", "--no-demo", "--config", str(config), "--data-dir", str(tmp_path / "data"),
