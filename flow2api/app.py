@@ -40,7 +40,7 @@ from flow2api.jobs.engine import ENGINE
 from flow2api.jobs.retention import setup_retention
 from flow2api.jobs.runner import VIDEO_JOBS, VideoJobRunner
 from flow2api.jobs.workflows import EngineImageJobs
-from flow2api.limits import RATE_LIMITER, InProcessRateLimiter
+from flow2api.limits import IN_FLIGHT, RATE_LIMITER, InFlightLimit, InProcessRateLimiter
 from flow2api.media import MEDIA, VIDEO_INPUTS, InputStore, MediaCache
 from flow2api.media.files import private_dir
 from flow2api.metrics import METRICS, Metrics, setup_metrics
@@ -115,6 +115,7 @@ def create_app(
     app[VIDEO_INPUTS] = InputStore(data_dir / "inputs")
     app[VIDEO_JOBS] = VideoJobRunner(app)
     app[RATE_LIMITER] = InProcessRateLimiter(lambda: holder.current.rate_limit)
+    app[IN_FLIGHT] = InFlightLimit(lambda: holder.current.server)
     app[API_KEYS] = ApiKeyStore(database)
 
     app.cleanup_ctx.append(_http_sessions)

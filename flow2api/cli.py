@@ -33,6 +33,7 @@ from flow2api.clientkey import ClientKey, settle_client_key
 from flow2api.commands import add_account, count_accounts, db_command, keys_command, list_accounts, manage_account
 from flow2api.errors import Flow2APIError
 from flow2api.logs import configure_logging, end_startup
+from flow2api.serving import GuardedAppRunner, return_large_blocks, socket_timeouts
 from flow2api.settings import Settings, SettingsError, load_settings
 from flow2api.startup import BannerFacts, banner, prepare, prepare_demo
 
@@ -81,6 +82,7 @@ async def run_server(settings: Settings, *, demo: bool | None, out: TextIO | Non
     from flow2api.app import create_app  # only the CLI and tests import the app factory
     from flow2api.catalog import CATALOG
 
+    return_large_blocks()
     accounts = await count_accounts(settings)
     data_dir = settings.storage.data_dir
     if demo is None:
@@ -99,7 +101,8 @@ async def run_server(settings: Settings, *, demo: bool | None, out: TextIO | Non
         app = create_app(settings, providers=prepared.providers, demo_accounts=prepared.demo_accounts,
                          workflows=prepared.workflows)
         # handler_cancellation: a client that goes away ends its handler (and releases its lease) at once.
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
+        runner = GuardedAppRunner(app, timeouts=socket_timeouts(settings), access_log=None, handle_signals=False,
+                                  handler_cancellation=True)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         host, port = settings.server.host, settings.server.port

@@ -15,6 +15,7 @@ failover may lease it again)::
     │   ├── MethodNotAllowedError       405 invalid_request_error / method_not_allowed
     │   ├── ConflictError               409 invalid_request_error / conflict
     │   ├── PayloadTooLargeError        413 invalid_request_error / payload_too_large
+    │   ├── RequestTimeoutError         408 invalid_request_error / request_timeout (also a TimeoutError)
     │   └── ContentPolicyError          400 invalid_request_error / content_policy_violation
     ├── AuthenticationError             401 invalid_request_error / invalid_api_key
     ├── PermissionDeniedError           403 invalid_request_error / permission_denied
@@ -101,6 +102,16 @@ class PayloadTooLargeError(InvalidRequestError):
 
     status = 413
     code = "payload_too_large"
+
+
+class RequestTimeoutError(InvalidRequestError, TimeoutError):
+    """The client did not send its request body within ``[server] body_timeout`` (:mod:`flow2api.serving`).
+
+    Also a ``TimeoutError``, so aiohttp's lingering read of an unread body stops at it quietly.
+    """
+
+    status = 408
+    code = "request_timeout"
 
 
 class ContentPolicyError(InvalidRequestError):

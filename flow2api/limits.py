@@ -4,6 +4,8 @@ A limiter's :meth:`RateLimiter.admit` is an async context manager held for
 the whole request (streaming included): it refuses with ``RateLimitError``
 (429, ``retry_after`` seconds → ``Retry-After``) when a requests-per-minute
 window or a concurrency limit is full, for the caller's key or globally.
+:class:`InFlightLimit` bounds the generation requests of this process, by count
+and by the bytes of their inputs (its memory budget).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from aiohttp import web
 
 from flow2api.errors import RateLimitError
 from flow2api.request_state import Caller
-from flow2api.settings import RateLimitSection
+from flow2api.settings import RateLimitSection, ServerSection
 
 WINDOW_S = 60.0
 
@@ -87,3 +89,75 @@ class InProcessRateLimiter:
             self._in_flight["global"] -= 1
 
 RATE_LIMITER: Final = web.AppKey("rate_limiter", RateLimiter)
+
+
+class InFlightTicket:
+    """One admitted generation request's share of :class:`InFlightLimit`: its bytes, grown as its inputs grow."""
+
+    __slots__ = ("_limit", "bytes")
+
+    def __init__(self, limit: InFlightLimit, size: int) -> None:
+        self._limit = limit
+        self.bytes = size
+
+    def charge(self, size: int) -> None:
+        """Add ``size`` bytes (input images about to be fetched); ``RateLimitError`` (429) past the budget."""
+        self._limit.check_bytes(size, own=self.bytes)
+        self._limit.bytes += size
+        self.bytes += size
+
+    def refund(self, size: int) -> None:
+        """Give back ``size`` bytes of an earlier :meth:`charge` (the images were smaller than charged)."""
+        size = min(size, self.bytes)
+        self._limit.bytes -= size
+        self.bytes -= size
+
+
+class InFlightLimit:
+    """Generation requests in flight in this process: at most ``[server] max_in_flight`` at once, and their
+    inputs together within ``[server] max_in_flight_bytes`` (issue 18, finding 7).
+
+    The bytes of a request are its body's ``Content-Length`` (a body without one counts as
+    ``[server] max_body_bytes``, the most it may be), plus what its image URLs may bring
+    (:meth:`InFlightTicket.charge`, from :mod:`flow2api.api.inputs`). A request that alone is over the
+    byte budget is admitted when nothing else is in flight, so every allowed request can be served. Both
+    refuse at once with ``RateLimitError`` (429 ``rate_limit_exceeded``, ``Retry-After: 1``) rather than
+    queue, as LiteLLM's ``max_parallel_requests`` does: a queue would hold the bodies this limit bounds.
+    ``limits`` returns the current ``[server]`` section (read per request). Per process, unlike
+    ``[rate_limit]``: memory is per process.
+    """
+
+    def __init__(self, limits: Callable[[], ServerSection]) -> None:
+        self._limits = limits
+        self.count = 0
+        self.bytes = 0
+
+    def check_bytes(self, size: int, *, own: int = 0) -> None:
+        """``RateLimitError`` when ``size`` more bytes would pass the budget while others are in flight."""
+        budget = self._limits().max_in_flight_bytes
+        if budget > 0 and self.bytes - own > 0 and self.bytes + size > budget:
+            raise RateLimitError(
+                f"The server is at its memory budget for requests in flight ({budget // (1024 * 1024)} MiB of "
+                "inputs at once). Retry after 1 s.", retry_after=1.0)
+
+    @contextlib.asynccontextmanager
+    async def admit(self, size: int | None) -> AsyncIterator[InFlightTicket]:
+        """Hold a place for a request of ``size`` body bytes (``None``: unknown) until the block ends."""
+        limits = self._limits()
+        if 0 < limits.max_in_flight <= self.count:
+            raise RateLimitError(
+                f"The server is serving its limit of {limits.max_in_flight} generation requests at once. "
+                "Retry after 1 s.", retry_after=1.0)
+        size = limits.max_body_bytes if size is None else min(size, limits.max_body_bytes)
+        self.check_bytes(size)
+        ticket = InFlightTicket(self, size)
+        self.count += 1
+        self.bytes += size
+        try:
+            yield ticket
+        finally:
+            self.count -= 1
+            self.bytes -= ticket.bytes
+
+IN_FLIGHT: Final = web.AppKey("in_flight", InFlightLimit)
+IN_FLIGHT_TICKET: Final = web.RequestKey("in_flight_ticket", InFlightTicket)

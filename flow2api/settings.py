@@ -57,13 +57,30 @@ class GlobalSection(_Section):
 
 
 class ServerSection(_Section):
-    """``[server]``: where the HTTP server listens."""
+    """``[server]``: where the HTTP server listens, how long a client may take to send a request
+    (:mod:`flow2api.serving`), and how many generation requests one process serves at once (its memory budget,
+    docs/performance.md "Memory in flight")."""
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest request body accepted, bytes")
     event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
         "auto", description="auto = uvloop when installed (Linux/macOS default), else asyncio's own loop"
+    )
+    header_timeout: float = Field(
+        10, gt=0, le=3600, description="seconds from a request's first byte to the end of its headers (408 and close past it)"
+    )
+    body_timeout: float = Field(
+        60, gt=0, le=86400, description="seconds from the end of a request's headers to the end of its body (408 past it)"
+    )
+    keepalive_timeout: float = Field(15, gt=0, le=3600, description="seconds an idle connection is kept open between requests")
+    max_in_flight: int = Field(
+        256, ge=0, description="generation requests served at once by this process (429 past it); 0 = no cap"
+    )
+    max_in_flight_bytes: int = Field(
+        32 * 1024 * 1024, ge=0,
+        description="request bodies and fetched input images of the generation requests in flight together, bytes "
+                    "(429 past it; one request alone is always served); 0 = no cap",
     )
 
 

@@ -66,6 +66,10 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
     ("[call_logic]\ncall_mode = \"fastest\"\n", "[call_logic] call_mode: Input should be"),
     ("api_key = 1\n", "top-level key 'api_key': expected a [section]"),
     ("[server\n", "not valid TOML"),
+    ("[server]\nheader_timeout = 0\n", "[server] header_timeout: Input should be greater than 0"),
+    ("[server]\nbody_timeout = -1\n", "[server] body_timeout: Input should be greater than 0"),
+    ("[server]\nkeepalive_timeout = 7200\n", "[server] keepalive_timeout: Input should be less than or equal"),
+    ("[server]\nmax_in_flight = -1\n", "[server] max_in_flight: Input should be greater than or equal to 0"),
 ])
 def test_bad_file_names_the_key(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(SettingsError) as err:

@@ -31,6 +31,7 @@ from multidict import MultiDictProxy
 from flow2api.errors import InvalidRequestError, PayloadTooLargeError
 from flow2api.fetcher import FETCHER, GuardedFetcher
 from flow2api.jobs.urls import media_name_from_url
+from flow2api.limits import IN_FLIGHT_TICKET, InFlightTicket
 from flow2api.media import MEDIA, MediaCache
 from flow2api.media.types import sniff_mime
 from flow2api.plugin import InputImage
@@ -81,13 +82,16 @@ def decode_data_uri(uri: str, *, param: str, max_bytes: int = MAX_IMAGE_BYTES) -
 class ImageReader:
     """Reads input images for one request: ``fetcher`` downloads URLs, ``proxy()`` the proxy session to send
     them through (``None``: direct; asked only when a URL is fetched, so a request without one opens no
-    session), ``media`` serves our own, ``max_bytes`` caps each, ``max_total`` all of one request together."""
+    session), ``media`` serves our own, ``max_bytes`` caps each, ``max_total`` all of one request together;
+    images not in the body (URLs, our media) are charged to ``ticket``, the request's share of the in-flight
+    memory budget (:class:`flow2api.limits.InFlightLimit`), before they are read."""
 
     fetcher: GuardedFetcher
     proxy: Callable[[], aiohttp.ClientSession | None]
     media: MediaCache
     max_bytes: int = MAX_IMAGE_BYTES
     max_total: int = MAX_REQUEST_BYTES
+    ticket: InFlightTicket | None = None
 
     async def from_url(self, url: str, *, param: str) -> InputImage:
         """An input image from a data URI, one of our ``/media/`` URLs, or an http(s) URL; other schemes → 400."""
@@ -120,14 +124,29 @@ class ImageReader:
             self.check_total(total, param)
             return image
 
-        if sum(not isinstance(item, InputImage) for item, _ in items) <= 1:
-            return [await one(item, param) for item, param in items]
+        outside = [item for item, _ in items if isinstance(item, str) and not item.startswith("data:")]
+        charged = min(len(outside) * self.max_bytes, self.max_total) if outside and self.ticket else 0
+        if charged:
+            self.ticket.charge(charged)  # 429 when the process is at its memory budget
         try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(one(item, param)) for item, param in items]
-        except ExceptionGroup as failed:
-            raise failed.exceptions[0] from None
-        return [task.result() for task in tasks]
+            if sum(not isinstance(item, InputImage) for item, _ in items) <= 1:
+                images = [await one(item, param) for item, param in items]
+            else:
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        tasks = [group.create_task(one(item, param)) for item, param in items]
+                except ExceptionGroup as failed:
+                    raise failed.exceptions[0] from None
+                images = [task.result() for task in tasks]
+        except BaseException:
+            if charged:
+                self.ticket.refund(charged)
+            raise
+        if charged:
+            kept = sum(len(image.data) for image, (item, _) in zip(images, items, strict=True)
+                       if isinstance(item, str) and not item.startswith("data:"))
+            self.ticket.refund(charged - kept)
+        return images
 
     def check_total(self, total: int, param: str) -> None:
         """413 naming ``param`` when ``total`` decoded input bytes pass ``[inputs] max_request_bytes``."""
@@ -157,7 +176,7 @@ def input_reader(request: web.Request) -> ImageReader:
     proxy_url = settings.global_proxy_url if settings.inputs.use_proxy else None
     proxy = partial(app[HTTP_SESSIONS].get, proxy_url) if proxy_url else _direct
     return ImageReader(app[FETCHER], proxy, app[MEDIA], settings.generation.max_input_image_bytes,
-                       settings.inputs.max_request_bytes)
+                       settings.inputs.max_request_bytes, request.get(IN_FLIGHT_TICKET))
 
 
 def _direct() -> None:

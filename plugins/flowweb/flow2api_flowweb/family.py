@@ -191,9 +191,10 @@ class FlowWebFamily(FamilyBase):
 
 @contextlib.asynccontextmanager
 async def _demo_upstream() -> AsyncIterator[DemoUpstream]:
-    from flow2api_flowweb.emulator import FlowWebEmulator, serve
+    from flow2api_flowweb.emulator import EmulatorSettings, FlowWebEmulator, serve
 
-    emulator = FlowWebEmulator()
+    # The demo keeps no request history: each recorded call holds its body, a 25 MB upload included.
+    emulator = FlowWebEmulator(EmulatorSettings(max_recorded=1))
     account = emulator.add_account("demo@flow2api.local", tier=2, credits=1_000_000)
     async with serve(emulator) as base:
         yield DemoUpstream(sections=emulator.sections(base), credentials={"cookies": account.cookies_txt()})
