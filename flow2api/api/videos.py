@@ -7,13 +7,17 @@ download_content`` send and parse)::
     POST   /v1/videos                  create a job → video object (status "queued")
     GET    /v1/videos                  list the caller's jobs: ?after=<id>&limit=1..100&order=desc|asc
     GET    /v1/videos/{video_id}       one job
-    GET    /v1/videos/{video_id}/content   the MP4 (?variant=video), streamed with Range support
+    GET    /v1/videos/{video_id}/content   the MP4 (?variant=video), streamed with Range support, or a JPEG of
+                                       its first frame (?variant=thumbnail)
     DELETE /v1/videos/{video_id}       delete a completed or failed job and its file
+
+Remix, edits and extensions (jobs made from an existing video) are in
+:mod:`flow2api.api.video_sources`; they store their job through :func:`queue_job`.
 
 Video object: ``{"id": "video_…", "object": "video", "model", "status":
 queued|in_progress|completed|failed, "progress": 0–100, "created_at",
 "completed_at", "expires_at" (Unix s; when the cached MP4 expires), "prompt",
-"seconds", "size", "remixed_from_video_id": null, "error": {"code",
+"seconds", "size", "remixed_from_video_id" (a remix's source), "error": {"code",
 "message"} | null}`` plus ``flow2api: {"url", "model"}`` (the media URL and the
 concrete catalog model) once completed.
 
