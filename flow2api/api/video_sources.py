@@ -110,8 +110,15 @@ async def upload_source(request: web.Request, data: bytes | str) -> Source:
     """An uploaded (or data-URI) video as a :class:`Source`; 400/413 naming ``video`` when it is not one."""
     video = decode_video(data, param=PARAM, max_bytes=request.config_dict[SETTINGS].current.server.max_body_bytes)
     shape = await video_shape(video.data)
-    aspect = "VIDEO_ASPECT_RATIO_PORTRAIT" if shape.portrait else "VIDEO_ASPECT_RATIO_LANDSCAPE"
+    aspect = "portrait" if shape.portrait else "landscape"
     return Source(upload=video, like={"aspect_ratio": aspect, "resolution": None}, seconds=shape.seconds)
+
+
+def _aspect(described: Mapping[str, Any]) -> str:
+    """``portrait`` / ``landscape`` (or the value itself) from a described ``aspect_ratio`` such as
+    ``VIDEO_ASPECT_RATIO_PORTRAIT``: providers spell it their own way."""
+    text = str(described.get("aspect_ratio") or "").lower()
+    return next((word for word in ("portrait", "landscape", "square") if word in text), text)
 
 
 def _does(providers: Mapping[str, Provider], route: Route, operation: str, family: str | None) -> bool:
@@ -152,8 +159,7 @@ def choose_model(request: web.Request, body: VideoRemixRequest, operation: str, 
         def likeness(entry: CatalogEntry) -> int:
             described = capabilities(providers, entry)
             # the aspect first (a portrait source stays portrait), then the resolution
-            return 2 * (described.get("aspect_ratio") == like.get("aspect_ratio")) + (
-                described.get("resolution") == like.get("resolution"))
+            return 2 * (_aspect(described) == _aspect(like)) + (described.get("resolution") == like.get("resolution"))
 
         entry = max(candidates, key=likeness)  # the first in file order among the best
         request[STATE].entry = entry
