@@ -9,6 +9,7 @@ import asyncio
 import base64
 from pathlib import Path
 
+import aiohttp
 import pytest
 import yaml
 from openai import BadRequestError, ConflictError
@@ -19,6 +20,7 @@ from flow2api.storage.tasks import TASKS
 from flow2api.testing import playable_mp4
 from tests.api.conftest import MP4, VIDEO_MODEL, FakeWorld, SdkFactory
 from tests.api.test_videos import eventually, wait_status
+from tests.conftest import API_KEY
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK marks the Sora API deprecated
 
@@ -106,3 +108,37 @@ async def test_an_edit_picks_the_uploads_aspect_and_a_json_data_uri_works(
     with pytest.raises(BadRequestError) as refused:
         await client.post("/videos/edits", body={"prompt": "x", "model": VIDEO_MODEL, "video": uri}, cast_to=Video)
     assert "operation 'edit'" in refused.value.body["message"]
+
+
+async def test_a_multipart_video_id_and_the_refusals_before_anything_runs(
+    fake: FakeWorld, sdk: SdkFactory, tmp_path: Path,
+) -> None:
+    gw = await fake.start(**with_edit_models(fake, tmp_path))
+    client = sdk(gw)
+    forever = asyncio.Event()
+    fake.video.plans.append([Submitted({"operation": "op-slow"}), forever])
+    running = await client.videos.create(model=VIDEO_MODEL, prompt="slow")
+    with pytest.raises(BadRequestError) as refused:   # the source must be completed
+        await client.videos.remix(running.id, prompt="x")
+    assert "only a completed video" in refused.value.body["message"]
+    source = await client.videos.create(model=VIDEO_MODEL, prompt="fast")
+    await wait_status(client, source.id, "completed")
+    form = aiohttp.FormData({"prompt": "in pencil", "video[id]": source.id})
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{gw.url}/v1/videos/edits", data=form, headers={"Authorization": f"Bearer {API_KEY}"}) as resp:
+        assert resp.status == 200
+        edit = await resp.json()
+    assert edit["model"] == "fake-edit"
+    with pytest.raises(BadRequestError) as refused:   # a model that cannot edit
+        await client.post("/videos/edits", body={"prompt": "x", "model": VIDEO_MODEL, "video": {"id": source.id}},
+                          cast_to=Video)
+    assert "operation 'edit'" in refused.value.body["message"] and refused.value.body["param"] == "model"
+    with pytest.raises(BadRequestError) as refused:   # no source, or two
+        await client.post("/videos/edits", body={"prompt": "x"}, cast_to=Video)
+    assert refused.value.body["param"] == "video"
+    with pytest.raises(BadRequestError) as refused:   # the fake family has no extend model
+        await client.post("/videos/extensions", body={"prompt": "x", "seconds": "8", "video": {"id": source.id}},
+                          cast_to=Video)
+    assert "operation 'extend'" in refused.value.body["message"]
+    await wait_status(client, edit["id"], "completed")
+    assert len(fake.video.calls) == 3  # the two sources and the one edit
