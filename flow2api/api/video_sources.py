@@ -203,6 +203,8 @@ async def _queue(request: web.Request, body: VideoRemixRequest, operation: str, 
     stored["size"] = stored["size"] or size_of(capabilities(request.config_dict[PROVIDERS], entry).get("aspect_ratio"))
     if endpoint == "remix":
         stored["remixed_from_video_id"] = record.id if record else None
+    log.info("videos %s: %s of %s with %s%s", endpoint, operation, record.id if record else "an upload", entry.id,
+             f" on account {source.account_id}" if source.account_id is not None else "")
     return await queue_job(request, entry=entry, prompt=body.prompt, images=images, stored=stored,
                            digest=request_hash(canonical, images))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from typing import Any
 
 import openai
@@ -57,6 +58,9 @@ async def test_remix_edits_the_source_with_jips6(fw_gateway: Gateway, flowweb: F
     item = call.args[0][0]
     assert item[0] == [None, media_id, 0, 192] and item[2] == "abra_edit"  # the source, whole clip at 24 fps
     assert call.args[1][5] == flowweb.emulator.world.media[media_id].project
+    sent = json.dumps(call.args)
+    [token] = [t for token, t in flowweb.emulator.world.tokens.items() if token in sent]
+    assert token.action == "VIDEO_GENERATION" and token.project == call.args[1][5] and token.used
     content = await client.videos.download_content(remix.id)
     assert content.content[4:8] == b"ftyp"
 
