@@ -27,6 +27,7 @@ from flow2api.api.landing import setup_landing_routes
 from flow2api.api.media import setup_media_routes
 from flow2api.api.models import setup_model_routes
 from flow2api.api.openai import setup_openai_routes
+from flow2api.api.video_sources import setup_video_source_routes
 from flow2api.api.videos import setup_video_routes
 from flow2api.apikeys import API_KEYS, ApiKeyStore
 from flow2api.catalog import CATALOG, CatalogHolder, catalog_path
@@ -132,6 +133,7 @@ def create_app(
     setup_openai_routes(v1)
     setup_image_routes(v1)
     setup_video_routes(v1)
+    setup_video_source_routes(v1)
     setup_generate_routes(v1)
     mounted = _mount_workflows(app, v1, workflows or {})
     app.add_subapp("/v1", v1)

@@ -16,7 +16,8 @@ failover may lease it again)::
     │   ├── ConflictError               409 invalid_request_error / conflict
     │   ├── PayloadTooLargeError        413 invalid_request_error / payload_too_large
     │   ├── RequestTimeoutError         408 invalid_request_error / request_timeout (also a TimeoutError)
-    │   └── ContentPolicyError          400 invalid_request_error / content_policy_violation
+    │   ├── ContentPolicyError          400 invalid_request_error / content_policy_violation
+    │   └── MediaOwnerUnavailableError  400 invalid_request_error / media_owner_unavailable
     ├── AuthenticationError             401 invalid_request_error / invalid_api_key
     ├── PermissionDeniedError           403 invalid_request_error / permission_denied
     ├── RateLimitError                  429 rate_limit_error / rate_limit_exceeded
@@ -118,6 +119,13 @@ class ContentPolicyError(InvalidRequestError):
     """Upstream refused the prompt or an input for policy/safety reasons."""
 
     code = "content_policy_violation"
+
+
+class MediaOwnerUnavailableError(InvalidRequestError):
+    """A job on an existing media (edit, extend) cannot run: the account that owns it upstream is gone or
+    disabled, and no other account can reach that media."""
+
+    code = "media_owner_unavailable"
 
 
 class AuthenticationError(Flow2APIError):

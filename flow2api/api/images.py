@@ -21,6 +21,8 @@ Request and response shapes follow the OpenAI API reference ("Images"):
   param, code}}]`` for the rest; when all fail, the first error is the answer.
 * ``response_format``: ``url`` (default; a flow2api ``/media/`` URL) or
   ``b64_json`` (the cached file, base64).
+* ``stream: true`` (with ``partial_images`` 0–3) answers ``text/event-stream``
+  with the events the ``openai`` SDK parses (:mod:`flow2api.api.imagestream`).
 * Edits take the input image(s) as multipart ``image`` or ``image[]`` files
   (or JSON ``images: [{"image_url"}]``); ``mask`` is refused with 400 because
   Flow has no masked editing.
@@ -32,16 +34,18 @@ import asyncio
 import base64
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
 from flow2api.api.imageformat import convert, needs_conversion
+from flow2api.api.imagestream import stream_images
 from flow2api.api.inputs import decode_image, input_reader
 from flow2api.api.runs import start_job
 from flow2api.api.schemas import ImageEditRequest, ImageGenerationRequest
 from flow2api.errors import Flow2APIError, InvalidRequestError
-from flow2api.jobs import Result, media_url, public_base_url
+from flow2api.jobs import JobEvent, Result, media_url, public_base_url
 from flow2api.media import MEDIA
 from flow2api.pipeline import generation
 from flow2api.pipeline.errors import openai_error_body
@@ -51,21 +55,33 @@ from flow2api.settings import SETTINGS
 
 log = logging.getLogger(__name__)
 
-async def _run(
+def _jobs(
     request: web.Request, body: ImageGenerationRequest, *, images: tuple[InputImage, ...], summary: dict[str, Any],
-) -> web.Response:
-    """Fan ``body.n`` single-image jobs out (one job engine run each, so each leases its own account) and answer
-    the OpenAI ``ImagesResponse``."""
+) -> list[AsyncIterator[JobEvent]]:
+    """One job engine run per image of ``body.n`` (not started yet), each leasing its own account; the caller
+    iterates each to its end or closes it."""
     request_id = request[STATE].request_id
     base = public_base_url(request)
-    prompt, n = body.prompt.strip(), body.count
+    return [start_job(request, task_id=f"{request_id}-{index}", prompt=body.prompt.strip(), images=images,
+                      surface="images", row={"summary": summary, "index": index}, base_url=base)
+            for index in range(body.count)]
 
-    async def one(index: int) -> list[Result]:
-        events = start_job(request, task_id=f"{request_id}-{index}", prompt=prompt, images=images, surface="images",
-                           row={"summary": summary, "index": index}, base_url=base)
-        return [e async for e in events if isinstance(e, Result)]
 
-    outcomes = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
+async def _run(
+    request: web.Request, body: ImageGenerationRequest, *, images: tuple[InputImage, ...], summary: dict[str, Any],
+) -> web.StreamResponse:
+    """Fan ``body.n`` single-image jobs out (one job engine run each, so each leases its own account) and answer
+    the OpenAI ``ImagesResponse``, or with ``stream`` its event stream (:mod:`flow2api.api.imagestream`)."""
+    jobs = _jobs(request, body, images=images, summary=summary)
+    if body.stream:
+        return await stream_images(request, body, jobs, edit=isinstance(body, ImageEditRequest),
+                                   encode=lambda result: output_bytes(request, result, body))
+    base = public_base_url(request)
+
+    async def one(job: AsyncIterator[JobEvent]) -> list[Result]:
+        return [e async for e in job if isinstance(e, Result)]
+
+    outcomes = await asyncio.gather(*(one(job) for job in jobs), return_exceptions=True)
     data: list[dict[str, Any]] = []
     errors: list[tuple[int, Flow2APIError]] = []
     for index, outcome in enumerate(outcomes):
@@ -83,10 +99,21 @@ async def _run(
         answer["output_format"] = body.output_format
     if errors:
         answer["flow2api"] = {
-            "requested": n,
+            "requested": body.count,
             "errors": [{"index": i, "error": openai_error_body(exc)["error"]} for i, exc in errors],
         }
     return web.json_response(answer)
+
+
+async def output_bytes(request: web.Request, result: Result, body: ImageGenerationRequest) -> tuple[bytes, str]:
+    """The bytes and MIME type of one result as the client asked for it (``output_format`` / compression)."""
+    data = await request.config_dict[MEDIA].read_bytes(result.name)
+    if data is None:  # evicted between caching and answering: only with a tiny size cap
+        raise InvalidRequestError("The generated image was evicted from the media cache before it could be sent.")
+    if needs_conversion(result.mime_type, body.output_format, body.output_compression):
+        assert body.output_format is not None
+        return await convert(data, body.output_format, body.output_compression)
+    return data, result.mime_type
 
 
 async def _image_object(
@@ -98,20 +125,15 @@ async def _image_object(
     convert_it = needs_conversion(result.mime_type, body.output_format, body.output_compression)
     if body.response_format != "b64_json" and not convert_it:
         return {"url": result.url}
-    data = await app[MEDIA].read_bytes(result.name)
-    if data is None:  # evicted between caching and answering: only with a tiny size cap
-        raise InvalidRequestError("The generated image was evicted from the media cache before it could be sent.")
-    if convert_it:
-        assert body.output_format is not None
-        data, mime = await convert(data, body.output_format, body.output_compression)
-        if body.response_format != "b64_json":
-            stored = await app[MEDIA].store_bytes(data, mime)
-            return {"url": media_url(app[SETTINGS], app[MEDIA], base, stored.name)}
+    data, mime = await output_bytes(request, result, body)
+    if body.response_format != "b64_json":
+        stored = await app[MEDIA].store_bytes(data, mime)
+        return {"url": media_url(app[SETTINGS], app[MEDIA], base, stored.name)}
     return {"b64_json": base64.b64encode(data).decode("ascii")}
 
 
 @generation(ImageGenerationRequest)
-async def create_image(request: web.Request) -> web.Response:
+async def create_image(request: web.Request) -> web.StreamResponse:
     """``POST /v1/images/generations`` (OpenAI "Create image").
 
     JSON body: :class:`~flow2api.api.schemas.ImageGenerationRequest` (``model``,
@@ -126,7 +148,7 @@ async def create_image(request: web.Request) -> web.Response:
 
 
 @generation(ImageEditRequest)
-async def create_image_edit(request: web.Request) -> web.Response:
+async def create_image_edit(request: web.Request) -> web.StreamResponse:
     """``POST /v1/images/edits`` (OpenAI "Create image edit").
 
     Multipart form: ``image`` or ``image[]`` (one or more PNG/JPEG/WebP files,

@@ -7,13 +7,17 @@ download_content`` send and parse)::
     POST   /v1/videos                  create a job → video object (status "queued")
     GET    /v1/videos                  list the caller's jobs: ?after=<id>&limit=1..100&order=desc|asc
     GET    /v1/videos/{video_id}       one job
-    GET    /v1/videos/{video_id}/content   the MP4 (?variant=video), streamed with Range support
+    GET    /v1/videos/{video_id}/content   the MP4 (?variant=video), streamed with Range support, or a JPEG of
+                                       its first frame (?variant=thumbnail)
     DELETE /v1/videos/{video_id}       delete a completed or failed job and its file
+
+Remix, edits and extensions (jobs made from an existing video) are in
+:mod:`flow2api.api.video_sources`; they store their job through :func:`queue_job`.
 
 Video object: ``{"id": "video_…", "object": "video", "model", "status":
 queued|in_progress|completed|failed, "progress": 0–100, "created_at",
 "completed_at", "expires_at" (Unix s; when the cached MP4 expires), "prompt",
-"seconds", "size", "remixed_from_video_id": null, "error": {"code",
+"seconds", "size", "remixed_from_video_id" (a remix's source), "error": {"code",
 "message"} | null}`` plus ``flow2api: {"url", "model"}`` (the media URL and the
 concrete catalog model) once completed.
 
@@ -44,11 +48,13 @@ from aiohttp import web
 from flow2api.api.inputs import decode_image, input_reader
 from flow2api.api.schemas import VideoCreateRequest
 from flow2api.api.schemas.videos import capabilities
+from flow2api.catalog import CatalogEntry
 from flow2api.discovery import PROVIDERS
 from flow2api.errors import ConflictError, InvalidRequestError, NotFoundError
 from flow2api.jobs import media_url, public_base_url
 from flow2api.jobs.runner import VIDEO_JOBS
 from flow2api.media import MEDIA, VIDEO_INPUTS
+from flow2api.media.frames import first_frame_jpeg
 from flow2api.pipeline import generation
 from flow2api.plugin import InputImage, Kind
 from flow2api.request_state import STATE
@@ -99,7 +105,7 @@ def video_object(request: web.Request, record: TaskRecord) -> dict[str, Any]:
         "prompt": record.prompt,
         "seconds": str(stored.get("seconds") or ""),
         "size": stored.get("size") or "",
-        "remixed_from_video_id": None,
+        "remixed_from_video_id": stored.get("remixed_from_video_id"),
         "error": _error_object(record.error) if record.status == FAILED else None,
     }
     if completed and names:
@@ -108,12 +114,13 @@ def video_object(request: web.Request, record: TaskRecord) -> dict[str, Any]:
     return obj
 
 
-async def _visible(request: web.Request) -> TaskRecord:
-    """The caller's video job named in the URL; 404 for unknown, deleted or someone else's (never revealing which)."""
-    video_id = request.match_info["video_id"]
+async def visible_video(request: web.Request, video_id: str | None = None, *, param: str = "video_id") -> TaskRecord:
+    """The caller's video job ``video_id`` (default: the one named in the URL); 404 naming ``param`` for an
+    unknown, deleted or someone else's job (never revealing which)."""
+    video_id = video_id if video_id is not None else request.match_info["video_id"]
     record = await request.config_dict[TASKS].get(video_id)
     if record is None or record.surface != SURFACE or record.deleted_at is not None or record.owner != _owner(request):
-        raise NotFoundError(f"No video found with id '{video_id}'.", param="video_id")
+        raise NotFoundError(f"No video found with id '{video_id}'.", param=param)
     return record
 
 
@@ -128,9 +135,9 @@ async def _read_images(request: web.Request, body: VideoCreateRequest) -> list[I
     return await reader.read_all(given)
 
 
-def _request_hash(body: VideoCreateRequest, images: list[InputImage]) -> str:
-    canonical: dict[str, Any] = {k: getattr(body, k) for k in ("model", "prompt", "seconds", "size")}
-    canonical["images"] = [hashlib.sha256(image.data).hexdigest() for image in images]
+def request_hash(canonical: dict[str, Any], images: list[InputImage]) -> str:
+    """The digest an ``Idempotency-Key`` is compared by: the request's fields and its inputs' SHA-256."""
+    canonical = {**canonical, "images": [hashlib.sha256(image.data).hexdigest() for image in images]}
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -157,36 +164,46 @@ async def create_video(request: web.Request) -> web.Response:
     Idempotency-Key reused with another request; 413 oversized image; 503 no
     installed provider.
     """
-    app = request.config_dict
     state = request[STATE]
     body, entry = state.request, state.entry
     assert isinstance(body, VideoCreateRequest) and entry is not None
     images = await _read_images(request, body)
-    described = capabilities(app[PROVIDERS], entry)
+    described = capabilities(request.config_dict[PROVIDERS], entry)
     fixed = described.get("duration_seconds")
+    digest = request_hash({k: getattr(body, k) for k in ("model", "prompt", "seconds", "size")}, images)
+    stored = {
+        "requested_model": body.model, "seconds": str(body.seconds or fixed or ""),
+        "size": body.size or size_of(described.get("aspect_ratio")),
+        "summary": {**body.summary(), "input_reference": [f"<{i.mime_type}, {len(i.data)} bytes>" for i in images]},
+    }
+    return await queue_job(request, entry=entry, prompt=body.prompt, images=images, stored=stored, digest=digest)
+
+
+async def queue_job(
+    request: web.Request, *, entry: CatalogEntry, prompt: str, images: list[InputImage], stored: dict[str, Any],
+    digest: str,
+) -> web.Response:
+    """Store a ``queued`` job of ``entry`` (its inputs on disk, ``stored`` plus them and the base URL as the row's
+    ``request``) and hand it to the background runner → the video object; with an ``Idempotency-Key`` seen
+    before, the stored job instead (same ``digest``) or 409 ``idempotency_key_reused``. 400 for a malformed key."""
+    app = request.config_dict
     key = request.headers.get("Idempotency-Key")
     if key is not None and not _IDEMPOTENCY_KEY.match(key):
         raise InvalidRequestError(
             "Idempotency-Key must be 1–255 printable ASCII characters.", param="Idempotency-Key")
-    digest = _request_hash(body, images)
     if key is not None:
         existing = await app[TASKS].find_idempotent(_owner(request), key)
         if existing is not None:
             return _replay(request, existing, key, digest)
     task_id = f"video_{uuid.uuid4().hex}"
     names = await app[VIDEO_INPUTS].save(task_id, tuple(images))
-    stored = {
-        "requested_model": body.model, "seconds": str(body.seconds or fixed or ""),
-        "size": body.size or _size_of(described.get("aspect_ratio")),
-        "inputs": names, "base_url": public_base_url(request),
-        "summary": {**body.summary(), "input_reference": [f"<{i.mime_type}, {len(i.data)} bytes>" for i in images]},
-    }
-    caller = state.caller
+    caller = request[STATE].caller
     try:
         await app[TASKS].create(
-            task_id, kind=Kind.VIDEO.value, model=entry.id, prompt=body.prompt.strip(), surface=SURFACE,
+            task_id, kind=Kind.VIDEO.value, model=entry.id, prompt=prompt.strip(), surface=SURFACE,
             api_key=caller.name if caller else None, api_key_id=caller.key_id if caller else None,
-            request=stored, idempotency_key=key, request_hash=digest,
+            request={**stored, "inputs": names, "base_url": public_base_url(request)},
+            idempotency_key=key, request_hash=digest,
         )
     except IdempotencyConflict as exc:  # a concurrent request with the same key won the race
         await app[VIDEO_INPUTS].delete(task_id)
@@ -204,7 +221,7 @@ def _replay(request: web.Request, existing: TaskRecord, key: str, digest: str) -
     return web.json_response(video_object(request, existing), headers={"Idempotent-Replayed": "true"})
 
 
-def _size_of(aspect_ratio: Any) -> str:
+def size_of(aspect_ratio: Any) -> str:
     """``"1280x720"``/``"720x1280"`` for a landscape/portrait aspect (``VIDEO_ASPECT_RATIO_PORTRAIT`` …), else ""."""
     text = str(aspect_ratio or "").lower()
     return next((size for word, size in _ASPECT_SIZES.items() if word in text), "")
@@ -212,7 +229,7 @@ def _size_of(aspect_ratio: Any) -> str:
 
 async def retrieve_video(request: web.Request) -> web.Response:
     """``GET /v1/videos/{video_id}`` → the video object; 404 when unknown, deleted or another key's."""
-    return web.json_response(video_object(request, await _visible(request)))
+    return web.json_response(video_object(request, await visible_video(request)))
 
 
 async def list_videos(request: web.Request) -> web.Response:
@@ -241,16 +258,17 @@ async def list_videos(request: web.Request) -> web.Response:
 
 
 async def video_content(request: web.Request) -> web.StreamResponse:
-    """``GET /v1/videos/{video_id}/content[?variant=video]`` → the MP4 (``video/mp4``, Content-Length, Range).
+    """``GET /v1/videos/{video_id}/content[?variant=video|thumbnail]`` → the MP4 (``video/mp4``, Content-Length,
+    Range) or a JPEG of its first frame (``thumbnail``, :mod:`flow2api.media.frames`).
 
-    400 while the job is not completed or for ``thumbnail``/``spritesheet``
-    (not produced); 404 when the file has left the media cache (``expires_at``).
+    400 while the job is not completed, for ``spritesheet`` (not produced) or another variant; 404 when the
+    file has left the media cache (``expires_at``).
     """
-    record = await _visible(request)
+    record = await visible_video(request)
     variant = request.query.get("variant", "video")
-    if variant != "video":
+    if variant not in ("video", "thumbnail"):
         raise InvalidRequestError(
-            f"The '{variant}' variant is not available; only 'video' is produced.", param="variant")
+            f"The '{variant}' variant is not available; 'video' and 'thumbnail' are produced.", param="variant")
     if record.status != SUCCEEDED:
         raise InvalidRequestError(f"The video is not ready (status {record.status}).", param="video_id")
     names = (record.result or {}).get("names") or []
@@ -258,6 +276,9 @@ async def video_content(request: web.Request) -> web.StreamResponse:
     path = cache.path_for(names[0]) if names else None
     if path is None:
         raise NotFoundError("The video file has expired from the media cache.", param="video_id")
+    if variant == "thumbnail":
+        return web.Response(body=await first_frame_jpeg(path), content_type="image/jpeg", headers={
+            "Content-Disposition": f'inline; filename="{record.id}.jpg"', "X-Content-Type-Options": "nosniff"})
     return web.FileResponse(path, headers={
         "Content-Type": cache.mime_for(names[0]), "Content-Disposition": f'inline; filename="{record.id}.mp4"',
         "X-Content-Type-Options": "nosniff",
@@ -270,7 +291,7 @@ async def delete_video(request: web.Request) -> web.Response:
     Only completed or failed jobs can be deleted (400 otherwise, as OpenAI);
     the cached file goes with it, the task row stays (soft delete) for statistics.
     """
-    record = await _visible(request)
+    record = await visible_video(request)
     if not record.finished:
         raise InvalidRequestError("Only completed or failed videos can be deleted.", param="video_id")
     for name in (record.result or {}).get("names") or []:

@@ -3,7 +3,9 @@
 ``POST /v1/videos`` writes a task row (``surface = 'videos'``, status
 ``queued``) with everything a submission needs in ``tasks.request`` (resolved
 model, inputs saved by :class:`~flow2api.media.InputStore`, base URL) and
-hands the id to :meth:`VideoJobRunner.submit`. At most ``[generation]
+hands the id to :meth:`VideoJobRunner.submit`. A job made from an existing video
+(remix, edits, extensions) also stores its ``operation``, the source's upstream
+``source_media_id`` and the ``owner_account_id`` it must run on. At most ``[generation]
 video_workers`` jobs run at once; the rest stay ``queued``.
 
 A job runs through the job engine like any request (:meth:`flow2api.jobs.JobEngine.run`,
@@ -162,7 +164,9 @@ class VideoJobRunner:
             await self._fail(task_id, "generation_failed: the job's input image is gone from the data directory")
             return None
         resume = record.resume
-        pinned = record.account_id if resume is not None else None
+        # A job on an existing video (remix, edit, extension) runs where upstream holds that video: the account
+        # the API stored as its owner (flow2api.api.video_sources); a resumed job where it was accepted.
+        pinned = record.account_id if resume is not None else request.get("owner_account_id")
         if resume is not None:
             log.info("video job %s: resuming on account %s", task_id, pinned)
         settings = app[SETTINGS].current
@@ -170,7 +174,8 @@ class VideoJobRunner:
         # video timeout (nobody waits on the answer), and a resumed job stays on its account.
         selection = select(entry, caller, settings, wait=settings.generation.video_timeout, account_id=pinned)
         spec = JobSpec(task_id=task_id, model=entry.id, kind=Kind.VIDEO, prompt=record.prompt, images=images,
-                       base_url=request.get("base_url", ""), caller=caller, resume=resume, abandon_on_exit=False)
+                       base_url=request.get("base_url", ""), caller=caller, resume=resume, abandon_on_exit=False,
+                       extend_media_id=request.get("source_media_id"), operation=request.get("operation"))
         return spec, selection
 
 VIDEO_JOBS: Final = web.AppKey("video_jobs", VideoJobRunner)

@@ -45,7 +45,7 @@ from flow2api.startup import prepare
 from flow2api.testing.admin import NEW_PASSWORD, AdminClient, AdminSite, admin_clients, assert_api_error
 from flow2api.testing.fakes import (
     FAKE_FAMILY, FAKE_IMAGE_MODEL, FAKE_VIDEO_MODEL, FAKE_VIDEO_PORTRAIT_MODEL, MP4, FakeFamily, FakeOptions,
-    FakeProvider, Script, Step, image_plan, png, video_plan, write_fake_catalog,
+    FakeProvider, Script, Step, image_plan, playable_mp4, png, video_plan, write_fake_catalog,
 )
 from flow2api.testing.files import REPO, copy_models_yaml, run_cli, until, write_in_place, write_replace
 from flow2api.testing.postgres import PostgresServer, postgres_server, postgres_url
@@ -54,7 +54,7 @@ __all__ = [
     "API_KEY", "FAKE_FAMILY", "FAKE_IMAGE_MODEL", "FAKE_VIDEO_MODEL", "FAKE_VIDEO_PORTRAIT_MODEL", "MP4",
     "NEW_PASSWORD", "REPO", "AdminClient", "AdminSite", "assert_api_error", "FakeFamily", "FakeOptions", "FakeProvider", "FakeWorld",
     "Gateway", "PostgresServer", "Script", "Step", "add_account", "admin_clients", "copy_models_yaml", "fake", "gemini_sdk", "image_plan",
-    "make_settings", "png", "postgres_server", "postgres_url", "run_cli", "sdk", "start_gateway", "until", "video_plan", "write_fake_catalog", "write_in_place",
+    "make_settings", "playable_mp4", "png", "postgres_server", "postgres_url", "run_cli", "sdk", "start_gateway", "until", "video_plan", "write_fake_catalog", "write_in_place",
     "write_replace",
 ]
 

@@ -38,6 +38,22 @@ def _box(kind: bytes, payload: bytes) -> bytes:
 MP4 = _box(b"ftyp", b"isom\x00\x00\x02\x00isomiso2mp41") + _box(b"free", b"flow2api") + _box(b"mdat", bytes(range(64)))
 
 
+def playable_mp4(width: int = 32, height: int = 48, frames: int = 24) -> bytes:
+    """A real (decodable) MP4 of ``frames`` frames at 24 fps, encoded with PyAV's MPEG-4 Part 2 codec, for tests
+    that read a video's frames or shape (thumbnails, uploaded edit sources)."""
+    import av  # lazily: only the tests that need a playable clip pay for FFmpeg
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=24)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_image(Image.new("RGB", (width, height), (i * 10 % 256, 40, 90)))
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return buffer.getvalue()
+
+
 def png(width: int = 64, height: int = 36, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
     """A real PNG of ``width`` × ``height`` pixels in one colour."""
     out = io.BytesIO()

@@ -7,6 +7,8 @@ Modules::
     chat     ChatCompletionRequest        POST /v1/chat/completions
     images   ImageGenerationRequest, ImageEditRequest   POST /v1/images/generations, /v1/images/edits
     videos   VideoCreateRequest           POST /v1/videos
+    video_edits  VideoRemixRequest, VideoEditRequest, VideoExtendRequest
+                                          POST /v1/videos/{id}/remix, /v1/videos/edits, /v1/videos/extensions
     gemini   GenerateContentRequest       POST /v1beta/models/{model}:generateContent (and :stream…)
 
 Each model exposes what the route stage resolves with (``model``, ``hints()``,

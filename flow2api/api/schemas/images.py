@@ -4,8 +4,9 @@ Typed: ``model`` and ``prompt`` (required), ``n`` (integer 1–10), ``size`` (on
 of the model's sizes, :mod:`flow2api.api.schemas.sizes`), ``quality`` (``auto``,
 ``standard``, ``hd``, ``low``, ``medium``, ``high``, and ``ultra`` from the
 original project), ``response_format`` (``url``|``b64_json``), ``style``
-(``vivid``|``natural``, ignored), ``user``, ``stream`` (boolean), the fields of
-gpt-image-1 — ``output_format`` (``png``|``jpeg``|``webp``, converted with
+(``vivid``|``natural``, ignored), ``user``, ``stream`` (boolean: the event
+stream of :mod:`flow2api.api.imagestream`), ``partial_images`` (0–3), the
+fields of gpt-image-1 — ``output_format`` (``png``|``jpeg``|``webp``, converted with
 Pillow, :mod:`flow2api.api.imageformat`), ``output_compression`` (0–100),
 ``background`` (``auto``|``opaque``; ``transparent`` is refused: no Flow model
 renders alpha), ``moderation`` (``auto``|``low``, accepted) — and the resolver
@@ -49,6 +50,7 @@ class ImageGenerationRequest(HintFields):
     style: Literal["vivid", "natural"] | None = None
     user: str | None = None
     stream: bool | None = None
+    partial_images: int | None = Field(None, ge=0, le=3)
     output_format: Literal["png", "jpeg", "webp"] | None = None
     output_compression: int | None = Field(None, ge=0, le=100)
     background: Literal["auto", "opaque", "transparent"] | None = None
