@@ -135,8 +135,9 @@ async def _demo_upstream() -> AsyncIterator[DemoUpstream]:
 
     from flow2api_videofx.emulator import DEMO_ST, EmulatorSettings, FlowEmulator, demo_account
 
-    # The demo keeps no request history: each recorded request holds its body, a 25 MB upload included.
-    emulator = FlowEmulator(EmulatorSettings(at_lifetime_s=24 * 3600, captcha_polls_to_ready=0, max_recorded_requests=1),
+    # The demo keeps a short request history without large bodies: a recorded 25 MB upload would stay in memory.
+    emulator = FlowEmulator(EmulatorSettings(at_lifetime_s=24 * 3600, captcha_polls_to_ready=0, max_recorded_requests=500,
+                                             max_recorded_body_bytes=64 * 1024),
                             accounts=[demo_account()])
     runner = web.AppRunner(emulator.app(), access_log=None)
     await runner.setup()

@@ -108,5 +108,9 @@ async def recording_middleware(request: web.Request, handler):  # type: ignore[n
     except web.HTTPException as exc:
         record.status = exc.status
         raise
+    finally:
+        limit = emulator.settings.max_recorded_body_bytes
+        if limit is not None and len(raw) > limit:
+            record.json = None
     record.status = response.status
     return response

@@ -91,6 +91,9 @@ class EmulatorSettings(BaseModel):
     """Seed of the `random.Random` deciding probabilistic faults."""
     max_recorded_requests: int = Field(10_000, ge=1)
     """`FlowEmulator.requests` keeps at most this many (oldest dropped first)."""
+    max_recorded_body_bytes: int | None = Field(None, ge=0)
+    """A recorded request whose body is larger keeps ``json = None`` once answered (the demo: a 25 MB upload is
+    not held on to); ``None`` keeps every body."""
 
 
 @dataclass
