@@ -140,6 +140,8 @@ def translate(
     ours: dict[str, dict[str, Any]] = {}
     renamed: dict[str, dict[str, Any]] = {}
     ignored: list[str] = []
+    if keep_unknown:  # a stray top-level value stays, so the settings loader still reports it
+        ours.update({name: value for name, value in data.items() if not isinstance(value, Mapping)})  # type: ignore[misc]
     for section, key in _pairs(data):
         value = data[section][key]
         rule = ORIGINAL_KEYS.get((section, key))

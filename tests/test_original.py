@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from flow2api.commands import account_pool
-from flow2api.settings import load_settings
+from flow2api.settings import SettingsError, load_settings
 from flow2api.settings_original import markdown_table
 from flow2api.startup import prepare
 from flow2api.testing import REPO, run_cli
@@ -318,3 +318,13 @@ async def test_an_older_database_without_later_columns_imports(tmp_path: Path) -
                                                     clean=True), 60)
     assert code == 0, err
     assert "imported 1 account(s)" in out and "old@example.com" in out and "run with --check" in out
+
+
+def test_a_renamed_key_yields_to_ours_and_stray_values_still_fail(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.toml"
+    path.write_text("[flow]\nimage_slot_wait_timeout = 12\n[generation]\nimage_slot_wait_timeout = 5\n"
+                    "[cache]\nenabled = true\n", encoding="utf-8")
+    assert load_settings(path, environ={}).generation.image_slot_wait_timeout == 5
+    path.write_text("stray = 1\n[cache]\nenabled = true\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="top-level key 'stray'"):
+        load_settings(path, environ={})
