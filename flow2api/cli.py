@@ -1,4 +1,4 @@
-"""The ``flow2api`` command line: ``serve``, ``demo``, ``accounts add|list|import|export|enable|disable|edit|delete|refresh``, ``keys create|list|revoke``, ``db upgrade|copy``, ``models check``.
+"""The ``flow2api`` command line: ``serve``, ``demo``, ``accounts add|list|import|export|enable|disable|edit|delete|refresh``, ``keys create|list|revoke``, ``db upgrade|copy``, ``models check``, ``import-original``.
 
 ``serve`` starts the server; when ``[demo] auto`` is on and no account is
 stored yet, it runs in demo mode, like ``demo``: each installed family's
@@ -30,7 +30,9 @@ from flow2api import __version__
 from flow2api.admin.store import ADMIN_STORE, AdminLogin
 from flow2api.catalog import CatalogError, catalog_path, load_catalog
 from flow2api.clientkey import ClientKey, settle_client_key
-from flow2api.commands import add_account, count_accounts, db_command, keys_command, list_accounts, manage_account
+from flow2api.commands import (
+    add_account, count_accounts, db_command, import_original_command, keys_command, list_accounts, manage_account,
+)
 from flow2api.errors import Flow2APIError
 from flow2api.logs import configure_logging, end_startup
 from flow2api.serving import GuardedAppRunner, return_large_blocks, socket_timeouts
@@ -203,6 +205,12 @@ def _parser() -> argparse.ArgumentParser:
                            "from PGPASSWORD instead of the URL")
     copy.add_argument("--to", dest="target", help="target database URL (default: [storage] url)")
 
+    original = sub.add_parser("import-original", help="import the original flow2api's data/flow.db (docs/migrating.md)")
+    common(original)
+    original.add_argument("path", help="the original's data/flow.db (opened read-only)")
+    original.add_argument("--check", action="store_true",
+                          help="check each session token with labs.google now (default: on first use)")
+
     models = sub.add_parser("models", help="model catalog").add_subparsers(dest="action", required=True)
     check = models.add_parser("check", help="validate a catalog file against the installed providers")
     check.add_argument("path", nargs="?", help="catalog file (default: [catalog] path, else ./models.yaml, else the shipped one)")
@@ -296,6 +304,7 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("keys", None): _lines(keys_command),
     ("db", None): _lines(db_command),
     ("models", "check"): _models_check,
+    ("import-original", None): _lines(import_original_command),
 }
 
 

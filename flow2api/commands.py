@@ -49,6 +49,23 @@ async def served_settings(settings: Settings) -> tuple[Settings, bool]:
 @contextlib.asynccontextmanager
 async def account_pool(settings: Settings):  # noqa: ANN202 - yields an AccountPool
     """The installed providers' account pool over ``<data_dir>/flow2api.db``, loaded, closed on exit."""
+    async with _operator_pool(settings) as (pool, _providers):
+        yield pool
+
+
+async def import_original_command(settings: Settings, args: argparse.Namespace) -> list[str]:
+    """``flow2api import-original PATH [--check]``: the original flow2api's ``data/flow.db`` → accounts and settings
+    of ``<data_dir>`` (:mod:`flow2api.original_import`); returns the summary lines, no secret in them."""
+    from flow2api.admin.overrides import SettingsOverrides
+    from flow2api.original_import import import_original
+
+    async with _operator_pool(settings) as (pool, providers):
+        overrides = SettingsOverrides(pool.repo.database, pool.repo.box)
+        return await import_original(pool, overrides, providers, args.path, check=args.check)
+
+
+@contextlib.asynccontextmanager
+async def _operator_pool(settings: Settings):  # noqa: ANN202 - yields (AccountPool, providers)
     prepared = prepare(settings)
     settings, providers = prepared.settings, prepared.providers
     data_dir = settings.storage.data_dir
@@ -60,7 +77,7 @@ async def account_pool(settings: Settings):  # noqa: ANN202 - yields an AccountP
         repo = AccountRepository(database, SecretBox(load_or_create_key(data_dir, secret)))
         pool = AccountPool(repo, settings=SettingsHolder(settings), families=families_of(providers), http=http)
         await pool.load()
-        yield pool
+        yield pool, providers
     finally:
         await http.close()
         await database.close()

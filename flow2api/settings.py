@@ -2,7 +2,8 @@
 
 Section and key names follow the original project's ``setting.toml`` where one
 exists (``[global] api_key``, ``[flow] timeout``, ``[admin] error_ban_threshold``,
-``[call_logic] call_mode`` …), so its users can bring their file.
+``[call_logic] call_mode`` …), so its users can bring their file; where the original's names differ, its file is recognised and
+mapped (:mod:`flow2api.settings_original`, docs/migrating.md).
 
 The core owns the sections modelled here. Every other section (``[flow]``,
 ``[captcha]`` …) belongs to a provider plugin, which validates it with its own
@@ -28,6 +29,8 @@ from typing import Any, Final, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from flow2api.settings_original import is_original_layout, translate
 
 log = logging.getLogger(__name__)
 
@@ -363,6 +366,11 @@ def load_settings(
             raise SettingsError(f"{source}: settings file not found") from None
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{source}: not valid TOML: {exc}") from None
+    if is_original_layout(data):
+        data, ignored = translate(data)
+        # One line naming every key left out, so an operator sees at once what the move loses (docs/migrating.md).
+        log.warning("%s is the original flow2api's setting.toml: its keys are mapped to ours; ignored (no equivalent "
+                    "here): %s", source, ", ".join(ignored) or "none")
     for name, value in data.items():
         if not isinstance(value, dict):
             raise SettingsError(f"{source}: top-level key {name!r}: expected a [section]")

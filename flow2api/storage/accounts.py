@@ -84,6 +84,16 @@ class AccountRepository:
         self._add_project = upsert(db.dialect, projects).on_conflict_do_nothing(
             index_elements=[projects.c.account_id, projects.c.project_id])
 
+    @property
+    def database(self) -> Database:
+        """The database the accounts live in (operator commands store other rows beside them)."""
+        return self._db
+
+    @property
+    def box(self) -> SecretBox:
+        """The secrets box sealing the accounts' secrets (the same key seals stored settings)."""
+        return self._box
+
     def _record(self, row: Any) -> AccountRecord:
         data = dict(row._mapping)
         data["secrets"] = self._box.open(data["secrets"])
