@@ -186,7 +186,7 @@ async def create_video(request: web.Request) -> web.Response:
         await app[TASKS].create(
             task_id, kind=Kind.VIDEO.value, model=entry.id, prompt=body.prompt.strip(), surface=SURFACE,
             api_key=caller.name if caller else None, api_key_id=caller.key_id if caller else None,
-            request=stored, idempotency_key=key, request_hash=digest,
+            request=stored, idempotency_key=key, request_hash=digest, lease=app[VIDEO_JOBS].new_lease(),
         )
     except IdempotencyConflict as exc:  # a concurrent request with the same key won the race
         await app[VIDEO_INPUTS].delete(task_id)
