@@ -151,3 +151,19 @@ async def test_a_graceful_stop_hands_the_jobs_over_at_once(fake: FakeWorld, stor
         await a.server.close()  # the app's shutdown: jobs cancelled, leases released
         await wait_until(lambda: all_completed(b, ids), 10, "B did not take the released jobs")
         assert len(fake.video.calls) == JOBS and len(fake.video.resumes) == JOBS
+
+
+async def test_the_instance_id_is_in_health_and_log_lines(fake: FakeWorld, storage: dict[str, str]) -> None:
+    import logging
+
+    from flow2api.logs import configure_logging
+
+    a, _ = await instances(fake, storage, lease_seconds=30)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{a.url}/health") as resp:
+            assert (await resp.json())["instance"] == "A"
+    configure_logging("INFO", "A")
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "_flow2api", False))
+    record = logging.LogRecord("flow2api.test", logging.INFO, __file__, 1, "hello", None, None)
+    assert all(f.filter(record) for f in handler.filters)
+    assert " A flow2api.test [-] hello" in handler.format(record)
