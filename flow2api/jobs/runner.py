@@ -103,13 +103,12 @@ class VideoJobRunner:
         self._keeper = asyncio.create_task(self._keep_leases(), name=f"video-leases@{self.instance}")
         return taken
 
-    async def take_up(self, why: str = "their lease expired") -> int:
+    async def take_up(self, why: str = "from an instance gone (lease expired or released)") -> int:
         """Renew this instance's leases, then claim every job nobody holds and run it; returns how many were
         claimed. Rows held under this ``instance_id`` but not running here (a restart with a fixed
         ``[server] instance_id``) are taken up too. Raises ``sqlalchemy.exc.SQLAlchemyError``."""
-        await self._renew()
+        taken = await self._renew()
         lease_s = self._app[SETTINGS].current.jobs.lease_seconds
-        taken = 0
         while True:
             now = time.time()
             claimed = await self._leases.claim(self.instance, now=now, until=now + lease_s, limit=CLAIM_BATCH)
@@ -122,19 +121,22 @@ class VideoJobRunner:
             log.info("video jobs: %d unfinished job(s) taken up again %s", taken, why)
         return taken
 
-    async def _renew(self) -> None:
-        """Extend the lease of every job held; run the held ones not running here; cancel the ones taken over."""
+    async def _renew(self) -> int:
+        """Extend the lease of every job held; run the held ones not running here (returns how many); cancel the
+        ones taken over."""
         held = set(self._jobs)  # before the statement: each of these rows was stored held by us
         now = time.time()
         mine = await self._leases.renew(self.instance, until=now + self._app[SETTINGS].current.jobs.lease_seconds)
-        for task_id in mine - held:
-            self.submit(task_id)  # idempotent for a job submitted meanwhile
+        idle = [task_id for task_id in mine - held if task_id not in self._jobs]  # not submitted meanwhile
+        for task_id in idle:
+            self.submit(task_id)
         for task_id in held - mine:
             record = await self._app[TASKS].get(task_id)
             task = self._jobs.get(task_id)
             if record is not None and not record.finished and record.lease_owner != self.instance and task:
                 log.warning("video job %s: lease lost to instance %s; stopped here", task_id, record.lease_owner)
                 task.cancel()
+        return len(idle)
 
     async def _keep_leases(self) -> None:
         """Renew every third of the lease; claim every ``claim_interval``. A database error is logged and retried
