@@ -240,12 +240,15 @@ class VideoJobRunner:
         if entry is None or not entry.enabled:
             await self._fail(task_id, f"model_not_found: the model '{record.model}' is no longer in the catalog")
             return None
+        resume = record.resume
         try:
             images = await app[VIDEO_INPUTS].load(task_id, list(request.get("inputs") or []))
         except FileNotFoundError:
-            await self._fail(task_id, "generation_failed: the job's input image is gone from the data directory")
-            return None
-        resume = record.resume
+            if resume is None:
+                await self._fail(task_id, "generation_failed: the job's input image is gone from the data directory")
+                return None
+            # Upstream holds the inputs of an accepted job: another instance (its own data directory) resumes it.
+            images = ()
         pinned = record.account_id if resume is not None else None
         if resume is not None:
             log.info("video job %s: resuming on account %s", task_id, pinned)

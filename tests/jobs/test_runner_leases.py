@@ -167,3 +167,27 @@ async def test_the_instance_id_is_in_health_and_log_lines(fake: FakeWorld, stora
     record = logging.LogRecord("flow2api.test", logging.INFO, __file__, 1, "hello", None, None)
     assert all(f.filter(record) for f in handler.filters)
     assert " A flow2api.test [-] hello" in handler.format(record)
+
+
+async def test_an_accepted_job_is_resumed_without_its_input_image_in_this_data_directory(
+        fake: FakeWorld, storage: dict[str, str], tmp_path: Path) -> None:
+    import base64
+    import shutil
+
+    from flow2api.testing import png
+
+    fake.video.plan_for = slow_video(30)
+    fake.video.resume_plans.append([MediaOutput(Kind.VIDEO, mime_type="video/mp4", data=MP4)])
+    a, b = await instances(fake, storage, lease_seconds=1)
+    image = f"data:image/png;base64,{base64.b64encode(png()).decode()}"
+    async with aiohttp.ClientSession() as http:
+        body = {"model": FAKE_VIDEO_MODEL, "prompt": "with an image", "input_reference": image}
+        async with http.post(f"{a.url}/v1/videos", json=body, headers=AUTH) as resp:
+            assert resp.status == 200, await resp.text()
+            ids = [(await resp.json())["id"]]
+        await wait_until(lambda: all_submitted(a, ids), 10, "A did not submit the job")
+        assert len(fake.video.calls[0].job.images) == 1
+        kill_runner("A")
+        shutil.rmtree(tmp_path / "data" / "inputs")  # B's own data directory never had A's inputs
+        await wait_until(lambda: all_completed(b, ids), 10, "B did not resume the job")
+        assert len(fake.video.calls) == 1 and len(fake.video.resumes) == 1
