@@ -25,10 +25,10 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +66,9 @@ class ServerSection(_Section):
     event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
         "auto", description="auto = uvloop when installed (Linux/macOS default), else asyncio's own loop"
     )
-    instance_id: str = Field(
-        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}", min_length=1, max_length=200,
-        description="this instance's name in logs, /health and video-job leases; default <host name>-<pid>",
+    instance_id: Annotated[str, AfterValidator(lambda v: v or f"{socket.gethostname()}-{os.getpid()}")] = Field(
+        "", max_length=200, validate_default=True,
+        description="this instance's name in logs, /health and video-job leases; empty = <host name>-<pid>",
     )
 
 
