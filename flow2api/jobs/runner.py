@@ -153,6 +153,8 @@ class VideoJobRunner:
                     await self._renew()
             except SQLAlchemyError as exc:
                 log.error("video jobs: leases not renewed: %s", describe(exc))
+            except Exception:  # noqa: BLE001 - a dead loop would let the leases lapse while the jobs run on here
+                log.exception("video jobs: leases not renewed")
 
     async def fail_interrupted(self) -> int:
         """Mark ``failed`` the chat, Gemini and Images API task rows a previous process left ``queued`` or
@@ -171,7 +173,8 @@ class VideoJobRunner:
             return
         task = asyncio.create_task(self._run(task_id), name=f"video-job-{task_id}@{self.instance}")
         self._jobs[task_id] = task
-        task.add_done_callback(lambda _t: self._jobs.pop(task_id, None))
+        # only this task's entry: after a lost lease a new task may run the same id
+        task.add_done_callback(lambda done: self._jobs.pop(task_id) if self._jobs.get(task_id) is done else None)
 
     async def close(self) -> None:
         """Cancel every job (rows stay unfinished, to be resumed by the next :meth:`start` or another instance),
