@@ -39,7 +39,7 @@ from flow2api.fetcher import FETCHER, AddressPolicy, GuardedFetcher
 from flow2api.jobs import Collaborators, JobEngine
 from flow2api.jobs.engine import ENGINE
 from flow2api.jobs.retention import setup_retention
-from flow2api.jobs.runner import VIDEO_JOBS, VideoJobRunner
+from flow2api.jobs.runner import SURFACE as VIDEO_SURFACE, VIDEO_JOBS, VideoJobRunner
 from flow2api.jobs.workflows import EngineImageJobs
 from flow2api.limits import IN_FLIGHT, RATE_LIMITER, InFlightLimit, InProcessRateLimiter
 from flow2api.media import MEDIA, VIDEO_INPUTS, InputStore, MediaCache
@@ -55,6 +55,7 @@ from flow2api.settings import SETTINGS, Settings, SettingsHolder
 from flow2api.startup import DEMO, DemoAccount
 from flow2api.storage import DATABASE, Database, SecretBox, changes, database_url, load_or_create_key
 from flow2api.storage.accounts import AccountRepository
+from flow2api.storage.leases import JobLeases
 from flow2api.storage.tasks import REQUEST_LOGS, TASKS, RequestLogRepository, TaskRepository
 from flow2api.storage.usage import USAGE, UsageRepository
 from flow2api.storage.workflows import WorkflowDocuments
@@ -114,7 +115,7 @@ def create_app(
     app[METRICS] = Metrics()
     app[ENGINE] = JobEngine(Collaborators.of(app))
     app[VIDEO_INPUTS] = InputStore(data_dir / "inputs")
-    app[VIDEO_JOBS] = VideoJobRunner(app)
+    app[VIDEO_JOBS] = VideoJobRunner(app, JobLeases(database, VIDEO_SURFACE))
     app[RATE_LIMITER] = InProcessRateLimiter(lambda: holder.current.rate_limit)
     app[IN_FLIGHT] = InFlightLimit(lambda: holder.current.server)
     app[API_KEYS] = ApiKeyStore(database)

@@ -320,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = COMMANDS.get((args.command, action)) or COMMANDS[(args.command, None)]
     try:
         settings = _settings(args)
-        configure_logging("ERROR" if quiet else settings.logging.level)
+        configure_logging("ERROR" if quiet else settings.logging.level, settings.server.instance_id)
         return command(settings, args, sys.stdout)
     except (SettingsError, CatalogError) as exc:
         problems = exc.problems if isinstance(exc, CatalogError) else [str(exc)]

@@ -26,10 +26,17 @@ _MIN_SECRET_LEN = 12
 
 
 class RequestIdFilter(logging.Filter):
-    """Stamps ``record.request_id`` from the current request's context (``-`` outside requests)."""
+    """Stamps ``record.request_id`` from the current request's context (``-`` outside requests) and
+    ``record.instance``, the ``[server] instance_id`` (which of several instances wrote the line; ``-`` before
+    the settings are read)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.instance = "-"
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
+        record.instance = self.instance
         return True
 
 
@@ -137,18 +144,25 @@ def register_secrets(*values: str | None) -> None:
     REDACTOR.register(*values)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Install one stderr handler on the root logger with request ids and secret redaction (idempotent)."""
+def configure_logging(level: str = "INFO", instance: str | None = None) -> None:
+    """Install one stderr handler on the root logger with the instance id, request ids and secret redaction
+    (idempotent; a later call changes the level and, when given, the ``instance`` shown)."""
     root = logging.getLogger()
     root.setLevel(level)
     for handler in root.handlers:
         if getattr(handler, "_flow2api", False):
             handler.setLevel(level)
+            for stamp in handler.filters:
+                if isinstance(stamp, RequestIdFilter) and instance:
+                    stamp.instance = instance
             return
     handler = logging.StreamHandler()
     handler._flow2api = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
-    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s %(instance)s %(name)s [%(request_id)s] %(message)s"))
+    stamp = RequestIdFilter()
+    stamp.instance = instance or "-"
+    handler.addFilter(stamp)
     handler.addFilter(STARTUP_ONCE)
     handler.addFilter(REDACTOR)
     root.addHandler(handler)

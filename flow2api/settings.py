@@ -21,14 +21,15 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import socket
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from flow2api.settings_original import is_original_layout, translate
 
@@ -84,6 +85,10 @@ class ServerSection(_Section):
         32 * 1024 * 1024, ge=0,
         description="request bodies and fetched input images of the generation requests in flight together, bytes "
                     "(429 past it; one request alone is always served); 0 = no cap",
+    )
+    instance_id: Annotated[str, AfterValidator(lambda v: v or f"{socket.gethostname()}-{os.getpid()}")] = Field(
+        "", max_length=200, validate_default=True,
+        description="this instance's name in logs, /health and video-job leases; empty = <host name>-<pid>",
     )
 
 
@@ -143,6 +148,16 @@ class GenerationSection(_Section):
     max_input_image_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest input image accepted, bytes")
     max_prompt_chars: int = Field(8000, ge=1, description="longest prompt accepted, characters (400 past it)")
     video_workers: int = Field(16, ge=1, le=100_000, description="Videos API jobs running at once; the rest wait queued")
+
+
+class JobsSection(_Section):
+    """``[jobs]``: leases of Videos API jobs between instances on one database (docs/deployment.md)."""
+
+    lease_seconds: float = Field(
+        30, ge=1, le=3600, description="seconds a running job stays its instance's without renewal (renewed every "
+        "third of it); past that another instance takes it over",
+    )
+    claim_interval: float = Field(5, gt=0, le=600, description="seconds between looks for jobs nobody holds")
 
 
 class AdminSection(_Section):
@@ -227,7 +242,7 @@ class InputsSection(_Section):
 
 
 CORE_SECTIONS = (
-    "global", "server", "storage", "proxy", "cache", "generation", "inputs", "admin", "call_logic", "rate_limit",
+    "global", "server", "storage", "proxy", "cache", "generation", "jobs", "inputs", "admin", "call_logic", "rate_limit",
     "catalog", "demo", "logging",
 )
 
@@ -241,6 +256,7 @@ class Settings(_Section):
     proxy: ProxySection = Field(default_factory=ProxySection)
     cache: CacheSection = Field(default_factory=CacheSection)
     generation: GenerationSection = Field(default_factory=GenerationSection)
+    jobs: JobsSection = Field(default_factory=JobsSection)
     inputs: InputsSection = Field(default_factory=InputsSection)
     admin: AdminSection = Field(default_factory=AdminSection)
     call_logic: CallLogicSection = Field(default_factory=CallLogicSection)

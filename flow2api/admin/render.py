@@ -26,6 +26,7 @@ from flow2api import __version__
 from flow2api.admin.csrf import csrf_token
 from flow2api.admin.session import session_of
 from flow2api.admin.store import ADMIN_STORE
+from flow2api.settings import SETTINGS
 from flow2api.startup import DEMO
 
 TEMPLATE_PACKAGE = ("flow2api", "templates")  # (package, directory inside it) for jinja2.PackageLoader
@@ -90,12 +91,14 @@ async def render(
     """
     session = await session_of(request)
     store = request.config_dict.get(ADMIN_STORE)
+    settings = request.config_dict.get(SETTINGS)
     common = {
         "csrf": csrf_token(session) if session is not None else "",
         "flashes": session.pop("flash", []) if session is not None else [],
         "nav": NAV + request.config_dict.get(WORKFLOW_NAV, ()),
         "active": active,
         "version": __version__,
+        "instance": settings.current.server.instance_id if settings else "",  # which instance answered
         "demo": request.config_dict.get(DEMO, False),
         "user": session.get("user") if session is not None else None,
         "must_change": bool(store and store.login and store.login.must_change),

@@ -18,12 +18,13 @@ from flow2api.startup import DEMO
 
 
 async def health(request: web.Request) -> web.Response:
-    """``GET /health`` → ``{"status", "version", "demo", "accounts", "catalog", "providers", "media", "video_jobs"}``.
+    """``GET /health`` → ``{"status", "version", "instance", "demo", "accounts", "catalog", "providers", "media",
+    "video_jobs"}``.
 
     ``catalog``: ``digest``, ``loaded_at`` (Unix s), ``models``, ``last_error``
     (list of problems or null), ``warnings``. ``media``: ``files`` and
     ``bytes`` in the media cache; ``video_jobs``: Videos API jobs ``queued``
-    and ``running`` in this process. ``status`` is ``degraded`` when the last
+    and ``running`` in this process; ``instance``: its ``[server] instance_id``. ``status`` is ``degraded`` when the last
     reload failed or no account is enabled, else ``ok``.
     """
     holder = request.config_dict[CATALOG]
@@ -35,6 +36,7 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({
         "status": "degraded" if degraded else "ok",
         "version": __version__,
+        "instance": request.config_dict[VIDEO_JOBS].instance,
         "demo": request.config_dict[DEMO],
         "accounts": counts,
         "proxy_failures": sum(pool.proxy_failures.values()),

@@ -203,7 +203,7 @@ async def queue_job(
             task_id, kind=Kind.VIDEO.value, model=entry.id, prompt=prompt.strip(), surface=SURFACE,
             api_key=caller.name if caller else None, api_key_id=caller.key_id if caller else None,
             request={**stored, "inputs": names, "base_url": public_base_url(request)},
-            idempotency_key=key, request_hash=digest,
+            idempotency_key=key, request_hash=digest, lease=app[VIDEO_JOBS].new_lease(),
         )
     except IdempotencyConflict as exc:  # a concurrent request with the same key won the race
         await app[VIDEO_INPUTS].delete(task_id)

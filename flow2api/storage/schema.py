@@ -78,6 +78,8 @@ tasks = Table(
     Column("resume", Text), Column("surface", Text), Column("owner", Text), Column("api_key_id", Integer),
     Column("request", Text), Column("idempotency_key", Text), Column("request_hash", Text),
     Column("deleted_at", Double),
+    # Issue 17: the instance running a Videos API job and until when (Unix s) it holds it (flow2api.jobs.leases)
+    Column("lease_owner", Text), Column("lease_until", Double),
     Index("tasks_status", "status"),
     Index("tasks_owner_surface", "owner", "surface", "created_at"),
 )

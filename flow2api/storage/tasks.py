@@ -106,6 +106,8 @@ class TaskRecord:
     idempotency_key: str | None = None
     request_hash: str | None = None
     deleted_at: float | None = None
+    lease_owner: str | None = None  # the instance running a background job, and until when (flow2api.storage.leases)
+    lease_until: float | None = None
 
     @property
     def finished(self) -> bool:
@@ -184,9 +186,11 @@ class TaskRepository:
         request_hash: str | None = None,
         status: str = QUEUED,
         account_id: int | None = None,
+        lease: tuple[str, float] | None = None,
     ) -> None:
         """Record an accepted generation before anything is sent upstream: ``queued``, or ``in_progress`` on
-        ``account_id`` when the request already holds its account (one write instead of two).
+        ``account_id`` when the request already holds its account (one write instead of two). ``lease``
+        ``(instance id, until Unix s)`` creates it held by that instance (:mod:`flow2api.storage.leases`).
 
         With an ``idempotency_key`` already used by the same owner, raises
         :class:`IdempotencyConflict` carrying the existing task (the caller decides
@@ -202,6 +206,8 @@ class TaskRepository:
             "api_key": api_key, "api_key_id": api_key_id, "owner": owner_of(api_key_id), "surface": surface,
             "request": json.dumps(request) if request is not None else None, "idempotency_key": idempotency_key,
             "request_hash": request_hash, "created_at": now, "updated_at": now,
+            # always both keys: rows of one executemany share their columns
+            "lease_owner": lease[0] if lease else None, "lease_until": lease[1] if lease else None,
         }
         if idempotency_key is None:
             # Nothing to conflict with (ids are unique): joins the group commit, which saves a trip and a commit

@@ -63,6 +63,8 @@ async def crash_drill(tmp_path: Path, target: CrashTarget, *, kill_after: int, j
     submitted; raises ``AssertionError`` otherwise."""
     config = write_config(tmp_path / "flow2api.toml", {
         "global": {"api_key": API_KEY}, "generation": {"video_workers": jobs, "video_slot_wait_timeout": 60},
+        # one fixed instance id: the restarted server holds the killed one's leases and takes its jobs at once
+        "server": {"instance_id": "crash-drill"},
         **target.sections, "catalog": {"watch": False}, "logging": {"level": "INFO"},
     })
     data, log = tmp_path / "data", tmp_path / "server.log"
