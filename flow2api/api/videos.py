@@ -80,13 +80,13 @@ def _error_object(error: str | None) -> dict[str, str] | None:
     return {"code": code, "message": message} if sep else {"code": "generation_failed", "message": error}
 
 
-def video_object(request: web.Request, record: TaskRecord) -> dict[str, Any]:
+async def video_object(request: web.Request, record: TaskRecord) -> dict[str, Any]:
     """The OpenAI video object for a task row (see the module docstring); media URLs are built per request."""
     app = request.config_dict
     stored = record.request or {}
     names = (record.result or {}).get("names") or []
     completed = record.status == SUCCEEDED
-    expires = app[MEDIA].expires_at(names[0]) if completed and names else None
+    expires = await app[MEDIA].expiry(names[0]) if completed and names else None
     obj: dict[str, Any] = {
         "id": record.id,
         "object": "video",
@@ -172,7 +172,7 @@ async def create_video(request: web.Request) -> web.Response:
     if key is not None:
         existing = await app[TASKS].find_idempotent(_owner(request), key)
         if existing is not None:
-            return _replay(request, existing, key, digest)
+            return await _replay(request, existing, key, digest)
     task_id = f"video_{uuid.uuid4().hex}"
     names = await app[VIDEO_INPUTS].save(task_id, tuple(images))
     stored = {
@@ -191,17 +191,17 @@ async def create_video(request: web.Request) -> web.Response:
     except IdempotencyConflict as exc:  # a concurrent request with the same key won the race
         await app[VIDEO_INPUTS].delete(task_id)
         assert key is not None
-        return _replay(request, exc.existing, key, digest)
+        return await _replay(request, exc.existing, key, digest)
     app[VIDEO_JOBS].submit(task_id)
     record = await app[TASKS].get(task_id)
     assert record is not None
-    return web.json_response(video_object(request, record))
+    return web.json_response(await video_object(request, record))
 
 
-def _replay(request: web.Request, existing: TaskRecord, key: str, digest: str) -> web.Response:
+async def _replay(request: web.Request, existing: TaskRecord, key: str, digest: str) -> web.Response:
     if existing.request_hash != digest:
         raise _conflict(key)
-    return web.json_response(video_object(request, existing), headers={"Idempotent-Replayed": "true"})
+    return web.json_response(await video_object(request, existing), headers={"Idempotent-Replayed": "true"})
 
 
 def _size_of(aspect_ratio: Any) -> str:
@@ -212,7 +212,7 @@ def _size_of(aspect_ratio: Any) -> str:
 
 async def retrieve_video(request: web.Request) -> web.Response:
     """``GET /v1/videos/{video_id}`` → the video object; 404 when unknown, deleted or another key's."""
-    return web.json_response(video_object(request, await _visible(request)))
+    return web.json_response(await video_object(request, await _visible(request)))
 
 
 async def list_videos(request: web.Request) -> web.Response:
@@ -233,7 +233,7 @@ async def list_videos(request: web.Request) -> web.Response:
     records, has_more = await request.config_dict[TASKS].page(
         owner=_owner(request), surface=SURFACE, after=request.query.get("after") or None, limit=limit, order=order,
     )
-    data = [video_object(request, r) for r in records]
+    data = [await video_object(request, r) for r in records]
     return web.json_response({
         "object": "list", "data": data, "first_id": data[0]["id"] if data else None,
         "last_id": data[-1]["id"] if data else None, "has_more": has_more,
@@ -255,13 +255,13 @@ async def video_content(request: web.Request) -> web.StreamResponse:
         raise InvalidRequestError(f"The video is not ready (status {record.status}).", param="video_id")
     names = (record.result or {}).get("names") or []
     cache = request.config_dict[MEDIA]
-    path = cache.path_for(names[0]) if names else None
-    if path is None:
-        raise NotFoundError("The video file has expired from the media cache.", param="video_id")
-    return web.FileResponse(path, headers={
+    response = await cache.respond(request, names[0], {
         "Content-Type": cache.mime_for(names[0]), "Content-Disposition": f'inline; filename="{record.id}.mp4"',
         "X-Content-Type-Options": "nosniff",
-    })
+    }) if names else None
+    if response is None:
+        raise NotFoundError("The video file has expired from the media cache.", param="video_id")
+    return response
 
 
 async def delete_video(request: web.Request) -> web.Response:
@@ -274,7 +274,7 @@ async def delete_video(request: web.Request) -> web.Response:
     if not record.finished:
         raise InvalidRequestError("Only completed or failed videos can be deleted.", param="video_id")
     for name in (record.result or {}).get("names") or []:
-        request.config_dict[MEDIA].remove(name)
+        await request.config_dict[MEDIA].delete(name)
     await request.config_dict[TASKS].mark_deleted(record.id)
     return web.json_response({"id": record.id, "object": "video.deleted", "deleted": True})
 
