@@ -33,6 +33,7 @@ sees it (others get 404).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -233,7 +234,7 @@ async def list_videos(request: web.Request) -> web.Response:
     records, has_more = await request.config_dict[TASKS].page(
         owner=_owner(request), surface=SURFACE, after=request.query.get("after") or None, limit=limit, order=order,
     )
-    data = [await video_object(request, r) for r in records]
+    data = list(await asyncio.gather(*(video_object(request, r) for r in records)))  # S3: the HEADs at once
     return web.json_response({
         "object": "list", "data": data, "first_id": data[0]["id"] if data else None,
         "last_id": data[-1]["id"] if data else None, "has_more": has_more,

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -55,7 +55,7 @@ def _code(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _s3_errors(action: str) -> Any:
+def _s3_errors(action: str) -> Iterator[None]:
     """S3 and connection failures → ``OSError`` with the S3 error code only (no key, URL or credential)."""
     try:
         yield
