@@ -4,6 +4,7 @@ enforced by the sweep; unknown names are 404; the signing key is shared; no secr
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -83,7 +84,7 @@ async def test_a_result_stored_by_one_gateway_is_served_by_another(
 
 
 async def test_a_video_streams_through_a_multipart_upload_and_serves_ranges_everywhere(
-    fake: FakeWorld, sdk: Callable, s3_cache: dict[str, Any], tmp_path: Any, aiohttp_server: Callable,
+    fake: FakeWorld, sdk: Callable, s3_server: S3Server, s3_cache: dict[str, Any], tmp_path: Any, aiohttp_server: Callable,
 ) -> None:
     cdn = web.Application()
     cdn.router.add_get("/v.mp4", lambda _: web.Response(body=VIDEO_BYTES, content_type="video/mp4"))
@@ -97,11 +98,13 @@ async def test_a_video_streams_through_a_multipart_upload_and_serves_ranges_ever
         video = await client.videos.retrieve(video.id)
         if video.status in ("completed", "failed"):
             break
-        time.sleep(0.02)
+        await asyncio.sleep(0.02)
     assert video.status == "completed" and video.expires_at > time.time()
     content = await client.videos.download_content(video.id)
     assert content.content == VIDEO_BYTES
     name = URL(video.model_extra["flow2api"]["url"]).name
+    head = s3_server.client().head_object(Bucket=s3_cache["s3_bucket"], Key=f"media/{name}", PartNumber=1)
+    assert head["PartsCount"] == 3, "8 + 8 + 3 MiB: streamed in parts, never held whole"
     boundary = 8 * 1024 * 1024  # the first part's end
     for gw in (a, b):
         status, headers, body = await get(f"{gw.url}/media/{name}", Range=f"bytes={boundary - 5}-{boundary + 4}")
