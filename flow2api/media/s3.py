@@ -249,11 +249,13 @@ class S3MediaStore(MediaStore):
         return head["LastModified"].timestamp() + self.ttl if head else None
 
     async def delete(self, name: str) -> bool:
-        if not valid_name(name) or await self._head(name) is None:
+        head = await self._head(name) if valid_name(name) else None
+        if head is None:
             return False
         self._drop_recent(name)
         with _s3_errors("delete a media file"):
             await self.client.delete_object(Bucket=self.bucket, Key=self.prefix + name)
+        self._files, self._bytes = max(0, self._files - 1), max(0, self._bytes - head["ContentLength"])
         return True
 
     async def _respond(
