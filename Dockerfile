@@ -3,7 +3,7 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY . .
-RUN pip install --no-cache-dir . ./plugins/flowkit ./plugins/videofx ./plugins/flowweb ./plugins/storyboard
+RUN pip install --no-cache-dir ".[s3]" ./plugins/flowkit ./plugins/videofx ./plugins/flowweb ./plugins/storyboard
 ENV FLOW2API_DATA_DIR=/app/data
 VOLUME ["/app/data"]
 EXPOSE 8000

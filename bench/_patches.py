@@ -144,6 +144,7 @@ def media_read_on_loop() -> None:
 
     from flow2api.api import media as module
     from flow2api.media import MEDIA
+    from flow2api.media.local import SMALL_FILE_BYTES
 
     original = module.get_media
 
@@ -152,7 +153,7 @@ def media_read_on_loop() -> None:
         name = request.match_info["name"]
         size = cache.size_of(name)
         path = cache.path_for(name)
-        if path is not None and size is not None and size <= module.SMALL_FILE_BYTES and "Range" not in request.headers:
+        if path is not None and size is not None and size <= SMALL_FILE_BYTES and "Range" not in request.headers:
             return web.Response(body=path.read_bytes(), headers={"Content-Type": cache.mime_for(name)})
         return await original(request)
 

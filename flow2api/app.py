@@ -42,7 +42,7 @@ from flow2api.jobs.retention import setup_retention
 from flow2api.jobs.runner import SURFACE as VIDEO_SURFACE, VIDEO_JOBS, VideoJobRunner
 from flow2api.jobs.workflows import EngineImageJobs
 from flow2api.limits import IN_FLIGHT, RATE_LIMITER, InFlightLimit, InProcessRateLimiter
-from flow2api.media import MEDIA, VIDEO_INPUTS, InputStore, MediaCache
+from flow2api.media import MEDIA, VIDEO_INPUTS, InputStore, open_media_store
 from flow2api.media.files import private_dir
 from flow2api.metrics import METRICS, Metrics, setup_metrics
 from flow2api.pipeline import API_MIDDLEWARES, ROOT_MIDDLEWARES
@@ -107,10 +107,7 @@ def create_app(
         AccountRepository(database, box), settings=holder, families=families_of(providers), http=http,
     )
     app[CATALOG] = CatalogHolder.load(catalog_path(settings.catalog.path), providers)
-    app[MEDIA] = MediaCache(
-        data_dir / "media", ttl=settings.cache.timeout, max_bytes=settings.cache.max_bytes,
-        key_file=data_dir / "media.key",
-    )
+    app[MEDIA] = open_media_store(settings.cache, data_dir)
     app[USAGE] = UsageRepository(database)
     app[METRICS] = Metrics()
     app[ENGINE] = JobEngine(Collaborators.of(app))
@@ -125,7 +122,7 @@ def create_app(
     app.cleanup_ctx.append(_account_pool(demo_accounts))
     app.cleanup_ctx.append(_change_watch)
     app.cleanup_ctx.append(_catalog_watch)
-    app.cleanup_ctx.append(_media_janitor)
+    app.cleanup_ctx.append(_media_store)
     app.cleanup_ctx.append(_video_jobs)
     setup_retention(app)  # finished tasks, request logs, usage past [storage] retention_days
 
@@ -234,21 +231,28 @@ async def _catalog_watch(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-async def _media_janitor(app: web.Application) -> AsyncIterator[None]:
-    cache = app[MEDIA]
+async def _media_store(app: web.Application) -> AsyncIterator[None]:
+    """The media store: connected (S3: the client and the shared signing key) and swept every
+    ``[cache] sweep_interval`` seconds while it has a TTL (S3: or a size cap) to enforce; closed at stop."""
+    store = app[MEDIA]
+    await store.start()
+    interval = app[SETTINGS].current.cache.sweep_interval
 
     async def sweep() -> None:
         while True:
-            await asyncio.to_thread(cache.purge_expired)
-            await asyncio.sleep(300)
+            try:
+                await store.sweep()
+            except OSError as exc:  # a bucket briefly unreachable: the next sweep catches up
+                log.warning("media sweep failed: %s", exc)
+            await asyncio.sleep(interval)
 
-    task = asyncio.create_task(sweep(), name="media-janitor") if cache.ttl else None
+    task = asyncio.create_task(sweep(), name="media-janitor") if store.sweeps else None
     yield
     if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
+    await store.close()
 
 
 async def _video_jobs(app: web.Application) -> AsyncIterator[None]:

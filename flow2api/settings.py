@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from flow2api.settings_original import is_original_layout, translate
 
@@ -130,6 +130,22 @@ class CacheSection(_Section):
     signed_url_ttl: float = Field(
         0, ge=0, description="seconds a signed media URL stays valid; 0 = as long as the file ([cache] timeout)"
     )
+    backend: Literal["local", "s3"] = Field(
+        "local", description="where results are stored: the data directory's media/ or an S3-compatible bucket"
+    )
+    sweep_interval: float = Field(300, gt=0, description="seconds between sweeps deleting expired (S3: and over-cap) files")
+    s3_endpoint_url: str = Field("", description="S3 API endpoint (MinIO, R2 …); empty = AWS S3 of s3_region")
+    s3_bucket: str = Field("", description="bucket of the s3 backend (must exist)")
+    s3_region: str = Field("", description="bucket region; empty = botocore's default (AWS_DEFAULT_REGION …)")
+    s3_prefix: str = Field("media/", description="key prefix of the media objects in the bucket")
+    s3_access_key_id: SecretStr | None = Field(None, description="empty = the standard AWS environment/credential chain")
+    s3_secret_access_key: SecretStr | None = Field(None, description="empty = the standard AWS environment/credential chain")
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> CacheSection:
+        if self.backend == "s3" and not self.s3_bucket:
+            raise ValueError("[cache] backend = \"s3\" needs s3_bucket")
+        return self
 
 
 class GenerationSection(_Section):

@@ -49,7 +49,9 @@ CORE_EDITABLE: dict[str, tuple[str, ...] | None] = {
     "global": ("api_key",),
 }
 # core keys read once when something is built at start-up (the media cache, the video worker pool)
-RESTART_ONLY = frozenset({("cache", "timeout"), ("cache", "max_bytes"), ("generation", "video_workers")})
+RESTART_ONLY = frozenset({("cache", "timeout"), ("cache", "max_bytes"), ("generation", "video_workers")} | {
+    ("cache", key) for key in ("backend", "sweep_interval", "s3_endpoint_url", "s3_bucket", "s3_region", "s3_prefix",
+                               "s3_access_key_id", "s3_secret_access_key")})
 WRITE_ONLY = frozenset({("proxy", "proxy_url")})
 _SECRET_WORDS = ("key", "token", "secret", "password")
 

@@ -22,7 +22,7 @@ async def health(request: web.Request) -> web.Response:
     "video_jobs"}``.
 
     ``catalog``: ``digest``, ``loaded_at`` (Unix s), ``models``, ``last_error``
-    (list of problems or null), ``warnings``. ``media``: ``files`` and
+    (list of problems or null), ``warnings``. ``media``: ``backend`` (local, s3), ``files`` and
     ``bytes`` in the media cache; ``video_jobs``: Videos API jobs ``queued``
     and ``running`` in this process; ``instance``: its ``[server] instance_id``. ``status`` is ``degraded`` when the last
     reload failed or no account is enabled, else ``ok``.
@@ -45,7 +45,7 @@ async def health(request: web.Request) -> web.Response:
             "last_error": holder.last_error, "warnings": list(catalog.warnings),
         },
         "providers": sorted(request.config_dict[PROVIDERS]),
-        "media": {"files": len(media), "bytes": media.total_bytes},
+        "media": {"backend": media.backend, "files": len(media), "bytes": media.total_bytes},
         "video_jobs": request.config_dict[VIDEO_JOBS].counts(),
     })
 

@@ -32,7 +32,7 @@ from flow2api.errors import InvalidRequestError, PayloadTooLargeError
 from flow2api.fetcher import FETCHER, GuardedFetcher
 from flow2api.jobs.urls import media_name_from_url
 from flow2api.limits import IN_FLIGHT_TICKET, InFlightTicket
-from flow2api.media import MEDIA, MediaCache
+from flow2api.media import MEDIA, MediaStore
 from flow2api.media.types import sniff_mime
 from flow2api.plugin import InputImage
 from flow2api.proxies import HTTP_SESSIONS
@@ -113,7 +113,7 @@ class ImageReader:
 
     fetcher: GuardedFetcher
     proxy: Callable[[], aiohttp.ClientSession | None]
-    media: MediaCache
+    media: MediaStore
     max_bytes: int = MAX_IMAGE_BYTES
     max_total: int = MAX_REQUEST_BYTES
     ticket: InFlightTicket | None = None

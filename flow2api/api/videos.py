@@ -37,6 +37,7 @@ sees it (others get 404).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -86,13 +87,13 @@ def _error_object(error: str | None) -> dict[str, str] | None:
     return {"code": code, "message": message} if sep else {"code": "generation_failed", "message": error}
 
 
-def video_object(request: web.Request, record: TaskRecord) -> dict[str, Any]:
+async def video_object(request: web.Request, record: TaskRecord) -> dict[str, Any]:
     """The OpenAI video object for a task row (see the module docstring); media URLs are built per request."""
     app = request.config_dict
     stored = record.request or {}
     names = (record.result or {}).get("names") or []
     completed = record.status == SUCCEEDED
-    expires = app[MEDIA].expires_at(names[0]) if completed and names else None
+    expires = await app[MEDIA].expiry(names[0]) if completed and names else None
     obj: dict[str, Any] = {
         "id": record.id,
         "object": "video",
@@ -194,7 +195,7 @@ async def queue_job(
     if key is not None:
         existing = await app[TASKS].find_idempotent(_owner(request), key)
         if existing is not None:
-            return _replay(request, existing, key, digest)
+            return await _replay(request, existing, key, digest)
     task_id = f"video_{uuid.uuid4().hex}"
     names = await app[VIDEO_INPUTS].save(task_id, tuple(images))
     caller = request[STATE].caller
@@ -208,17 +209,17 @@ async def queue_job(
     except IdempotencyConflict as exc:  # a concurrent request with the same key won the race
         await app[VIDEO_INPUTS].delete(task_id)
         assert key is not None
-        return _replay(request, exc.existing, key, digest)
+        return await _replay(request, exc.existing, key, digest)
     app[VIDEO_JOBS].submit(task_id)
     record = await app[TASKS].get(task_id)
     assert record is not None
-    return web.json_response(video_object(request, record))
+    return web.json_response(await video_object(request, record))
 
 
-def _replay(request: web.Request, existing: TaskRecord, key: str, digest: str) -> web.Response:
+async def _replay(request: web.Request, existing: TaskRecord, key: str, digest: str) -> web.Response:
     if existing.request_hash != digest:
         raise _conflict(key)
-    return web.json_response(video_object(request, existing), headers={"Idempotent-Replayed": "true"})
+    return web.json_response(await video_object(request, existing), headers={"Idempotent-Replayed": "true"})
 
 
 def size_of(aspect_ratio: Any) -> str:
@@ -229,7 +230,7 @@ def size_of(aspect_ratio: Any) -> str:
 
 async def retrieve_video(request: web.Request) -> web.Response:
     """``GET /v1/videos/{video_id}`` → the video object; 404 when unknown, deleted or another key's."""
-    return web.json_response(video_object(request, await visible_video(request)))
+    return web.json_response(await video_object(request, await visible_video(request)))
 
 
 async def list_videos(request: web.Request) -> web.Response:
@@ -250,7 +251,7 @@ async def list_videos(request: web.Request) -> web.Response:
     records, has_more = await request.config_dict[TASKS].page(
         owner=_owner(request), surface=SURFACE, after=request.query.get("after") or None, limit=limit, order=order,
     )
-    data = [video_object(request, r) for r in records]
+    data = list(await asyncio.gather(*(video_object(request, r) for r in records)))  # S3: the HEADs at once
     return web.json_response({
         "object": "list", "data": data, "first_id": data[0]["id"] if data else None,
         "last_id": data[-1]["id"] if data else None, "has_more": has_more,
@@ -273,16 +274,19 @@ async def video_content(request: web.Request) -> web.StreamResponse:
         raise InvalidRequestError(f"The video is not ready (status {record.status}).", param="video_id")
     names = (record.result or {}).get("names") or []
     cache = request.config_dict[MEDIA]
-    path = cache.path_for(names[0]) if names else None
-    if path is None:
-        raise NotFoundError("The video file has expired from the media cache.", param="video_id")
     if variant == "thumbnail":
-        return web.Response(body=await first_frame_jpeg(path), content_type="image/jpeg", headers={
+        video = await cache.read_bytes(names[0]) if names else None
+        if video is None:
+            raise NotFoundError("The video file has expired from the media cache.", param="video_id")
+        return web.Response(body=await first_frame_jpeg(video), content_type="image/jpeg", headers={
             "Content-Disposition": f'inline; filename="{record.id}.jpg"', "X-Content-Type-Options": "nosniff"})
-    return web.FileResponse(path, headers={
+    response = await cache.respond(request, names[0], {
         "Content-Type": cache.mime_for(names[0]), "Content-Disposition": f'inline; filename="{record.id}.mp4"',
         "X-Content-Type-Options": "nosniff",
-    })
+    }) if names else None
+    if response is None:
+        raise NotFoundError("The video file has expired from the media cache.", param="video_id")
+    return response
 
 
 async def delete_video(request: web.Request) -> web.Response:
@@ -295,7 +299,7 @@ async def delete_video(request: web.Request) -> web.Response:
     if not record.finished:
         raise InvalidRequestError("Only completed or failed videos can be deleted.", param="video_id")
     for name in (record.result or {}).get("names") or []:
-        request.config_dict[MEDIA].remove(name)
+        await request.config_dict[MEDIA].delete(name)
     await request.config_dict[TASKS].mark_deleted(record.id)
     return web.json_response({"id": record.id, "object": "video.deleted", "deleted": True})
 

@@ -50,7 +50,7 @@ from flow2api.errors import (
 )
 from flow2api.jobs.events import ACCEPTED, JobEvent, Result
 from flow2api.jobs.urls import media_url
-from flow2api.media import MEDIA, MediaCache
+from flow2api.media import MEDIA, MediaStore
 from flow2api.metrics import METRICS, Metrics
 from flow2api.pipeline.proxy import SessionChooser
 from flow2api.pipeline.selection import Selection
@@ -74,7 +74,7 @@ class Collaborators:
     tasks: TaskRepository
     pool: AccountPool
     providers: Mapping[str, Provider]
-    media: MediaCache
+    media: MediaStore
     usage: UsageRepository
     metrics: Metrics
     settings: SettingsHolder

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from flow2api.media import MediaCache
+from flow2api.media import MediaStore
 from flow2api.settings import SETTINGS, SettingsHolder
 
 _MEDIA_PATH = re.compile(r"/media/([A-Za-z0-9_-]{16,64}\.[a-z0-9]{2,5})$")
@@ -30,7 +30,7 @@ def public_base_url(request: web.Request) -> str:
     return f"{proto}://{host}"
 
 
-def media_url(settings: SettingsHolder, media: MediaCache, base: str, name: str) -> str:
+def media_url(settings: SettingsHolder, media: MediaStore, base: str, name: str) -> str:
     """The public URL of cached file ``name``: ``<base>/media/<name>``, signed when ``[cache] sign_urls`` is on.
 
     A signed URL is valid for ``[cache] signed_url_ttl`` seconds, else as long

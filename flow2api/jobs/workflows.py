@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from contextlib import aclosing
-from pathlib import Path
 
 from aiohttp import web
 
@@ -96,7 +95,7 @@ class EngineImageJobs:
         if record is None or record.status != SUCCEEDED or not record.result:
             return None
         names, types = record.result.get("names") or [], record.result.get("mime_types") or []
-        if not names or self._app[MEDIA].path_for(names[0], touch=False) is None:
+        if not names or await self._app[MEDIA].read_bytes(names[0]) is None:
             return None
         return GeneratedImage(name=names[0], mime_type=types[0] if types else "image/png")
 
@@ -119,10 +118,6 @@ class EngineImageJobs:
         """The cached file's bytes, or ``None`` when unknown or expired."""
         return await self._app[MEDIA].read_bytes(name)
 
-    def media_path(self, name: str) -> Path | None:
-        """The cached file to stream, or ``None`` when unknown or expired."""
-        return self._app[MEDIA].path_for(name)
-
-    def remove_media(self, name: str) -> None:
-        """Delete a cached file (nothing when it is gone already)."""
-        self._app[MEDIA].remove(name)
+    async def remove_media(self, name: str) -> None:
+        """Delete a stored file (nothing when it is gone already)."""
+        await self._app[MEDIA].delete(name)

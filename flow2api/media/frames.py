@@ -39,11 +39,11 @@ def _open(source: Path | bytes):  # type: ignore[no-untyped-def]
     return av.open(str(source) if isinstance(source, Path) else io.BytesIO(source))
 
 
-def _first_frame_jpeg(path: Path) -> bytes:
+def _first_frame_jpeg(video: Path | bytes) -> bytes:
     import av
 
     try:
-        with _open(path) as container:
+        with _open(video) as container:
             frame = next(container.decode(video=0))
             out = io.BytesIO()
             frame.to_image().convert("RGB").save(out, format="JPEG", quality=JPEG_QUALITY)
@@ -70,9 +70,10 @@ def _shape(data: bytes) -> VideoShape:
                                   param="video") from exc
 
 
-async def first_frame_jpeg(path: Path) -> bytes:
-    """The first decodable frame of the video at ``path`` as JPEG bytes; 400 (``param`` variant) when none decodes."""
-    return await asyncio.to_thread(_first_frame_jpeg, path)
+async def first_frame_jpeg(video: Path | bytes) -> bytes:
+    """The first decodable frame of ``video`` (a file or its bytes) as JPEG bytes; 400 (``param`` variant) when none
+    decodes."""
+    return await asyncio.to_thread(_first_frame_jpeg, video)
 
 
 async def video_shape(data: bytes) -> VideoShape:

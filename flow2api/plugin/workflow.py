@@ -97,8 +97,9 @@ class ImageJobs(Protocol):
         The API caller of a request that passed the API pipeline's auth stage.
     ``base_url(request) -> str`` / ``media_url(name, base_url) -> str``
         Public media links (``[cache] base_url`` honoured, signed when ``[cache] sign_urls`` is on).
-    ``async read_media(name) -> bytes | None`` / ``media_path(name) -> Path | None`` / ``remove_media(name)``
-        The media cache: whole bytes (reference images), the file to stream (downloads), deletion.
+    ``async read_media(name) -> bytes | None`` / ``async remove_media(name)``
+        The media store (a directory or an S3 bucket, :class:`flow2api.media.MediaStore`): whole bytes
+        (reference images, downloads), deletion.
     """
 
     def image_model(self, model: str, *, size: str | None = None) -> ImageModel: ...
@@ -117,9 +118,7 @@ class ImageJobs(Protocol):
 
     async def read_media(self, name: str) -> bytes | None: ...
 
-    def media_path(self, name: str) -> Path | None: ...
-
-    def remove_media(self, name: str) -> None: ...
+    async def remove_media(self, name: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

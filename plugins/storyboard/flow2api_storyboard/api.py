@@ -197,18 +197,18 @@ async def stream_zip(request: web.Request, service: StoryboardService, board: St
                      everything: bool) -> web.StreamResponse:
     """Send ``board``'s ZIP (approved scenes, or all with an image when ``everything``) as it is built."""
     wanted = (DONE, APPROVED) if everything else (APPROVED,)
-    paths = {}
+    images = {}
     for scene in board.scenes:
-        path = service.jobs.media_path(scene.image) if scene.image and scene.status in wanted else None
-        if path is not None:
-            paths[scene.index] = path
-    if not paths:
+        data = await service.jobs.read_media(scene.image) if scene.image and scene.status in wanted else None
+        if data is not None:
+            images[scene.index] = data
+    if not images:
         raise ConflictError("No scene to download: approve scenes first, or ask for ?scenes=all.", param="scenes")
     response = web.StreamResponse(headers={
         "Content-Type": "application/zip", "Content-Disposition": f'attachment; filename="{board.id}.zip"',
     })
     await response.prepare(request)
-    async for chunk in chunks(build_zip(board, paths)):
+    async for chunk in chunks(build_zip(board, images)):
         await response.write(chunk)
     await response.write_eof()
     return response

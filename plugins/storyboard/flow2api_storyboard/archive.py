@@ -1,8 +1,8 @@
-"""The storyboard download: a ZIP streamed while it is sent (zipstream-ng), never built whole in memory.
+"""The storyboard download: a ZIP streamed while it is sent (zipstream-ng); the archive itself is never assembled.
 
 Members, in order: ``NN-<slug>.<ext>`` — one image per exported scene, ``NN`` its 1-based number and the
-slug its title (``03-the-storm-comes.png``), stored uncompressed (images are compressed already) and read
-from the media cache file by file; ``storyboard.json`` — the storyboard object with each ``image_url``
+slug its title (``03-the-storm-comes.png``), stored uncompressed (images are compressed already), each read
+from the media store (directory or S3) before the ZIP starts; ``storyboard.json`` — the storyboard object with each ``image_url``
 replaced by the member's file name (``null`` for scenes not exported); ``index.html`` — a contact sheet
 (scenes in order, image and narration) that opens offline, from the folder the ZIP was unpacked into.
 """
@@ -13,7 +13,6 @@ import asyncio
 import datetime
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import jinja2
 from zipstream import ZIP_STORED, ZipStream
@@ -38,12 +37,12 @@ def contact_sheet(board: Storyboard, files: dict[int, str]) -> str:
     return TEMPLATES.get_template("contact_sheet.html").render(board=board, files=files)
 
 
-def build_zip(board: Storyboard, paths: dict[int, Path]) -> ZipStream:
-    """The ZIP of ``board`` with the images of ``paths`` (scene index → cached file); lazily read when sent."""
+def build_zip(board: Storyboard, images: dict[int, bytes]) -> ZipStream:
+    """The ZIP of ``board`` with ``images`` (scene index → the image's bytes, read from the media store)."""
     stream = ZipStream(compress_type=ZIP_STORED, sized=False)
-    files = {index: member_name(board.scenes[index]) for index in paths}
-    for index, path in sorted(paths.items()):
-        stream.add_path(str(path), files[index])
+    files = {index: member_name(board.scenes[index]) for index in images}
+    for index, data in sorted(images.items()):
+        stream.add(data, files[index])
     public = board.public(lambda name: name)
     for scene in public["scenes"]:
         scene["image_url"] = files.get(scene["index"])

@@ -97,7 +97,7 @@ class StoryboardService:
             await asyncio.gather(task, return_exceptions=True)
         for scene in board.scenes:
             if scene.image:
-                self.jobs.remove_media(scene.image)
+                await self.jobs.remove_media(scene.image)
         await self.store.delete(sb_id)
 
     async def regenerate(self, sb_id: str, index: int, prompt: str | None, owner: str | None = None) -> Storyboard:
@@ -295,7 +295,7 @@ class StoryboardService:
 
         await self.change(sb_id, done)
         for name in previous:  # the regenerated scene's old image is no longer part of the storyboard
-            self.jobs.remove_media(name)
+            await self.jobs.remove_media(name)
 
 
 def _scene(board: Storyboard, index: int) -> Scene:
