@@ -3,7 +3,7 @@
 Objects are built here, before start-up (app state is frozen after it); the
 ``cleanup_ctx`` generators open and close them in dependency order::
 
-    http_sessions → database → account_pool → change_watch → catalog_watch → media_janitor → video_jobs → request_log_janitor
+    http_sessions → database → coordination → account_pool → change_watch → catalog_watch → media_janitor → video_jobs → request_log_janitor
 
 Nothing imports this module but the CLI and tests.
 """
@@ -29,12 +29,13 @@ from flow2api.api.openai import setup_openai_routes
 from flow2api.api.videos import setup_video_routes
 from flow2api.apikeys import API_KEYS, ApiKeyStore
 from flow2api.catalog import CATALOG, CatalogHolder, catalog_path
+from flow2api.coordination import COORDINATION, create_coordinator, create_rate_limiter
 from flow2api.discovery import PROVIDERS, build_providers, families_of, installed_factories
 from flow2api.fetcher import FETCHER, AddressPolicy, GuardedFetcher
 from flow2api.jobs import Collaborators, JobEngine
 from flow2api.jobs.engine import ENGINE
 from flow2api.jobs.runner import VIDEO_JOBS, VideoJobRunner
-from flow2api.limits import RATE_LIMITER, InProcessRateLimiter
+from flow2api.limits import RATE_LIMITER
 from flow2api.media import MEDIA, VIDEO_INPUTS, InputStore, MediaCache
 from flow2api.media.files import private_dir
 from flow2api.metrics import METRICS, Metrics, setup_metrics
@@ -78,6 +79,7 @@ def create_app(
     http = HttpSessions()
     holder = SettingsHolder(settings)
     database = Database(database_url(settings.storage))
+    coordination = create_coordinator(settings.coordination)
 
     app = web.Application(middlewares=ROOT_MIDDLEWARES, client_max_size=settings.server.max_body_bytes)
     app.on_response_prepare.append(stamp_request_id)
@@ -87,10 +89,12 @@ def create_app(
     app[HTTP_SESSIONS] = http
     app[FETCHER] = GuardedFetcher(AddressPolicy(settings.inputs.allow_networks), timeout=settings.inputs.fetch_timeout)
     app[DATABASE] = database
+    app[COORDINATION] = coordination
     app[TASKS] = TaskRepository(database)
     app[REQUEST_LOGS] = RequestLogRepository(database)
     app[POOL] = AccountPool(
         AccountRepository(database, box), settings=holder, families=families_of(providers), http=http,
+        coordination=coordination,
     )
     app[CATALOG] = CatalogHolder.load(catalog_path(settings.catalog.path), providers)
     app[MEDIA] = MediaCache(
@@ -102,11 +106,12 @@ def create_app(
     app[ENGINE] = JobEngine(Collaborators.of(app))
     app[VIDEO_INPUTS] = InputStore(data_dir / "inputs")
     app[VIDEO_JOBS] = VideoJobRunner(app)
-    app[RATE_LIMITER] = InProcessRateLimiter(lambda: holder.current.rate_limit)
+    app[RATE_LIMITER] = create_rate_limiter(coordination, lambda: holder.current.rate_limit)
     app[API_KEYS] = ApiKeyStore(database)
 
     app.cleanup_ctx.append(_http_sessions)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_coordination)
     app.cleanup_ctx.append(_account_pool(demo_accounts))
     app.cleanup_ctx.append(_change_watch)
     app.cleanup_ctx.append(_catalog_watch)
@@ -151,6 +156,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await app[API_KEYS].load()
     yield
     await app[DATABASE].close()
+
+
+async def _coordination(app: web.Application) -> AsyncIterator[None]:
+    """Slots, limits, cool-downs, refresh locks shared with other instances (``[coordination]``); closed after
+    everything that holds a slot."""
+    await app[COORDINATION].start()
+    yield
+    await app[COORDINATION].close()
 
 
 def _account_pool(demo_accounts: Sequence[DemoAccount]):  # noqa: ANN202 - a cleanup_ctx factory

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flow2api.catalog import Route
+from flow2api.coordination import Hold
 from flow2api.plugin import AccountUpdate, AccountView, Kind, Provider
 
 if TYPE_CHECKING:
@@ -53,14 +54,17 @@ class Lease(AccountHandle):
     """One account leased for one attempt of one request.
 
     Release it with :meth:`AccountPool.release` (the lease middleware does so in
-    ``finally``). ``route`` and ``provider`` say how this account serves the model.
+    ``finally``). ``route`` and ``provider`` say how this account serves the model;
+    ``hold`` is the slot the coordinator gave (:class:`flow2api.coordination.Hold`).
     """
 
-    def __init__(self, pool: AccountPool, account_id: int, kind: Kind, route: Route, provider: Provider) -> None:
+    def __init__(self, pool: AccountPool, account_id: int, kind: Kind, route: Route, provider: Provider,
+                 *, hold: Hold | None = None) -> None:
         super().__init__(pool, account_id)
         self.kind = kind
         self.route = route
         self.provider = provider
+        self.hold = hold
         self.released = False
 
     def __repr__(self) -> str:

@@ -19,7 +19,8 @@ clients), :func:`gemini_sdk` (google-genai clients), :func:`admin_clients` (brow
 (from :mod:`flow2api.testing.fakes`), :class:`AdminClient`
 (:mod:`flow2api.testing.admin`), :func:`copy_models_yaml`, :func:`until`,
 :func:`write_replace`, :func:`write_in_place`, :func:`run_cli` (:mod:`flow2api.testing.files`); a real
-PostgreSQL server: :func:`postgres_server` (session) and :func:`postgres_url` (:mod:`flow2api.testing.postgres`).
+PostgreSQL server: :func:`postgres_server` (session) and :func:`postgres_url` (:mod:`flow2api.testing.postgres`); a
+real Redis server: :func:`redis_server` (session), :func:`redis_url` and :func:`private_redis` (:mod:`flow2api.testing.redis`).
 Submodules imported by name: :mod:`flow2api.testing.processes` (``flow2api`` as a child process: settings file,
 free port, ready wait, stop) and :mod:`flow2api.testing.crash` (the ``kill -9`` drill of the provider families).
 
@@ -49,12 +50,13 @@ from flow2api.testing.fakes import (
 )
 from flow2api.testing.files import REPO, copy_models_yaml, run_cli, until, write_in_place, write_replace
 from flow2api.testing.postgres import PostgresServer, postgres_server, postgres_url
+from flow2api.testing.redis import RedisServer, private_redis, redis_server, redis_url
 
 __all__ = [
     "API_KEY", "FAKE_FAMILY", "FAKE_IMAGE_MODEL", "FAKE_VIDEO_MODEL", "FAKE_VIDEO_PORTRAIT_MODEL", "MP4",
     "NEW_PASSWORD", "REPO", "AdminClient", "AdminSite", "assert_api_error", "FakeFamily", "FakeOptions", "FakeProvider", "FakeWorld",
-    "Gateway", "PostgresServer", "Script", "Step", "add_account", "admin_clients", "copy_models_yaml", "fake", "gemini_sdk", "image_plan",
-    "make_settings", "png", "postgres_server", "postgres_url", "run_cli", "sdk", "start_gateway", "until", "video_plan", "write_fake_catalog", "write_in_place",
+    "Gateway", "PostgresServer", "RedisServer", "Script", "Step", "add_account", "admin_clients", "copy_models_yaml", "fake", "gemini_sdk", "image_plan",
+    "make_settings", "png", "postgres_server", "postgres_url", "private_redis", "redis_server", "redis_url", "run_cli", "sdk", "start_gateway", "until", "video_plan", "write_fake_catalog", "write_in_place",
     "write_replace",
 ]
 
