@@ -92,6 +92,7 @@ class CoordinationSection(_Section):
     hold_ttl: float = Field(30, ge=1, description="seconds a slot or concurrency holder lives unless renewed (a dead instance's expire)")
     timeout: float = Field(2, gt=0, description="seconds for one Redis command before the work is refused with 503")
     slot_poll_interval: float = Field(0.05, gt=0, description="seconds between looks for a slot another instance freed")
+    max_connections: int = Field(64, ge=1, description="Redis connections per instance; more commands wait for one")
 
 
 class ProxySection(_Section):

@@ -17,7 +17,7 @@ refused, never admitted past a limit nobody can count.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -26,12 +26,21 @@ from aiohttp import web
 from flow2api.limits import InProcessRateLimiter, RateLimiter
 from flow2api.settings import CoordinationSection, RateLimitSection
 
-__all__ = ["COORDINATION", "Coordinator", "Hold", "create_coordinator", "create_rate_limiter", "slot_key"]
+__all__ = ["COORDINATION", "Coordinator", "Hold", "Survey", "create_coordinator", "create_rate_limiter", "slot_key"]
 
 
 def slot_key(account_id: int, kind: str) -> str:
     """The name of an account's slot set for ``kind`` (``"image"`` / ``"video"``), without the key prefix."""
     return f"slots:{account_id}:{kind}"
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What :meth:`Coordinator.survey` saw: ``in_flight`` account id → live holders of the kind (absent = 0);
+    ``cooling`` account id → Unix time its shared cool-down ends."""
+
+    in_flight: dict[int, int]
+    cooling: dict[int, float]
 
 
 @dataclass(eq=False)
@@ -54,25 +63,17 @@ class Coordinator(Protocol):
     poll_interval: float
     """Seconds a waiting request sleeps between looks when ``distributed``."""
 
-    async def in_flight(self, keys: Sequence[str]) -> list[int]:
-        """Live holders of each slot set in ``keys``, in order."""
+    async def survey(self, account_ids: Sequence[int], kind: str) -> Survey:
+        """The live slot holders of ``kind`` per account and the accounts cooling down, in one look."""
         ...
 
-    async def try_hold(self, key: str, limit: int) -> Hold | None:
-        """Join slot set ``key`` when it has fewer than ``limit`` live holders (``limit < 0``: unlimited);
-        ``None`` when full. Atomic across instances."""
+    async def try_hold(self, keys: Sequence[str], limits: Sequence[int]) -> tuple[int, Hold] | None:
+        """Join the first slot set of ``keys`` (in order) with fewer live holders than its limit (``< 0``:
+        unlimited): its index and the hold; ``None`` when every one is full. Atomic across instances."""
         ...
 
     def release(self, hold: Hold, then: Callable[[], None]) -> None:
         """Leave the hold's sets (idempotent, never raises), then call ``then`` (wake local waiters)."""
-        ...
-
-    async def cooldowns(self, account_ids: Iterable[int]) -> dict[int, float]:
-        """The accounts among ``account_ids`` cooling down, with the Unix time each cool-down ends."""
-        ...
-
-    async def cool_down(self, account_id: int, until: float) -> None:
-        """Make every instance skip ``account_id`` until Unix time ``until``."""
         ...
 
     def refresh_lock(self, account_id: int) -> contextlib.AbstractAsyncContextManager[None]:

@@ -3,10 +3,12 @@
 Keys (all under ``[coordination] key_prefix``, default ``flow2api:``):
 
 * ``slots:<account>:<kind>`` — a sorted set of holder tokens scored by their expiry (Redis server time, ms).
-  :data:`HOLD` drops expired holders, checks the count against the limit and adds the new one in one Lua
-  script, so two instances can never both take the last slot. This process renews its holders every
+  :data:`HOLD` walks the chosen account first, then the other free ones, drops expired holders, checks the
+  count against the limit and adds the new holder to the first with room, in one Lua script: two instances
+  never both take the last slot, and requests racing for one account move on to the next at once. This process renews its holders every
   ``hold_ttl / 3`` seconds; a dead instance stops renewing and its holders expire after ``hold_ttl``.
-* ``cooldown:<account>`` — the Unix time a cool-down ends, with a TTL to that moment.
+* ``cooldown:<account>`` — the Unix time a cool-down ends, with a TTL to that moment; :data:`SURVEY` reads
+  the slot counts and cool-downs of every account in one script call before the pool chooses.
 * ``refresh:<account>`` — redis-py's :class:`~redis.asyncio.lock.Lock` (``SET NX PX`` with a random token,
   released by a token-checking Lua script) around one credential refresh.
 
@@ -29,7 +31,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import LockError, RedisError
 
-from flow2api.coordination import Hold
+from flow2api.coordination import Hold, Survey, slot_key
 from flow2api.errors import CoordinationUnavailableError
 from flow2api.settings import CoordinationSection
 
@@ -40,21 +42,28 @@ T = TypeVar("T")
 #: Redis server time in ms, shared by the scripts (Redis ≥ 5 replicates scripts by effect, so TIME is allowed).
 NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
-#: KEYS[1] slot set; ARGV token, limit (< 0 unlimited), ttl ms → 1 held, 0 full.
+#: KEYS slot sets in order of preference; ARGV token, ttl ms, then each set's limit (< 0 unlimited) → the
+#: 1-based index of the set now held (the first with room after dropping expired holders), 0 when all are full.
 HOLD = NOW + """
-local ttl = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local limit = tonumber(ARGV[2])
-if limit >= 0 and redis.call('ZCARD', KEYS[1]) >= limit then return 0 end
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ttl * 2)
-return 1
+local ttl = tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  local limit = tonumber(ARGV[i + 2])
+  if limit < 0 or redis.call('ZCARD', key) < limit then
+    redis.call('ZADD', key, now + ttl, ARGV[1])
+    redis.call('PEXPIRE', key, ttl * 2)
+    return i
+  end
+end
+return 0
 """
 
-#: KEYS slot sets → live holders of each.
-COUNT = NOW + """
+#: KEYS n slot sets, then n cool-down keys → n live holder counts, then n cool-down ends ('' = none).
+SURVEY = NOW + """
+local n = #KEYS / 2
 local out = {}
-for i, key in ipairs(KEYS) do out[i] = redis.call('ZCOUNT', key, '(' .. now, '+inf') end
+for i = 1, n do out[i] = redis.call('ZCOUNT', KEYS[i], '(' .. now, '+inf') end
+for i = n + 1, 2 * n do out[i] = redis.call('GET', KEYS[i]) or '' end
 return out
 """
 
@@ -96,15 +105,19 @@ class RedisCoordinator:
         self.poll_interval = section.slot_poll_interval
         self.timeout = section.timeout
         # One retry without back-off: a lost server must turn into a quick 503, not a client stuck retrying.
-        self.client = redis.Redis.from_url(
-            url, socket_timeout=section.timeout, socket_connect_timeout=section.timeout,
-            retry=Retry(NoBackoff(), 1), decode_responses=True,
-        )
+        # A blocking pool: past max_connections a command waits (up to timeout) for a connection instead of failing.
+        self.client = redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(
+            url, max_connections=section.max_connections, timeout=section.timeout, socket_timeout=section.timeout,
+            socket_connect_timeout=section.timeout, retry=Retry(NoBackoff(), 1), decode_responses=True,
+        ))
         self._hold = self.client.register_script(HOLD)
-        self._count = self.client.register_script(COUNT)
+        self._survey = self.client.register_script(SURVEY)
         self._renew = self.client.register_script(RENEW)
         self._held: dict[str, Hold] = {}
-        self._renewing = asyncio.Lock()  # a release waits for a renewal in flight, so it cannot re-add the holder
+        # Set unless a renewal is in flight: a release waits for that one (it may carry the released token and
+        # would re-add it after the ZREM); releases do not wait for each other.
+        self._not_renewing = asyncio.Event()
+        self._not_renewing.set()
         self._pending: set[asyncio.Task[None]] = set()
         self._renewal: asyncio.Task[None] | None = None
 
@@ -113,9 +126,10 @@ class RedisCoordinator:
         return self.prefix + name
 
     async def run(self, step: Awaitable[T]) -> T:
-        """Await one Redis step within ``timeout``; a connection failure becomes ``CoordinationUnavailableError``."""
+        """Await one Redis step; a failure becomes ``CoordinationUnavailableError``. The client's socket and
+        pool timeouts (``timeout`` each) bound it, without the cost of a ``wait_for`` task per command."""
         try:
-            return await asyncio.wait_for(step, self.timeout)
+            return await step
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("coordination backend %s unreachable: %s", self.url, type(exc).__name__)
             raise CoordinationUnavailableError(
@@ -130,20 +144,26 @@ class RedisCoordinator:
 
     # -- slots -------------------------------------------------------------------------------------------
 
-    async def in_flight(self, keys: Sequence[str]) -> list[int]:
-        """Live holders of each slot set in ``keys``, across every instance (one script call)."""
-        if not keys:
-            return []
-        counts = await self.run(self._count(keys=[self.key(k) for k in keys]))
-        return [int(n) for n in counts]
+    async def survey(self, account_ids: Sequence[int], kind: str) -> Survey:
+        """Live holders of ``kind`` and shared cool-downs of ``account_ids``, across every instance (one script)."""
+        ids = list(account_ids)
+        if not ids:
+            return Survey({}, {})
+        keys = [self.key(slot_key(i, kind)) for i in ids] + [self.key(f"cooldown:{i}") for i in ids]
+        reply = await self.run(self._survey(keys=keys))
+        counts, ends = reply[:len(ids)], reply[len(ids):]
+        return Survey({i: int(n) for i, n in zip(ids, counts) if int(n)},
+                      {i: float(end) for i, end in zip(ids, ends) if end})
 
-    async def try_hold(self, key: str, limit: int) -> Hold | None:
-        """Take a slot of ``key`` atomically unless ``limit`` live holders have it."""
-        hold = Hold(secrets.token_hex(8), (self.key(key),))
-        if not await self.run(self._hold(keys=list(hold.keys), args=[hold.token, limit, self.ttl_ms])):
+    async def try_hold(self, keys: Sequence[str], limits: Sequence[int]) -> tuple[int, Hold] | None:
+        """Take a slot of the first of ``keys`` with room, atomically (one script)."""
+        token = secrets.token_hex(8)
+        full = [self.key(k) for k in keys]
+        index = int(await self.run(self._hold(keys=full, args=[token, self.ttl_ms, *limits])))
+        if not index:
             return None
-        self._held[hold.token] = hold
-        return hold
+        hold = self.adopt(token, [full[index - 1]])
+        return index - 1, hold
 
     def release(self, hold: Hold, then: Callable[[], None]) -> None:
         """Stop renewing ``hold`` and remove it from its sets in the background, then ``then()``; when Redis is
@@ -159,7 +179,10 @@ class RedisCoordinator:
 
     async def _remove(self, hold: Hold, then: Callable[[], None]) -> None:
         try:
-            async with self._renewing:
+            await self._not_renewing.wait()
+            if len(hold.keys) == 1:
+                await self.run(self.client.zrem(hold.keys[0], hold.token))
+            else:
                 pipe = self.client.pipeline(transaction=False)
                 for key in hold.keys:
                     pipe.zrem(key, hold.token)
@@ -176,19 +199,15 @@ class RedisCoordinator:
             pairs = [(key, hold.token) for hold in held for key in hold.keys]
             if not pairs:
                 continue
-            with contextlib.suppress(CoordinationUnavailableError):
-                async with self._renewing:
-                    await self.run(self._renew(keys=[k for k, _ in pairs], args=[self.ttl_ms, *(t for _, t in pairs)]))
+            self._not_renewing.clear()
+            try:
+                await self.run(self._renew(keys=[k for k, _ in pairs], args=[self.ttl_ms, *(t for _, t in pairs)]))
+            except CoordinationUnavailableError:
+                pass  # logged by run(); renewed next time, or the holders expire
+            finally:
+                self._not_renewing.set()
 
     # -- cool-downs and refresh locks ----------------------------------------------------------------------
-
-    async def cooldowns(self, account_ids: Iterable[int]) -> dict[int, float]:
-        """Accounts among ``account_ids`` with a live ``cooldown:<id>`` key, and when each cool-down ends."""
-        ids = list(account_ids)
-        if not ids:
-            return {}
-        values = await self.run(self.client.mget([self.key(f"cooldown:{i}") for i in ids]))
-        return {i: float(v) for i, v in zip(ids, values) if v is not None}
 
     async def cool_down(self, account_id: int, until: float) -> None:
         """Store ``until`` under ``cooldown:<id>`` with a TTL ending then (nothing when it is past)."""

@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 
 from flow2api.catalog import CatalogEntry
-from flow2api.coordination import Coordinator, slot_key
+from flow2api.coordination import Coordinator, Hold, slot_key
 from flow2api.coordination.local import InProcessCoordinator
 from flow2api.errors import (
     CoordinationUnavailableError,
@@ -38,7 +38,7 @@ from flow2api.logs import register_secrets
 from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Kind, Provider
 from flow2api.pool.candidates import find_candidates, has_slot, next_cooldown_end, slot_limit
 from flow2api.pool.health import judge
-from flow2api.pool.leases import AccountHandle, Lease, SlotWaiters
+from flow2api.pool.leases import AccountHandle, Candidate, Lease, SlotWaiters
 from flow2api.pool.refresh import SESSION_EXPIRED, Refresher
 from flow2api.pool.strategies import STRATEGIES, StrategyState
 from flow2api.proxies import HttpSessions
@@ -253,37 +253,39 @@ class AccountPool:
         excluded = set(exclude)
         coordination = self.coordination
         while True:
-            cooling = await coordination.cooldowns(list(self._records)) if coordination.distributed else {}
-            candidates, why = find_candidates(self, entry, providers, frozenset(excluded), cooling)
+            survey = await coordination.survey(list(self._records), kind.value)
+            candidates, why = find_candidates(self, entry, providers, frozenset(excluded), survey.cooling)
             if account_id is not None:
                 candidates = [c for c in candidates if c.account_id == account_id]
                 why = why or f"account {account_id} cannot serve the model '{entry.id}' now"
             if not candidates:
-                wait = next_cooldown_end(self, entry, providers, frozenset(excluded), now=time.time(), cooling=cooling)
+                wait = next_cooldown_end(self, entry, providers, frozenset(excluded), now=time.time(),
+                                         cooling=survey.cooling)
                 raise NoAccountAvailableError(why, retry_after=wait)
             usable = frozenset(c.account_id for c in candidates)
-            loads = await coordination.in_flight([slot_key(c.account_id, kind.value) for c in candidates])
-            loaded = [replace(c, in_flight=n) for c, n in zip(candidates, loads) if c.account_id in self._records]
+            loaded = [replace(c, in_flight=survey.in_flight.get(c.account_id, 0)) for c in candidates
+                      if c.account_id in self._records]
             free = [c for c in loaded if has_slot(self._records[c.account_id], c, kind)]
             blocked = self._waiters.blocked(ticket, usable)
             if free and not blocked:
                 chosen = STRATEGIES[self.settings.call_logic.call_mode](free, self._strategy_state, kind)
-                record = self._records.get(chosen.account_id)
-                hold = None if record is None else await coordination.try_hold(
-                    slot_key(chosen.account_id, kind.value), slot_limit(record, kind))
-                if hold is None:
-                    continue  # another instance took the slot after the count (or the account left): count again
-                self._in_flight[(chosen.account_id, kind)] += 1
-                lease = Lease(self, chosen.account_id, kind, chosen.route, chosen.provider, hold=hold)
-                try:
-                    await self.refresher.ensure_fresh(chosen.account_id)
-                except Flow2APIError as exc:
-                    self.release(lease)
-                    if not isinstance(exc, CredentialRejectedError):  # already disabled by ensure_fresh
-                        await self.record_failure(lease, exc)
-                    excluded.add(chosen.account_id)
-                    continue
-                return lease
+                # The strategy's choice first, then the least busy others: when another request (here or on
+                # another instance) took the chosen slot since the survey, the hold moves on in the same step.
+                order = [chosen, *sorted((c for c in free if c is not chosen), key=lambda c: c.in_flight)]
+                held = await coordination.try_hold(
+                    [slot_key(c.account_id, kind.value) for c in order],
+                    [slot_limit(self._records[c.account_id], kind) for c in order])
+                if held is not None:  # else all were taken since the survey: wait, then look again
+                    lease = self._lease(order[held[0]], kind, held[1])
+                    try:
+                        await self.refresher.ensure_fresh(lease.account_id)
+                    except Flow2APIError as exc:
+                        self.release(lease)
+                        if not isinstance(exc, CredentialRejectedError):  # already disabled by ensure_fresh
+                            await self.record_failure(lease, exc)
+                        excluded.add(lease.account_id)
+                        continue
+                    return lease
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise NoAccountAvailableError(
@@ -293,6 +295,10 @@ class AccountPool:
             if coordination.distributed:  # a slot freed by another instance wakes nobody here
                 remaining = min(remaining, coordination.poll_interval)
             await self._waiters.wait(ticket, usable, remaining)
+
+    def _lease(self, chosen: Candidate, kind: Kind, hold: Hold) -> Lease:
+        self._in_flight[(chosen.account_id, kind)] += 1
+        return Lease(self, chosen.account_id, kind, chosen.route, chosen.provider, hold=hold)
 
     def release(self, lease: Lease) -> None:
         """Give the lease's slot back (idempotent) and wake waiting requests."""

@@ -47,41 +47,51 @@ async def coordinator(request: pytest.FixtureRequest) -> AsyncIterator[Coordinat
     await made.close()
 
 
+async def hold(coordinator: Coordinator, account_id: int, limit: int, kind: str = "image") -> bool:
+    return await coordinator.try_hold([slot_key(account_id, kind)], [limit]) is not None
+
+
 async def test_slots_are_counted_held_and_given_back_on_both_backends(coordinator: Coordinator) -> None:
-    key = slot_key(7, "image")
-    first = await coordinator.try_hold(key, 2)
-    second = await coordinator.try_hold(key, 2)
-    assert first is not None and second is not None
-    assert await coordinator.try_hold(key, 2) is None
-    assert await coordinator.in_flight([key, slot_key(7, "video")]) == [2, 0]
+    first = await coordinator.try_hold([slot_key(7, "image")], [2])
+    assert first is not None and first[0] == 0
+    assert await hold(coordinator, 7, 2)
+    assert not await hold(coordinator, 7, 2)
+    assert (await coordinator.survey([7, 8], "image")).in_flight == {7: 2}
+    assert (await coordinator.survey([7, 8], "video")).in_flight == {}
     woken = asyncio.Event()
-    coordinator.release(first, woken.set)
+    coordinator.release(first[1], woken.set)
     await asyncio.wait_for(woken.wait(), 5)
-    assert await coordinator.in_flight([key]) == [1]
-    assert await coordinator.try_hold(key, 2) is not None
-    assert await coordinator.try_hold(slot_key(8, "image"), -1) is not None  # -1: unlimited
+    assert (await coordinator.survey([7], "image")).in_flight == {7: 1}
+    assert await hold(coordinator, 7, 2)
+    assert await hold(coordinator, 8, -1)  # -1: unlimited
+
+
+async def test_a_full_first_choice_moves_the_hold_to_the_next_set(coordinator: Coordinator) -> None:
+    assert await hold(coordinator, 1, 1)
+    index, _ = await coordinator.try_hold([slot_key(1, "image"), slot_key(2, "image")], [1, 1])
+    assert index == 1
+    assert await coordinator.try_hold([slot_key(1, "image"), slot_key(2, "image")], [1, 1]) is None
 
 
 async def test_a_dead_instances_slot_frees_itself_and_a_live_one_keeps_it(instances: Any) -> None:
-    key = slot_key(1, "video")
     dead = await instances(started=False, hold_ttl=1)  # never renews: as if its process were gone
     live = await instances(hold_ttl=1)
     other = await instances(hold_ttl=1)
-    assert await dead.try_hold(key, 1) is not None
-    assert await live.try_hold(slot_key(2, "video"), 1) is not None
-    assert await other.try_hold(key, 1) is None
+    assert await hold(dead, 1, 1, "video")
+    assert await hold(live, 2, 1, "video")
+    assert not await hold(other, 1, 1, "video")
     await asyncio.sleep(1.6)  # past the dead holder's expiry; the live one was renewed meanwhile
-    assert await other.try_hold(key, 1) is not None
-    assert await other.try_hold(slot_key(2, "video"), 1) is None
+    assert await hold(other, 1, 1, "video")
+    assert not await hold(other, 2, 1, "video")
 
 
 async def test_cool_downs_are_shared_and_end_by_themselves(instances: Any) -> None:
     one, two = await instances(), await instances()
     until = time.time() + 0.5
     await one.cool_down(5, until)
-    assert await two.cooldowns([4, 5]) == {5: pytest.approx(until)}
+    assert (await two.survey([4, 5], "image")).cooling == {5: pytest.approx(until)}
     await asyncio.sleep(0.7)
-    assert await two.cooldowns([4, 5]) == {}
+    assert (await two.survey([4, 5], "image")).cooling == {}
 
 
 class SlowRefreshFamily(FakeFamily):
