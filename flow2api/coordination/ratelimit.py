@@ -71,6 +71,9 @@ class RedisRateLimiter:
         keys = [self._redis.key(f"rpm:{bucket}"), self._redis.key("rpm:global"),
                 self._redis.key(f"conc:{bucket}"), self._redis.key("conc:global")]
         budget = [key_rpm, limits.global_rpm, key_concurrency, limits.global_concurrency]
+        if not any(budget):  # nothing to count: no trip to Redis (the pool still needs it for work that leases)
+            yield
+            return
         token = secrets.token_hex(8)
         full, retry_ms = await self._redis.run(self._admit(
             keys=keys, args=[token, *budget, int(WINDOW_S * 1000), self._redis.ttl_ms]))
