@@ -34,6 +34,12 @@ def has_slot(record: AccountRecord, candidate: Candidate, kind: Kind) -> bool:
     return limit < 0 or candidate.in_flight < limit
 
 
+def busy(entry: CatalogEntry, accounts: int, timeout: float) -> str:
+    """The 503 message when every one of ``accounts`` that can serve ``entry`` stayed busy for ``timeout`` s."""
+    return (f"all {accounts} account(s) that can serve the model '{entry.id}' are busy"
+            + (f"; waited {timeout:g} s for a free slot" if timeout else ""))
+
+
 def cooldown_end(record: AccountRecord, cooling: Mapping[int, float]) -> float:
     """When the account's cool-down ends (Unix s; 0 = none): its row's ``cooldown_until`` or the shared one in
     ``cooling`` (the coordinator's, :meth:`flow2api.coordination.Coordinator.cooldowns`), whichever is later."""

@@ -1,14 +1,11 @@
 """The account pool: accounts in memory (mirrored to storage), leasing, credential refresh, health.
 
-Slots are counted per account and kind (``image_concurrency`` /
-``video_concurrency``, ``-1`` = unlimited) by the app's coordinator
-(:mod:`flow2api.coordination`: this process, or every instance on one Redis),
-which also shares cool-downs and the refresh lock. When every account that could serve
-a request is busy, the request waits in a FIFO queue (:mod:`.leases`) up to the
-slot-wait timeout, then gets 503 (with Redis it also looks again every
-``[coordination] slot_poll_interval`` seconds, for slots freed by another instance). What a failure does to an account is decided
-by :func:`flow2api.pool.health.judge` and applied here.
-"""
+Slots are counted per account and kind (``image_concurrency`` / ``video_concurrency``, ``-1`` = unlimited)
+by the app's coordinator (:mod:`flow2api.coordination`: this process, or every instance on one Redis), which
+also shares cool-downs and the refresh lock. When every account that could serve a request is busy, the
+request waits in a FIFO queue (:mod:`.leases`) up to the slot-wait timeout, then gets 503; with Redis the
+head of the queue also looks every ``[coordination] slot_poll_interval`` s for a slot another instance freed.
+What a failure does to an account is decided by :func:`flow2api.pool.health.judge` and applied here."""
 
 from __future__ import annotations
 
@@ -25,7 +22,7 @@ from typing import Any
 import aiohttp
 
 from flow2api.catalog import CatalogEntry
-from flow2api.coordination import Coordinator, Hold, slot_key
+from flow2api.coordination import Coordinator, slot_key
 from flow2api.coordination.local import InProcessCoordinator
 from flow2api.errors import (
     CoordinationUnavailableError,
@@ -36,9 +33,9 @@ from flow2api.errors import (
 )
 from flow2api.logs import register_secrets
 from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Kind, Provider
-from flow2api.pool.candidates import find_candidates, has_slot, next_cooldown_end, slot_limit
+from flow2api.pool.candidates import busy, find_candidates, has_slot, next_cooldown_end, slot_limit
 from flow2api.pool.health import judge
-from flow2api.pool.leases import AccountHandle, Candidate, Lease, SlotWaiters
+from flow2api.pool.leases import AccountHandle, Lease, SlotWaiters
 from flow2api.pool.refresh import SESSION_EXPIRED, Refresher
 from flow2api.pool.strategies import STRATEGIES, StrategyState
 from flow2api.proxies import HttpSessions
@@ -106,7 +103,7 @@ class AccountPool:
         for account_id, record in stored.items():
             self.adopt(record)
             self._projects[account_id] = await self.repo.projects(account_id)
-        self._wake_all()
+        self._waiters.wake_all()
 
     def adopt(self, record: AccountRecord) -> None:
         """Take ``record`` as read from storage, keeping this process's use counters when they are newer."""
@@ -189,14 +186,14 @@ class AccountPool:
         self.refresher.forced.discard(record.id)
         self.last_checked[record.id] = time.time()  # add just read credentials, credits and tier
         log.info("account %d (%s) added or updated", record.id, family_name)
-        self._wake_all()
+        self._waiters.wake_all()
         return record
 
     async def update(self, account_id: int, **changes: Any) -> AccountRecord:
         """Change editable fields of an account (enable, limits, proxy …); raises ``KeyError`` if unknown."""
         record = await self.repo.update(account_id, changes, current=self._records.get(account_id))
         self._remember(record)
-        self._wake_all()
+        self._waiters.wake_all()
         return record
 
     async def delete(self, account_id: int) -> bool:
@@ -246,13 +243,27 @@ class AccountPool:
         ``NoAccountAvailableError`` (503) when no account can serve the model or
         none became free in time; the message says why, without secrets.
         """
+        ticket = next(self._tickets)
+        try:
+            return await self._acquire(ticket, entry, providers, set(exclude), timeout, account_id)
+        finally:
+            self._waiters.leave(ticket)
+
+    async def _acquire(self, ticket: int, entry: CatalogEntry, providers: Mapping[str, Provider],
+                       excluded: set[int], timeout: float, account_id: int | None) -> Lease:
         kind = entry.kind
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        ticket = next(self._tickets)
-        excluded = set(exclude)
         coordination = self.coordination
+        usable: frozenset[int] = frozenset()
         while True:
+            if usable and coordination.distributed and self._waiters.blocked(ticket, usable):
+                # An earlier request here waits for the same accounts and looks first: no survey, no poll (with
+                # hundreds waiting, their looks would flood Redis); its leaving or a release wakes this one.
+                if deadline - loop.time() <= 0:
+                    raise NoAccountAvailableError(busy(entry, len(usable), timeout))
+                await self._waiters.wait(ticket, usable, deadline - loop.time())
+                continue
             survey = await coordination.survey(list(self._records), kind.value)
             candidates, why = find_candidates(self, entry, providers, frozenset(excluded), survey.cooling)
             if account_id is not None:
@@ -276,7 +287,9 @@ class AccountPool:
                     [slot_key(c.account_id, kind.value) for c in order],
                     [slot_limit(self._records[c.account_id], kind) for c in order])
                 if held is not None:  # else all were taken since the survey: wait, then look again
-                    lease = self._lease(order[held[0]], kind, held[1])
+                    chosen = order[held[0]]
+                    self._in_flight[(chosen.account_id, kind)] += 1
+                    lease = Lease(self, chosen.account_id, kind, chosen.route, chosen.provider, hold=held[1])
                     try:
                         await self.refresher.ensure_fresh(lease.account_id)
                     except Flow2APIError as exc:
@@ -288,17 +301,10 @@ class AccountPool:
                     return lease
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise NoAccountAvailableError(
-                    f"all {len(candidates)} account(s) that can serve the model '{entry.id}' are busy"
-                    + (f"; waited {timeout:g} s for a free slot" if timeout else "")
-                )
+                raise NoAccountAvailableError(busy(entry, len(candidates), timeout))
             if coordination.distributed:  # a slot freed by another instance wakes nobody here
                 remaining = min(remaining, coordination.poll_interval)
             await self._waiters.wait(ticket, usable, remaining)
-
-    def _lease(self, chosen: Candidate, kind: Kind, hold: Hold) -> Lease:
-        self._in_flight[(chosen.account_id, kind)] += 1
-        return Lease(self, chosen.account_id, kind, chosen.route, chosen.provider, hold=hold)
 
     def release(self, lease: Lease) -> None:
         """Give the lease's slot back (idempotent) and wake waiting requests."""
@@ -310,12 +316,9 @@ class AccountPool:
         if self._in_flight[key] <= 0:
             del self._in_flight[key]
         if lease.hold is not None:
-            self.coordination.release(lease.hold, self._wake_all)  # wakes once the slot is free everywhere
+            self.coordination.release(lease.hold, self._waiters.wake_all)  # wakes once the slot is free everywhere
         else:
-            self._wake_all()
-
-    def _wake_all(self) -> None:
-        self._waiters.wake_all()
+            self._waiters.wake_all()
 
     async def refresh_now(self, account_id: int) -> None:
         """Refresh an account's credential (and credits) now; raises what the family raises, ``KeyError`` if unknown."""
