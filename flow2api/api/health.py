@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, Final
 
 from aiohttp import web
 from sqlalchemy import text
@@ -24,24 +25,48 @@ from flow2api.startup import DEMO
 from flow2api.storage import DATABASE
 
 PROBE_TIMEOUT_S = 2.0
-"""Seconds a backend has to answer a ``/health`` or ``/ready`` probe."""
+"""Seconds a backend has to answer a probe."""
+STORAGE_PROBE_INTERVAL_S = 1.0
+"""Seconds between background ``SELECT 1`` probes of the database."""
+
+
+class StorageProbe:
+    """Whether the database answered its last ``SELECT 1`` (probed in the background every
+    :data:`STORAGE_PROBE_INTERVAL_S` s): a probe inside ``/health`` would queue behind the group commit on the
+    database's one thread (large prompts being written), and ``/health`` must answer at once."""
+
+    def __init__(self) -> None:
+        self.reachable = True  # the database opened at start-up, before this probe exists
+
+    async def run(self, database: Any) -> None:
+        """Probe forever (the app's ``storage_probe`` cleanup context cancels it)."""
+        while True:
+            try:
+                await asyncio.wait_for(database.fetch_one(text("SELECT 1")), PROBE_TIMEOUT_S)
+                self.reachable = True
+            except Exception:  # noqa: BLE001 - any failure of the probe means "not reachable"
+                self.reachable = False
+            await asyncio.sleep(STORAGE_PROBE_INTERVAL_S)
+
+
+STORAGE_PROBE: Final = web.AppKey("storage_probe", StorageProbe)
+
+
+async def _storage_probe(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[STORAGE_PROBE].run(app[DATABASE]), name="storage-probe")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def backends(app: web.Application) -> dict[str, dict[str, Any]]:
     """``{"storage": {"backend": "sqlite"|"postgresql", "reachable"}, "coordination": {"backend": "in-process"|"redis",
-    "reachable"}}``: each probed now (``SELECT 1``; Redis ``PING``), within :data:`PROBE_TIMEOUT_S` each."""
-    database, coordination = app[DATABASE], app[COORDINATION]
-
-    async def storage_answers() -> bool:
-        with contextlib.suppress(Exception):  # any failure of the probe means "not reachable"
-            await asyncio.wait_for(database.fetch_one(text("SELECT 1")), PROBE_TIMEOUT_S)
-            return True
-        return False
-
-    stored, coordinated = await asyncio.gather(storage_answers(), coordination.ping())
+    "reachable"}}``: storage as of its last background probe (at most :data:`STORAGE_PROBE_INTERVAL_S` s old),
+    coordination probed now (Redis ``PING``, within ``[coordination] timeout``)."""
     return {
-        "storage": {"backend": database.dialect, "reachable": stored},
-        "coordination": {"backend": coordination.backend, "reachable": coordinated},
+        "storage": {"backend": app[DATABASE].dialect, "reachable": app[STORAGE_PROBE].reachable},
+        "coordination": {"backend": app[COORDINATION].backend, "reachable": await app[COORDINATION].ping()},
     }
 
 
@@ -91,6 +116,9 @@ async def ready(request: web.Request) -> web.Response:
 
 
 def setup_health_routes(app: web.Application) -> None:
-    """Register ``/health`` and ``/ready`` on the root app."""
+    """Register ``/health`` and ``/ready`` on the root app, and the storage probe (after the database in cleanup
+    order: call this after the database's cleanup context is appended)."""
+    app[STORAGE_PROBE] = StorageProbe()
+    app.cleanup_ctx.append(_storage_probe)
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
