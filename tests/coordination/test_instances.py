@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-import pytest
 
 from flow2api.apikeys import API_KEYS
 from flow2api.errors import UpstreamRateLimitedError
