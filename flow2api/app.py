@@ -3,8 +3,8 @@
 Objects are built here, before start-up (app state is frozen after it); the
 ``cleanup_ctx`` generators open and close them in dependency order::
 
-    http_sessions → database → account_pool → change_watch → catalog_watch → media_janitor → video_jobs → retention
-        → one per workflow plugin (its lifespan)
+    http_sessions → database → coordination → account_pool → change_watch → catalog_watch → media_janitor → video_jobs
+        → retention → one per workflow plugin (its lifespan)
 
 Nothing imports this module but the CLI and tests.
 """
@@ -32,6 +32,7 @@ from flow2api.api.videos import setup_video_routes
 from flow2api.apikeys import API_KEYS, ApiKeyStore
 from flow2api.catalog import CATALOG, CatalogHolder, catalog_path
 from flow2api.admin.workflow_pages import WorkflowAdminPages
+from flow2api.coordination import COORDINATION, create_coordinator, create_rate_limiter
 from flow2api.discovery import (
     PROVIDERS, WORKFLOW_GROUP, build_providers, build_workflows, families_of, installed_factories,
 )
@@ -41,7 +42,7 @@ from flow2api.jobs.engine import ENGINE
 from flow2api.jobs.retention import setup_retention
 from flow2api.jobs.runner import SURFACE as VIDEO_SURFACE, VIDEO_JOBS, VideoJobRunner
 from flow2api.jobs.workflows import EngineImageJobs
-from flow2api.limits import IN_FLIGHT, RATE_LIMITER, InFlightLimit, InProcessRateLimiter
+from flow2api.limits import IN_FLIGHT, RATE_LIMITER, InFlightLimit
 from flow2api.media import MEDIA, VIDEO_INPUTS, InputStore, open_media_store
 from flow2api.media.files import private_dir
 from flow2api.metrics import METRICS, Metrics, setup_metrics
@@ -92,6 +93,7 @@ def create_app(
     http = HttpSessions()
     holder = SettingsHolder(settings)
     database = Database(database_url(settings.storage))
+    coordination = create_coordinator(settings.coordination)
 
     app = web.Application(middlewares=ROOT_MIDDLEWARES, client_max_size=settings.server.max_body_bytes)
     app.on_response_prepare.append(stamp_request_id)
@@ -101,10 +103,12 @@ def create_app(
     app[HTTP_SESSIONS] = http
     app[FETCHER] = GuardedFetcher(AddressPolicy(settings.inputs.allow_networks), timeout=settings.inputs.fetch_timeout)
     app[DATABASE] = database
+    app[COORDINATION] = coordination
     app[TASKS] = TaskRepository(database)
     app[REQUEST_LOGS] = RequestLogRepository(database)
     app[POOL] = AccountPool(
         AccountRepository(database, box), settings=holder, families=families_of(providers), http=http,
+        coordination=coordination,
     )
     app[CATALOG] = CatalogHolder.load(catalog_path(settings.catalog.path), providers)
     app[MEDIA] = open_media_store(settings.cache, data_dir)
@@ -113,12 +117,13 @@ def create_app(
     app[ENGINE] = JobEngine(Collaborators.of(app))
     app[VIDEO_INPUTS] = InputStore(data_dir / "inputs")
     app[VIDEO_JOBS] = VideoJobRunner(app, JobLeases(database, VIDEO_SURFACE))
-    app[RATE_LIMITER] = InProcessRateLimiter(lambda: holder.current.rate_limit)
+    app[RATE_LIMITER] = create_rate_limiter(coordination, lambda: holder.current.rate_limit)
     app[IN_FLIGHT] = InFlightLimit(lambda: holder.current.server)
     app[API_KEYS] = ApiKeyStore(database)
 
     app.cleanup_ctx.append(_http_sessions)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_coordination)
     app.cleanup_ctx.append(_account_pool(demo_accounts))
     app.cleanup_ctx.append(_change_watch)
     app.cleanup_ctx.append(_catalog_watch)
@@ -189,6 +194,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await app[API_KEYS].load()
     yield
     await app[DATABASE].close()
+
+
+async def _coordination(app: web.Application) -> AsyncIterator[None]:
+    """Slots, limits, cool-downs, refresh locks shared with other instances (``[coordination]``); closed after
+    everything that holds a slot."""
+    await app[COORDINATION].start()
+    yield
+    await app[COORDINATION].close()
 
 
 def _account_pool(demo_accounts: Sequence[DemoAccount]):  # noqa: ANN202 - a cleanup_ctx factory

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 from pathlib import Path
 
+from flow2api.coordination import create_coordinator
 from flow2api.discovery import families_of
 from flow2api.pool import AccountPool
 from flow2api.proxies import HttpSessions
@@ -66,19 +67,24 @@ async def import_original_command(settings: Settings, args: argparse.Namespace) 
 
 @contextlib.asynccontextmanager
 async def _operator_pool(settings: Settings):  # noqa: ANN202 - yields (AccountPool, providers)
+    """:func:`account_pool` with the providers; on the ``[coordination]`` backend, so ``accounts refresh`` takes the
+    serving instances' refresh lock."""
     prepared = prepare(settings)
     settings, providers = prepared.settings, prepared.providers
     data_dir = settings.storage.data_dir
     secret = settings.storage.secret_key.get_secret_value() if settings.storage.secret_key else None
     database = Database(database_url(settings.storage))
     http = HttpSessions()
+    coordination = create_coordinator(settings.coordination)
     await database.open()
     try:
         repo = AccountRepository(database, SecretBox(load_or_create_key(data_dir, secret)))
-        pool = AccountPool(repo, settings=SettingsHolder(settings), families=families_of(providers), http=http)
+        pool = AccountPool(repo, settings=SettingsHolder(settings), families=families_of(providers), http=http,
+                           coordination=coordination)
         await pool.load()
         yield pool, providers
     finally:
+        await coordination.close()
         await http.close()
         await database.close()
 

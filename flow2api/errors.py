@@ -23,6 +23,7 @@ failover may lease it again)::
     ├── RateLimitError                  429 rate_limit_error / rate_limit_exceeded
     ├── NoAccountAvailableError         503 server_error / no_account_available
     ├── ProviderUnavailableError        503 server_error / provider_unavailable
+    ├── CoordinationUnavailableError    503 server_error / coordination_unavailable
     └── UpstreamError                   502 upstream_error / upstream_error
         ├── CredentialRejectedError         account credential expired/revoked
         ├── UpstreamRateLimitedError        quota / 429 upstream (cool the account down)
@@ -177,6 +178,21 @@ class ProviderUnavailableError(Flow2APIError):
 
     status = 503
     code = "provider_unavailable"
+
+
+class CoordinationUnavailableError(Flow2APIError):
+    """The shared coordination backend (``[coordination] redis_url``) cannot be reached: new work is refused
+    rather than admitted without the cross-instance slot and rate-limit counts (issue 17, item 6).
+
+    ``retry_after`` is a hint in seconds (``Retry-After``), not a promise.
+    """
+
+    status = 503
+    code = "coordination_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float | None = 5.0, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.retry_after = retry_after
 
 
 class UpstreamError(Flow2APIError):

@@ -113,6 +113,17 @@ class StorageSection(_Section):
     retention_interval: float = Field(3600, gt=0, description="seconds between two retention sweeps")
 
 
+class CoordinationSection(_Section):
+    """``[coordination]``: where instances share slots, limits, refresh locks and cool-downs (docs/deployment.md)."""
+
+    redis_url: SecretStr = Field(SecretStr(""), description="redis://[:password@]host:port/db; empty = this process only")
+    key_prefix: str = Field("flow2api:", description="prefix of every Redis key (several gateways on one Redis)")
+    hold_ttl: float = Field(30, ge=1, description="seconds a slot or concurrency holder lives unless renewed (a dead instance's expire)")
+    timeout: float = Field(2, gt=0, description="seconds for one Redis command before the work is refused with 503")
+    slot_poll_interval: float = Field(0.05, gt=0, description="seconds between looks for a slot another instance freed")
+    max_connections: int = Field(64, ge=1, description="Redis connections per instance; more commands wait for one")
+
+
 class ProxySection(_Section):
     """``[proxy]``: the global upstream proxy (http://, https://, socks5://, socks5h://)."""
 
@@ -259,7 +270,7 @@ class InputsSection(_Section):
 
 CORE_SECTIONS = (
     "global", "server", "storage", "proxy", "cache", "generation", "jobs", "inputs", "admin", "call_logic", "rate_limit",
-    "catalog", "demo", "logging",
+    "catalog", "demo", "logging", "coordination",
 )
 
 
@@ -280,6 +291,7 @@ class Settings(_Section):
     catalog: CatalogSection = Field(default_factory=CatalogSection)
     demo: DemoSection = Field(default_factory=DemoSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
+    coordination: CoordinationSection = Field(default_factory=CoordinationSection)
     plugin_sections: Mapping[str, Mapping[str, Any]] = Field(default_factory=dict)
     source: str = "defaults"
     origins: Mapping[str, str] = Field(default_factory=dict)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from flow2api.catalog import CatalogEntry, Route
@@ -33,27 +34,44 @@ def has_slot(record: AccountRecord, candidate: Candidate, kind: Kind) -> bool:
     return limit < 0 or candidate.in_flight < limit
 
 
+def busy(entry: CatalogEntry, accounts: int, timeout: float) -> str:
+    """The 503 message when every one of ``accounts`` that can serve ``entry`` stayed busy for ``timeout`` s."""
+    return (f"all {accounts} account(s) that can serve the model '{entry.id}' are busy"
+            + (f"; waited {timeout:g} s for a free slot" if timeout else ""))
+
+
+def cooldown_end(record: AccountRecord, cooling: Mapping[int, float]) -> float:
+    """When the account's cool-down ends (Unix s; 0 = none): its row's ``cooldown_until`` or the shared one in
+    ``cooling`` (the coordinator's, :meth:`flow2api.coordination.Coordinator.cooldowns`), whichever is later."""
+    return max(record.cooldown_until or 0.0, cooling.get(record.id, 0.0))
+
+
 def next_cooldown_end(
     pool: AccountPool, entry: CatalogEntry, providers: Mapping[str, Provider], exclude: frozenset[int], *, now: float,
+    cooling: Mapping[int, float] = MappingProxyType({}),
 ) -> float | None:
     """Seconds from ``now`` until the first cool-down ends among the enabled accounts (minus ``exclude``) of a
     family with a route for ``entry`` and its kind switched on; ``None`` when none is cooling down."""
     families = {p.family.name for r in entry.routes if (p := providers.get(r.provider)) is not None}
     kind = entry.kind
     ends = [
-        record.cooldown_until for record in pool.records()
+        end for record in pool.records()
         if record.id not in exclude and record.enabled and record.family in families
         and (record.image_enabled if kind is Kind.IMAGE else record.video_enabled)
-        and record.cooldown_until and record.cooldown_until > now
+        and (end := cooldown_end(record, cooling)) > now
     ]
     return min(ends) - now if ends else None
 
 
 def find_candidates(
-    pool: AccountPool, entry: CatalogEntry, providers: Mapping[str, Provider], exclude: frozenset[int]
+    pool: AccountPool, entry: CatalogEntry, providers: Mapping[str, Provider], exclude: frozenset[int],
+    cooling: Mapping[int, float] = MappingProxyType({}),
 ) -> tuple[list[Candidate], str]:
     """The accounts of ``pool`` (by id, minus ``exclude``) that can serve ``entry`` with ``providers``, and
-    ``""``; or no candidate and the reason (``"no account is configured"``, ``"… 2 disabled, 1 cooling down …"``)."""
+    ``""``; or no candidate and the reason (``"no account is configured"``, ``"… 2 disabled, 1 cooling down …"``).
+
+    ``cooling`` adds the cool-downs other instances reported (account id → end, Unix s); a candidate's
+    ``in_flight`` is this process's count (the pool replaces it with the coordinator's)."""
     kind = entry.kind
     now = time.time()
     logic = pool.settings.call_logic
@@ -77,7 +95,7 @@ def find_candidates(
         if not (record.image_enabled if kind is Kind.IMAGE else record.video_enabled):
             reasons.append(f"{kind.value} generation off")
             continue
-        if record.cooldown_until and record.cooldown_until > now:
+        if cooldown_end(record, cooling) > now:
             reasons.append("cooling down after a rate limit")
             continue
         if floor and (record.credits or 0) < floor:

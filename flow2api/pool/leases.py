@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flow2api.catalog import Route
+from flow2api.coordination import Hold
 from flow2api.plugin import AccountUpdate, AccountView, Kind, Provider
 
 if TYPE_CHECKING:
@@ -53,14 +54,17 @@ class Lease(AccountHandle):
     """One account leased for one attempt of one request.
 
     Release it with :meth:`AccountPool.release` (the lease middleware does so in
-    ``finally``). ``route`` and ``provider`` say how this account serves the model.
+    ``finally``). ``route`` and ``provider`` say how this account serves the model;
+    ``hold`` is the slot the coordinator gave (:class:`flow2api.coordination.Hold`).
     """
 
-    def __init__(self, pool: AccountPool, account_id: int, kind: Kind, route: Route, provider: Provider) -> None:
+    def __init__(self, pool: AccountPool, account_id: int, kind: Kind, route: Route, provider: Provider,
+                 *, hold: Hold | None = None) -> None:
         super().__init__(pool, account_id)
         self.kind = kind
         self.route = route
         self.provider = provider
+        self.hold = hold
         self.released = False
 
     def __repr__(self) -> str:
@@ -68,17 +72,24 @@ class Lease(AccountHandle):
 
 
 class SlotWaiters:
-    """Requests waiting for a free slot, ordered by arrival ticket, each with the account ids it could use."""
+    """Requests waiting for a free slot, ordered by arrival ticket, each with the account ids it could use.
+
+    A request joins the line at its first :meth:`wait` and keeps its place between looks until :meth:`leave`
+    (the pool calls it when the request got a lease or gave up), so a later request stays behind it even
+    while it is away surveying the slots.
+    """
 
     def __init__(self) -> None:
+        self._queued: dict[int, frozenset[int]] = {}
         self._waiters: list[tuple[int, frozenset[int], asyncio.Future[None]]] = []
 
     def blocked(self, ticket: int, usable: frozenset[int]) -> bool:
-        """Whether an earlier waiter could take one of ``usable`` (then ``ticket`` must wait its turn)."""
-        return any(t < ticket and ids & usable for t, ids, _ in self._waiters)
+        """Whether an earlier request in line could take one of ``usable`` (then ``ticket`` must wait its turn)."""
+        return any(t < ticket and ids & usable for t, ids in self._queued.items())
 
     async def wait(self, ticket: int, usable: frozenset[int], timeout: float) -> None:
         """Wait in line until woken or ``timeout`` seconds passed (the caller then re-checks for a slot)."""
+        self._queued[ticket] = usable
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         item = (ticket, usable, waiter)
         bisect.insort(self._waiters, item, key=lambda w: w[0])
@@ -88,6 +99,15 @@ class SlotWaiters:
             pass
         finally:
             self._waiters.remove(item)
+
+    def leave(self, ticket: int) -> None:
+        """``ticket`` is out of the line: wake the later waiters it held back (they do not poll while blocked)."""
+        usable = self._queued.pop(ticket, None)
+        if usable is None:
+            return
+        for later, ids, waiter in self._waiters:
+            if later > ticket and ids & usable and not waiter.done():
+                waiter.set_result(None)
 
     def wake_all(self) -> None:
         """Wake every waiter (in arrival order) to re-check; called whenever a slot or an account changes."""

@@ -1,15 +1,16 @@
 """The account pool: accounts in memory (mirrored to storage), leasing, credential refresh, health.
 
-Slots are counted per account and kind (``image_concurrency`` /
-``video_concurrency``, ``-1`` = unlimited). When every account that could serve
-a request is busy, the request waits in a FIFO queue (:mod:`.leases`) up to the
-slot-wait timeout, then gets 503. What a failure does to an account is decided
-by :func:`flow2api.pool.health.judge` and applied here.
-"""
+Slots are counted per account and kind (``image_concurrency`` / ``video_concurrency``, ``-1`` = unlimited)
+by the app's coordinator (:mod:`flow2api.coordination`: this process, or every instance on one Redis), which
+also shares cool-downs and the refresh lock. When every account that could serve a request is busy, the
+request waits in a FIFO queue (:mod:`.leases`) up to the slot-wait timeout, then gets 503; with Redis the
+head of the queue also looks every ``[coordination] slot_poll_interval`` s for a slot another instance freed.
+What a failure does to an account is decided by :func:`flow2api.pool.health.judge` and applied here."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -21,7 +22,10 @@ from typing import Any
 import aiohttp
 
 from flow2api.catalog import CatalogEntry
+from flow2api.coordination import Coordinator, slot_key
+from flow2api.coordination.local import InProcessCoordinator
 from flow2api.errors import (
+    CoordinationUnavailableError,
     CredentialRejectedError,
     Flow2APIError,
     InvalidRequestError,
@@ -29,9 +33,10 @@ from flow2api.errors import (
 )
 from flow2api.logs import register_secrets
 from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Kind, Provider
-from flow2api.pool.candidates import find_candidates, has_slot, next_cooldown_end
+from flow2api.pool.candidates import busy, find_candidates, has_slot, next_cooldown_end, slot_limit
 from flow2api.pool.health import judge
 from flow2api.pool.leases import AccountHandle, Lease, SlotWaiters
+from flow2api.pool.refresh import SESSION_EXPIRED, Refresher
 from flow2api.pool.strategies import STRATEGIES, StrategyState
 from flow2api.proxies import HttpSessions
 from flow2api.settings import Settings, SettingsHolder
@@ -39,14 +44,13 @@ from flow2api.storage.accounts import AccountRecord, AccountRepository
 
 log = logging.getLogger(__name__)
 
-SESSION_EXPIRED = "session expired"
-
 
 class AccountPool:
     """All accounts of all families, their slots and their health.
 
     ``families`` maps family names to the plugins' :class:`AccountFamily`
-    objects; ``http`` gives the proxy-routed client sessions used for refreshes.
+    objects; ``http`` gives the proxy-routed client sessions used for refreshes;
+    ``coordination`` counts slots and shares cool-downs (default: this process only).
     Call :meth:`load` once before use.
     """
 
@@ -57,6 +61,7 @@ class AccountPool:
         settings: SettingsHolder,
         families: Mapping[str, AccountFamily],
         http: HttpSessions,
+        coordination: Coordinator | None = None,
     ) -> None:
         self.repo = repo
         self._settings = settings
@@ -67,8 +72,8 @@ class AccountPool:
         self._in_flight: dict[tuple[int, Kind], int] = defaultdict(int)
         self._waiters = SlotWaiters()
         self._tickets = itertools.count()
-        self._refreshing: dict[int, asyncio.Task[None]] = {}
-        self._force_refresh: set[int] = set()
+        self.coordination: Coordinator = coordination if coordination is not None else InProcessCoordinator()
+        self.refresher = Refresher(self)
         self.last_checked: dict[int, float] = {}
         self.proxy_failures: dict[str, int] = {}  # redacted proxy URL → connection failures since start
         self._strategy_state = StrategyState()
@@ -96,12 +101,16 @@ class AccountPool:
         for account_id in set(self._records) - set(stored):
             del self._records[account_id]
         for account_id, record in stored.items():
-            held = self._records.get(account_id)
-            if held is not None and (held.use_count, held.last_used_at or 0) > (record.use_count, record.last_used_at or 0):
-                record = replace(record, use_count=held.use_count, last_used_at=held.last_used_at)
-            self._remember(record)
+            self.adopt(record)
             self._projects[account_id] = await self.repo.projects(account_id)
-        self._wake_all()
+        self._waiters.wake_all()
+
+    def adopt(self, record: AccountRecord) -> None:
+        """Take ``record`` as read from storage, keeping this process's use counters when they are newer."""
+        held = self._records.get(record.id)
+        if held is not None and (held.use_count, held.last_used_at or 0) > (record.use_count, record.last_used_at or 0):
+            record = replace(record, use_count=held.use_count, last_used_at=held.last_used_at)
+        self._remember(record)
 
     def _remember(self, record: AccountRecord) -> None:
         """Keep ``record`` as the account's current state; its secrets join the log redactor."""
@@ -109,6 +118,10 @@ class AccountPool:
         register_secrets(*record.secrets.values())
 
     # -- reading ---------------------------------------------------------------------------------------------
+
+    def record(self, account_id: int) -> AccountRecord:
+        """One account's record (a shared object: do not mutate); raises ``KeyError`` if unknown."""
+        return self._records[account_id]
 
     def records(self) -> list[AccountRecord]:
         """Every account record, by id (shared objects: do not mutate)."""
@@ -129,7 +142,7 @@ class AccountPool:
         return dict(family.describe_state(self.view(account_id))) if family is not None else {}
 
     def in_flight(self, account_id: int, kind: Kind) -> int:
-        """Jobs of ``kind`` the account is serving now."""
+        """Jobs of ``kind`` the account is serving now from this process (other instances' are in the coordinator)."""
         return self._in_flight.get((account_id, Kind(kind)), 0)
 
     def counts(self) -> dict[str, int]:
@@ -170,17 +183,17 @@ class AccountPool:
         self._remember(record)
         self._projects[record.id] = await self.repo.projects(record.id)
         await self._add_projects(record.id, update.new_projects)
-        self._force_refresh.discard(record.id)
+        self.refresher.forced.discard(record.id)
         self.last_checked[record.id] = time.time()  # add just read credentials, credits and tier
         log.info("account %d (%s) added or updated", record.id, family_name)
-        self._wake_all()
+        self._waiters.wake_all()
         return record
 
     async def update(self, account_id: int, **changes: Any) -> AccountRecord:
         """Change editable fields of an account (enable, limits, proxy …); raises ``KeyError`` if unknown."""
         record = await self.repo.update(account_id, changes, current=self._records.get(account_id))
         self._remember(record)
-        self._wake_all()
+        self._waiters.wake_all()
         return record
 
     async def delete(self, account_id: int) -> bool:
@@ -230,41 +243,67 @@ class AccountPool:
         ``NoAccountAvailableError`` (503) when no account can serve the model or
         none became free in time; the message says why, without secrets.
         """
+        ticket = next(self._tickets)
+        try:
+            return await self._acquire(ticket, entry, providers, set(exclude), timeout, account_id)
+        finally:
+            self._waiters.leave(ticket)
+
+    async def _acquire(self, ticket: int, entry: CatalogEntry, providers: Mapping[str, Provider],
+                       excluded: set[int], timeout: float, account_id: int | None) -> Lease:
         kind = entry.kind
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        ticket = next(self._tickets)
-        excluded = set(exclude)
+        coordination = self.coordination
+        usable: frozenset[int] = frozenset()
         while True:
-            candidates, why = find_candidates(self, entry, providers, frozenset(excluded))
+            if usable and coordination.distributed and self._waiters.blocked(ticket, usable):
+                # An earlier request here waits for the same accounts and looks first: no survey, no poll (with
+                # hundreds waiting, their looks would flood Redis); its leaving or a release wakes this one.
+                if deadline - loop.time() <= 0:
+                    raise NoAccountAvailableError(busy(entry, len(usable), timeout))
+                await self._waiters.wait(ticket, usable, deadline - loop.time())
+                continue
+            survey = await coordination.survey(list(self._records), kind.value)
+            candidates, why = find_candidates(self, entry, providers, frozenset(excluded), survey.cooling)
             if account_id is not None:
                 candidates = [c for c in candidates if c.account_id == account_id]
                 why = why or f"account {account_id} cannot serve the model '{entry.id}' now"
             if not candidates:
-                wait = next_cooldown_end(self, entry, providers, frozenset(excluded), now=time.time())
+                wait = next_cooldown_end(self, entry, providers, frozenset(excluded), now=time.time(),
+                                         cooling=survey.cooling)
                 raise NoAccountAvailableError(why, retry_after=wait)
             usable = frozenset(c.account_id for c in candidates)
-            free = [c for c in candidates if has_slot(self._records[c.account_id], c, kind)]
+            loaded = [replace(c, in_flight=survey.in_flight.get(c.account_id, 0)) for c in candidates
+                      if c.account_id in self._records]
+            free = [c for c in loaded if has_slot(self._records[c.account_id], c, kind)]
             blocked = self._waiters.blocked(ticket, usable)
             if free and not blocked:
                 chosen = STRATEGIES[self.settings.call_logic.call_mode](free, self._strategy_state, kind)
-                self._in_flight[(chosen.account_id, kind)] += 1
-                lease = Lease(self, chosen.account_id, kind, chosen.route, chosen.provider)
-                try:
-                    await self._ensure_fresh(chosen.account_id)
-                except Flow2APIError as exc:
-                    self.release(lease)
-                    if not isinstance(exc, CredentialRejectedError):  # already disabled by _ensure_fresh
-                        await self.record_failure(lease, exc)
-                    excluded.add(chosen.account_id)
-                    continue
-                return lease
+                # The strategy's choice first, then the least busy others: when another request (here or on
+                # another instance) took the chosen slot since the survey, the hold moves on in the same step.
+                order = [chosen, *sorted((c for c in free if c is not chosen), key=lambda c: c.in_flight)]
+                held = await coordination.try_hold(
+                    [slot_key(c.account_id, kind.value) for c in order],
+                    [slot_limit(self._records[c.account_id], kind) for c in order])
+                if held is not None:  # else all were taken since the survey: wait, then look again
+                    chosen = order[held[0]]
+                    self._in_flight[(chosen.account_id, kind)] += 1
+                    lease = Lease(self, chosen.account_id, kind, chosen.route, chosen.provider, hold=held[1])
+                    try:
+                        await self.refresher.ensure_fresh(lease.account_id)
+                    except Flow2APIError as exc:
+                        self.release(lease)
+                        if not isinstance(exc, CredentialRejectedError):  # already disabled by ensure_fresh
+                            await self.record_failure(lease, exc)
+                        excluded.add(lease.account_id)
+                        continue
+                    return lease
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise NoAccountAvailableError(
-                    f"all {len(candidates)} account(s) that can serve the model '{entry.id}' are busy"
-                    + (f"; waited {timeout:g} s for a free slot" if timeout else "")
-                )
+                raise NoAccountAvailableError(busy(entry, len(candidates), timeout))
+            if coordination.distributed:  # a slot freed by another instance wakes nobody here
+                remaining = min(remaining, coordination.poll_interval)
             await self._waiters.wait(ticket, usable, remaining)
 
     def release(self, lease: Lease) -> None:
@@ -276,41 +315,17 @@ class AccountPool:
         self._in_flight[key] -= 1
         if self._in_flight[key] <= 0:
             del self._in_flight[key]
-        self._wake_all()
-
-    def _wake_all(self) -> None:
-        self._waiters.wake_all()
-
-    async def _ensure_fresh(self, account_id: int) -> None:
-        """Refresh the credential if due (one refresh per account at a time); a rejected one disables the account."""
-        record = self._records[account_id]
-        family = self.families[record.family]
-        if account_id not in self._force_refresh and not family.refresh_due(self.view(account_id), time.time()):
-            return
-        task = self._refreshing.get(account_id)
-        if task is None:
-            task = asyncio.create_task(self._refresh(account_id))
-            self._refreshing[account_id] = task
-            task.add_done_callback(lambda _t: self._refreshing.pop(account_id, None))
-        try:
-            await asyncio.shield(task)
-        except CredentialRejectedError as exc:
-            await self._disable(account_id, SESSION_EXPIRED, exc.message)
-            raise
-
-    async def _refresh(self, account_id: int) -> None:
-        record = self._records[account_id]
-        family = self.families[record.family]
-        await family.refresh(AccountHandle(self, account_id), self.session_for(account_id))
-        self._force_refresh.discard(account_id)
-        log.info("account %d credentials refreshed", account_id)
+        if lease.hold is not None:
+            self.coordination.release(lease.hold, self._waiters.wake_all)  # wakes once the slot is free everywhere
+        else:
+            self._waiters.wake_all()
 
     async def refresh_now(self, account_id: int) -> None:
         """Refresh an account's credential (and credits) now; raises what the family raises, ``KeyError`` if unknown."""
         if account_id not in self._records:
             raise KeyError(account_id)
-        self._force_refresh.add(account_id)
-        await self._ensure_fresh(account_id)
+        self.refresher.forced.add(account_id)
+        await self.refresher.ensure_fresh(account_id)
         self.last_checked[account_id] = time.time()
 
     async def check_now(self, account_id: int) -> None:
@@ -322,7 +337,7 @@ class AccountPool:
             await self.families[self._records[account_id].family].check(AccountHandle(self, account_id),
                                                                         self.session_for(account_id))
         except CredentialRejectedError as exc:
-            await self._disable(account_id, SESSION_EXPIRED, exc.message)
+            await self.disable(account_id, SESSION_EXPIRED, exc.message)
             raise
         self.last_checked[account_id] = time.time()
 
@@ -363,16 +378,19 @@ class AccountPool:
         if verdict is None:
             return
         if verdict.refresh:
-            self._force_refresh.add(account_id)  # _ensure_fresh disables the account if the refresh is rejected
+            self.refresher.forced.add(account_id)  # ensure_fresh disables the account if the refresh is rejected
         if verdict.proxy is not None:
             self.proxy_failures[verdict.proxy] = self.proxy_failures.get(verdict.proxy, 0) + 1
         await self.update(account_id, **verdict.changes)
         if verdict.cooldown is not None:
             log.warning("account %d rate limited upstream: cooling down for %.0f s", account_id, verdict.cooldown)
+            with contextlib.suppress(CoordinationUnavailableError):  # the row has it: the change feed shares it too
+                await self.coordination.cool_down(account_id, verdict.changes["cooldown_until"])
         if verdict.disable is not None:
-            await self._disable(account_id, verdict.disable, exc.message)
+            await self.disable(account_id, verdict.disable, exc.message)
 
-    async def _disable(self, account_id: int, reason: str, detail: str) -> None:
+    async def disable(self, account_id: int, reason: str, detail: str) -> None:
+        """Take the account out of the rotation with ban ``reason`` and ``detail`` as its last error (idempotent)."""
         if account_id not in self._records or not self._records[account_id].enabled:
             return
         await self.update(account_id, enabled=False, ban_reason=reason, last_error=detail)

@@ -20,7 +20,8 @@ clients), :func:`gemini_sdk` (google-genai clients), :func:`admin_clients` (brow
 (:mod:`flow2api.testing.admin`), :func:`copy_models_yaml`, :func:`until`,
 :func:`write_replace`, :func:`write_in_place`, :func:`run_cli` (:mod:`flow2api.testing.files`); a real
 PostgreSQL server: :func:`postgres_server` (session) and :func:`postgres_url` (:mod:`flow2api.testing.postgres`); a real
-S3 API (moto's server mode): :func:`s3_server` (session) and :func:`s3_cache` (:mod:`flow2api.testing.s3`).
+S3 API (moto's server mode): :func:`s3_server` (session) and :func:`s3_cache` (:mod:`flow2api.testing.s3`); a real Redis
+server: :func:`redis_server` (session), :func:`redis_url` and :func:`private_redis` (:mod:`flow2api.testing.redis`).
 Submodules imported by name: :mod:`flow2api.testing.processes` (``flow2api`` as a child process: settings file,
 free port, ready wait, stop) and :mod:`flow2api.testing.crash` (the ``kill -9`` drill of the provider families).
 
@@ -51,12 +52,13 @@ from flow2api.testing.fakes import (
 from flow2api.testing.files import REPO, copy_models_yaml, run_cli, until, write_in_place, write_replace
 from flow2api.testing.postgres import PostgresServer, postgres_server, postgres_url
 from flow2api.testing.s3 import S3Server, s3_cache, s3_server
+from flow2api.testing.redis import RedisServer, private_redis, redis_server, redis_url
 
 __all__ = [
     "API_KEY", "FAKE_FAMILY", "FAKE_IMAGE_MODEL", "FAKE_VIDEO_MODEL", "FAKE_VIDEO_PORTRAIT_MODEL", "MP4",
     "NEW_PASSWORD", "REPO", "AdminClient", "AdminSite", "assert_api_error", "FakeFamily", "FakeOptions", "FakeProvider", "FakeWorld",
-    "Gateway", "PostgresServer", "S3Server", "Script", "Step", "add_account", "admin_clients", "copy_models_yaml", "fake", "gemini_sdk", "image_plan",
-    "make_settings", "playable_mp4", "png", "postgres_server", "postgres_url", "run_cli", "s3_cache", "s3_server", "sdk", "start_gateway", "until", "video_plan", "write_fake_catalog", "write_in_place",
+    "Gateway", "PostgresServer", "RedisServer", "S3Server", "Script", "Step", "add_account", "admin_clients", "copy_models_yaml", "fake", "gemini_sdk", "image_plan",
+    "make_settings", "playable_mp4", "png", "postgres_server", "postgres_url", "private_redis", "redis_server", "redis_url", "run_cli", "s3_cache", "s3_server", "sdk", "start_gateway", "until", "video_plan", "write_fake_catalog", "write_in_place",
     "write_replace",
 ]
 

@@ -119,6 +119,11 @@ async def test_health_reports_media_and_video_jobs_and_ready(fake: FakeWorld, sd
         async with http.get(f"{gw.url}/health") as r:
             health = await r.json()
         async with http.get(f"{gw.url}/ready") as r:
-            assert r.status == 200 and (await r.json()) == {"ready": True}
+            assert r.status == 200 and (await r.json()) == {
+                "ready": True, "storage": {"backend": "sqlite", "reachable": True},
+                "coordination": {"backend": "in-process", "reachable": True},
+            }
+    assert health["storage"] == {"backend": "sqlite", "reachable": True}
+    assert health["coordination"] == {"backend": "in-process", "reachable": True}
     assert health["media"]["files"] == 1 and health["media"]["bytes"] > 0
     assert health["video_jobs"] == {"queued": 0, "running": 0}

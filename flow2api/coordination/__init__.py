@@ -1,0 +1,118 @@
+"""Coordination between instances: slots, cool-downs and refresh locks behind one interface (issue 17, item 2).
+
+The pool leases through a :class:`Coordinator` and never asks which one it has:
+
+* :class:`~flow2api.coordination.local.InProcessCoordinator` (``[coordination] redis_url`` empty, the default):
+  counts in this process, as one instance always did;
+* :class:`~flow2api.coordination.shared.RedisCoordinator`: the same operations on Redis, so they hold across
+  every instance sharing it — slot holders are members of a sorted set scored by their expiry (renewed while
+  held, so a dead instance's slots free themselves), taken by a Lua script; cool-downs are keys with a TTL;
+  the credential-refresh lock is redis-py's :class:`redis.asyncio.lock.Lock` (``SET NX PX``, token release).
+
+The rate limiter (:mod:`flow2api.limits`) follows the same choice: :func:`create_rate_limiter`. A lost Redis
+raises :class:`~flow2api.errors.CoordinationUnavailableError` (503 ``coordination_unavailable``): new work is
+refused, never admitted past a limit nobody can count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from aiohttp import web
+
+from flow2api.limits import InProcessRateLimiter, RateLimiter
+from flow2api.settings import CoordinationSection, RateLimitSection
+
+__all__ = ["COORDINATION", "Coordinator", "Hold", "Survey", "create_coordinator", "create_rate_limiter", "slot_key"]
+
+
+def slot_key(account_id: int, kind: str) -> str:
+    """The name of an account's slot set for ``kind`` (``"image"`` / ``"video"``), without the key prefix."""
+    return f"slots:{account_id}:{kind}"
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What :meth:`Coordinator.survey` saw: ``in_flight`` account id → live holders of the kind (absent = 0);
+    ``cooling`` account id → Unix time its shared cool-down ends."""
+
+    in_flight: dict[int, int]
+    cooling: dict[int, float]
+
+
+@dataclass(eq=False)
+class Hold:
+    """One holder in one or more holder sets (a slot, a request's concurrency places); ``token`` is unique."""
+
+    token: str
+    keys: tuple[str, ...]
+    released: bool = field(default=False)
+
+
+class Coordinator(Protocol):
+    """What the pool and the limiter need shared between instances; every method may raise
+    ``CoordinationUnavailableError`` when the backend is unreachable."""
+
+    backend: str
+    """``"in-process"`` or ``"redis"`` (shown by ``/health``)."""
+    distributed: bool
+    """Whether other processes share the counts (then a waiter also polls for slots freed elsewhere)."""
+    poll_interval: float
+    """Seconds a waiting request sleeps between looks when ``distributed``."""
+
+    async def survey(self, account_ids: Sequence[int], kind: str) -> Survey:
+        """The live slot holders of ``kind`` per account and the accounts cooling down, in one look."""
+        ...
+
+    async def try_hold(self, keys: Sequence[str], limits: Sequence[int]) -> tuple[int, Hold] | None:
+        """Join the first slot set of ``keys`` (in order) with fewer live holders than its limit (``< 0``:
+        unlimited): its index and the hold; ``None`` when every one is full. Atomic across instances."""
+        ...
+
+    def release(self, hold: Hold, then: Callable[[], None]) -> None:
+        """Leave the hold's sets (idempotent, never raises), then call ``then`` (wake local waiters)."""
+        ...
+
+    def refresh_lock(self, account_id: int) -> contextlib.AbstractAsyncContextManager[None]:
+        """Held around one credential refresh of ``account_id``: one refresh at a time across instances."""
+        ...
+
+    async def ping(self) -> bool:
+        """Whether the backend answers now (``/health``, ``/ready``); never raises."""
+        ...
+
+    async def start(self) -> None:
+        """Connect and start renewing holders (the app's ``coordination`` cleanup context)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop renewing, release what is held, disconnect."""
+        ...
+
+
+COORDINATION: Final = web.AppKey("coordination", Coordinator)
+"""The app's :class:`Coordinator` (shared by the pool, the rate limiter and ``/health``)."""
+
+
+def create_coordinator(section: CoordinationSection) -> Coordinator:
+    """The coordinator ``[coordination]`` asks for: Redis when ``redis_url`` is set, else in-process."""
+    from flow2api.coordination.local import InProcessCoordinator
+
+    url = section.redis_url.get_secret_value()
+    if not url:
+        return InProcessCoordinator()
+    from flow2api.coordination.shared import RedisCoordinator  # redis-py is only imported when used
+
+    return RedisCoordinator(url, section)
+
+
+def create_rate_limiter(coordinator: Coordinator, limits: Callable[[], RateLimitSection]) -> RateLimiter:
+    """The rate limiter matching ``coordinator``: Redis windows shared by every instance, or in-process ones."""
+    if coordinator.backend == "redis":
+        from flow2api.coordination.ratelimit import RedisRateLimiter
+
+        return RedisRateLimiter(coordinator, limits)  # type: ignore[arg-type] - a RedisCoordinator
+    return InProcessRateLimiter(limits)

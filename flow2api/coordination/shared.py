@@ -1,0 +1,265 @@
+"""The Redis :class:`~flow2api.coordination.Coordinator`: slots, cool-downs and refresh locks shared by instances.
+
+Keys (all under ``[coordination] key_prefix``, default ``flow2api:``):
+
+* ``slots:<account>:<kind>`` — a sorted set of holder tokens scored by their expiry (Redis server time, ms).
+  :data:`HOLD` walks the chosen account first, then the other free ones, drops expired holders, checks the
+  count against the limit and adds the new holder to the first with room, in one Lua script: two instances
+  never both take the last slot, and requests racing for one account move on to the next at once. This process renews its holders every
+  ``hold_ttl / 3`` seconds; a dead instance stops renewing and its holders expire after ``hold_ttl``.
+* ``cooldown:<account>`` — the Unix time a cool-down ends, with a TTL to that moment; :data:`SURVEY` reads
+  the slot counts and cool-downs of every account in one script call before the pool chooses.
+* ``refresh:<account>`` — redis-py's :class:`~redis.asyncio.lock.Lock` (``SET NX PX`` with a random token,
+  released by a token-checking Lua script) around one credential refresh.
+
+Every command is bounded by ``[coordination] timeout``; a failure raises ``CoordinationUnavailableError``.
+Scores use Redis's clock (``TIME`` inside the scripts), so instances with skewed clocks agree on expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import TypeVar
+
+import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import LockError, RedisError
+
+from flow2api.coordination import Hold, Survey, slot_key
+from flow2api.errors import CoordinationUnavailableError
+from flow2api.settings import CoordinationSection
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Redis server time in ms, shared by the scripts (Redis ≥ 5 replicates scripts by effect, so TIME is allowed).
+NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+
+#: KEYS slot sets in order of preference; ARGV token, ttl ms, then each set's limit (< 0 unlimited) → the
+#: 1-based index of the set now held (the first with room after dropping expired holders), 0 when all are full.
+HOLD = NOW + """
+local ttl = tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  local limit = tonumber(ARGV[i + 2])
+  if limit < 0 or redis.call('ZCARD', key) < limit then
+    redis.call('ZADD', key, now + ttl, ARGV[1])
+    redis.call('PEXPIRE', key, ttl * 2)
+    return i
+  end
+end
+return 0
+"""
+
+#: KEYS n slot sets, then n cool-down keys → n live holder counts, then n cool-down ends ('' = none).
+SURVEY = NOW + """
+local n = #KEYS / 2
+local out = {}
+for i = 1, n do out[i] = redis.call('ZCOUNT', KEYS[i], '(' .. now, '+inf') end
+for i = n + 1, 2 * n do out[i] = redis.call('GET', KEYS[i]) or '' end
+return out
+"""
+
+#: KEYS sets, ARGV[1] ttl ms, ARGV[i + 1] the token held in KEYS[i] → pushes each expiry ttl ms ahead. A plain
+#: ZADD (not XX): after a Redis restart emptied the sets, the holders of running work are counted again.
+RENEW = NOW + """
+local ttl = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now + ttl, ARGV[i + 1])
+  redis.call('PEXPIRE', key, ttl * 2)
+end
+return #KEYS
+"""
+
+REFRESH_LOCK_TTL = 120.0
+"""Seconds a refresh lock outlives a crashed holder (a refresh takes a few seconds)."""
+REFRESH_LOCK_WAIT = 60.0
+"""Seconds to wait for another instance's refresh of the same account."""
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (for logs and ``/health``)."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"
+
+
+class RedisCoordinator:
+    """Slots, cool-downs and refresh locks on the Redis at ``url`` (``[coordination]`` gives the rest)."""
+
+    backend = "redis"
+    distributed = True
+
+    def __init__(self, url: str, section: CoordinationSection) -> None:
+        self.url = redact_url(url)
+        self.prefix = section.key_prefix
+        self.ttl_ms = int(section.hold_ttl * 1000)
+        self.poll_interval = section.slot_poll_interval
+        self.timeout = section.timeout
+        # One retry without back-off: a lost server must turn into a quick 503, not a client stuck retrying.
+        # A blocking pool: past max_connections a command waits (up to timeout) for a connection instead of failing.
+        self.client = redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(
+            url, max_connections=section.max_connections, timeout=section.timeout, socket_timeout=section.timeout,
+            socket_connect_timeout=section.timeout, retry=Retry(NoBackoff(), 1), decode_responses=True,
+        ))
+        self._hold = self.client.register_script(HOLD)
+        self._survey = self.client.register_script(SURVEY)
+        self._renew = self.client.register_script(RENEW)
+        self._held: dict[str, Hold] = {}
+        # Set unless a renewal is in flight: a release waits for that one (it may carry the released token and
+        # would re-add it after the ZREM); releases do not wait for each other.
+        self._not_renewing = asyncio.Event()
+        self._not_renewing.set()
+        self._pending: set[asyncio.Task[None]] = set()
+        self._renewal: asyncio.Task[None] | None = None
+
+    def key(self, name: str) -> str:
+        """``name`` under the key prefix."""
+        return self.prefix + name
+
+    async def run(self, step: Awaitable[T]) -> T:
+        """Await one Redis step; a failure becomes ``CoordinationUnavailableError``. The client's socket and
+        pool timeouts (``timeout`` each) bound it, without the cost of a ``wait_for`` task per command."""
+        try:
+            return await step
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("coordination backend %s unreachable: %s", self.url, type(exc).__name__)
+            raise CoordinationUnavailableError(
+                "the coordination backend (Redis) is unreachable; new work is refused until it is back",
+            ) from exc
+
+    def adopt(self, token: str, keys: Iterable[str]) -> Hold:
+        """The hold a script took as ``token`` in ``keys`` (full Redis key names), renewed from now on."""
+        hold = Hold(token, tuple(keys))
+        self._held[hold.token] = hold
+        return hold
+
+    # -- slots -------------------------------------------------------------------------------------------
+
+    async def survey(self, account_ids: Sequence[int], kind: str) -> Survey:
+        """Live holders of ``kind`` and shared cool-downs of ``account_ids``, across every instance (one script)."""
+        ids = list(account_ids)
+        if not ids:
+            return Survey({}, {})
+        keys = [self.key(slot_key(i, kind)) for i in ids] + [self.key(f"cooldown:{i}") for i in ids]
+        reply = await self.run(self._survey(keys=keys))
+        counts, ends = reply[:len(ids)], reply[len(ids):]
+        return Survey({i: int(n) for i, n in zip(ids, counts) if int(n)},
+                      {i: float(end) for i, end in zip(ids, ends) if end})
+
+    async def try_hold(self, keys: Sequence[str], limits: Sequence[int]) -> tuple[int, Hold] | None:
+        """Take a slot of the first of ``keys`` with room, atomically (one script)."""
+        token = secrets.token_hex(8)
+        full = [self.key(k) for k in keys]
+        index = int(await self.run(self._hold(keys=full, args=[token, self.ttl_ms, *limits])))
+        if not index:
+            return None
+        hold = self.adopt(token, [full[index - 1]])
+        return index - 1, hold
+
+    def release(self, hold: Hold, then: Callable[[], None]) -> None:
+        """Stop renewing ``hold`` and remove it from its sets in the background, then ``then()``; when Redis is
+        unreachable the holder simply expires after ``hold_ttl`` (the slot stays taken until then)."""
+        if hold.released:
+            then()
+            return
+        hold.released = True
+        self._held.pop(hold.token, None)
+        task = asyncio.get_running_loop().create_task(self._remove(hold, then))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _remove(self, hold: Hold, then: Callable[[], None]) -> None:
+        try:
+            await self._not_renewing.wait()
+            if len(hold.keys) == 1:
+                await self.run(self.client.zrem(hold.keys[0], hold.token))
+            else:
+                pipe = self.client.pipeline(transaction=False)
+                for key in hold.keys:
+                    pipe.zrem(key, hold.token)
+                await self.run(pipe.execute())
+        except CoordinationUnavailableError:
+            pass  # logged by run(); the holder expires
+        finally:
+            then()
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl_ms / 3000)
+            held = list(self._held.values())
+            pairs = [(key, hold.token) for hold in held for key in hold.keys]
+            if not pairs:
+                continue
+            self._not_renewing.clear()
+            try:
+                await self.run(self._renew(keys=[k for k, _ in pairs], args=[self.ttl_ms, *(t for _, t in pairs)]))
+            except CoordinationUnavailableError:
+                pass  # logged by run(); renewed next time, or the holders expire
+            finally:
+                self._not_renewing.set()
+
+    # -- cool-downs and refresh locks ----------------------------------------------------------------------
+
+    async def cool_down(self, account_id: int, until: float) -> None:
+        """Store ``until`` under ``cooldown:<id>`` with a TTL ending then (nothing when it is past)."""
+        ttl_ms = int((until - time.time()) * 1000)
+        if ttl_ms > 0:
+            await self.run(self.client.set(self.key(f"cooldown:{account_id}"), repr(until), px=ttl_ms))
+
+    @contextlib.asynccontextmanager
+    async def refresh_lock(self, account_id: int) -> AsyncIterator[None]:
+        """Hold ``refresh:<id>`` (waiting up to :data:`REFRESH_LOCK_WAIT` s for another instance's refresh);
+        ``CoordinationUnavailableError`` when Redis is lost or the wait runs out."""
+        lock = self.client.lock(self.key(f"refresh:{account_id}"), timeout=REFRESH_LOCK_TTL, sleep=0.05,
+                                blocking_timeout=REFRESH_LOCK_WAIT, thread_local=False)
+        try:
+            acquired = await lock.acquire()  # not through run(): waiting for the other refresh may take longer
+        except LockError as exc:
+            raise CoordinationUnavailableError(f"account {account_id} is being refreshed elsewhere") from exc
+        except (RedisError, OSError) as exc:
+            raise CoordinationUnavailableError("the coordination backend (Redis) is unreachable") from exc
+        if not acquired:
+            raise CoordinationUnavailableError(f"account {account_id} is being refreshed elsewhere")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await lock.release()  # else it expires after REFRESH_LOCK_TTL
+
+    # -- life ----------------------------------------------------------------------------------------------
+
+    async def ping(self) -> bool:
+        """Whether Redis answers ``PING`` within ``timeout``."""
+        try:
+            return bool(await asyncio.wait_for(self.client.ping(), self.timeout))
+        except (RedisError, OSError, TimeoutError):
+            return False
+
+    async def start(self) -> None:
+        """Start renewing holders; says in the log whether Redis answers (the app starts either way: ``/ready``
+        reports it)."""
+        self._renewal = asyncio.get_running_loop().create_task(self._renew_forever(), name="coordination-renewal")
+        reachable = await self.ping()
+        (log.info if reachable else log.warning)(
+            "coordination on Redis %s (%s)", self.url, "reachable" if reachable else "unreachable")
+
+    async def close(self) -> None:
+        """Stop renewing, remove this process's holders, wait for pending releases, disconnect."""
+        if self._renewal is not None:
+            self._renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewal
+        for hold in list(self._held.values()):
+            self.release(hold, lambda: None)
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.client.aclose()
