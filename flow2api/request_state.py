@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -12,6 +13,7 @@ from flow2api.catalog import Catalog, CatalogEntry
 from flow2api.errors import PermissionDeniedError
 
 if TYPE_CHECKING:  # the stages that build these import Caller from here
+    from flow2api.apikeys import ApiKeyRecord
     from flow2api.pipeline.proxy import SessionChooser
     from flow2api.pipeline.route import SurfaceRequest
     from flow2api.pipeline.selection import Selection
@@ -28,9 +30,26 @@ class Caller:
     concurrency: int = 0
     models: frozenset[str] = frozenset()
 
+    @classmethod
+    def for_key(cls, record: ApiKeyRecord, catalog: Catalog | None) -> Caller:
+        """The caller of a stored key. Its ``models`` are the key's ids plus every model an alias among them can
+        resolve to: naming an alias (or a legacy id, ``alias_of``) allows what it stands for, so a key written
+        before an id became a legacy alias keeps working (``docs/catalog.md``, "Keys limited to models")."""
+        models = set(record.models)
+        for model_id in record.models:
+            alias = catalog.aliases.get(model_id) if catalog is not None else None
+            if alias is not None:
+                models |= alias.all_targets
+        return cls(name=record.name, key_id=record.id, rpm=record.rpm, concurrency=record.concurrency,
+                   models=frozenset(models))
+
+    def may_use(self, model_id: str) -> bool:
+        """Whether this key may use ``model_id`` (every id when the key names no models)."""
+        return not self.models or model_id in self.models
+
     def check_model(self, model_id: str) -> None:
         """Raise ``PermissionDeniedError`` (403) when this key is limited to other models."""
-        if self.models and model_id not in self.models:
+        if not self.may_use(model_id):
             raise PermissionDeniedError(f"This API key may not use the model '{model_id}'.", param="model")
 
 
@@ -67,3 +86,13 @@ class RequestState:
         self.account_id = lease.account_id
 
 STATE: Final = web.RequestKey("state", RequestState)
+
+
+def model_permission(request: web.Request) -> Callable[[str], bool]:
+    """The request's key's model permission (:meth:`Caller.may_use`); every id before auth ran (admin pages)."""
+    caller = request[STATE].caller
+    return caller.may_use if caller is not None else EVERYONE.may_use
+
+
+EVERYONE: Final = Caller(name="everyone")
+"""A caller without limits, for pages that list the whole catalog (the admin playground)."""

@@ -53,7 +53,7 @@ from flow2api.media import MEDIA
 from flow2api.pipeline import API_MIDDLEWARES, generation
 from flow2api.pipeline.errors import gemini_error_body
 from flow2api.plugin import InputImage, Kind, Progress
-from flow2api.request_state import STATE
+from flow2api.request_state import STATE, model_permission
 from flow2api.settings import SETTINGS
 
 log = logging.getLogger(__name__)
@@ -72,30 +72,27 @@ def gemini_model(model_id: str, description: str, kind: Kind) -> dict[str, Any]:
 
 
 async def list_models(request: web.Request) -> web.Response:
-    """``GET /v1beta/models`` → ``{"models": [...]}``: every enabled model, then every enabled resolver alias."""
+    """``GET /v1beta/models`` → ``{"models": [...]}``: the set ``/v1/models`` lists (enabled models, then enabled
+    aliases; only what the key may use; :meth:`~flow2api.catalog.Catalog.listing`)."""
     catalog = request.config_dict[CATALOG].current
-    models = [gemini_model(e.id, e.description, e.kind) for e in catalog.public_entries()]
-    seen = {m["baseModelId"] for m in models}
-    models += [gemini_model(a.id, a.description, a.kind) for a in catalog.public_aliases() if a.id not in seen]
-    return web.json_response({"models": models})
+    items = catalog.listing(model_permission(request))
+    return web.json_response({"models": [gemini_model(i.id, i.description, i.kind) for i in items]})
 
 
 def model_response(request: web.Request, model_id: str) -> web.Response:
-    """One Gemini model object for ``model_id`` (``models/`` prefix optional; an alias or an enabled model).
+    """One Gemini model object for ``model_id`` (``models/`` prefix optional; an enabled model or alias the key
+    may use, :meth:`~flow2api.catalog.Catalog.lookup`).
 
     Raises ``ModelNotFoundError`` (404 ``NOT_FOUND``) naming the API version of the path (``v1`` or ``v1beta``),
     as the Gemini API words it.
     """
     catalog = request.config_dict[CATALOG].current
     model_id = model_id.removeprefix("models/")
-    alias = catalog.alias(model_id)
-    if alias is not None:
-        return web.json_response(gemini_model(alias.id, alias.description, alias.kind))
-    entry = catalog.entries.get(model_id)
-    if entry is None or not entry.enabled:
+    item = catalog.lookup(model_id, model_permission(request))
+    if item is None:
         version = request.path.split("/")[1]
         raise ModelNotFoundError(f"models/{model_id} is not found for API version {version}.", param="model")
-    return web.json_response(gemini_model(entry.id, entry.description, entry.kind))
+    return web.json_response(gemini_model(item.id, item.description, item.kind))
 
 
 async def get_model(request: web.Request) -> web.Response:

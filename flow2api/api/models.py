@@ -21,7 +21,16 @@ from flow2api.catalog import CATALOG, Alias, Catalog, CatalogEntry
 from flow2api.discovery import PROVIDERS
 from flow2api.errors import ModelNotFoundError
 from flow2api.plugin import Provider
-from flow2api.request_state import STATE
+from flow2api.request_state import STATE, model_permission
+
+
+def capabilities(entry: CatalogEntry | None, providers: Mapping[str, Provider]) -> dict[str, Any]:
+    """The first available route's ``describe()`` of ``entry`` (``{}`` when none is, or no entry)."""
+    for route in entry.routes if entry is not None else ():
+        provider = providers.get(route.provider)
+        if provider is not None and route.options is not None:
+            return provider.describe(route.options)
+    return {}
 
 
 def model_object(entry: CatalogEntry, catalog: Catalog, providers: Mapping[str, Provider]) -> dict[str, Any]:
@@ -36,19 +45,13 @@ def model_object(entry: CatalogEntry, catalog: Catalog, providers: Mapping[str, 
     ``min_images``/``max_images`` (``null`` = no limit), ``required_tier``,
     and for videos ``duration_seconds``.
     """
-    capabilities: dict[str, Any] = {}
-    for route in entry.routes:
-        provider = providers.get(route.provider)
-        if provider is not None and route.options is not None:
-            capabilities = provider.describe(route.options)
-            break
     return {
         "id": entry.id,
         "object": "model",
         "created": int(catalog.loaded_at),
         "owned_by": "flow2api",
         "flow2api": {
-            **capabilities,
+            **capabilities(entry, providers),
             "kind": entry.kind.value,
             "is_alias": False,
             "available": entry.available,
@@ -58,77 +61,89 @@ def model_object(entry: CatalogEntry, catalog: Catalog, providers: Mapping[str, 
     }
 
 
-def alias_object(alias: Alias, catalog: Catalog) -> dict[str, Any]:
-    """One ``/v1/models/aliases`` item (spec §5.1): OpenAI's model fields plus ``is_alias: true`` and ``flow2api``.
+def alias_object(alias: Alias, catalog: Catalog, providers: Mapping[str, Provider]) -> dict[str, Any]:
+    """One alias as a model object (spec §5.1): OpenAI's model fields plus ``is_alias: true`` and ``flow2api``.
 
-    ``flow2api``: ``kind``, ``is_alias``, ``description``, ``default_aspect``,
-    ``aspects`` and ``sizes`` it can pick, ``hints`` it listens to,
-    ``also_concrete``, ``targets`` (aspect → size → model id) and
-    ``available`` (its default target is served by an installed provider).
+    ``flow2api``: the capabilities of the model it resolves to without hints (``resolves_to``; the same
+    ``describe()`` fields as :func:`model_object`), then ``kind``, ``is_alias``, ``description``,
+    ``default_aspect``, ``aspects`` and ``sizes`` it can pick, ``hints`` it listens to, ``also_concrete``,
+    ``targets`` (aspect → size → model id), ``available`` (that default target is served by an installed
+    provider) and, for a legacy id, ``alias_of`` (its one model).
     """
-    default = catalog.entries.get(alias.targets[alias.default_aspect]["none"])
-    return {
-        "id": alias.id,
-        "object": "model",
-        "created": int(catalog.loaded_at),
-        "owned_by": "flow2api",
+    target = alias.default_target
+    default = catalog.entries.get(target)
+    extension: dict[str, Any] = {
+        **capabilities(default, providers),
+        "kind": alias.kind.value,
         "is_alias": True,
-        "flow2api": {
-            "kind": alias.kind.value,
-            "is_alias": True,
-            "available": default is not None and default.available,
-            "description": alias.description,
-            "default_aspect": alias.default_aspect,
-            "aspects": list(alias.aspects),
-            "sizes": list(alias.sizes),
-            "hints": sorted(alias.hints),
-            "also_concrete": alias.also_concrete,
-            "targets": {aspect: dict(table) for aspect, table in alias.targets.items()},
-        },
+        "available": default is not None and default.available,
+        "description": alias.description,
+        "resolves_to": target,
+        "default_aspect": alias.default_aspect,
+        "aspects": list(alias.aspects),
+        "sizes": list(alias.sizes),
+        "hints": sorted(alias.hints),
+        "also_concrete": alias.also_concrete,
+        "targets": {aspect: dict(table) for aspect, table in alias.targets.items()},
     }
+    if alias.alias_of is not None:
+        extension["alias_of"] = alias.alias_of
+    return {"id": alias.id, "object": "model", "created": int(catalog.loaded_at), "owned_by": "flow2api",
+            "is_alias": True, "flow2api": extension}
+
+
+def item_object(item: CatalogEntry | Alias, catalog: Catalog, providers: Mapping[str, Provider]) -> dict[str, Any]:
+    """:func:`model_object` or :func:`alias_object`, whichever ``item`` is."""
+    if isinstance(item, Alias):
+        return alias_object(item, catalog, providers)
+    return model_object(item, catalog, providers)
 
 
 async def list_models(request: web.Request) -> web.Response:
-    """``GET /v1/models`` → ``{"object": "list", "data": [model, …]}`` of every enabled concrete model, in file order.
+    """``GET /v1/models`` → ``{"object": "list", "data": [model, …]}``: what the key may use, in file order —
+    enabled concrete models, then enabled aliases (``is_alias: true``, not legacy ids, not ids already listed as
+    a model), the set of :meth:`~flow2api.catalog.Catalog.listing`.
 
-    On the Gemini surface (key as ``x-goog-api-key``/``?key=``): Gemini's ``{"models": [...]}``.
+    On the Gemini surface (key as ``x-goog-api-key``/``?key=``): Gemini's ``{"models": [...]}`` of the same set.
     """
     if request[STATE].surface == "gemini":
         return await gemini.list_models(request)
     catalog = request.config_dict[CATALOG].current
     providers = request.config_dict[PROVIDERS]
-    data = [model_object(e, catalog, providers) for e in catalog.public_entries()]
+    data = [item_object(i, catalog, providers) for i in catalog.listing(model_permission(request))]
     return web.json_response({"object": "list", "data": data})
 
 
 async def list_aliases(request: web.Request) -> web.Response:
-    """``GET /v1/models/aliases`` → ``{"object": "list", "data": [alias, …]}`` of every enabled resolver alias (spec §5.1).
+    """``GET /v1/models/aliases`` → ``{"object": "list", "data": [alias, …]}`` of every enabled resolver alias
+    the key may use (spec §5.1; legacy ids left out).
 
     On the Gemini surface it is a model get of ``aliases`` (a Gemini 404: no model has that id).
     """
     if request[STATE].surface == "gemini":
         return gemini.model_response(request, "aliases")
     catalog = request.config_dict[CATALOG].current
-    return web.json_response({"object": "list", "data": [alias_object(a, catalog) for a in catalog.public_aliases()]})
+    providers = request.config_dict[PROVIDERS]
+    allowed = model_permission(request)
+    data = [alias_object(a, catalog, providers) for a in catalog.public_aliases() if catalog.lookup(a.id, allowed)]
+    return web.json_response({"object": "list", "data": data})
 
 
 async def retrieve_model(request: web.Request) -> web.Response:
-    """``GET /v1/models/{model}`` → one model object (a concrete id first, else an alias object).
+    """``GET /v1/models/{model}`` → one model object (a concrete id first, else an alias object, legacy ids too).
 
-    404 ``model_not_found`` when the id is neither an enabled model nor an enabled alias. On the Gemini
-    surface (key as ``x-goog-api-key``/``?key=``): Gemini's model object, or Gemini's 404.
+    404 ``model_not_found`` when the id is neither an enabled model nor an enabled alias, or the key may not
+    use it (:meth:`~flow2api.catalog.Catalog.lookup`). On the Gemini surface (key as
+    ``x-goog-api-key``/``?key=``): Gemini's model object, or Gemini's 404.
     """
     if request[STATE].surface == "gemini":
         return gemini.model_response(request, request.match_info["model"])
     catalog = request.config_dict[CATALOG].current
     model_id = request.match_info["model"]
-    entry = catalog.entries.get(model_id)
-    if entry is not None and entry.enabled:
-        return web.json_response(model_object(entry, catalog, request.config_dict[PROVIDERS]))
-    alias = catalog.alias(model_id)
-    if alias is not None:
-        return web.json_response(alias_object(alias, catalog))
-    raise ModelNotFoundError(f"The model '{model_id}' does not exist", param="model")
+    item = catalog.lookup(model_id, model_permission(request))
+    if item is None:
+        raise ModelNotFoundError(f"The model '{model_id}' does not exist", param="model")
+    return web.json_response(item_object(item, catalog, request.config_dict[PROVIDERS]))
 
 
 def setup_model_routes(app: web.Application) -> None:

@@ -7,7 +7,7 @@ whose lines read ``<file>:<line>: <field path>: <message>``, e.g.::
     models.yaml:40: aliases[2].targets.portrait.none: alias target 'x-portrait' is not a model id
 
 Cross-checks: model ids unique; alias ids unique and distinct from model ids
-unless ``also_concrete``; every alias target an existing model of the alias's
+unless ``also_concrete``; every alias target (and ``alias_of``) an existing model of the alias's
 kind; each route's provider serving the model's kind and accepting its
 ``options``. A route whose provider is not installed is not an error: the
 model stays in the catalog, unavailable, and the route is listed in
@@ -227,6 +227,12 @@ def _build_aliases(files: list[AliasFile], entries: Mapping[str, CatalogEntry], 
         if item.id in RESERVED_IDS:
             problems.add(loc + ("id",), f"'{item.id}' is reserved (GET /v1/models/{item.id} lists the aliases)")
             ok = False
+        if item.alias_of is not None:
+            legacy = _legacy_alias(item, loc, entries, problems)
+            first_line[item.id] = problems.line(loc)
+            if ok and legacy is not None:
+                aliases[item.id] = legacy
+            continue
         concrete = entries.get(item.id)
         if concrete is not None and not item.also_concrete:
             problems.add(loc + ("id",), f"alias id '{item.id}' is also a model id; ids must be unique "
@@ -252,6 +258,24 @@ def _build_aliases(files: list[AliasFile], entries: Mapping[str, CatalogEntry], 
                 durations=MappingProxyType({seconds: _frozen(t) for seconds, t in item.durations.items()}),
             )
     return aliases
+
+
+def _legacy_alias(item: AliasFile, loc: Loc, entries: Mapping[str, CatalogEntry], problems: _Problems) -> Alias | None:
+    """The :class:`Alias` of a legacy id (``alias_of``): always its one model, no hints; ``None`` when unsound."""
+    assert item.alias_of is not None
+    target = entries.get(item.alias_of)
+    if item.id in entries:
+        problems.add(loc + ("id",), f"legacy id '{item.id}' is also a model id; drop the model or the alias")
+        return None
+    if target is None:
+        problems.add(loc + ("alias_of",), f"alias_of '{item.alias_of}' is not a model id")
+        return None
+    if item.kind is not None and item.kind != target.kind:
+        problems.add(loc + ("kind",), f"alias_of '{item.alias_of}' is a {target.kind.value} model, not {item.kind.value}")
+        return None
+    return Alias(id=item.id, kind=target.kind, description=item.description or target.description,
+                 enabled=item.enabled, also_concrete=False, default_aspect=item.default_aspect, hints=frozenset(),
+                 targets=_frozen({item.default_aspect: {"none": target.id}}), alias_of=target.id)
 
 
 def _frozen(targets: Mapping[str, Mapping[str, str]]) -> Mapping[str, Mapping[str, str]]:

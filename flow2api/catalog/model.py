@@ -6,7 +6,7 @@ after that (a reload builds a new one and swaps a reference).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -92,7 +92,8 @@ class Alias:
     usable; ``hints`` names the :class:`ResolveHints` fields this alias listens
     to. ``also_concrete`` marks an alias whose id is also a model id: with no
     hints it resolves to that model (the loader checks this), with hints it
-    may redirect to another variant.
+    may redirect to another variant. ``alias_of`` names the one model of a legacy id (its ``targets`` are
+    then that model alone and ``hints`` empty); such aliases resolve but are not listed.
     """
 
     id: str
@@ -104,6 +105,18 @@ class Alias:
     hints: frozenset[str]
     targets: Mapping[str, Mapping[str, str]]
     durations: Mapping[int, Mapping[str, Mapping[str, str]]] = field(default_factory=lambda: MappingProxyType({}))
+    alias_of: str | None = None
+
+    @property
+    def default_target(self) -> str:
+        """The model id a request without hints resolves to (``default_aspect`` row, ``none`` size)."""
+        return self.targets[self.default_aspect]["none"]
+
+    @property
+    def all_targets(self) -> frozenset[str]:
+        """Every model id the alias can resolve to, over ``targets`` and every ``durations`` table."""
+        tables = (self.targets, *self.durations.values())
+        return frozenset(target for table in tables for row in table.values() for target in row.values())
 
     @property
     def aspects(self) -> tuple[str, ...]:
@@ -140,6 +153,11 @@ class Alias:
         size = choose_size(hints, self.hints)
         # A size the chosen aspect does not offer is ignored, like the original resolver did (spec §4.4).
         return table.get(size) or table["none"]
+
+
+def _everything(model_id: str) -> bool:
+    """The permission of a key without a model list (and of the admin site): every id."""
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,10 +205,35 @@ class Catalog:
             raise ModelNotFoundError(f"The model '{model_id}' does not exist", param="model")
         return entry
 
+    def lookup(self, model_id: str, allowed: Callable[[str], bool] = _everything) -> CatalogEntry | Alias | None:
+        """What ``GET /v1/models/{model_id}`` shows: the enabled model, else the enabled alias, else ``None``.
+
+        ``allowed`` is the key's model permission (``Caller.may_use``): a model must be allowed; an alias must be
+        allowed itself or resolve only into allowed models (:attr:`Alias.all_targets`), so every request a
+        listed alias can turn into passes the key's check.
+        """
+        entry = self.entries.get(model_id)
+        if entry is not None and entry.enabled:
+            return entry if allowed(entry.id) else None
+        alias = self.alias(model_id)
+        if alias is not None and (allowed(alias.id) or all(allowed(t) for t in alias.all_targets)):
+            return alias
+        return None
+
+    def listing(self, allowed: Callable[[str], bool] = _everything) -> list[CatalogEntry | Alias]:
+        """Every id a client may discover, in file order: enabled models, then enabled aliases that are not
+        also a listed model id and not legacy ids (``alias_of``), each passing :meth:`lookup` with ``allowed``.
+
+        The one set behind ``/v1/models``, ``/v1beta/models`` and the admin playground's model picker.
+        """
+        items: list[CatalogEntry | Alias] = [e for e in self.public_entries() if allowed(e.id)]
+        items += [a for a in self.public_aliases() if self.lookup(a.id, allowed) is a]
+        return items
+
     def public_entries(self) -> list[CatalogEntry]:
         """Enabled entries in file order (what ``/v1/models`` lists)."""
         return [e for e in self.entries.values() if e.enabled]
 
     def public_aliases(self) -> list[Alias]:
-        """Enabled aliases in file order (what ``/v1/models/aliases`` lists)."""
-        return [a for a in self.aliases.values() if a.enabled]
+        """Enabled aliases in file order, legacy ids (``alias_of``) left out (what ``/v1/models/aliases`` lists)."""
+        return [a for a in self.aliases.values() if a.enabled and a.alias_of is None]

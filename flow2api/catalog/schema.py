@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flow2api.plugin import Kind
 
@@ -54,19 +54,36 @@ class AliasFile(BaseModel):
     ``{landscape: {none: m-landscape, 2k: m-landscape-2k}, portrait: {none: m-portrait}}``.
     ``durations`` (videos) maps a clip length in seconds to such a table; a request's ``seconds`` picks it
     (one the alias lacks is a 400), a request without ``seconds`` uses ``targets``.
+
+    The short form ``{id: old-id, alias_of: model-id}`` is a **legacy id**: it always resolves to that one
+    model (its kind is the model's; no ``targets``, ``durations``, ``hints`` or ``also_concrete``), keeps an
+    old id working and is left out of the model lists (``docs/catalog.md``, "Legacy ids").
     """
 
     model_config = ConfigDict(extra="forbid")
     id: str = Field(min_length=1, pattern=ID_PATTERN)
-    kind: Kind
+    kind: Kind | None = None
+    alias_of: str | None = Field(None, pattern=ID_PATTERN)
     description: str = ""
     enabled: bool = True
     also_concrete: bool = False
     default_aspect: Aspect = "landscape"
     hints: list[HintName] = Field(
         default_factory=lambda: ["aspect_ratio", "size", "image_size", "quality", "image_dims", "seconds"])
-    targets: dict[Aspect, dict[SizeKey, str]] = Field(min_length=1)
+    targets: dict[Aspect, dict[SizeKey, str]] = Field(default_factory=dict)
     durations: dict[int, dict[Aspect, dict[SizeKey, str]]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> AliasFile:
+        """Either the table form (``kind`` and ``targets``) or the legacy form (``alias_of`` alone)."""
+        if self.alias_of is not None:
+            extra = [name for name in ("targets", "durations", "hints", "also_concrete", "default_aspect")
+                     if name in self.model_fields_set]
+            if extra:
+                raise ValueError(f"an alias_of alias takes no {', '.join(extra)} (it always resolves to one model)")
+        elif self.kind is None or not self.targets:
+            raise ValueError("an alias needs 'kind' and 'targets' (or 'alias_of: <model id>' for a legacy id)")
+        return self
 
 
 class CatalogFile(BaseModel):

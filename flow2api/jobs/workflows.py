@@ -65,8 +65,7 @@ class EngineImageJobs:
         record = await self._app[API_KEYS].get(owner.key_id)
         if record is None or not record.usable(time.time()):
             raise PermissionDeniedError("The API key that owns this job was revoked, disabled or has expired.")
-        return Caller(name=record.name, key_id=record.id, rpm=record.rpm, concurrency=record.concurrency,
-                      models=frozenset(record.models))
+        return Caller.for_key(record, self._app[CATALOG].current)
 
     async def concurrency(self, owner: Owner) -> int:
         """The owner's key's concurrency limit (0 = none; the settings' key and the admin have none)."""

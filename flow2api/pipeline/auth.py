@@ -15,6 +15,7 @@ import time
 from aiohttp import web
 
 from flow2api.apikeys import API_KEYS
+from flow2api.catalog import CATALOG
 from flow2api.errors import AuthenticationError
 from flow2api.request_state import STATE, Caller
 from flow2api.settings import SETTINGS
@@ -59,8 +60,6 @@ async def auth_middleware(request: web.Request, handler: web.Handler) -> web.Str
     if not record.usable(time.time()):
         raise AuthenticationError("This API key has expired.")
     await store.touch(record)
-    state.caller = Caller(
-        name=record.name, key_id=record.id, rpm=record.rpm, concurrency=record.concurrency,
-        models=frozenset(record.models),
-    )
+    holder = request.config_dict.get(CATALOG)   # an app without a catalog (a bare pipeline) has no aliases
+    state.caller = Caller.for_key(record, holder.current if holder is not None else None)
     return await handler(request)

@@ -146,7 +146,10 @@ async def test_reload_under_load_fails_and_mixes_nothing(tmp_path: Path, fake: F
 
 
 def _ids_of(text: str) -> list[str]:
-    return [m["id"] for m in yaml.safe_load(text)["models"]]
+    """What /v1/models lists for a catalog text: its model ids, then its alias ids (issue 19 item 7)."""
+    raw = yaml.safe_load(text)
+    models = [m["id"] for m in raw["models"]]
+    return models + [a["id"] for a in raw.get("aliases", []) if a["id"] not in models]
 
 
 async def test_sighup_reloads_a_running_server(tmp_path: Path) -> None:

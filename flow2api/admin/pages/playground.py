@@ -15,17 +15,21 @@ from __future__ import annotations
 from aiohttp import web
 
 from flow2api.admin.render import render
-from flow2api.catalog import CATALOG
+from flow2api.catalog import CATALOG, Alias
 
 
 async def playground_page(request: web.Request) -> web.StreamResponse:
-    """``GET /admin/playground``: the test form; models are the enabled catalog ids (aliases first)."""
+    """``GET /admin/playground``: the test form; the model picker offers the set ``/v1/models`` lists for an
+    unlimited key (:meth:`~flow2api.catalog.Catalog.listing`: models, then aliases), labelled "(alias)" and
+    "(unavailable)" (no installed provider serves it) where that applies."""
     catalog = request.config_dict[CATALOG].current
-    models = [
-        {"id": a.id, "kind": a.kind.value, "label": f"{a.id} (alias)"} for a in catalog.aliases.values() if a.enabled
-    ] + [
-        {"id": e.id, "kind": e.kind.value, "label": e.id} for e in catalog.public_entries() if e.available
-    ]
+    models = []
+    for item in catalog.listing():
+        target = catalog.entries.get(item.default_target) if isinstance(item, Alias) else item
+        label = item.id + (" (alias)" if isinstance(item, Alias) else "")
+        if target is None or not target.available:
+            label += " (unavailable)"
+        models.append({"id": item.id, "kind": item.kind.value, "label": label})
     return await render(request, "playground.html", {"models": models}, active="playground")
 
 

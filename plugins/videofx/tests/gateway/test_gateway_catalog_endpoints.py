@@ -39,11 +39,23 @@ async def test_aliases_are_listed_apart_with_is_alias(gateway: Gateway) -> None:
                                             "1080p": "veo_3_1_t2v_portrait_8s_1080p"}
 
 
-async def test_models_list_has_concrete_ids_only_with_capabilities(gateway: Gateway) -> None:
+async def test_models_list_has_models_then_aliases_with_capabilities(gateway: Gateway) -> None:
     models = [m async for m in sdk(gateway).models.list()]
     ids = [m.id for m in models]
-    assert len(ids) == len(set(ids)) and set(ids) == {e.id for e in shipped_catalog().public_entries()}
-    assert "gemini-3.0-pro-image" not in ids and "veo_3_1_t2v_fast_4s" in ids   # an also-concrete alias id is a model too
+    catalog = shipped_catalog()
+    concrete = [e.id for e in catalog.public_entries()]
+    assert len(ids) == len(set(ids)) and ids[:len(concrete)] == concrete   # the models first, in file order
+    assert set(ids[len(concrete):]) == {a.id for a in catalog.public_aliases()} - set(concrete)
+    # the aliases the docs recommend are listed, marked as aliases, with what they resolve to (issue 19 item 7)
+    by_id = {m.id: m.model_extra for m in models}
+    for alias in ("gemini-3.1-flash-image", "veo_3_1_t2v_fast", "gemini-3.0-pro-image"):
+        assert by_id[alias]["is_alias"] is True and by_id[alias]["flow2api"]["is_alias"] is True, alias
+    flash = by_id["gemini-3.1-flash-image"]["flow2api"]
+    assert flash["resolves_to"] == "gemini-3.1-flash-image-landscape" and flash["kind"] == "image"
+    assert flash["aspect_ratio"] == "IMAGE_ASPECT_RATIO_LANDSCAPE" and flash["max_images"] is None
+    fast = by_id["veo_3_1_t2v_fast"]["flow2api"]
+    assert fast["sub_kind"] == "t2v" and fast["duration_seconds"] == 8 and fast["available"] is True
+    assert by_id["veo_3_1_t2v_fast_4s"]["flow2api"]["is_alias"] is False   # an also-concrete id is listed once, as a model
     video = next(m for m in models if m.id == "veo_3_1_t2v_8s_4k").model_extra["flow2api"]
     assert video["kind"] == "video" and video["is_alias"] is False and video["available"] is True
     assert video["duration_seconds"] == 8 and video["upsample"] == "VIDEO_RESOLUTION_4K"
@@ -120,7 +132,7 @@ async def test_disabled_entries_are_hidden_and_refused(tmp_path: Path, upstream:
     gw = await start_gateway(make_settings(tmp_path, upstream, catalog={"path": str(path)}))
     _, listing = await get_json(f"{gw.url}/v1/models")
     listed = {m["id"] for m in listing["data"]}
-    assert listed == {e.id for e in shipped_catalog().public_entries()} - {"gemini-3.1-flash-image-portrait"}
+    assert listed == {i.id for i in shipped_catalog().listing()} - {"gemini-3.1-flash-image-portrait", "imagen-4.0-generate-preview"}
     _, aliases = await get_json(f"{gw.url}/v1/models/aliases")
     assert "imagen-4.0-generate-preview" not in {a["id"] for a in aliases["data"]}
     for model_id in ("gemini-3.1-flash-image-portrait", "imagen-4.0-generate-preview"):

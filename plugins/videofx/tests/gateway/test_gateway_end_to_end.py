@@ -36,7 +36,7 @@ async def test_models_list_is_the_catalog(gateway: Gateway) -> None:
     models = [m async for m in sdk(gateway).models.list()]
     ids = {m.id for m in models}
     assert MODEL in ids and "veo_3_1_t2v_fast_landscape" in ids
-    assert len(ids) == len(models) and ids == {e.id for e in shipped_catalog().public_entries()}
+    assert len(ids) == len(models) and ids == {i.id for i in shipped_catalog().listing()}
     one = next(m for m in models if m.id == MODEL)
     assert one.owned_by == "flow2api" and one.object == "model"
     assert one.model_extra["flow2api"]["kind"] == "image"
