@@ -3,7 +3,7 @@
 Objects are built here, before start-up (app state is frozen after it); the
 ``cleanup_ctx`` generators open and close them in dependency order::
 
-    http_sessions → database → account_pool → change_watch → catalog_watch → media_janitor → video_jobs → retention
+    http_sessions → database → account_pool → change_watch → catalog_watch → media_janitor → video_jobs → retention → webhook_delivery
         → one per workflow plugin (its lifespan)
 
 Nothing imports this module but the CLI and tests.
@@ -40,6 +40,7 @@ from flow2api.jobs import Collaborators, JobEngine
 from flow2api.jobs.engine import ENGINE
 from flow2api.jobs.retention import setup_retention
 from flow2api.jobs.runner import VIDEO_JOBS, VideoJobRunner
+from flow2api.jobs.webhooks import setup_webhooks
 from flow2api.jobs.workflows import EngineImageJobs
 from flow2api.limits import IN_FLIGHT, RATE_LIMITER, InFlightLimit, InProcessRateLimiter
 from flow2api.media import MEDIA, VIDEO_INPUTS, InputStore, MediaCache
@@ -127,6 +128,7 @@ def create_app(
     app.cleanup_ctx.append(_media_janitor)
     app.cleanup_ctx.append(_video_jobs)
     setup_retention(app)  # finished tasks, request logs, usage past [storage] retention_days
+    setup_webhooks(app, box)  # the signed-webhook outbox and its sender (flow2api.jobs.webhooks)
 
     v1 = web.Application(middlewares=API_MIDDLEWARES)
     setup_model_routes(v1)
