@@ -4,7 +4,7 @@ Objects are built here, before start-up (app state is frozen after it); the
 ``cleanup_ctx`` generators open and close them in dependency order::
 
     http_sessions → database → coordination → account_pool → change_watch → catalog_watch → media_janitor → video_jobs
-        → retention → one per workflow plugin (its lifespan)
+        → retention → webhook_delivery → one per workflow plugin (its lifespan)
 
 Nothing imports this module but the CLI and tests.
 """
@@ -41,6 +41,7 @@ from flow2api.jobs import Collaborators, JobEngine
 from flow2api.jobs.engine import ENGINE
 from flow2api.jobs.retention import setup_retention
 from flow2api.jobs.runner import SURFACE as VIDEO_SURFACE, VIDEO_JOBS, VideoJobRunner
+from flow2api.jobs.webhooks import setup_webhooks
 from flow2api.jobs.workflows import EngineImageJobs
 from flow2api.limits import IN_FLIGHT, RATE_LIMITER, InFlightLimit
 from flow2api.media import MEDIA, VIDEO_INPUTS, InputStore, open_media_store
@@ -130,6 +131,7 @@ def create_app(
     app.cleanup_ctx.append(_media_store)
     app.cleanup_ctx.append(_video_jobs)
     setup_retention(app)  # finished tasks, request logs, usage past [storage] retention_days
+    setup_webhooks(app, box)  # the signed-webhook outbox and its sender (flow2api.jobs.webhooks)
 
     v1 = web.Application(middlewares=API_MIDDLEWARES)
     setup_model_routes(v1)

@@ -32,6 +32,7 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from flow2api.settings_original import is_original_layout, translate
+from flow2api.settings_webhooks import WebhooksSection
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,7 @@ class GlobalSection(_Section):
     api_key: SecretStr | None = Field(
         None, description="the client key of the settings; unset = a random key generated into <data_dir>/api_key"
     )
-    allow_default_key: bool = Field(
-        False, description="accept the original project's well-known key 'han1234' on a non-loopback bind"
-    )
+    allow_default_key: bool = Field(False, description="accept the well-known key 'han1234' on a non-loopback bind")
     admin_username: str = "admin"
     admin_password: SecretStr = SecretStr("admin")
 
@@ -270,7 +269,7 @@ class InputsSection(_Section):
 
 CORE_SECTIONS = (
     "global", "server", "storage", "proxy", "cache", "generation", "jobs", "inputs", "admin", "call_logic", "rate_limit",
-    "catalog", "demo", "logging", "coordination",
+    "catalog", "demo", "logging", "coordination", "webhooks",
 )
 
 
@@ -292,6 +291,7 @@ class Settings(_Section):
     demo: DemoSection = Field(default_factory=DemoSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     coordination: CoordinationSection = Field(default_factory=CoordinationSection)
+    webhooks: WebhooksSection = Field(default_factory=WebhooksSection)
     plugin_sections: Mapping[str, Mapping[str, Any]] = Field(default_factory=dict)
     source: str = "defaults"
     origins: Mapping[str, str] = Field(default_factory=dict)
@@ -332,17 +332,15 @@ class Settings(_Section):
 
 
 def _unwrap_secrets(value: Any) -> Any:
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
     if isinstance(value, dict):
         return {k: _unwrap_secrets(v) for k, v in value.items()}
-    return value
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 def _parse_env_value(raw: str) -> Any:
     try:
         return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except tomllib.TOMLDecodeError:  # not a TOML value: the raw string
         return raw
 
 
@@ -434,10 +432,7 @@ def load_settings(
 
 class SettingsHolder:
     """The settings in force: ``current`` is swapped whole when an operator changes a section at run time.
-
-    Readers take ``holder.current`` once per use and keep that snapshot (like
-    the catalog). Persisting runtime changes is the caller's job.
-    """
+    Readers take ``holder.current`` once per use and keep that snapshot (like the catalog)."""
 
     def __init__(self, settings: Settings) -> None:
         self.current = settings

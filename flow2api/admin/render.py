@@ -39,6 +39,7 @@ NAV = (
     ("logs", "/admin/logs", "Logs"),
     ("tasks", "/admin/tasks", "Tasks"),
     ("settings", "/admin/settings", "Settings"),
+    ("webhooks", "/admin/webhooks", "Webhooks"),
     ("playground", "/admin/playground", "Playground"),
     ("security", "/admin/security", "Security"),
 )

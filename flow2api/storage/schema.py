@@ -176,3 +176,22 @@ workflow_documents = Table(  # issue 20: documents of workflow plugins (flow2api
     required("updated_at", Double),
     Index("workflow_documents_owner", "workflow", "owner", "created_at"),
 )
+
+webhook_events = Table(  # issue 21: the webhook outbox (flow2api.storage.webhooks), one row per event until it ends
+    "webhook_events", metadata,
+    Column("id", Text, primary_key=True), required("type"), Column("task_id", Text), Column("api_key_id", Integer),
+    required("payload"), required("status"), counter("attempts"), Column("next_attempt_at", Double),
+    Column("last_status", Integer), Column("last_error", Text), Column("url", Text),
+    required("created_at", Double), required("updated_at", Double), Column("delivered_at", Double),
+    Index("webhook_events_due", "status", "next_attempt_at"),
+    Index("webhook_events_created", "created_at"),
+)
+Index("webhook_events_task", webhook_events.c.task_id, unique=True,
+      sqlite_where=webhook_events.c.task_id.isnot(None), postgresql_where=webhook_events.c.task_id.isnot(None))
+
+webhook_endpoints = Table(  # issue 21: an API key's own webhook endpoint; its secret sealed (storage.crypto)
+    "webhook_endpoints", metadata,
+    Column("api_key_id", Integer, ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True,
+           autoincrement=False),
+    required("url"), Column("secret", LargeBinary), required("updated_at", Double),
+)

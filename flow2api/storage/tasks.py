@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -166,10 +167,15 @@ class IdempotencyConflict(Exception):
 
 
 class TaskRepository:
-    """Create, advance, list and soft-delete task rows."""
+    """Create, advance, list and soft-delete task rows.
+
+    ``on_finished(task_id)`` is awaited after :meth:`update` stored ``completed`` or ``failed`` (the webhook
+    outbox, :mod:`flow2api.jobs.webhooks`; it must not raise).
+    """
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.on_finished: Callable[[str], Awaitable[None]] | None = None
 
     async def create(
         self,
@@ -248,6 +254,8 @@ class TaskRepository:
             "new_completed_at": now if status in (SUCCEEDED, FAILED) else None, "new_updated_at": now,
             "task_id": task_id,
         }, idempotent=True)
+        if status in (SUCCEEDED, FAILED) and self.on_finished is not None:
+            await self.on_finished(task_id)
 
     async def record_resume(self, task_id: str, resume: dict[str, Any] | None) -> None:
         """Store the provider's :class:`~flow2api.plugin.Submitted` or :class:`~flow2api.plugin.Submitting`

@@ -22,6 +22,7 @@ from flow2api.admin.pages.models import setup_model_routes
 from flow2api.admin.pages.playground import setup_playground_routes
 from flow2api.admin.pages.security import setup_security_routes
 from flow2api.admin.pages.settings import setup_settings_routes
+from flow2api.admin.pages.webhooks import setup_webhook_routes
 
 STATIC_DIR = Path(str(resources.files("flow2api.static")))
 
@@ -37,4 +38,5 @@ def setup_pages(login_app: web.Application, admin_app: web.Application) -> None:
     setup_log_routes(admin_app)
     setup_playground_routes(admin_app)
     setup_security_routes(admin_app)
+    setup_webhook_routes(admin_app)
     admin_app.router.add_static("/static", STATIC_DIR, append_version=True)

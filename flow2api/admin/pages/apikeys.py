@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from flow2api.admin.forms import KeyCreate, KeyFields, form_data, parse
+from flow2api.admin.pages.webhooks import key_endpoint
 from flow2api.admin.render import flash, render
 from flow2api.admin.views import key_view
 from flow2api.apikeys import API_KEYS
@@ -68,6 +69,7 @@ async def key_page(request: web.Request) -> web.StreamResponse:
         raise NotFoundError(f"No API key {request.match_info['id']}")
     return await render(request, "apikey.html", {
         "key": key_view(record), "model_ids": sorted(request.config_dict[CATALOG].current.entries),
+        "webhook": await key_endpoint(request, record.id),
     }, active="keys")
 
 
