@@ -14,29 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from flow2api.testing.browser import ARGS, CHROMIUM, async_playwright, browser_available  # noqa: F401 - a fixture
 from videofx_gateway import REPO, Upstream, make_settings
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "test-output" / "screenshots"
 MODEL = "gemini-3.1-flash-image-landscape"
 NEW_PASSWORD = "browser-test-password"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.browser
-
-try:
-    from playwright.async_api import async_playwright
-except ImportError:  # pragma: no cover - CI installs it
-    async_playwright = None
-
-
-@pytest.fixture
-def browser_available() -> None:
-    if async_playwright is None:
-        pytest.skip("the playwright package is not installed (pip install playwright; never `playwright install`)")
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)")
 
 
 async def test_operator_walkthrough_in_chromium(tmp_path: Path, upstream: Upstream, start_gateway, browser_available) -> None:
