@@ -37,7 +37,7 @@ from flow2api.discovery import (
 )
 from flow2api.fetcher import FETCHER, AddressPolicy, GuardedFetcher
 from flow2api.jobs import Collaborators, JobEngine
-from flow2api.jobs.engine import ENGINE
+from flow2api.jobs.engine import ENGINE, finishing_jobs
 from flow2api.jobs.retention import setup_retention
 from flow2api.jobs.runner import VIDEO_JOBS, VideoJobRunner
 from flow2api.jobs.workflows import EngineImageJobs
@@ -125,6 +125,7 @@ def create_app(
     app.cleanup_ctx.append(_change_watch)
     app.cleanup_ctx.append(_catalog_watch)
     app.cleanup_ctx.append(_media_janitor)
+    app.cleanup_ctx.append(finishing_jobs)  # closed after the video runner, whose jobs it may be finishing
     app.cleanup_ctx.append(_video_jobs)
     setup_retention(app)  # finished tasks, request logs, usage past [storage] retention_days
 
