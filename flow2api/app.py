@@ -38,7 +38,7 @@ from flow2api.discovery import (
 )
 from flow2api.fetcher import FETCHER, AddressPolicy, GuardedFetcher
 from flow2api.jobs import Collaborators, JobEngine
-from flow2api.jobs.engine import ENGINE
+from flow2api.jobs.engine import ENGINE, finishing_jobs
 from flow2api.jobs.retention import setup_retention
 from flow2api.jobs.runner import SURFACE as VIDEO_SURFACE, VIDEO_JOBS, VideoJobRunner
 from flow2api.jobs.webhooks import setup_webhooks
@@ -129,6 +129,7 @@ def create_app(
     app.cleanup_ctx.append(_change_watch)
     app.cleanup_ctx.append(_catalog_watch)
     app.cleanup_ctx.append(_media_store)
+    app.cleanup_ctx.append(finishing_jobs)  # closed after the video runner, whose jobs it may be finishing
     app.cleanup_ctx.append(_video_jobs)
     setup_retention(app)  # finished tasks, request logs, usage past [storage] retention_days
     setup_webhooks(app, box)  # the signed-webhook outbox and its sender (flow2api.jobs.webhooks)

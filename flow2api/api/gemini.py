@@ -42,7 +42,8 @@ from typing import Any
 from aiohttp import web
 
 from flow2api.api.inputs import decode_base64_image, input_reader
-from flow2api.api.runs import start_job
+from flow2api.api.idempotency import body_hash
+from flow2api.api.runs import start_jobs
 from flow2api.api.schemas import GenerateContentRequest
 from flow2api.api.schemas.gemini import Blob
 from flow2api.api.streaming import GEMINI_KEEPALIVE, send_event, serve_stream, sse_response, with_keepalive
@@ -134,8 +135,9 @@ async def _start(request: web.Request) -> AsyncIterator[JobEvent]:
     body = state.request
     assert isinstance(body, GenerateContentRequest)
     images = await _read_inputs(request, body)
-    return start_job(request, task_id=state.request_id, prompt=body.prompt, images=images, surface="gemini",
-                     row={"summary": body.summary()})
+    [events] = await start_jobs(request, digest=body_hash(body, images), task_ids=[state.request_id],
+                                prompt=body.prompt, images=images, surface="gemini", rows=[{"summary": body.summary()}])
+    return events
 
 
 @generation(GenerateContentRequest)
@@ -143,7 +145,8 @@ async def generate_content(request: web.Request) -> web.Response:
     """``POST /v1beta/models/{model}:generateContent`` → ``GenerateContentResponse`` with the media parts.
 
     Errors (Gemini shape): 400 ``INVALID_ARGUMENT`` bad contents, 401, 404
-    unknown model, 429, 503 no account, 502/504 upstream.
+    unknown model, 409 ``Idempotency-Key`` reused with another body, 429, 503 no account, 502/504 upstream.
+    ``Idempotency-Key`` and a client that leaves after the submit: as for chat (:mod:`flow2api.api.idempotency`).
     """
     state = request[STATE]
     assert state.entry is not None

@@ -23,6 +23,8 @@ Request and response shapes follow the OpenAI API reference ("Images"):
   ``b64_json`` (the cached file, base64).
 * ``stream: true`` (with ``partial_images`` 0–3) answers ``text/event-stream``
   with the events the ``openai`` SDK parses (:mod:`flow2api.api.imagestream`).
+* ``Idempotency-Key``: the same key and body replays (or joins) the stored images, another body is a 409
+  (:mod:`flow2api.api.idempotency`); a client that leaves after the submit does not cancel a job.
 * Edits take the input image(s) as multipart ``image`` or ``image[]`` files
   (or JSON ``images: [{"image_url"}]``); ``mask`` is refused with 400 because
   Flow has no masked editing.
@@ -42,7 +44,8 @@ from aiohttp import web
 from flow2api.api.imageformat import convert, needs_conversion
 from flow2api.api.imagestream import stream_images
 from flow2api.api.inputs import decode_image, input_reader
-from flow2api.api.runs import start_job
+from flow2api.api.idempotency import body_hash
+from flow2api.api.runs import start_jobs
 from flow2api.api.schemas import ImageEditRequest, ImageGenerationRequest
 from flow2api.errors import Flow2APIError, InvalidRequestError
 from flow2api.jobs import JobEvent, Result, media_url, public_base_url
@@ -55,16 +58,16 @@ from flow2api.settings import SETTINGS
 
 log = logging.getLogger(__name__)
 
-def _jobs(
+async def _jobs(
     request: web.Request, body: ImageGenerationRequest, *, images: tuple[InputImage, ...], summary: dict[str, Any],
 ) -> list[AsyncIterator[JobEvent]]:
-    """One job engine run per image of ``body.n`` (not started yet), each leasing its own account; the caller
-    iterates each to its end or closes it."""
+    """One job engine run per image of ``body.n`` (not started yet), each leasing its own account, or the stored
+    ones of a repeated ``Idempotency-Key``; the caller iterates each to its end or closes it."""
     request_id = request[STATE].request_id
-    base = public_base_url(request)
-    return [start_job(request, task_id=f"{request_id}-{index}", prompt=body.prompt.strip(), images=images,
-                      surface="images", row={"summary": summary, "index": index}, base_url=base)
-            for index in range(body.count)]
+    return await start_jobs(
+        request, digest=body_hash(body, images), task_ids=[f"{request_id}-{index}" for index in range(body.count)],
+        prompt=body.prompt.strip(), images=images, surface="images", base_url=public_base_url(request),
+        rows=[{"summary": summary, "index": index} for index in range(body.count)])
 
 
 async def _run(
@@ -72,7 +75,7 @@ async def _run(
 ) -> web.StreamResponse:
     """Fan ``body.n`` single-image jobs out (one job engine run each, so each leases its own account) and answer
     the OpenAI ``ImagesResponse``, or with ``stream`` its event stream (:mod:`flow2api.api.imagestream`)."""
-    jobs = _jobs(request, body, images=images, summary=summary)
+    jobs = await _jobs(request, body, images=images, summary=summary)
     if body.stream:
         return await stream_images(request, body, jobs, edit=isinstance(body, ImageEditRequest),
                                    encode=lambda result: output_bytes(request, result, body))

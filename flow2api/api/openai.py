@@ -32,7 +32,8 @@ from typing import Any
 from aiohttp import web
 
 from flow2api.api.inputs import decode_image, input_reader
-from flow2api.api.runs import start_job
+from flow2api.api.idempotency import body_hash
+from flow2api.api.runs import start_jobs
 from flow2api.api.schemas import ChatCompletionRequest
 from flow2api.api.streaming import OPENAI_KEEPALIVE, send_event, serve_stream, sse_response, with_keepalive
 from flow2api.errors import InvalidRequestError
@@ -101,7 +102,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     or, with ``stream: true``, an SSE stream of chunks. Errors before the
     provider accepted the job are HTTP errors in the OpenAI shape (the job
     engine failed over to another account where that could help); after the stream started, one
-    ``data: {"error": {...}}`` event followed by ``data: [DONE]``.
+    ``data: {"error": {...}}`` event followed by ``data: [DONE]``. A client that leaves after upstream accepted
+    the job does not cancel it (it finishes and is stored); ``Idempotency-Key`` replays or joins it
+    (:mod:`flow2api.api.idempotency`; 409 ``idempotency_key_reused`` for another body).
     """
     state = request[STATE]
     body = state.request
@@ -111,8 +114,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     completion_id = f"chatcmpl-{state.request_id}"
     created = int(time.time())
     model = body.model
-    events = start_job(request, task_id=state.request_id, prompt=body.prompt, images=images,
-                       extend_media_id=extend_media_id, surface="chat", row={"summary": body.summary()})
+    [events] = await start_jobs(
+        request, digest=body_hash(body, images), task_ids=[state.request_id], prompt=body.prompt, images=images,
+        extend_media_id=extend_media_id, surface="chat", rows=[{"summary": body.summary()}])
     if not body.stream:
         results = [e async for e in events if isinstance(e, Result)]
         content = "\n\n".join(result_markdown(r, stream=False, video_output=settings.video_output) for r in results)

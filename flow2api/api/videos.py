@@ -38,20 +38,18 @@ sees it (others get 404).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import re
 import uuid
 from typing import Any
 
 from aiohttp import web
 
+from flow2api.api.idempotency import conflict, idempotency_key, owner, request_hash
 from flow2api.api.inputs import decode_image, input_reader
 from flow2api.api.schemas import VideoCreateRequest
 from flow2api.api.schemas.videos import capabilities
 from flow2api.catalog import CatalogEntry
 from flow2api.discovery import PROVIDERS
-from flow2api.errors import ConflictError, InvalidRequestError, NotFoundError
+from flow2api.errors import InvalidRequestError, NotFoundError
 from flow2api.jobs import media_url, public_base_url
 from flow2api.jobs.runner import VIDEO_JOBS
 from flow2api.media import MEDIA, VIDEO_INPUTS
@@ -66,18 +64,11 @@ from flow2api.storage.tasks import (
     TASKS,
     IdempotencyConflict,
     TaskRecord,
-    owner_of,
 )
 
 SURFACE = "videos"
 MAX_LIMIT = 100
 _ASPECT_SIZES = {"landscape": "1280x720", "portrait": "720x1280"}  # Veo renders 720p before any upsampling
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-
-
-def _owner(request: web.Request) -> str:
-    caller = request[STATE].caller
-    return owner_of(caller.key_id if caller else None)
 
 
 def _error_object(error: str | None) -> dict[str, str] | None:
@@ -120,7 +111,7 @@ async def visible_video(request: web.Request, video_id: str | None = None, *, pa
     unknown, deleted or someone else's job (never revealing which)."""
     video_id = video_id if video_id is not None else request.match_info["video_id"]
     record = await request.config_dict[TASKS].get(video_id)
-    if record is None or record.surface != SURFACE or record.deleted_at is not None or record.owner != _owner(request):
+    if record is None or record.surface != SURFACE or record.deleted_at is not None or record.owner != owner(request):
         raise NotFoundError(f"No video found with id '{video_id}'.", param=param)
     return record
 
@@ -134,25 +125,6 @@ async def _read_images(request: web.Request, body: VideoCreateRequest) -> list[I
     if url:
         given.append((url, "input_reference"))
     return await reader.read_all(given)
-
-
-def request_hash(canonical: dict[str, Any], images: list[InputImage]) -> str:
-    """The digest an ``Idempotency-Key`` is compared by: the request's fields and its inputs' SHA-256."""
-    canonical = {**canonical, "images": [hashlib.sha256(image.data).hexdigest() for image in images]}
-    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
-
-
-class IdempotencyKeyReusedError(ConflictError):
-    """409: an ``Idempotency-Key`` came back with a different body (Stripe/OpenAI convention)."""
-
-    code = "idempotency_key_reused"
-
-
-def _conflict(key: str) -> ConflictError:
-    return IdempotencyKeyReusedError(
-        f"The Idempotency-Key '{key}' was already used with a different request. Use a new key for a new job.",
-        param="Idempotency-Key",
-    )
 
 
 @generation(VideoCreateRequest)
@@ -188,12 +160,9 @@ async def queue_job(
     ``request``) and hand it to the background runner → the video object; with an ``Idempotency-Key`` seen
     before, the stored job instead (same ``digest``) or 409 ``idempotency_key_reused``. 400 for a malformed key."""
     app = request.config_dict
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not _IDEMPOTENCY_KEY.match(key):
-        raise InvalidRequestError(
-            "Idempotency-Key must be 1–255 printable ASCII characters.", param="Idempotency-Key")
+    key = idempotency_key(request)
     if key is not None:
-        existing = await app[TASKS].find_idempotent(_owner(request), key)
+        existing = await app[TASKS].find_idempotent(owner(request), key)
         if existing is not None:
             return await _replay(request, existing, key, digest)
     task_id = f"video_{uuid.uuid4().hex}"
@@ -218,7 +187,7 @@ async def queue_job(
 
 async def _replay(request: web.Request, existing: TaskRecord, key: str, digest: str) -> web.Response:
     if existing.request_hash != digest:
-        raise _conflict(key)
+        raise conflict(key)
     return web.json_response(await video_object(request, existing), headers={"Idempotent-Replayed": "true"})
 
 
@@ -249,7 +218,7 @@ async def list_videos(request: web.Request) -> web.Response:
     if order not in ("asc", "desc"):
         raise InvalidRequestError("'order' must be 'asc' or 'desc'.", param="order")
     records, has_more = await request.config_dict[TASKS].page(
-        owner=_owner(request), surface=SURFACE, after=request.query.get("after") or None, limit=limit, order=order,
+        owner=owner(request), surface=SURFACE, after=request.query.get("after") or None, limit=limit, order=order,
     )
     data = list(await asyncio.gather(*(video_object(request, r) for r in records)))  # S3: the HEADs at once
     return web.json_response({

@@ -10,7 +10,11 @@ owns everything from there:
   account, one write) when the spec asks for it, else taken from ``queued`` to
   ``in_progress``; closed ``completed`` with the result URLs, ``failed`` with
   ``"<code>: <message>"``, or ``failed`` with ``client_disconnected`` when the
-  consumer stops early (unless the spec keeps the row resumable);
+  consumer stops early before upstream accepted the job (unless the spec keeps
+  the row resumable);
+* paid work: from the provider's ``Submitted`` on, the job runs in a task of the
+  engine's (:mod:`flow2api.jobs.detached`), so a consumer that leaves (a client
+  that disconnects) no longer cancels it: it finishes and its row is closed;
 * the leased attempts with failover, through
   :func:`flow2api.pool.failover.failover_events` (the one retry loop): an
   account-specific, retryable error before the commit point moves the job to
@@ -48,6 +52,7 @@ from flow2api.errors import (
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
+from flow2api.jobs.detached import DetachedJobs, Finisher
 from flow2api.jobs.events import ACCEPTED, JobEvent, Result
 from flow2api.jobs.urls import media_url
 from flow2api.media import MEDIA, MediaStore
@@ -142,6 +147,7 @@ class _Run:
 
     row: bool
     committed: bool = False
+    submitted: bool = False
     retries: int = 0
     started: float = field(default_factory=time.perf_counter)
 
@@ -151,6 +157,7 @@ class JobEngine:
 
     def __init__(self, parts: Collaborators) -> None:
         self.parts = parts
+        self.detached = DetachedJobs()  # paid jobs finishing in the background; closed by finishing_jobs
 
     async def run(
         self, spec: JobSpec, selection: Selection, sessions: SessionChooser, *,
@@ -165,7 +172,9 @@ class JobEngine:
         unchanged; ``UpstreamTimeoutError`` past the kind's time limit;
         ``UpstreamProtocolError`` when the job ends without media;
         ``GenerationFailedError`` when a resumed job's provider cannot resume.
-        The consumer must close the iterator when it stops early (``aclose``).
+        The consumer must close the iterator when it stops early (``aclose``);
+        once upstream accepted the job (``Submitted``) that, or cancelling the
+        consumer, leaves the job finishing in :attr:`detached`.
         """
         state = _Run(row=spec.new_row is None, retries=selection.max_retries)
         parts = self.parts
@@ -191,21 +200,50 @@ class JobEngine:
             wait=selection.wait, committed=lambda: state.committed, account_id=selection.account_id,
         )
         finished = False
+        finisher: Finisher | None = None
         try:
-            async for event in events:
+            while not state.submitted:
+                try:
+                    event = await anext(events)
+                except StopAsyncIteration:
+                    break
                 yield event
+            else:
+                # Upstream accepted (and charged for) the job: the rest runs in a task of ours, which a client
+                # that leaves (its handler cancelled) does not cancel (issue 21 item 6, the original's #144).
+                finisher = self._finisher(spec, state, events)
+                async for event in finisher.events():
+                    yield event
             finished = True
         except Flow2APIError as exc:
             finished = True
-            if state.row:
+            if state.row and finisher is None:  # a finisher settled its row itself
                 await self._close_failed(spec.task_id, exc)
             raise
         finally:
-            # The row is settled before the lease goes back (closing the loop releases it): a freed account
-            # never has an ``in_progress`` row of a client that left. _abandon never raises.
-            if not finished and state.row and spec.abandon_on_exit:
-                await self._abandon(spec.task_id)
-            await events.aclose()
+            if finisher is None and not finished and state.submitted:
+                finisher = self._finisher(spec, state, events)  # left between the submit and our next step
+            if finisher is not None:
+                finisher.detach()  # no-op after the end; otherwise the task finishes the job and its row
+            else:
+                # The row is settled before the lease goes back (closing the loop releases it): a freed account
+                # never has an ``in_progress`` row of a client that left. _abandon never raises.
+                if not finished and state.row and spec.abandon_on_exit:
+                    await self._abandon(spec.task_id)
+                await events.aclose()
+
+    def _finisher(self, spec: JobSpec, state: _Run, events: AsyncIterator[JobEvent]) -> Finisher:
+        """The rest of ``events`` in a task of :attr:`detached`, settling the row itself on its way out."""
+
+        async def failed(exc: Flow2APIError) -> None:
+            if state.row:
+                await self._close_failed(spec.task_id, exc)
+
+        async def cancelled(reason: str) -> None:
+            if state.row and spec.abandon_on_exit:
+                await self._abandon(spec.task_id, reason)
+
+        return Finisher(self.detached, events, on_error=failed, on_cancel=cancelled)
 
     async def _attempt(
         self, spec: JobSpec, run: _Run, lease: Lease, http: aiohttp.ClientSession, number: int,
@@ -262,6 +300,7 @@ class JobEngine:
                     # Upstream has accepted (and charged for) the job: store where to resume it before anything
                     # else, so a crash from here on resumes it instead of submitting it again (crash drill).
                     await tasks.record_resume(spec.task_id, dict(event.resume))
+                    run.submitted = True
                 if not run.committed:
                     run.committed = True
                     yield ACCEPTED
@@ -330,13 +369,20 @@ class JobEngine:
         if record is not None and not record.finished:
             await self.parts.tasks.update(task_id, status=FAILED, error=f"{exc.code}: {exc.message}")
 
-    async def _abandon(self, task_id: str) -> None:
-        """``failed`` with ``client_disconnected``; shielded and only logged on failure, being run in a
-        ``finally`` of a cancelled consumer (bookkeeping must not mask the real exit)."""
+    async def _abandon(self, task_id: str, reason: str = "client_disconnected: the client went away") -> None:
+        """``failed`` with ``reason`` (``client_disconnected`` by default); shielded and only logged on failure,
+        being run in a ``finally`` of a cancelled consumer (bookkeeping must not mask the real exit)."""
         try:
-            await asyncio.shield(self.parts.tasks.abandon(task_id, "client_disconnected: the client went away"))
+            await asyncio.shield(self.parts.tasks.abandon(task_id, reason))
         except (asyncio.CancelledError, Exception):  # noqa: BLE001 - bookkeeping must not mask the real exit
             log.info("could not mark task %s as abandoned", task_id)
 
 
 ENGINE: Final = web.AppKey("job_engine", JobEngine)
+
+
+async def finishing_jobs(app: web.Application) -> AsyncIterator[None]:
+    """``cleanup_ctx``: at shutdown, cancel the paid jobs still finishing in the background (their rows are
+    settled on the way out); registered before the resources they use are closed."""
+    yield
+    await app[ENGINE].detached.close()

@@ -134,6 +134,7 @@ _INSERT = insert(tasks)
 _RESUME = update(tasks).where(_BY_ID)  # SET resume, updated_at
 _ABANDON = update(tasks).where(_BY_ID, tasks.c.status.in_(UNFINISHED))  # SET status, error, completed_at, updated_at
 _DELETED = update(tasks).where(_BY_ID)  # SET deleted_at
+_RELEASE = update(tasks).where(_BY_ID).values(idempotency_key=None)
 _GET = select(tasks).where(_BY_ID)
 _IDEMPOTENT = select(tasks).where(tasks.c.owner == bindparam("owner"),
                                   tasks.c.idempotency_key == bindparam("idempotency_key"))
@@ -301,6 +302,10 @@ class TaskRepository:
         """The owner's task created with ``idempotency_key``, or ``None``."""
         row = await self._db.fetch_one(_IDEMPOTENT, {"owner": owner, "idempotency_key": idempotency_key})
         return _record(row) if row is not None else None
+
+    async def release_key(self, task_id: str) -> None:
+        """Clear the task's ``idempotency_key`` (its job failed: the key may start a new one). Group commit."""
+        await self._db.writes.write(_RELEASE, {"task_id": task_id}, idempotent=True)
 
     async def unfinished(self, surface: str) -> list[TaskRecord]:
         """Tasks of ``surface`` still ``queued`` or ``in_progress`` and not deleted, oldest first (restart resume)."""

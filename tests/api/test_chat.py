@@ -13,7 +13,7 @@ from aiohttp import web
 from openai import APIError, BadRequestError
 
 from flow2api.errors import ContentPolicyError, GenerationFailedError, UpstreamUnavailableError
-from flow2api.plugin import Kind, MediaOutput, Progress, Submitted
+from flow2api.plugin import Kind, MediaOutput, Progress
 from flow2api.storage.tasks import TASKS
 from tests.api.conftest import IMAGE_MODEL, MP4, VIDEO_MODEL, FakeWorld, SdkFactory, png
 from tests.conftest import API_KEY, Gateway
@@ -203,9 +203,11 @@ async def test_own_media_url_as_input_is_read_from_the_cache(fake: FakeWorld, sd
     assert fake.video.calls[-1].job.images[0].data == produced
 
 
-async def test_client_disconnect_marks_the_task(fake: FakeWorld) -> None:
+async def test_client_disconnect_before_the_submit_marks_the_task(fake: FakeWorld) -> None:
+    # Before upstream accepted the job nothing is paid: a client that leaves ends it (after Submitted it would
+    # finish in the background: tests/api/test_paid_work.py).
     never = asyncio.Event()
-    fake.video.plans.append([Submitted({"op": 1}), Progress("rendering"), never])
+    fake.video.plans.append([Progress("rendering"), never])
     gw = await fake.start()
     headers = {"Authorization": f"Bearer {API_KEY}", "X-Request-ID": "gone-away-1"}
     body = {"model": VIDEO_MODEL, "messages": [{"role": "user", "content": "x"}], "stream": True}

@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from flow2api.errors import Flow2APIError, PermissionDeniedError
-from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, ProviderBase
+from flow2api.plugin import (
+    AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, ProviderBase, Submitted,
+)
 from flow2api_flowweb.family import FlowWebFamily
 from flow2api_flowweb.layouts import INPUT_BASE, INPUT_REFERENCE
 from flow2api_flowweb.options import ImageOptions, check_image_count, tier_allows
@@ -41,7 +43,8 @@ class FlowWebImageProvider(ProviderBase):
 
         Yields one :class:`MediaOutput` per image: the signed ``flow-content`` URL (downloads
         without cookies, spec §6.5), or the upscaled JPEG bytes. An upscale that fails yields the
-        1K image instead, with a progress note. Nothing is yielded before ogiZ0b succeeded.
+        1K image instead, with a progress note. Nothing is yielded before ogiZ0b succeeded; then ``Submitted``
+        first (the images exist upstream and are paid for: a client that leaves no longer cancels the job).
         """
         options: ImageOptions = call.job.options  # type: ignore[assignment]
         check_image_count(len(call.job.images), options.min_images, options.max_images)
@@ -61,6 +64,8 @@ class FlowWebImageProvider(ProviderBase):
             )
 
         project, images = await self.family.projects.run(call.account, client.create_project, generate)
+        # Not resumable (an image job is answered in one call): the state only records what upstream made.
+        yield Submitted(resume={"project_id": project, "media": [image.media_id for image in images]})
         yield Progress(f"Flow generated {len(images)} image(s) with {options.image_model}.", percent=80)
         for image in images:
             if options.upsample is None:

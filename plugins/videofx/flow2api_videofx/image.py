@@ -3,7 +3,10 @@
 Sequence per attempt: project (replaced once if upstream lost it) → upload input images → reCAPTCHA token →
 ``batchGenerateImages`` (``n`` request items) → optional ``upsampleImage`` per
 image with the generation's sessionId. Nothing is yielded before the
-generation call succeeded, so the pipeline may still fail over until then.
+generation call succeeded, so the pipeline may still fail over until then; the
+first event is then ``Submitted`` (the images exist upstream and are paid for),
+so a client that leaves while they are fetched or upsampled does not lose them
+(the job engine finishes the job in the background, issue 21 item 6).
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from flow2api.errors import Flow2APIError, PermissionDeniedError
-from flow2api.plugin import AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, ProviderBase
+from flow2api.plugin import (
+    AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, ProviderBase, Submitted,
+)
 from flow2api_videofx.attempt import Attempt, check_image_count
 from flow2api_videofx.family import VideoFXFamily
 from flow2api_videofx.options import ImageOptions, tier_allows
@@ -45,7 +50,8 @@ class VideoFXImageProvider(ProviderBase):
         return tier_allows(account.tier, options.required_tier)
 
     async def generate(self, call: Call) -> AsyncIterator[Event]:
-        """Generate ``job.n`` images; yields one :class:`MediaOutput` per image (upstream ``fifeUrl`` or upsampled bytes)."""
+        """Generate ``job.n`` images; yields ``Submitted`` once they exist upstream, then one :class:`MediaOutput` per
+        image (upstream ``fifeUrl`` or upsampled bytes)."""
         options: ImageOptions = call.job.options  # type: ignore[assignment]
         check_image_count(len(call.job.images), options.min_images, options.max_images)
         view = call.account.view
@@ -68,6 +74,8 @@ class VideoFXImageProvider(ProviderBase):
             return await attempt.submit(page_url=client.page_url(project_id), action=IMAGE_ACTION, operation=operation)
 
         project_id, images = await attempt.in_project(generate)
+        # Not resumable (an image job is answered in one call): the state only records what upstream made.
+        yield Submitted(resume={"project_id": project_id, "media": [image.name for image in images]})
         page = client.page_url(project_id)
         yield Progress(f"Flow generated {len(images)} image(s) with {options.image_model}.", percent=80)
         if options.upsample is None:
