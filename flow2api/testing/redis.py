@@ -97,15 +97,20 @@ def start_redis(binary: Path) -> RedisServer:
     raise RuntimeError(f"redis-server did not start on port {port}: {text[-2000:]}")
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """One Redis server for the test session (skips when ``redis-server`` is absent)."""
+def _served_redis() -> Iterator[RedisServer]:
+    """A started Redis server, stopped when the generator closes; skips the test when ``redis-server`` is absent."""
     binary = find_redis_server()
     if binary is None:
         pytest.skip("redis-server not found; .ci/run installs the redis-server package")
     server = start_redis(binary)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One Redis server for the test session (skips when ``redis-server`` is absent)."""
+    yield from _served_redis()
 
 
 @pytest.fixture
@@ -119,9 +124,4 @@ def redis_url(redis_server: RedisServer) -> str:
 @pytest.fixture
 def private_redis() -> Iterator[RedisServer]:
     """A Redis server of this test's own, which the test may stop (skips when ``redis-server`` is absent)."""
-    binary = find_redis_server()
-    if binary is None:
-        pytest.skip("redis-server not found; .ci/run installs the redis-server package")
-    server = start_redis(binary)
-    yield server
-    server.stop()
+    yield from _served_redis()
