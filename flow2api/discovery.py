@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -44,21 +44,29 @@ def installed_factories(group: str = ENTRY_POINT_GROUP) -> dict[str, Callable[[P
     return factories
 
 
+def _instantiate(settings: Settings, factories: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """Call each factory with the plugin context; its object must carry the entry point's ``name``.
+
+    Raises :class:`SettingsError` when a plugin rejects its settings or calls itself by another name."""
+    context = plugin_context(settings)
+    built: dict[str, Any] = {}
+    for name, factory in factories.items():
+        try:
+            plugin = factory(context)
+        except PluginConfigError as exc:
+            raise SettingsError(f"{settings.source}: {exc}") from None
+        if plugin.name != name:
+            raise SettingsError(f"{what} plugin {name!r} calls itself {plugin.name!r}; the names must match")
+        built[name] = plugin
+    return built
+
+
 def build_workflows(settings: Settings, factories: Mapping[str, WorkflowFactory]) -> dict[str, Workflow]:
     """Instantiate workflow plugins (:class:`flow2api.plugin.Workflow`); each validates its own sections.
 
     Raises :class:`SettingsError` when one rejects its settings or calls itself by another name.
     """
-    context = plugin_context(settings)
-    workflows: dict[str, Workflow] = {}
-    for name, factory in factories.items():
-        try:
-            workflow = factory(context)
-        except PluginConfigError as exc:
-            raise SettingsError(f"{settings.source}: {exc}") from None
-        if workflow.name != name:
-            raise SettingsError(f"workflow plugin {name!r} calls itself {workflow.name!r}; the names must match")
-        workflows[name] = workflow
+    workflows: dict[str, Workflow] = _instantiate(settings, factories, "workflow")
     if workflows:
         log.info("workflows: %s", ", ".join(sorted(workflows)))
     return workflows
@@ -72,16 +80,7 @@ def build_providers(
 
     Raises :class:`SettingsError` when a plugin rejects its settings or a section is unclaimed.
     """
-    context = plugin_context(settings)
-    providers: dict[str, Provider] = {}
-    for name, factory in factories.items():
-        try:
-            provider = factory(context)
-        except PluginConfigError as exc:
-            raise SettingsError(f"{settings.source}: {exc}") from None
-        if provider.name != name:
-            raise SettingsError(f"provider plugin {name!r} calls itself {provider.name!r}; the names must match")
-        providers[name] = provider
+    providers: dict[str, Provider] = _instantiate(settings, factories, "provider")
     claimed = {section for family in families_of(providers).values() for section in family.config_sections}
     claimed |= {section for workflow in (workflows or {}).values() for section in workflow.config_sections}
     unclaimed = sorted(set(settings.plugin_sections) - claimed - set(CORE_SECTIONS))

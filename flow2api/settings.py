@@ -32,6 +32,7 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from flow2api.settings_original import is_original_layout, translate
+from flow2api.settings_instances import CoordinationSection, JobsSection
 from flow2api.settings_webhooks import WebhooksSection
 
 log = logging.getLogger(__name__)
@@ -112,16 +113,6 @@ class StorageSection(_Section):
     retention_interval: float = Field(3600, gt=0, description="seconds between two retention sweeps")
 
 
-class CoordinationSection(_Section):
-    """``[coordination]``: where instances share slots, limits, refresh locks and cool-downs (docs/deployment.md)."""
-
-    redis_url: SecretStr = Field(SecretStr(""), description="redis://[:password@]host:port/db; empty = this process only")
-    key_prefix: str = Field("flow2api:", description="prefix of every Redis key (several gateways on one Redis)")
-    hold_ttl: float = Field(30, ge=1, description="seconds a slot or concurrency holder lives unless renewed (a dead instance's expire)")
-    timeout: float = Field(2, gt=0, description="seconds for one Redis command before the work is refused with 503")
-    slot_poll_interval: float = Field(0.05, gt=0, description="seconds between looks for a slot another instance freed")
-    max_connections: int = Field(64, ge=1, description="Redis connections per instance; more commands wait for one")
-
 
 class ProxySection(_Section):
     """``[proxy]``: the global upstream proxy (http://, https://, socks5://, socks5h://)."""
@@ -175,15 +166,6 @@ class GenerationSection(_Section):
     max_prompt_chars: int = Field(8000, ge=1, description="longest prompt accepted, characters (400 past it)")
     video_workers: int = Field(16, ge=1, le=100_000, description="Videos API jobs running at once; the rest wait queued")
 
-
-class JobsSection(_Section):
-    """``[jobs]``: leases of Videos API jobs between instances on one database (docs/deployment.md)."""
-
-    lease_seconds: float = Field(
-        30, ge=1, le=3600, description="seconds a running job stays its instance's without renewal (renewed every "
-        "third of it); past that another instance takes it over",
-    )
-    claim_interval: float = Field(5, gt=0, le=600, description="seconds between looks for jobs nobody holds")
 
 
 class AdminSection(_Section):
