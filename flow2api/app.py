@@ -3,7 +3,7 @@
 Objects are built here, before start-up (app state is frozen after it); the
 ``cleanup_ctx`` generators open and close them in dependency order::
 
-    http_sessions → database → coordination → account_pool → change_watch → catalog_watch → media_janitor → video_jobs
+    http_sessions → database → instance_heartbeat → coordination → account_pool → change_watch → catalog_watch → media_janitor → video_jobs
         → retention → webhook_delivery → one per workflow plugin (its lifespan)
 
 Nothing imports this module but the CLI and tests.
@@ -39,6 +39,7 @@ from flow2api.discovery import (
 from flow2api.fetcher import FETCHER, AddressPolicy, GuardedFetcher
 from flow2api.jobs import Collaborators, JobEngine
 from flow2api.jobs.engine import ENGINE, finishing_jobs
+from flow2api.jobs.instances import setup_instances
 from flow2api.jobs.retention import setup_retention
 from flow2api.jobs.runner import SURFACE as VIDEO_SURFACE, VIDEO_JOBS, VideoJobRunner
 from flow2api.jobs.webhooks import setup_webhooks
@@ -105,7 +106,7 @@ def create_app(
     app[FETCHER] = GuardedFetcher(AddressPolicy(settings.inputs.allow_networks), timeout=settings.inputs.fetch_timeout)
     app[DATABASE] = database
     app[COORDINATION] = coordination
-    app[TASKS] = TaskRepository(database)
+    app[TASKS] = TaskRepository(database, settings.server.instance_id)
     app[REQUEST_LOGS] = RequestLogRepository(database)
     app[POOL] = AccountPool(
         AccountRepository(database, box), settings=holder, families=families_of(providers), http=http,
@@ -124,6 +125,7 @@ def create_app(
 
     app.cleanup_ctx.append(_http_sessions)
     app.cleanup_ctx.append(_database)
+    setup_instances(app)  # this instance's heartbeat row; the rows of instances gone failed (flow2api.jobs.instances)
     app.cleanup_ctx.append(_coordination)
     app.cleanup_ctx.append(_account_pool(demo_accounts))
     app.cleanup_ctx.append(_change_watch)

@@ -18,6 +18,7 @@ from flow2api import __version__
 from flow2api.catalog import CATALOG
 from flow2api.coordination import COORDINATION
 from flow2api.discovery import PROVIDERS
+from flow2api.jobs.instances import INSTANCES
 from flow2api.jobs.runner import VIDEO_JOBS
 from flow2api.media import MEDIA
 from flow2api.pool import POOL
@@ -72,12 +73,14 @@ async def backends(app: web.Application) -> dict[str, dict[str, Any]]:
 
 async def health(request: web.Request) -> web.Response:
     """``GET /health`` → ``{"status", "version", "instance", "demo", "accounts", "catalog", "providers", "media",
-    "video_jobs", "storage", "coordination"}``.
+    "video_jobs", "instances", "storage", "coordination"}``.
 
     ``catalog``: ``digest``, ``loaded_at`` (Unix s), ``models``, ``last_error``
     (list of problems or null), ``warnings``. ``media``: ``backend`` (local, s3), ``files`` and
     ``bytes`` in the media cache; ``video_jobs``: Videos API jobs ``queued``
-    and ``running`` in this process; ``instance``: its ``[server] instance_id``. ``status`` is ``degraded`` when the last
+    and ``running`` in this process; ``instance``: its ``[server] instance_id``; ``instances``: how many
+    instances on this database are live, this one included, as of this instance's last heartbeat (at most a
+    third of ``[jobs] lease_seconds`` old; :mod:`flow2api.jobs.instances`). ``status`` is ``degraded`` when the last
     reload failed, no account is enabled or a backend (:func:`backends`) is unreachable, else ``ok``.
     Always 200: ``/ready`` is the probe that fails.
     """
@@ -103,6 +106,7 @@ async def health(request: web.Request) -> web.Response:
         "providers": sorted(request.config_dict[PROVIDERS]),
         "media": {"backend": media.backend, "files": len(media), "bytes": media.total_bytes},
         "video_jobs": request.config_dict[VIDEO_JOBS].counts(),
+        "instances": len(request.config_dict[INSTANCES].live),
         **probed,
     })
 

@@ -14,8 +14,8 @@ Bounds: each such task still holds its account's lease slot (the pool's
 per-account concurrency), so there are never more of them than account slots;
 each step keeps the job's ``[generation] image_timeout``/``video_timeout``
 deadline. They are cancelled only at shutdown (:func:`finishing_jobs`); a row
-left unfinished then is failed at the next start (``fail_interrupted``), or
-resumed if its surface resumes (Videos API).
+left unfinished then is failed by the next heartbeat of a live instance
+(:mod:`flow2api.jobs.instances`), or resumed if its surface resumes (Videos API).
 """
 
 from __future__ import annotations

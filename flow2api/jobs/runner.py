@@ -64,7 +64,6 @@ from flow2api.storage.tasks import FAILED, TASKS
 log = logging.getLogger(__name__)
 
 SURFACE = "videos"
-INTERRUPTED = "server_restarted: the server stopped while this request was running"
 CLAIM_BATCH = 500  # jobs taken per claim statement; start-up repeats it until none is left
 
 
@@ -79,7 +78,6 @@ class VideoJobRunner:
         self._running: set[str] = set()
         self._slots: asyncio.Semaphore | None = None
         self._keeper: asyncio.Task[None] | None = None
-        self._started = time.time()  # rows older than this process belong to a previous one
         self.instance = app[SETTINGS].current.server.instance_id
         """This instance's ``[server] instance_id``: the ``lease_owner`` of the jobs it holds."""
 
@@ -96,10 +94,9 @@ class VideoJobRunner:
         return self.instance, time.time() + self._app[SETTINGS].current.jobs.lease_seconds
 
     async def start(self) -> int:
-        """Close the rows of requests a previous process left unfinished (:meth:`fail_interrupted`), create the
-        worker limit, take up the jobs nobody holds (:meth:`take_up`) and start renewing and claiming every
-        ``[jobs]`` interval; returns how many jobs were taken up."""
-        await self.fail_interrupted()
+        """Create the worker limit, take up the jobs nobody holds (:meth:`take_up`) and start renewing and
+        claiming every ``[jobs]`` interval; returns how many jobs were taken up. (The rows of requests a stopped
+        instance left unfinished are closed by its heartbeat: :mod:`flow2api.jobs.instances`.)"""
         self._slots = asyncio.Semaphore(self._app[SETTINGS].current.generation.video_workers)
         taken = await self.take_up("after start-up")
         self._keeper = asyncio.create_task(self._keep_leases(), name=f"video-leases@{self.instance}")
@@ -157,17 +154,6 @@ class VideoJobRunner:
                 log.error("video jobs: leases not renewed: %s", describe(exc))
             except Exception:  # noqa: BLE001 - a dead loop would let the leases lapse while the jobs run on here
                 log.exception("video jobs: leases not renewed")
-
-    async def fail_interrupted(self) -> int:
-        """Mark ``failed`` the chat, Gemini and Images API task rows a previous process left ``queued`` or
-        ``in_progress`` (killed mid-request); returns how many. Their client's connection died with that
-        process, so no one can finish them; Videos API rows are resumed instead. Rows created by this process
-        (after it started) are kept."""
-        closed = await self._app[TASKS].fail_interrupted(
-            keep_surface=SURFACE, before=self._started, error=INTERRUPTED)
-        if closed:
-            log.warning("%d task(s) interrupted by the previous shutdown marked failed", closed)
-        return closed
 
     def submit(self, task_id: str) -> None:
         """Run the job ``task_id`` in the background (idempotent while it is active)."""

@@ -80,6 +80,8 @@ tasks = Table(
     Column("deleted_at", Double),
     # Issue 17: the instance running a Videos API job and until when (Unix s) it holds it (flow2api.jobs.leases)
     Column("lease_owner", Text), Column("lease_until", Double),
+    # Issue 17: the instance that accepted the row (flow2api.storage.instances fails it once that instance is gone)
+    Column("instance_id", Text),
     Index("tasks_status", "status"),
     Index("tasks_owner_surface", "owner", "surface", "created_at"),
 )
@@ -194,4 +196,10 @@ webhook_endpoints = Table(  # issue 21: an API key's own webhook endpoint; its s
     Column("api_key_id", Integer, ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True,
            autoincrement=False),
     required("url"), Column("secret", LargeBinary), required("updated_at", Double),
+)
+
+instances = Table(  # issue 17: the serving instances and their heartbeats (flow2api.storage.instances); times Unix s
+    "instances", metadata,
+    Column("instance_id", Text, primary_key=True), required("host"), required("pid", Integer), required("version"),
+    required("started_at", Double), required("last_seen", Double),
 )

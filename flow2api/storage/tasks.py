@@ -16,6 +16,8 @@ is lost"). Columns the surfaces rely on:
     The provider's :class:`~flow2api.plugin.Submitted` state (resume after a restart).
 ``idempotency_key`` / ``request_hash``
     The client's ``Idempotency-Key`` and a SHA-256 of the request; unique per owner.
+``instance_id``
+    The ``[server] instance_id`` that accepted the row (:mod:`flow2api.storage.instances`).
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ class TaskRecord:
     deleted_at: float | None = None
     lease_owner: str | None = None  # the instance running a background job, and until when (flow2api.storage.leases)
     lease_until: float | None = None
+    instance_id: str | None = None  # the instance that accepted it (flow2api.storage.instances)
 
     @property
     def finished(self) -> bool:
@@ -171,11 +174,13 @@ class TaskRepository:
     """Create, advance, list and soft-delete task rows.
 
     ``on_finished(task_id)`` is awaited after :meth:`update` stored ``completed`` or ``failed`` (the webhook
-    outbox, :mod:`flow2api.jobs.webhooks`; it must not raise).
+    outbox, :mod:`flow2api.jobs.webhooks`; it must not raise). ``instance`` (``[server] instance_id``) is
+    stamped on every row created, as ``instance_id``.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, instance: str | None = None) -> None:
         self._db = db
+        self._instance = instance
         self.on_finished: Callable[[str], Awaitable[None]] | None = None
 
     async def create(
@@ -215,6 +220,7 @@ class TaskRepository:
             "request_hash": request_hash, "created_at": now, "updated_at": now,
             # always both keys: rows of one executemany share their columns
             "lease_owner": lease[0] if lease else None, "lease_until": lease[1] if lease else None,
+            "instance_id": self._instance,
         }
         if idempotency_key is None:
             # Nothing to conflict with (ids are unique): joins the group commit, which saves a trip and a commit
@@ -278,20 +284,6 @@ class TaskRepository:
         await self._db.writes.write(_ABANDON, {
             "status": FAILED, "error": error, "completed_at": now, "updated_at": now, "task_id": task_id,
         }, idempotent=True)
-
-    async def fail_interrupted(self, *, keep_surface: str, before: float, error: str) -> int:
-        """Mark ``failed`` with ``error`` every unfinished task created before Unix time ``before`` whose surface
-        is not ``keep_surface`` (the background runner's, which resumes its own); returns how many.
-
-        Such a row belonged to an HTTP request of a process that is gone (``kill -9``, a crash): nobody
-        will ever finish it. Raises ``sqlalchemy.exc.SQLAlchemyError``."""
-        now = time.time()
-        statement = (update(tasks)
-                     .where(tasks.c.status.in_(UNFINISHED), tasks.c.surface.is_distinct_from(keep_surface),
-                            tasks.c.created_at < before)
-                     .values(status=FAILED, error=error, completed_at=now, updated_at=now)
-                     .returning(tasks.c.id))
-        return len(await self._db.writes.write_one(statement, {}))
 
     async def get(self, task_id: str) -> TaskRecord | None:
         """The task, or ``None`` (deleted ones included)."""

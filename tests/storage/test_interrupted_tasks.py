@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flow2api.jobs.runner import VIDEO_JOBS
+from flow2api.jobs.instances import INSTANCES
 from flow2api.storage import Database
 from flow2api.storage.tasks import FAILED, QUEUED, RUNNING, SUCCEEDED, TASKS, TaskRepository
 from flow2api.testing import FakeWorld
@@ -35,5 +35,5 @@ async def test_rows_left_in_progress_by_a_crash_are_failed_at_start_up(fake: Fak
     assert (await tasks.get("vid-1")).status == QUEUED
     # A request of the new process is not touched by a later sweep.
     await tasks.create("img-2", kind="image", model="m", prompt="p", api_key=None, surface="images", status=RUNNING)
-    assert await gw.app[VIDEO_JOBS].fail_interrupted() == 0
+    assert await gw.app[INSTANCES].fail_interrupted() == 0
     assert (await tasks.get("img-2")).status == RUNNING
