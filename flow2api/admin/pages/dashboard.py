@@ -2,7 +2,8 @@
 
 Data: :meth:`AccountPool.records`/``in_flight`` (live), request totals of the
 last 24 h from the request log, task counts of the last 24 h, the catalog
-holder (digest, loaded-at, last reload error). The account table refreshes
+holder (digest, loaded-at, last reload error), the live instances on this
+database (:mod:`flow2api.jobs.instances`, read at each view). The account table refreshes
 itself every 10 s (a small script swapping the table, progressive
 enhancement; the page works without it).
 """
@@ -10,6 +11,7 @@ enhancement; the page works without it).
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
@@ -20,13 +22,16 @@ from flow2api.admin.render import render
 from flow2api.admin.views import ACCOUNT_STATES, account_view
 from flow2api.catalog import CATALOG
 from flow2api.discovery import PROVIDERS
+from flow2api.jobs.instances import INSTANCES
 from flow2api.pool import POOL
 from flow2api.storage import DATABASE
 
 
 async def overview(request: web.Request) -> dict[str, Any]:
     """The dashboard's data (also ``GET /api/overview``): ``accounts``, ``states``, ``credits``, ``in_flight``,
-    ``requests_24h``, ``tasks_24h``, ``catalog``, ``version``, ``providers``; no secrets."""
+    ``requests_24h``, ``tasks_24h``, ``catalog``, ``version``, ``providers``, ``instances`` (the live ones,
+    oldest start first: ``instance_id``, ``host``, ``pid``, ``version``, ``started_at``, ``last_seen`` in Unix s,
+    ``this``: whether it is the instance answering); no secrets."""
     config = request.config_dict
     pool = config[POOL]
     db = config[DATABASE]
@@ -39,6 +44,8 @@ async def overview(request: web.Request) -> dict[str, Any]:
         accounts.append(view)
     states = Counter(a["state"] for a in accounts)
     catalog = holder.current
+    heartbeat = config[INSTANCES]
+    instances = [{**asdict(one), "this": one.instance_id == heartbeat.instance} for one in await heartbeat.live_now()]
     return {
         "accounts": accounts,
         "states": {state: states.get(state, 0) for state in ACCOUNT_STATES},
@@ -55,6 +62,7 @@ async def overview(request: web.Request) -> dict[str, Any]:
         },
         "version": __version__,
         "providers": sorted(config[PROVIDERS]),
+        "instances": instances,
     }
 
 
