@@ -117,7 +117,7 @@ def create_app(
     app[USAGE] = UsageRepository(database)
     app[METRICS] = Metrics()
     app[ENGINE] = JobEngine(Collaborators.of(app))
-    app[VIDEO_INPUTS] = InputStore(data_dir / "inputs")
+    app[VIDEO_INPUTS] = InputStore(app[MEDIA], legacy=data_dir / "inputs")  # readable by every instance
     app[VIDEO_JOBS] = VideoJobRunner(app, JobLeases(database, VIDEO_SURFACE))
     app[RATE_LIMITER] = create_rate_limiter(coordination, lambda: holder.current.rate_limit)
     app[IN_FLIGHT] = InFlightLimit(lambda: holder.current.server)

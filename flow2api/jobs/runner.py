@@ -3,8 +3,8 @@ another instance.
 
 ``POST /v1/videos`` writes a task row (``surface = 'videos'``, status
 ``queued``) with everything a submission needs in ``tasks.request`` (resolved
-model, inputs saved by :class:`~flow2api.media.InputStore`, base URL) and
-hands the id to :meth:`VideoJobRunner.submit`. A job made from an existing video
+model, inputs saved by :class:`~flow2api.media.InputStore` in the media store that
+every instance reads, base URL) and hands the id to :meth:`VideoJobRunner.submit`. A job made from an existing video
 (remix, edits, extensions) also stores its ``operation``, the source's upstream
 ``source_media_id`` and the ``owner_account_id`` it must run on. At most ``[generation]
 video_workers`` jobs run at once; the rest stay ``queued``.
@@ -236,9 +236,10 @@ class VideoJobRunner:
             images = await app[VIDEO_INPUTS].load(task_id, list(request.get("inputs") or []))
         except FileNotFoundError:
             if resume is None:
-                await self._fail(task_id, "generation_failed: the job's input image is gone from the data directory")
+                await self._fail(task_id, "generation_failed: the job's input image is gone from the media store")
                 return None
-            # Upstream holds the inputs of an accepted job: another instance (its own data directory) resumes it.
+            # Upstream holds the inputs of an accepted job: resumed without them (e.g. a job queued by an older
+            # version in another instance's own data directory).
             images = ()
         # A job on an existing video (remix, edit, extension) runs where upstream holds that video: the account
         # the API stored as its owner (flow2api.api.video_sources); a resumed job where it was accepted.

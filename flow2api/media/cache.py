@@ -157,6 +157,22 @@ class MediaStore(abc.ABC):
     async def delete(self, name: str) -> bool:
         """Delete one file (a deleted video job); True when it existed."""
 
+    # Input images of queued jobs (flow2api.media.inputs): under "inputs/<task id>/" beside the media, never
+    # served, swept or counted against the cap (not media names), so every instance on the backend reads them.
+
+    @abc.abstractmethod
+    async def put_input(self, task_id: str, name: str, data: bytes) -> None:
+        """Store one input image of ``task_id`` as ``inputs/<task_id>/<name>`` (both checked by the caller);
+        ``OSError`` on failure."""
+
+    @abc.abstractmethod
+    async def read_input(self, task_id: str, name: str) -> bytes | None:
+        """The input image stored by :meth:`put_input`, or ``None`` when there is none; ``OSError`` on failure."""
+
+    @abc.abstractmethod
+    async def delete_inputs(self, task_id: str) -> None:
+        """Delete every input image of ``task_id`` (none is fine); ``OSError`` on failure."""
+
     @abc.abstractmethod
     async def _put(self, name: str, data: bytes) -> None:
         """Store a small result whole; returns once it is durable."""

@@ -5,7 +5,8 @@ least recently used files (written or served) on every store, never the file
 just stored; the recency index lives in memory (names, sizes, last use),
 rebuilt from the directory at start-up with modification times as last use.
 Small results are written in batches by :class:`~flow2api.media.files.BatchedFileWriter`;
-big ones are streamed to ``.<name>.part`` and renamed into place. Several
+big ones are streamed to ``.<name>.part`` and renamed into place. Input images of
+queued jobs live in ``inputs/<task id>/`` below the directory, outside the index. Several
 instances may share the directory (e.g. over NFS); each keeps its own index,
 so the cap is then enforced per instance for what it knows (docs/media.md).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +31,7 @@ from flow2api.media.signing import UrlSigner
 log = logging.getLogger(__name__)
 
 SMALL_FILE_BYTES = 256 * 1024  # served from one threaded read rather than FileResponse
+INPUTS = "inputs"  # input images of queued jobs: a subdirectory, skipped by the index and the sweep (not a file)
 
 
 class _FileUpload(Upload):
@@ -111,6 +114,25 @@ class MediaCache(MediaStore):
 
     async def _begin(self, name: str, mime_type: str) -> Upload:
         return _FileUpload(self.directory, name)
+
+    def _inputs_of(self, task_id: str) -> Path:
+        return self.directory / INPUTS / task_id
+
+    async def put_input(self, task_id: str, name: str, data: bytes) -> None:
+        def write() -> None:
+            private_dir(self.directory / INPUTS)
+            write_atomic(private_dir(self._inputs_of(task_id)), name, data)
+
+        await asyncio.to_thread(write)
+
+    async def read_input(self, task_id: str, name: str) -> bytes | None:
+        try:
+            return await asyncio.to_thread((self._inputs_of(task_id) / name).read_bytes)
+        except FileNotFoundError:
+            return None
+
+    async def delete_inputs(self, task_id: str) -> None:
+        await asyncio.to_thread(shutil.rmtree, self._inputs_of(task_id), True)
 
     def _admit(self, name: str, size: int) -> None:
         evicted: list[str] = []

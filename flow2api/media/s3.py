@@ -10,7 +10,9 @@ object's ``LastModified`` on every read; :meth:`S3MediaStore.sweep` (every
 lists the prefix, deletes expired objects and then the oldest written past
 ``max_bytes``, at most 1,000 keys per ``DeleteObjects`` call (the S3 limit).
 
-The URL signing key is the object ``<prefix>.media.key`` (created once with
+Input images of queued Videos API jobs are ``<prefix>inputs/<task id>/<n>.<ext>``
+(:mod:`flow2api.media.inputs`): not media names, so never served, expired or
+capped; deleted when their job ends. The URL signing key is the object ``<prefix>.media.key`` (created once with
 ``If-None-Match: *``, so two instances starting together agree on one key), so
 a signed link made by one instance verifies on all. Credentials come from
 ``[cache] s3_access_key_id`` / ``s3_secret_access_key`` or, when unset, from
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 PART_BYTES = 8 * 1024 * 1024  # multipart part size: S3 wants ≥ 5 MiB for every part but the last
 DELETE_BATCH = 1000  # keys per DeleteObjects call, S3's maximum
 KEY_OBJECT = ".media.key"  # not a valid media name, so the sweep never deletes it
+INPUTS = "inputs/"  # input images of queued jobs: <prefix>inputs/<task id>/<n>.<ext>, not media names either
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 # One range ("bytes=a-b", "a-", "-n") goes to S3 as is; a multi-range request is answered whole (RFC 9110 §14.2:
 # a server may ignore Range), as S3 itself does.
@@ -219,6 +222,24 @@ class S3MediaStore(MediaStore):
 
     async def _begin(self, name: str, mime_type: str) -> Upload:
         return _MultipartUpload(self, self.prefix + name, mime_type)
+
+    def _input_key(self, task_id: str, name: str = "") -> str:
+        return f"{self.prefix}{INPUTS}{task_id}/{name}"
+
+    async def put_input(self, task_id: str, name: str, data: bytes) -> None:
+        await self.put_object(self._input_key(task_id, name), data, self.mime_for(name))
+
+    async def read_input(self, task_id: str, name: str) -> bytes | None:
+        found = await self._get(self._input_key(task_id, name))
+        return found[0] if found is not None else None  # no TTL: kept until the job ends
+
+    async def delete_inputs(self, task_id: str) -> None:
+        with _s3_errors("delete input images"):
+            async for page in self.client.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket, Prefix=self._input_key(task_id)):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", ())]
+                if keys:  # a page holds at most 1,000 keys, DeleteObjects' limit
+                    await self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
 
     def _admit(self, name: str, size: int) -> None:
         self._files += 1

@@ -188,6 +188,7 @@ async def test_an_accepted_job_is_resumed_without_its_input_image_in_this_data_d
         await wait_until(lambda: all_submitted(a, ids), 10, "A did not submit the job")
         assert len(fake.video.calls[0].job.images) == 1
         kill_runner("A")
-        shutil.rmtree(tmp_path / "data" / "inputs")  # B's own data directory never had A's inputs
+        # as if B's local media directory were its own, never shared with A's
+        shutil.rmtree(tmp_path / "data" / "media" / "inputs")
         await wait_until(lambda: all_completed(b, ids), 10, "B did not resume the job")
         assert len(fake.video.calls) == 1 and len(fake.video.resumes) == 1

@@ -35,7 +35,7 @@ async def test_database_wal_media_and_inputs_are_private(fake: FakeWorld, tmp_pa
             assert path.exists() and mode(path) == 0o600, path
         assert mode(data_dir / "media" / small.name) == 0o600
         assert mode(data_dir / "media") == 0o700
-        inputs = data_dir / "inputs" / "t-1"
+        inputs = data_dir / "media" / "inputs" / "t-1"
         assert mode(inputs) == 0o700 and all(mode(f) == 0o600 for f in inputs.iterdir())
     finally:
         os.umask(old)
