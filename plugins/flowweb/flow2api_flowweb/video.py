@@ -33,7 +33,7 @@ from flow2api.plugin import (
 from flow2api_flowkit.projects import ProjectGoneError, gone_again
 from flow2api_flowweb.client import FlowWebClient
 from flow2api_flowweb.edit import prepare_edit
-from flow2api_flowweb.envelope import safety_reasons
+from flow2api_flowweb.statuses import safety_reasons
 from flow2api_flowweb.family import FlowWebFamily
 from flow2api_flowweb.layouts import Seeds, new_uuid, upscaled_id
 from flow2api_flowweb.options import VideoOptions, check_image_count, tier_allows
