@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from flow2api.errors import UpstreamError
 from flow2api.plugin import AccountSession, AccountUpdate
-from flow2api_flowkit.wording import after_retry
+from flow2api_flowkit.wording import after_retry, mid_job
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,16 @@ def gone_again(exc: ProjectGoneError) -> ProjectGoneError:
     again = ProjectGoneError(after_retry(exc.message), project_id=exc.project_id, param=exc.param)
     again.__cause__ = exc
     return again
+
+
+def lost_with_project(exc: ProjectGoneError) -> ProjectGoneError:
+    """The error of a job upstream had accepted when its project vanished (polling, an upsample's poll, a resume
+    after a restart): ``exc``'s message with :data:`~flow2api_flowkit.wording.PROJECT_LOST_HINT` as the hint.
+    Such a job is never submitted again (it would be paid twice); the caller drops the project first
+    (:meth:`ProjectPool.forget`)."""
+    lost = ProjectGoneError(mid_job(exc.message), project_id=exc.project_id, param=exc.param)
+    lost.__cause__ = exc
+    return lost
 
 
 class ProjectPool:
@@ -81,6 +91,12 @@ class ProjectPool:
         projects = account.view.projects
         turn = next(self._rotation.setdefault(account_id, itertools.count()))
         return projects[turn % len(projects)]
+
+    async def forget(self, account: AccountSession, gone: str) -> None:
+        """Drop ``gone`` from the account (idempotent), so its next request chooses or creates another project."""
+        if gone in account.view.projects:
+            await account.save(AccountUpdate(gone_projects=(gone,)))
+            log.warning("account %d: upstream no longer knows project %s; it is dropped", account.view.id, gone)
 
     async def replace(self, account: AccountSession, gone: str, create: Create) -> str:
         """Forget ``gone`` and return a project that exists: one another request created since ``gone`` was found
