@@ -212,7 +212,7 @@ class StatusPoller:
             projects = list(dict.fromkeys(handle.project_id for handle in chunk))
             if len(projects) > 1 and not exc.account_fault:
                 # One vanished project fails the whole batch (NOT_FOUND, no fault of the account): poll each
-                # project's media on its own, so only the jobs of the vanished project see ProjectGoneError.
+                # project's media on its own, so only the jobs of the vanished project see its ProjectGoneError.
                 for project in projects:
                     await self._poll_chunk([h for h in chunk if h.project_id == project], source, by_handle)
                 return
@@ -270,7 +270,7 @@ class StatusPoller:
         upstream's message), ``UpstreamTimeoutError`` when still ACTIVE after
         ``stuck_active_polls`` polls ("upstream stuck") or after
         ``max_attempts`` polls, the last poll error after
-        ``max_poll_errors`` consecutive ones, and at once ``ProjectGoneError`` (502, "submit the request again")
+        ``max_poll_errors`` consecutive ones, and at once ``ProjectLostError`` (502, "submit the request again")
         when upstream no longer knows ``handle``'s project (the project is dropped from the account first).
         """
         config = self.config

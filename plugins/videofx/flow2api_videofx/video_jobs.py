@@ -11,15 +11,10 @@
   {api}/media/<name>`` (§2.17). Then upsample, concatenate or finish.
 * **upsample** — submit ``UpsampleVideo`` (fresh token, same sessionId, new
   batchId), poll it in its own loop, return its result. If the project vanished
-  before the submit, the upsample is submitted once more in a new project (the
-  source is reached by its video id). If it cannot be started or fails (its
+  before the submit and the generated video can still be reached, the upsample
+  is submitted once more in a new project. If it cannot be started or fails (its
   project vanishing while it runs included), the generated video is returned
   with a warning (as images fall back to 1K, §2.7).
-
-A project that vanishes while the **generate** stage is polled (or on a resume
-after a restart) ends the job with ``ProjectGoneError`` "submit the request again":
-the job was accepted and paid, so it is never submitted again
-(:meth:`flow2api_videofx.polling.StatusPoller.track`).
 * **concat** — after an extension, join source + extension (§2.20) and poll
   every ``poll_interval`` up to ``concat_timeout``; the result is ``outputUri``
   (streamed by the core) or ``encodedVideo``. If joining fails the extension
@@ -27,6 +22,11 @@ the job was accepted and paid, so it is never submitted again
 
 Every new upstream job yields a new :class:`~flow2api.plugin.Submitted` so a
 restart resumes the latest stage without paying twice.
+
+A project that vanishes while the **generate** stage is polled (or on a resume
+after a restart) ends the job with ``ProjectLostError`` "submit the request again":
+the job was accepted and paid, so it is never submitted again
+(:meth:`flow2api_videofx.polling.StatusPoller.track`).
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from dataclasses import dataclass
 
 from flow2api.errors import Flow2APIError, GenerationFailedError, UpstreamError, UpstreamTimeoutError
 from flow2api.plugin import Event, Kind, MediaOutput, Progress, Submitted, Usage
-from flow2api_videofx.attempt import Attempt
 from flow2api_flowkit.projects import ProjectGoneError
+from flow2api_videofx.attempt import Attempt
 from flow2api_videofx.client import VideoHandle, video_id_of
 from flow2api_videofx.client_videos import Submission, decode_video
 from flow2api_videofx.video_plan import UPSAMPLE_VIDEO, concat_inputs, upsample_request
@@ -169,8 +169,13 @@ class JobRunner:
             except ProjectGoneError as exc:
                 if exc.project_id != project_id:
                     raise
-                # Nothing was accepted yet, and the finished video is reached by its id (videoInput.mediaId, any
-                # project of the account; upstream checks it before charging): upsample it once in a new project.
+                # Nothing was accepted yet. When the finished video can still be reached (its media URL, §2.16,
+                # names no project) it is upsampled once in a new project: videoInput takes any project's video.
+                try:
+                    await self.attempt.run(lambda: client.media_url(base.name))
+                except Flow2APIError:
+                    await self.family.projects.forget(self.attempt.call.account, project_id)
+                    raise
                 project_id = await self.attempt.replace_project(project_id)
                 yield Progress("The account's project vanished upstream; upsampling in a new project…")
                 submission = await submit_in(project_id)

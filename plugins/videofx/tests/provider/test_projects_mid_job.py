@@ -123,6 +123,25 @@ async def test_an_upsample_not_yet_accepted_runs_in_a_new_project(upstream: Upst
     assert len(upstream.emulator.calls("batchAsyncGenerateVideoUpsampleVideo")) == 2  # NOT_FOUND, then accepted
 
 
+async def test_an_upsample_whose_source_cannot_be_reached_is_not_sent_again(upstream: Upstream, http,  # noqa: ANN001
+                                                                            tmp_path: Path) -> None:
+    provider = make_provider(upstream, tmp_path)
+    account = await fake_account(upstream, http)
+    events = []
+    async for event in provider.generate(Call(video_job(UPSAMPLED), account, http)):
+        events.append(event)
+        if isinstance(event, Progress) and event.message.startswith("Upsampling the video"):
+            await forget_projects(upstream, "bob@example.com")
+            upstream.emulator.faults.add({"kind": "status", "status": 404, "count": 1,
+                                          "operation": "media.getMediaUrlRedirect"})
+    base = next(v for v in upstream.emulator.world.videos.values() if not v.resolution)
+    assert isinstance(events[-1], MediaOutput) and events[-1].upstream_id == base.video_id  # the URL already read
+    assert any(isinstance(e, Progress) and "Upsampling could not start" in e.message for e in events)
+    assert not account.view.projects  # dropped, and no project made for an upsample that cannot run
+    assert len(upstream.emulator.calls("batchAsyncGenerateVideoUpsampleVideo")) == 1
+    assert len(upstream.emulator.calls("project.createProject")) == 1
+
+
 async def test_an_upsample_lost_while_running_returns_the_generated_video(upstream: Upstream, http, tmp_path: Path) -> None:  # noqa: ANN001
     upstream.emulator.settings.video_polls_to_finish = 4
     provider = make_provider(upstream, tmp_path)
