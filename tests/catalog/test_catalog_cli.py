@@ -28,8 +28,8 @@ def test_a_provider_that_is_not_installed_is_a_warning_exit_1(tmp_path: Path) ->
     line = text.splitlines().index("  - provider: echo-image") + 1
     result = check(path, tmp_path)
     assert result.returncode == 1, result.stderr
-    assert (f"warning: {path}:{line}: models[230].routes[0].provider: provider 'echo-image' is not installed; "
+    assert (f"warning: {path}:{line}: models[232].routes[0].provider: provider 'echo-image' is not installed; "
             "model 'echo-red' is unavailable through it\n") in result.stdout
-    assert "231 models, 81 aliases" in result.stdout and "1 warning(s)" in result.stdout
+    assert "233 models, 81 aliases" in result.stdout and "1 warning(s)" in result.stdout
 
 

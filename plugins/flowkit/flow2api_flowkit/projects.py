@@ -13,6 +13,11 @@ when a step raises :class:`ProjectGoneError`, the project is dropped from the ac
 second :class:`ProjectGoneError` propagates (an ordinary 502 ``upstream_error``, which the
 pipeline may fail over), its message saying that the retry failed too and to re-add the account
 (:func:`gone_again`): the retry is bounded to one per request attempt.
+
+A project can also vanish after upstream accepted a job in it (while it is polled, before an upsample, or
+while the gateway was down): such a job is never submitted again, since it would be paid twice. The
+family drops the project (:meth:`ProjectPool.forget`, so the account's next request gets another) and the
+job ends with :class:`ProjectLostError` (:func:`lost_with_project`: "submit the request again").
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import TypeVar
 
 from flow2api.errors import UpstreamError
 from flow2api.plugin import AccountSession, AccountUpdate
-from flow2api_flowkit.wording import after_retry
+from flow2api_flowkit.wording import after_retry, mid_job
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,20 @@ def gone_again(exc: ProjectGoneError) -> ProjectGoneError:
     again = ProjectGoneError(after_retry(exc.message), project_id=exc.project_id, param=exc.param)
     again.__cause__ = exc
     return again
+
+
+class ProjectLostError(ProjectGoneError):
+    """A job upstream had accepted was lost with its project (502): never submitted again (it would be paid twice)."""
+
+
+def lost_with_project(exc: ProjectGoneError) -> ProjectLostError:
+    """The error of a job upstream had accepted when its project vanished (polling, an upsample's poll, a resume
+    after a restart): ``exc``'s message with :data:`~flow2api_flowkit.wording.PROJECT_LOST_HINT` as the hint.
+    Such a job is never submitted again (it would be paid twice); the caller drops the project first
+    (:meth:`ProjectPool.forget`)."""
+    lost = ProjectLostError(mid_job(exc.message), project_id=exc.project_id, param=exc.param)
+    lost.__cause__ = exc
+    return lost
 
 
 class ProjectPool:
@@ -81,6 +100,12 @@ class ProjectPool:
         projects = account.view.projects
         turn = next(self._rotation.setdefault(account_id, itertools.count()))
         return projects[turn % len(projects)]
+
+    async def forget(self, account: AccountSession, gone: str) -> None:
+        """Drop ``gone`` from the account (idempotent), so its next request chooses or creates another project."""
+        if gone in account.view.projects:
+            await account.save(AccountUpdate(gone_projects=(gone,)))
+            log.warning("account %d: upstream no longer knows project %s; it is dropped", account.view.id, gone)
 
     async def replace(self, account: AccountSession, gone: str, create: Create) -> str:
         """Forget ``gone`` and return a project that exists: one another request created since ``gone`` was found

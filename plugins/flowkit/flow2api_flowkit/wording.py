@@ -38,6 +38,9 @@ DEFAULT_HINT = "retry; if it persists, report it with the reference in parenthes
 CAPTCHA_HINT = ("Google suspected automated traffic and refused the reCAPTCHA token; check the reCAPTCHA solver "
                 "([captcha] settings) and the account's proxy")
 PROJECT_GONE_HINT = "the account's project was deleted upstream; flow2api drops it and makes a new one"
+#: A project that vanished after upstream accepted a job (issue 18): the job is not sent again (it would be paid twice).
+PROJECT_LOST_HINT = ("the account's project was deleted upstream while the job ran, and the job with it; flow2api "
+                     "dropped the project (the next request gets a new one): submit the request again")
 RETRY_FAILED_HINT = "retrying on a new project failed too; re-add the account (or open Flow with it in a browser)"
 SAFETY_HINT = "Flow's safety filter refused the prompt or an input image; change them (no retry helps)"
 REFUSED_HINT = "Flow refused the request for the reason in parentheses; change the prompt or the input images"
@@ -73,6 +76,12 @@ def in_words(host: str, what: str, ref: str, status: str, hint: str, *, detail: 
 def transport_status(exc: BaseException, timeout: float | None = None) -> str:
     """The status part of a failure that never got an answer: ``no answer in 30 s`` or the exception's class."""
     return f"no answer in {timeout:g} s" if timeout is not None else type(exc).__name__
+
+
+def mid_job(message: str) -> str:
+    """``message`` of a project found gone at submit time (ending in :data:`PROJECT_GONE_HINT`), with
+    :data:`PROJECT_LOST_HINT` in its place: the message of a job lost with its project."""
+    return f"{message.removesuffix(PROJECT_GONE_HINT).rstrip().rstrip(':')}: {PROJECT_LOST_HINT}"
 
 
 def after_retry(message: str) -> str:

@@ -33,15 +33,49 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from flow2api.errors import CaptchaError, CredentialRejectedError, UpstreamTimeoutError, UpstreamUnavailableError
+from flow2api.errors import (
+    CaptchaError,
+    CredentialRejectedError,
+    Flow2APIError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
 from flow2api.plugin import AccountSession
+from flow2api_flowkit.wording import transport_status
 from flow2api_flowweb.executors import Prepared, RawReply
+from flow2api_flowweb.rpcs import failure
 
 log = logging.getLogger(__name__)
 
 PING_INTERVAL = 20.0  # below the 30 s idle limit of an MV3 service worker
 HELLO_TIMEOUT = 10.0
 MAX_MESSAGE = 64 * 1024 * 1024  # uploads travel as base64 inside f.req
+
+# What to do when the browser path fails, in the words of the HTTP path (flow2api_flowkit.wording): the
+# message is "flow.google.com could not <action> (rpc <id>, browser <what>[: <detail>]): <hint>".
+NO_BROWSER_HINT = ("the account is served through its browser and none is connected; start its Chrome with the "
+                   "flow2api extension ([flowweb] executor = browser), other accounts are tried first")
+SLOW_BROWSER_HINT = ("the account's browser did not answer in time; check that its Chrome is awake and its Flow "
+                     "tab loads, then retry (other accounts are tried first)")
+GONE_BROWSER_HINT = ("the account's browser disconnected mid-request; the extension reconnects by itself, so "
+                     "retry (other accounts are tried first)")
+EXTENSION_HINT = "the flow2api extension failed in the account's browser; reload or update it (chrome://extensions)"
+#: ``error`` of a browser ``result`` (extension/background.js) → (error class, what to do).
+BROWSER_ERRORS: dict[str, tuple[type[Flow2APIError], str]] = {
+    "signed-out": (CredentialRejectedError, "the account's browser is not signed in to Flow; sign in to Google "
+                                            "with this account in that Chrome profile"),
+    "captcha": (CaptchaError, "the Flow page in the account's browser could not mint a reCAPTCHA token; reload "
+                              "its Flow tab (reCAPTCHA Enterprise loads on the project page)"),
+    "no-bootstrap": (UpstreamUnavailableError, "the Flow page in the account's browser did not finish loading "
+                                               "(no WIZ_global_data); reload its Flow tab, and update flow2api if "
+                                               "it persists"),
+    "network": (UpstreamUnavailableError, "the browser's request to Google failed; check that browser's network "
+                                          "or proxy, then retry"),
+}
+
+
+class _Disconnected(Exception):
+    """The connection closed while a request waited for its result (reworded with the rpc id by the waiter)."""
 
 
 @dataclass(eq=False)
@@ -62,16 +96,18 @@ class BrowserConnection:
                 "in_flight": len(self.pending), "requests": self.requests}
 
     async def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Send an ``execute`` message and wait for its ``result``; ``UpstreamTimeoutError`` after ``timeout`` s."""
+        """Send an ``execute`` message and wait for its ``result``; ``UpstreamTimeoutError`` after ``timeout`` s,
+        ``UpstreamUnavailableError`` when the connection drops first (both in words, naming the rpc id)."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.pending[message["id"]] = future
         try:
             await self.ws.send_str(json.dumps(message))
             return await asyncio.wait_for(future, timeout)
         except TimeoutError as exc:
-            raise UpstreamTimeoutError(f"the browser did not run Flow {message['rpcid']} within {timeout:g} s") from exc
-        except (ConnectionError, RuntimeError) as exc:
-            raise UpstreamUnavailableError("the browser executor connection dropped") from exc
+            raise UpstreamTimeoutError(failure(message["rpcid"], f"browser, {transport_status(exc, timeout)}",
+                                               SLOW_BROWSER_HINT)) from exc
+        except (ConnectionError, RuntimeError, _Disconnected) as exc:
+            raise UpstreamUnavailableError(failure(message["rpcid"], "browser disconnected", GONE_BROWSER_HINT)) from exc
         finally:
             self.pending.pop(message["id"], None)
             self.requests += 1
@@ -166,7 +202,7 @@ class BrowserHub:
                 self._connections.pop(email, None)
             for future in connection.pending.values():
                 if not future.done():
-                    future.set_exception(UpstreamUnavailableError("the browser executor disconnected mid-request"))
+                    future.set_exception(_Disconnected())
             log.info("flowweb executor: browser for %s disconnected", email)
         return ws
 
@@ -197,13 +233,19 @@ class BrowserExecutor:
         """Send to the account's browser; ``UpstreamUnavailableError`` when none is connected (the pool fails over).
 
         Waits ``[flowweb] browser_timeout`` seconds whatever ``timeout`` says: the browser may first
-        have to open the project page and mint a token.
+        have to open the project page and mint a token. Failures of the browser path are in words like the
+        HTTP path's (rpc id in parentheses, then a hint): a ``result`` error by :data:`BROWSER_ERRORS`
+        (``signed-out`` → ``CredentialRejectedError``, ``captcha`` → ``CaptchaError``, others and unknown ones
+        → ``UpstreamUnavailableError``), ``UpstreamTimeoutError`` after the timeout, ``UpstreamUnavailableError``
+        when the browser disconnects mid-request or answers without a reply. The account's e-mail is logged,
+        never put in a message.
         """
         email = account.view.email
+        rpc = prepared.rpc
         connection = self.hub.pick(email)
         if connection is None:
-            raise UpstreamUnavailableError(f"no browser executor is connected for {email}")
-        rpc = prepared.rpc
+            log.info("flowweb executor: no browser is connected for %s", email)
+            raise UpstreamUnavailableError(failure(rpc.rpcid, "no browser connected", NO_BROWSER_HINT))
         reply = await connection.request({
             "type": "execute", "id": uuid.uuid4().hex, "rpcid": rpc.rpcid, "freq": prepared.freq,
             "sourcePath": rpc.source_path, "pagePath": prepared.page_path, "action": prepared.action,
@@ -211,13 +253,10 @@ class BrowserExecutor:
         }, self.timeout)
         error = reply.get("error")
         if error:
-            detail = str(reply.get("detail") or "")[:200]
-            if error == "signed-out":
-                raise CredentialRejectedError(f"the browser for {email} is not signed in to Flow ({detail})")
-            if error == "captcha":
-                raise CaptchaError(f"the browser could not mint a reCAPTCHA token ({detail})")
-            raise UpstreamUnavailableError(f"the browser could not run Flow {rpc.rpcid}: {error} ({detail})")
+            error_class, hint = BROWSER_ERRORS.get(str(error), (UpstreamUnavailableError, EXTENSION_HINT))
+            raise error_class(failure(rpc.rpcid, f"browser {str(error)[:40]}", hint,
+                                      detail=str(reply.get("detail") or "")[:200]))
         status = reply.get("status")
         if not isinstance(status, int) or not isinstance(reply.get("text"), str):
-            raise UpstreamUnavailableError(f"the browser gave no reply for Flow {rpc.rpcid}")
+            raise UpstreamUnavailableError(failure(rpc.rpcid, "browser gave no reply", EXTENSION_HINT))
         return RawReply(status, reply["text"], None)

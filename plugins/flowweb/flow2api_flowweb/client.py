@@ -32,7 +32,8 @@ from flow2api_flowkit.wording import PROJECT_GONE_HINT, XSRF_HINT
 from flow2api_flowweb.bootstrap import fetch_page
 from flow2api_flowweb.config import FlowWebConfig
 from flow2api_flowweb.cookies import dump_jar, load_jar
-from flow2api_flowweb.envelope import RpcNotFoundError, RpcRequest, XsrfChallenge, parse_reply, payload_of
+from flow2api_flowweb.envelope import RpcRequest, XsrfChallenge, parse_reply, payload_of
+from flow2api_flowweb.statuses import RpcNotFoundError
 from flow2api_flowweb.executors import Executor, Prepared
 from flow2api_flowweb.layouts import Layout
 from flow2api_flowweb.records import (

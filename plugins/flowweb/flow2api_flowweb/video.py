@@ -9,6 +9,11 @@ media ids) → batched ``jwpduf`` polls until status 3 → optional promotion (p
 same way) → ``as29s`` until the signed MP4 URL exists (it follows status 3 by 2–8 s, spec §6.1)
 → :class:`~flow2api.plugin.MediaOutput`. :meth:`FlowWebVideoProvider.resume` continues from
 the ``resume`` state after a restart, on the same account.
+
+A project that vanishes after the submit (issue 18): ``jwpduf`` and ``as29s`` name media ids only (spec
+§6.1, §6.3), so polling and delivery go on and the account's next submit replaces the project. A
+promotion refused for its vanished project is sent once more in a new one when the source video can
+still be read, else the job ends with ``ProjectLostError`` (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -30,14 +35,14 @@ from flow2api.errors import (
 from flow2api.plugin import (
     AccountView, Call, Event, Kind, MediaOutput, PluginContext, Progress, ProviderBase, Submitted, Submitting, Usage,
 )
-from flow2api_flowkit.projects import ProjectGoneError, gone_again
+from flow2api_flowkit.projects import ProjectGoneError, ProjectLostError, gone_again, lost_with_project
 from flow2api_flowweb.client import FlowWebClient
 from flow2api_flowweb.edit import prepare_edit
-from flow2api_flowweb.envelope import safety_reasons
 from flow2api_flowweb.family import FlowWebFamily
 from flow2api_flowweb.layouts import Seeds, new_uuid, upscaled_id
 from flow2api_flowweb.options import VideoOptions, check_image_count, tier_allows
 from flow2api_flowweb.records import COMPLAINT, DONE, FAILED_STATUSES, RUNNING, SUBMITTED, Record
+from flow2api_flowweb.statuses import safety_reasons
 from flow2api_flowweb.video_state import VideoState
 
 log = logging.getLogger(__name__)
@@ -199,15 +204,17 @@ class FlowWebVideoProvider(ProviderBase):
                 upscale_id = upscaled_id(media_id, options.upsample, seed, self.family.config.upscale_output_id)
                 yield Submitting(resume=state.at("promoting", upscale_id=upscale_id).to_json())
                 try:
-                    await client.submit_video(
-                        "upscale", project, source=media_id, workflow_id=found[0].workflow_id or state.workflow_id,
+                    project = await self._promote(
+                        client, project, source=media_id, workflow_id=found[0].workflow_id or state.workflow_id,
                         aspect_ratio=options.aspect_ratio, target=options.upsample,
                         upsampler_key=options.upsampler_key, seed=seed,
                     )
+                except ProjectLostError:
+                    raise  # the video went with its project: there is no original to return either
                 except Flow2APIError as exc:
                     yield Progress(f"Promotion failed ({exc.code}); returning the original video.")
                 else:
-                    state = state.at("upscale", upscale_id=upscale_id)
+                    state = state.at("upscale", upscale_id=upscale_id, project=project)
                     yield Submitted(resume=state.to_json())
         if state.stage == "upscale" and state.upscale_id is not None:
             try:
@@ -221,6 +228,29 @@ class FlowWebVideoProvider(ProviderBase):
         with contextlib.suppress(Flow2APIError):
             credits, _, _ = await client.credits()
             yield Usage(remaining_credits=credits)
+
+    async def _promote(self, client: FlowWebClient, project: str, **kwargs: Any) -> str:
+        """Submit the promotion (``p0UkFb``, spec §5.8) in ``project`` and return the project it went to.
+
+        When upstream lost ``project`` nothing was accepted yet: if the source video can still be read
+        (``as29s`` by its id, which names no project, §6.3) the promotion is sent once more in a new project;
+        if it cannot, the video was lost with its project (:class:`ProjectLostError`, project dropped).
+        """
+        try:
+            await client.submit_video("upscale", project, **kwargs)
+            return project
+        except ProjectGoneError as exc:
+            if exc.project_id != project:
+                raise
+            gone = exc
+        try:
+            await client.get_media(None, kwargs["source"])
+        except Flow2APIError:
+            await self.family.projects.forget(client.account, project)
+            raise lost_with_project(gone) from None
+        project = await self.family.projects.replace(client.account, project, client.create_project)
+        await client.submit_video("upscale", project, **kwargs)
+        return project
 
     async def _poll(self, client: FlowWebClient, project: str, media_id: str, label: str,
                     found: list[Record]) -> AsyncIterator[Progress]:

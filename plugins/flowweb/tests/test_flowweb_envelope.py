@@ -20,7 +20,6 @@ from flow2api.errors import (
 )
 from flow2api_flowweb.emulator.wire import RpcError, frame, ok_entry, signed_out, xsrf_challenge
 from flow2api_flowweb.envelope import (
-    SessionExpiredError,
     CAPTCHA_PLACEHOLDER,
     ReqIds,
     RpcRequest,
@@ -35,6 +34,7 @@ from flow2api_flowweb.envelope import (
     request_headers,
     slot,
 )
+from flow2api_flowweb.statuses import SessionExpiredError
 
 #: The error entry captured in spec §2.7 (HTTP 200).
 CAPTURED_UNUSUAL = ('["wrb.fr","ogiZ0b",null,null,null,[7,null,[["type.googleapis.com/google.rpc.ErrorInfo",'

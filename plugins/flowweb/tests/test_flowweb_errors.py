@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openai
 import pytest
-from flow2api_flowweb.envelope import GRPC_NAMES
+from flow2api_flowweb.statuses import GRPC_NAMES
 from flowweb_helpers import FLOWWEB_FACTORIES, FlowWeb, add_flowweb_account, chat, flowweb_settings, sdk
 
 from flow2api.testing import REPO, Gateway

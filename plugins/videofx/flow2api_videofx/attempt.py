@@ -75,13 +75,16 @@ class Attempt:
             await self.refresh()
             return await step()
 
+    def _create(self, title: str) -> Awaitable[str]:
+        return self.run(lambda: self.client.create_project(title))
+
     async def in_project(self, steps: Callable[[str], Awaitable[T]]) -> tuple[str, T]:
         """``(project id, await steps(project id))``; ``ProjectGoneError`` (502) only when the replacement is gone too."""
+        return await self.family.projects.run(self.call.account, self._create, steps)
 
-        def create(title: str) -> Awaitable[str]:
-            return self.run(lambda: self.client.create_project(title))
-
-        return await self.family.projects.run(self.call.account, create, steps)
+    async def replace_project(self, gone: str) -> str:
+        """Drop ``gone`` from the account and return the project that replaces it (created when needed)."""
+        return await self.family.projects.replace(self.call.account, gone, self._create)
 
     async def submit(self, *, page_url: str, action: str, operation: Callable[[str], Awaitable[T]]) -> T:
         """Run ``operation(token)`` with a fresh token per try (see the module docstring for the retry rules)."""

@@ -120,13 +120,16 @@ class VideoCalls(FlowTransport):
         """``batchCheckAsyncVideoGenerationStatus`` (§2.14, HEAD body) for several media at once → the status items.
 
         Items are returned as upstream sent them (read them with
-        :func:`flow2api_videofx.polling.read_status`). Timeout ``[flow] video_poll_timeout``.
+        :func:`flow2api_videofx.polling.read_status`). Timeout ``[flow] video_poll_timeout``. When every media
+        is in one project, a NOT_FOUND about it is a ``ProjectGoneError`` (the status call names the project).
         """
         op = "batchCheckAsyncVideoGenerationStatus"
         body = {"media": [{"name": m.name, "projectId": m.project_id} for m in media]}
+        projects = {m.project_id for m in media}
+        # A NOT_FOUND names "the project" only when one is polled; the poller splits a failed mixed batch by project.
         _, _, reply = await self._call(
             op, "POST", f"{self.config.api_base_url}/video:{op}", body=body, auth="at",
-            timeout=self.config.video_poll_timeout,
+            timeout=self.config.video_poll_timeout, project_id=projects.pop() if len(projects) == 1 else None,
         )
         items = field(reply, "media", op)
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):

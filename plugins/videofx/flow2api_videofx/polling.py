@@ -8,7 +8,8 @@ per chunk). Its task starts when the first media is watched and stops when the
 last one is unwatched. Each caller follows its own media with
 :meth:`StatusPoller.track`, which applies the loop rules of §3.2 to what the
 poller delivers: terminal states, ``max_poll_attempts``, the "stuck ACTIVE"
-limit and the consecutive-poll-error limit.
+limit and the consecutive-poll-error limit. A batch that fails because one of its projects vanished is
+polled again project by project, so only that project's jobs fail (issue 18).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from flow2api.errors import (
     UpstreamTimeoutError,
 )
 from flow2api.plugin import AccountSession, Progress
+from flow2api_flowkit.projects import ProjectGoneError, lost_with_project
 from flow2api_videofx.client import VideoHandle
 from flow2api_videofx.config import FlowConfig
 from flow2api_videofx.wire import failed_job_error
@@ -195,37 +197,47 @@ class StatusPoller:
         handles = list(by_handle)
         size = self.config.status_batch_size
         for start in range(0, len(handles), size):
-            chunk = handles[start:start + size]
-            try:
-                items = await self._check(chunk, watches[-1])
-            except Flow2APIError as exc:
-                for handle in chunk:
-                    for watch in by_handle[handle]:
-                        watch.put(exc)
-                continue
-            except Exception:  # a bug here must not leave callers waiting forever
-                log.exception("polling video status for account %d failed", self.account_id)
-                error = UpstreamError("checking the video status failed unexpectedly")
-                for handle in chunk:
-                    for watch in by_handle[handle]:
-                        watch.put(error)
-                continue
-            statuses: dict[str, VideoStatus | Flow2APIError] = {}
-            for item in items:
-                try:
-                    status = read_status(item)
-                except UpstreamProtocolError as exc:
-                    for handle in chunk:
-                        statuses.setdefault(handle.name, exc)
-                    continue
-                statuses[status.name] = status
-            for handle in chunk:
-                result = statuses.get(handle.name) or UpstreamProtocolError(
-                    f"Flow batchCheckAsyncVideoGenerationStatus reply has no 'media' item named {handle.name!r} "
-                    "(upstream changed?)"
-                )
+            await self._poll_chunk(handles[start:start + size], watches[-1], by_handle)
+
+    async def _poll_chunk(self, chunk: list[VideoHandle], source: _Watch,
+                          by_handle: dict[VideoHandle, list[_Watch]]) -> None:
+        def deliver(error: Flow2APIError, handles: list[VideoHandle]) -> None:
+            for handle in handles:
                 for watch in by_handle[handle]:
-                    watch.put(result)
+                    watch.put(error)
+
+        try:
+            items = await self._check(chunk, source)
+        except Flow2APIError as exc:
+            projects = list(dict.fromkeys(handle.project_id for handle in chunk))
+            if len(projects) > 1 and not exc.account_fault:
+                # One vanished project fails the whole batch (NOT_FOUND, no fault of the account): poll each
+                # project's media on its own, so only the jobs of the vanished project see its ProjectGoneError.
+                for project in projects:
+                    await self._poll_chunk([h for h in chunk if h.project_id == project], source, by_handle)
+                return
+            deliver(exc, chunk)
+            return
+        except Exception:  # a bug here must not leave callers waiting forever
+            log.exception("polling video status for account %d failed", self.account_id)
+            deliver(UpstreamError("checking the video status failed unexpectedly"), chunk)
+            return
+        statuses: dict[str, VideoStatus | Flow2APIError] = {}
+        for item in items:
+            try:
+                status = read_status(item)
+            except UpstreamProtocolError as exc:
+                for handle in chunk:
+                    statuses.setdefault(handle.name, exc)
+                continue
+            statuses[status.name] = status
+        for handle in chunk:
+            result = statuses.get(handle.name) or UpstreamProtocolError(
+                f"Flow batchCheckAsyncVideoGenerationStatus reply has no 'media' item named {handle.name!r} "
+                "(upstream changed?)"
+            )
+            for watch in by_handle[handle]:
+                watch.put(result)
 
     async def _check(self, chunk: list[VideoHandle], source: _Watch) -> list[dict[str, Any]]:
         client = self.family.client(source.http, source.account.view)
@@ -257,8 +269,9 @@ class StatusPoller:
         ``span``. Raises ``GenerationFailedError`` for FAILED/ERROR (with
         upstream's message), ``UpstreamTimeoutError`` when still ACTIVE after
         ``stuck_active_polls`` polls ("upstream stuck") or after
-        ``max_attempts`` polls, and the last poll error after
-        ``max_poll_errors`` consecutive ones.
+        ``max_attempts`` polls, the last poll error after
+        ``max_poll_errors`` consecutive ones, and at once ``ProjectLostError`` (502, "submit the request again")
+        when upstream no longer knows ``handle``'s project (the project is dropped from the account first).
         """
         config = self.config
         watch = self.watch(handle, account, http)
@@ -269,6 +282,11 @@ class StatusPoller:
             while True:
                 result = await watch.get()
                 attempts += 1
+                if isinstance(result, ProjectGoneError) and result.project_id == handle.project_id:
+                    # The job was accepted (and paid) in a project upstream lost: it cannot be followed or sent
+                    # again. The account's next request gets another project (docs/reliability.md).
+                    await self.family.projects.forget(account, handle.project_id)
+                    raise lost_with_project(result)
                 if isinstance(result, Flow2APIError):
                     errors += 1
                     log.warning("status poll %d of %s failed (%d in a row): %s", attempts, handle.name, errors, result.code)

@@ -10,9 +10,11 @@
   the video id for follow-ups), else the ``encodedVideo`` of ``GET
   {api}/media/<name>`` (§2.17). Then upsample, concatenate or finish.
 * **upsample** — submit ``UpsampleVideo`` (fresh token, same sessionId, new
-  batchId), poll it in its own loop, return its result. If it cannot be
-  started or fails, the generated video is returned with a warning (as images
-  fall back to 1K, §2.7).
+  batchId), poll it in its own loop, return its result. If the project vanished
+  before the submit and the generated video can still be reached, the upsample
+  is submitted once more in a new project. If it cannot be started or fails (its
+  project vanishing while it runs included), the generated video is returned
+  with a warning (as images fall back to 1K, §2.7).
 * **concat** — after an extension, join source + extension (§2.20) and poll
   every ``poll_interval`` up to ``concat_timeout``; the result is ``outputUri``
   (streamed by the core) or ``encodedVideo``. If joining fails the extension
@@ -20,6 +22,11 @@
 
 Every new upstream job yields a new :class:`~flow2api.plugin.Submitted` so a
 restart resumes the latest stage without paying twice.
+
+A project that vanishes while the **generate** stage is polled (or on a resume
+after a restart) ends the job with ``ProjectLostError`` "submit the request again":
+the job was accepted and paid, so it is never submitted again
+(:meth:`flow2api_videofx.polling.StatusPoller.track`).
 """
 
 from __future__ import annotations
@@ -32,9 +39,10 @@ from dataclasses import dataclass
 
 from flow2api.errors import Flow2APIError, GenerationFailedError, UpstreamError, UpstreamTimeoutError
 from flow2api.plugin import Event, Kind, MediaOutput, Progress, Submitted, Usage
+from flow2api_flowkit.projects import ProjectGoneError
 from flow2api_videofx.attempt import Attempt
 from flow2api_videofx.client import VideoHandle, video_id_of
-from flow2api_videofx.client_videos import decode_video
+from flow2api_videofx.client_videos import Submission, decode_video
 from flow2api_videofx.video_plan import UPSAMPLE_VIDEO, concat_inputs, upsample_request
 from flow2api_videofx.video_state import ResumeState
 from flow2api_videofx.wire import REFERER
@@ -144,22 +152,40 @@ class JobRunner:
                                    key=state.upsampler_key, video_id=base.video_id)
         batch_id = str(uuid.uuid4())  # a new upstream batch, in the same logical session (spec silent)
 
-        async def submit(token: str):  # noqa: ANN202
-            return await client.submit_video(
-                UPSAMPLE_VIDEO, token=token, sid=state.session_id, batch_id=batch_id, project_id=state.project_id,
-                tier=self.attempt.call.account.view.tier or "PAYGATE_TIER_NOT_PAID", requests=[request],
-            )
+        async def submit_in(project_id: str) -> Submission:
+            async def submit(token: str) -> Submission:
+                return await client.submit_video(
+                    UPSAMPLE_VIDEO, token=token, sid=state.session_id, batch_id=batch_id, project_id=project_id,
+                    tier=self.attempt.call.account.view.tier or "PAYGATE_TIER_NOT_PAID", requests=[request],
+                )
 
+            return await self.attempt.submit(page_url=client.page_url(project_id), action=VIDEO_ACTION,
+                                             operation=submit)
+
+        project_id = state.project_id
         try:
-            submission = await self.attempt.submit(page_url=client.page_url(state.project_id), action=VIDEO_ACTION,
-                                                   operation=submit)
+            try:
+                submission = await submit_in(project_id)
+            except ProjectGoneError as exc:
+                if exc.project_id != project_id:
+                    raise
+                # Nothing was accepted yet. When the finished video can still be reached (its media URL, §2.16,
+                # names no project) it is upsampled once in a new project: videoInput takes any project's video.
+                try:
+                    await self.attempt.run(lambda: client.media_url(base.name))
+                except Flow2APIError:
+                    await self.family.projects.forget(self.attempt.call.account, project_id)
+                    raise
+                project_id = await self.attempt.replace_project(project_id)
+                yield Progress("The account's project vanished upstream; upsampling in a new project…")
+                submission = await submit_in(project_id)
         except Flow2APIError as exc:
             yield Progress(f"⚠️ Upsampling could not start ({exc.code}: {exc.message}); returning the generated video.")
             yield base.output()
             return
         upsampling = state.model_copy(update={
             "stage": "upsample", "media_name": submission.handles[0].name, "batch_id": batch_id,
-            "base_media_name": base.name, "base_video_id": base.video_id,
+            "base_media_name": base.name, "base_video_id": base.video_id, "project_id": project_id,
         })
         yield Submitted(resume=upsampling.to_json())
         if submission.remaining_credits is not None:

@@ -190,12 +190,16 @@ def _status_item(video: Video) -> dict[str, Any]:
 
 async def check_video_status(request: web.Request) -> web.Response:
     """``POST {api}/video:batchCheckAsyncVideoGenerationStatus`` ``{"media": [{"name", "projectId"}, ...]}``
-    (§2.14) → ``{"media": [<status item>, ...]}`` in request order. Each call advances every named video once."""
+    (§2.14) → ``{"media": [<status item>, ...]}`` in request order. Each call advances every named video once.
+    404 NOT_FOUND naming the project when one of the named projects is gone, naming the media when it is unknown."""
     account = require_account(request)
     world = emulator_of(request).world
     body = validate(await json_body(request), STATUS)
     videos = []
     for index, entry in enumerate(body["media"]):
+        # The project a media is polled in is resolved first, as for every call that names one: a project that
+        # vanished (deleted, or forgotten by a restart) answers NOT_FOUND for the whole batch.
+        owned_project(request, account, entry["projectId"], f"media[{index}].projectId")
         video = world.videos.get(entry["name"])
         if video is None or video.email != account.email:
             raise not_found(f"media {entry['name']}", f"media[{index}].name")

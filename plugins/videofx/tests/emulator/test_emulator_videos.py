@@ -72,6 +72,22 @@ async def test_status_validation(flow: FlowClient, project: str) -> None:
     assert_google_error(await resp.json(), 400, "INVALID_ARGUMENT", field="media[0].projectId")
 
 
+async def test_status_of_a_vanished_project_is_not_found_for_the_whole_batch(flow: FlowClient, project: str,
+                                                                             emulator: FlowEmulator) -> None:
+    kept = await flow.project("P2")
+    gone_name = (await flow.submit_video(project))["media"][0]["name"]
+    kept_name = (await flow.submit_video(kept))["media"][0]["name"]
+    emulator.world.projects[project].deleted = True
+    resp = await flow.api("POST", "/v1/video:batchCheckAsyncVideoGenerationStatus",
+                          {"media": [{"name": kept_name, "projectId": kept}, {"name": gone_name, "projectId": project}]})
+    body = await resp.json()
+    assert_google_error(body, 404, "NOT_FOUND")
+    assert f"project {project}" in body["error"]["message"] and "media[1].projectId" in body["error"]["message"]
+    assert [item["name"] for item in await flow.poll([kept_name], kept)] == [kept_name]
+    resp = await flow.api("GET", f"/v1/media/{gone_name}")  # the media itself is still reachable by name
+    assert resp.status != 404
+
+
 async def test_result_via_redirect_and_get_media(flow: FlowClient, project: str, http: Any) -> None:
     name, video_id = await flow.finished_video(project)
     uuid.UUID(video_id)
