@@ -94,6 +94,11 @@ async def test_animate_an_approved_scene_shows_the_clip_and_puts_it_in_the_zip(d
         async with http.get(f"{base}/download?scenes=all", headers=auth()) as response:
             assert response.status == 200
             archive = zipfile.ZipFile(io.BytesIO(await response.read()))
+        # a regenerated image drops its clip (made of the old image): it leaves the media cache
+        status, again = await call(http, "POST", f"{base}/scenes/0/regenerate", {})
+        assert status == 202 and again["scenes"][0]["clip"] is None
+        async with http.get(clip["video_url"]) as response:
+            assert response.status == 404
     names = archive.namelist()
     movie = next(n for n in names if n.endswith(".mp4"))
     assert movie.startswith("01-") and names.index(movie) == 1  # right after its scene's image
@@ -122,10 +127,14 @@ async def test_a_restart_while_a_clip_is_generating_makes_it_once(demo: Demo) ->
         assert len((await demo.emulator("GET", START_IMAGE))["requests"]) == 1
         await demo.start()  # same settings and data directory, as a new process would start
         board = await clip_done(demo, http, board["id"], 0, timeout=90)
+        clip = board["scenes"][0]["clip"]
+        assert clip["status"] == "done", clip
+        assert len((await demo.emulator("GET", START_IMAGE))["requests"]) == 1  # resumed upstream, not submitted again
+        rows = await demo.app[DATABASE].fetch_all(
+            "SELECT id, status FROM tasks WHERE surface = 'videos' AND id LIKE ?", (f"video_{board['id']}_%",))
+        assert [(r.id, r.status) for r in rows] == [(clip["video_id"], "completed")]
 
-    clip = board["scenes"][0]["clip"]
-    assert clip["status"] == "done", clip
-    assert len((await demo.emulator("GET", START_IMAGE))["requests"]) == 1  # resumed upstream, not submitted again
-    rows = await demo.app[DATABASE].fetch_all(
-        "SELECT id, status FROM tasks WHERE surface = 'videos' AND id LIKE ?", (f"video_{board['id']}_%",))
-    assert [(r.id, r.status) for r in rows] == [(clip["video_id"], "completed")]
+        # the storyboard's clip leaves the media cache with it
+        assert (await call(http, "DELETE", f"{demo.url}/v1/storyboards/{board['id']}"))[0] == 200
+        async with http.get(clip["video_url"]) as response:
+            assert response.status == 404
