@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from storyboard_helpers import STORY, Demo, auth, wait_for
 
+from flow2api.apikeys import API_KEYS
 from flow2api.storage import DATABASE
 from flow2api.storage.tasks import TASKS
 
@@ -138,3 +139,32 @@ async def test_a_restart_while_a_clip_is_generating_makes_it_once(demo: Demo) ->
         assert (await call(http, "DELETE", f"{demo.url}/v1/storyboards/{board['id']}"))[0] == 200
         async with http.get(clip["video_url"]) as response:
             assert response.status == 404
+
+
+async def test_a_key_not_allowed_the_video_model_gets_a_failed_clip_and_no_video_job(demo: Demo) -> None:
+    await demo.start(flow={"poll_interval": 0.05})
+    _, key = await demo.app[API_KEYS].create("images only", models=["gemini-3.1-flash-image-landscape"])
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
+        async with http.post(f"{demo.url}/v1/storyboards",
+                             json={"story": STORY, "scenes": 1, "size": "1792x1024"}) as response:
+            base = f"{demo.url}/v1/storyboards/{(await response.json())['id']}"
+        for _ in range(300):
+            async with http.get(base) as response:
+                board = await response.json()
+            if board["status"] == "ready":
+                break
+            await asyncio.sleep(0.1)
+        assert board["status"] == "ready", board
+        async with http.post(f"{base}/approve", json={"all": True}) as response:
+            assert response.status == 200
+        async with http.post(f"{base}/scenes/0/animate", json={}) as response:
+            assert response.status == 202
+        for _ in range(300):
+            async with http.get(base) as response:
+                clip = (await response.json())["scenes"][0]["clip"]
+            if clip["status"] == "failed":
+                break
+            await asyncio.sleep(0.05)
+    assert clip["status"] == "failed" and clip["error"].startswith("permission_denied: "), clip
+    assert await demo.app[DATABASE].fetch_all("SELECT id FROM tasks WHERE surface = 'videos'") == []  # nothing queued
+    assert (await demo.emulator("GET", START_IMAGE))["requests"] == []
