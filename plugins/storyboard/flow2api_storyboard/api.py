@@ -126,8 +126,9 @@ def validate_video_model(service: StoryboardService, model: str | None, size: st
     except ModelNotFoundError as exc:
         raise UnknownModelError(exc.message, param="model") from None
     if found.min_images > 1 or found.max_images == 0:
-        raise InvalidRequestError(f"The model '{found.id}' cannot animate one image (it takes {found.min_images}"
-                                  f"–{found.max_images} input images); choose an image-to-video model.", param="model")
+        raise InvalidRequestError(
+            f"The model '{found.id}' cannot animate one image (it takes {found.min_images}–{found.max_images} input"
+            " images); choose an image-to-video model.", param="model")
     return found.id
 
 

@@ -71,7 +71,8 @@ class StoryboardService:
         return Storyboard.model_validate(row.data)
 
     async def _save(self, board: Storyboard) -> None:
-        await self.store.put(board.id, owner=board.owner, status=board.stored_status, data=board.model_dump(mode="json"))
+        await self.store.put(board.id, owner=board.owner, status=board.stored_status,
+                             data=board.model_dump(mode="json"))
 
     async def change(self, sb_id: str, edit: Callable[[Storyboard], Any], owner: str | None = None) -> Storyboard:
         """Apply ``edit`` to the stored storyboard under its lock, settle its status and store it."""

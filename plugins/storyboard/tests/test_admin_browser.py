@@ -1,7 +1,8 @@
 """The admin page "Storyboards" in real headless Chromium (Debian's package, driven by Playwright), JavaScript off:
 log in, paste a story, watch the scenes fill in (the page refreshes itself), edit a prompt and regenerate, approve
-all, animate a scene into a clip, download the ZIP; its contact sheet (with the clip) opened offline. Screenshots under ``test-output/screenshots/``; the
-contact sheet's is also docs/storyboards-contact-sheet.png (copied there when FLOW2API_UPDATE_DOC_SHOTS is set)."""
+all, animate a scene into a clip, download the ZIP; its contact sheet (with the clip) opened offline. Screenshots
+under ``test-output/screenshots/``; the contact sheet's is also docs/storyboards-contact-sheet.png (copied there
+when FLOW2API_UPDATE_DOC_SHOTS is set)."""
 
 from __future__ import annotations
 

@@ -68,7 +68,8 @@ async def test_animate_an_approved_scene_shows_the_clip_and_puts_it_in_the_zip(d
                            ({"seconds": 4}, None)):
             status, error = await call(http, "POST", f"{base}/scenes/0/animate", body)
             assert status == 400 and set(error["error"]) == {"message", "type", "param", "code"}, (body, error)
-            assert error["error"]["type"] == "invalid_request_error" and (code is None or error["error"]["code"] == code)
+            assert error["error"]["type"] == "invalid_request_error"
+            assert code is None or error["error"]["code"] == code
         assert (await call(http, "POST", f"{base}/scenes/9/animate", {}))[0] == 404
 
         status, queued = await call(http, "POST", f"{base}/scenes/0/animate", {"prompt": "the lamp turns slowly"})
