@@ -8,31 +8,48 @@ and gives the slot wait and retries, :class:`~flow2api.pipeline.proxy.ProxyRouti
 attempt's session. So a workflow's image has the task row, failover, commit point, media caching,
 usage statistics and metrics of any other image; nothing goes through HTTP to ourselves.
 
+A workflow's video (``generate_video``) is a Videos API job: a task row of surface ``videos`` with its inputs
+saved, handed to the background video runner (:mod:`flow2api.jobs.runner`), which holds it under a lease,
+fails over before the commit point and resumes it upstream after a restart or on another instance. The
+call then watches the row in the database (another instance may run it) until it ends. Because the row
+is the job, a workflow resuming after a restart that calls again with the same task id joins it instead
+of paying for a second video. The owner sees it in ``GET /v1/videos`` like a video they asked for.
+
 The owner's key is looked up again at every call (``api_keys``), so a key revoked or limited to other
 models while a workflow runs stops it (403) — as a revoked key stops its requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextlib import aclosing
+from typing import Any
 
 from aiohttp import web
 
 from flow2api.apikeys import API_KEYS
-from flow2api.catalog import CATALOG, ResolveHints
+from flow2api.catalog import CATALOG, CatalogEntry, ResolveHints
 from flow2api.discovery import PROVIDERS
-from flow2api.errors import InvalidRequestError, PermissionDeniedError, ProviderUnavailableError, UpstreamProtocolError
+from flow2api.errors import (
+    GenerationFailedError, InvalidRequestError, PermissionDeniedError, ProviderUnavailableError, UpstreamProtocolError,
+)
 from flow2api.jobs.engine import ENGINE, JobSpec, NewRow
 from flow2api.jobs.events import Result
+from flow2api.jobs.runner import SURFACE as VIDEO_SURFACE
+from flow2api.jobs.runner import VIDEO_JOBS
 from flow2api.jobs.urls import media_url, public_base_url
-from flow2api.media import MEDIA
+from flow2api.media import MEDIA, VIDEO_INPUTS
 from flow2api.pipeline.proxy import ProxyRouting
 from flow2api.pipeline.selection import select
-from flow2api.plugin import GeneratedImage, ImageJob, ImageModel, Kind, Owner
+from flow2api.plugin import GeneratedImage, GeneratedVideo, ImageJob, ImageModel, Kind, Owner, VideoJob, VideoModel
 from flow2api.request_state import STATE, Caller
 from flow2api.settings import SETTINGS
-from flow2api.storage.tasks import SUCCEEDED, TASKS, owner_of
+from flow2api.storage.tasks import SUCCEEDED, TASKS, TaskRecord, owner_of
+
+#: Seconds between two looks at a workflow's video row: a video takes minutes upstream, and the row may be
+#: run by another instance, so the database is where its end is seen.
+VIDEO_POLL_SECONDS = 0.5
 
 
 class EngineImageJobs:
@@ -41,22 +58,36 @@ class EngineImageJobs:
     def __init__(self, app: web.Application) -> None:
         self._app = app
 
+    def _resolve(self, model: str, size: str | None, kind: Kind) -> tuple[CatalogEntry, dict[str, Any]]:
+        """The entry of ``model`` (``size`` as the Images API's hint) and its first available route's
+        ``describe()``; 404, 400 for another kind, 503 without an installed provider."""
+        entry = self._app[CATALOG].current.resolve(model, ResolveHints(size=size) if size else None)
+        if entry.kind is not kind:
+            raise InvalidRequestError(f"The model '{entry.id}' makes {entry.kind.value}s, not {kind.value}s.",
+                                      param="model")
+        providers = self._app[PROVIDERS]
+        for route in entry.routes:
+            provider = providers.get(route.provider)
+            if provider is not None and route.options is not None:
+                return entry, dict(provider.describe(route.options))
+        raise ProviderUnavailableError(f"The model '{entry.id}' is unavailable: no installed provider serves it.")
+
     def image_model(self, model: str, *, size: str | None = None) -> ImageModel:
         """Resolve ``model`` (id or alias, ``size`` as the Images API's hint) to an available image model.
 
         Raises ``ModelNotFoundError`` (404), ``InvalidRequestError`` (400, a video model),
         ``ProviderUnavailableError`` (503, no installed provider). ``max_images`` is the first available
         route's ``describe()["max_images"]`` (``None``: the provider states no limit)."""
-        entry = self._app[CATALOG].current.resolve(model, ResolveHints(size=size) if size else None)
-        if entry.kind is not Kind.IMAGE:
-            raise InvalidRequestError(f"The model '{entry.id}' makes {entry.kind.value}s, not images.", param="model")
-        providers = self._app[PROVIDERS]
-        for route in entry.routes:
-            provider = providers.get(route.provider)
-            if provider is not None and route.options is not None:
-                limit = provider.describe(route.options).get("max_images")
-                return ImageModel(id=entry.id, max_images=limit if isinstance(limit, int) else None)
-        raise ProviderUnavailableError(f"The model '{entry.id}' is unavailable: no installed provider serves it.")
+        entry, described = self._resolve(model, size, Kind.IMAGE)
+        return ImageModel(id=entry.id, max_images=_count(described.get("max_images")))
+
+    def video_model(self, model: str, *, size: str | None = None) -> VideoModel:
+        """Resolve ``model`` to an available video model; ``min_images``/``max_images`` from the first available
+        route's ``describe()`` (0 and ``None`` when it states none). Raises as :meth:`image_model` (400 for an
+        image model)."""
+        entry, described = self._resolve(model, size, Kind.VIDEO)
+        return VideoModel(id=entry.id, min_images=_count(described.get("min_images")) or 0,
+                          max_images=_count(described.get("max_images")))
 
     async def _caller(self, owner: Owner) -> Caller:
         """The owner's key as it is now (limits, models); 403 when it was revoked, disabled or expired."""
@@ -91,12 +122,59 @@ class EngineImageJobs:
     async def finished_image(self, task_id: str) -> GeneratedImage | None:
         """The first image of task ``task_id`` if it completed and its file is still cached, else ``None``."""
         record = await self._app[TASKS].get(task_id)
-        if record is None or record.status != SUCCEEDED or not record.result:
+        found = await self._cached(record, "image/png") if record is not None else None
+        return GeneratedImage(*found) if found else None
+
+    async def _cached(self, record: TaskRecord, default_type: str) -> tuple[str, str] | None:
+        """``(name, mime type)`` of a completed row's first file while the media store still has it."""
+        if record.status != SUCCEEDED or not record.result:
             return None
         names, types = record.result.get("names") or [], record.result.get("mime_types") or []
         if not names or await self._app[MEDIA].read_bytes(names[0]) is None:
             return None
-        return GeneratedImage(name=names[0], mime_type=types[0] if types else "image/png")
+        return names[0], types[0] if types else default_type
+
+    async def generate_video(self, job: VideoJob) -> GeneratedVideo:
+        """One video through the background video runner (see the module docstring): the row ``job.task_id`` is
+        created and queued unless it exists, then watched until it ends. Raises ``PermissionDeniedError``
+        (403), ``InvalidRequestError`` (400, a model no longer in the catalog or not a video model),
+        ``GenerationFailedError`` (the row's ``error`` as the message; or its file left the media cache)."""
+        tasks = self._app[TASKS]
+        if await tasks.get(job.task_id) is None:
+            await self._queue_video(job)
+        while True:
+            record = await tasks.get(job.task_id)
+            if record is None:
+                raise GenerationFailedError(f"The video job '{job.task_id}' is gone.")
+            if record.finished:
+                break
+            await asyncio.sleep(VIDEO_POLL_SECONDS)
+        if record.status != SUCCEEDED:
+            raise GenerationFailedError(record.error or "generation_failed: the video job failed")
+        found = await self._cached(record, "video/mp4")
+        if found is None:
+            raise GenerationFailedError("media_expired: the video has left the media cache")
+        return GeneratedVideo(*found)
+
+    async def _queue_video(self, job: VideoJob) -> None:
+        """Store ``job`` as a queued Videos API row held by this instance and hand it to the runner, as
+        ``POST /v1/videos`` does (:func:`flow2api.api.videos.queue_job`); the key's model permission is
+        checked first (403), so a refused job leaves no row."""
+        app = self._app
+        caller = await self._caller(job.owner)
+        entry = app[CATALOG].current.entries.get(job.model)
+        if entry is None or not entry.enabled or entry.kind is not Kind.VIDEO:
+            raise InvalidRequestError(f"The video model '{job.model}' is no longer in the catalog.", param="model")
+        select(entry, caller, app[SETTINGS].current)  # the key's model permission, before anything is stored
+        names = await app[VIDEO_INPUTS].save(job.task_id, job.images)
+        await app[TASKS].create(
+            job.task_id, kind=Kind.VIDEO.value, model=entry.id, prompt=job.prompt.strip(), surface=VIDEO_SURFACE,
+            api_key=caller.name, api_key_id=caller.key_id, lease=app[VIDEO_JOBS].new_lease(),
+            request={**job.request, "requested_model": job.model, "inputs": names, "base_url": "",
+                     "summary": {"model": job.model, "prompt": job.prompt[:200], "workflow": dict(job.request),
+                                 "input_reference": [f"<{i.mime_type}, {len(i.data)} bytes>" for i in job.images]}},
+        )
+        app[VIDEO_JOBS].submit(job.task_id)
 
     def caller(self, request: web.Request) -> Owner:
         """The authenticated caller of an API request (after the auth stage); raises ``KeyError`` before it."""
@@ -120,3 +198,8 @@ class EngineImageJobs:
     async def remove_media(self, name: str) -> None:
         """Delete a stored file (nothing when it is gone already)."""
         await self._app[MEDIA].delete(name)
+
+
+def _count(value: Any) -> int | None:
+    """An image count a provider's ``describe()`` states, or ``None`` when it states none (or not a number)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -47,8 +47,8 @@ from flow2api.plugin.hooks import AccountFamily, FamilyBase, Provider, ProviderB
 from flow2api.plugin.job import Call, InputImage, Job, Kind
 from flow2api.plugin.resume import ResumeModel
 from flow2api.plugin.workflow import (
-    AdminPages, DocumentStore, GeneratedImage, ImageJob, ImageJobs, ImageModel, MountedWorkflow, Owner, StoredDocument,
-    Workflow, WorkflowHost,
+    AdminPages, DocumentStore, GeneratedImage, GeneratedVideo, ImageJob, ImageJobs, ImageModel, MountedWorkflow, Owner,
+    StoredDocument, VideoJob, VideoModel, Workflow, WorkflowHost,
 )
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "Event",
     "FamilyBase",
     "GeneratedImage",
+    "GeneratedVideo",
     "ImageJob",
     "ImageJobs",
     "ImageModel",
@@ -83,6 +84,8 @@ __all__ = [
     "Submitted",
     "Submitting",
     "Usage",
+    "VideoJob",
+    "VideoModel",
     "Workflow",
     "WorkflowHost",
 ]

@@ -14,7 +14,8 @@ Lifecycle (``flow2api.discovery.build_workflows``, then ``flow2api.app.create_ap
 
 :class:`WorkflowHost` is everything the core lends a workflow: :class:`ImageJobs` (the job engine's
 public interface: one image per call, through the same model resolution, key permission, account
-selection, failover, media cache, usage and metrics as ``POST /v1/images/generations``),
+selection, failover, media cache, usage and metrics as ``POST /v1/images/generations``; and one video
+per call through the background video runner, as ``POST /v1/videos``),
 :class:`DocumentStore` (rows of the workflow's own documents in the core's database) and
 :class:`AdminPages` (the admin layout around a page the workflow renders). The core never imports
 a workflow; a workflow imports only this package and :mod:`flow2api.errors`.
@@ -76,6 +77,38 @@ class GeneratedImage:
     mime_type: str
 
 
+@dataclass(frozen=True, slots=True)
+class VideoModel:
+    """A resolved video model: catalog ``id`` and how many input images it takes (``max_images`` ``None`` = no
+    limit; ``0``: text-to-video only)."""
+
+    id: str
+    min_images: int = 0
+    max_images: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VideoJob:
+    """One video to generate: ``task_id`` (unique; the Videos API task row's id, so ``GET /v1/videos/{task_id}``
+    shows it to its owner), ``owner``, resolved ``model`` id, ``prompt``, input ``images`` (an image-to-video
+    model's start frame first), ``request`` (extra fields stored in the row's ``request``)."""
+
+    task_id: str
+    owner: Owner
+    model: str
+    prompt: str
+    images: tuple[InputImage, ...] = ()
+    request: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedVideo:
+    """A generated video in the media cache: its ``name`` (``/media/<name>``) and ``mime_type`` (``video/mp4``)."""
+
+    name: str
+    mime_type: str
+
+
 @runtime_checkable
 class ImageJobs(Protocol):
     """The job engine's public interface for workflows (``flow2api.jobs.workflows.EngineImageJobs``).
@@ -91,6 +124,17 @@ class ImageJobs(Protocol):
     ``async finished_image(task_id) -> GeneratedImage | None``
         The image of a task that completed (e.g. before a restart), else ``None``: a workflow resuming
         after a restart asks this before generating again, so no image is paid for twice.
+    ``video_model(model, size=None) -> VideoModel``
+        Resolve a video model id or alias (``size`` ``"WxH"`` picks the alias's aspect). Raises as
+        ``image_model``, with ``InvalidRequestError`` for a model that does not make videos.
+    ``async generate_video(job) -> GeneratedVideo``
+        Queue ``job`` in the background video runner (a Videos API task row ``job.task_id``, its inputs
+        saved, run under a lease with failover, resumed upstream on the same account after a restart)
+        unless that row exists already, then wait until the row ends. Calling again with the same
+        ``task_id`` (after a restart) joins the same job: it is never submitted twice. Raises
+        ``PermissionDeniedError`` (403) as ``generate_image``, ``InvalidRequestError`` (400) for a model
+        no longer in the catalog, ``GenerationFailedError`` (the row's error as its message) when the
+        job failed or its file has left the media cache. Cancelling the call leaves the job running.
     ``async concurrency(owner) -> int``
         The owner's key's concurrency limit (0 = none), to bound a workflow's parallel jobs by it.
     ``caller(request) -> Owner``
@@ -107,6 +151,10 @@ class ImageJobs(Protocol):
     async def generate_image(self, job: ImageJob) -> GeneratedImage: ...
 
     async def finished_image(self, task_id: str) -> GeneratedImage | None: ...
+
+    def video_model(self, model: str, *, size: str | None = None) -> VideoModel: ...
+
+    async def generate_video(self, job: VideoJob) -> GeneratedVideo: ...
 
     async def concurrency(self, owner: Owner) -> int: ...
 

@@ -2,7 +2,8 @@
 
 A workflow plugin (entry-point group ``flow2api.workflows``, name ``storyboard``): it plans a story
 into scenes (:mod:`.planner`), stores each storyboard as a row of the core's database, generates one
-image per scene through the job engine's public interface (:mod:`.service`), serves the API under
+image per scene through the job engine's public interface (:mod:`.service`), animates approved scenes into
+clips through the core's video runner (:mod:`.animate`), serves the API under
 ``/v1/storyboards`` (:mod:`.api`), the ZIP download (:mod:`.archive`) and the admin page
 "Storyboards" (:mod:`.admin`). It imports only :mod:`flow2api.plugin` and :mod:`flow2api.errors`.
 """

@@ -9,6 +9,7 @@ POST     /admin/storyboards                           create one (owned by ``adm
 GET      /admin/storyboards/{id}                      scenes filling in (the page refreshes itself while generating,
                                                       with a ``Refresh: 2`` header: no script)
 POST     /admin/storyboards/{id}/scenes/{index}       regenerate a scene with the edited prompt
+POST     /admin/storyboards/{id}/scenes/{index}/animate  animate an approved scene (model, motion prompt)
 POST     /admin/storyboards/{id}/approve              approve the ticked scenes (or all)
 GET      /admin/storyboards/{id}/download[?scenes=]   the ZIP
 POST     /admin/storyboards/{id}/delete               delete it
@@ -25,9 +26,9 @@ from aiohttp import web
 
 from flow2api.errors import Flow2APIError
 from flow2api.plugin import AdminPages, Owner
-from flow2api_storyboard.api import CreateStoryboard, parse, stream_zip, validate_create
+from flow2api_storyboard.api import Animate, CreateStoryboard, parse, stream_zip, validate_create, validate_video_model
 from flow2api_storyboard.archive import TEMPLATES
-from flow2api_storyboard.model import UNFINISHED, Storyboard
+from flow2api_storyboard.model import ANIMATING, UNFINISHED, Storyboard
 from flow2api_storyboard.service import StoryboardService
 
 ADMIN = Owner(owner="admin", name="admin")
@@ -85,9 +86,10 @@ class StoryboardAdmin:
         except Flow2APIError as exc:
             await self.pages.flash(request, exc.message, "error")
             raise web.HTTPSeeOther(PREFIX) from None
-        refresh = board.status in UNFINISHED
+        refresh = board.status in UNFINISHED or board.stored_status == ANIMATING
         page = await self._page(request, "admin_detail.html", f"Storyboard {board.id}", board=board,
-                                view=self._object(request, board), refresh=refresh)
+                                view=self._object(request, board), refresh=refresh,
+                                video_model=self.service.config.video_model)
         if refresh:  # the browser reloads the page itself (no script) until every scene is done
             page.headers["Refresh"] = "2"
         return page
@@ -110,6 +112,19 @@ class StoryboardAdmin:
             await self.service.regenerate(sb_id, index, prompt)
 
         return await self._act(request, action, f"Scene {index + 1} is being generated again.")
+
+    async def animate(self, request: web.Request) -> web.StreamResponse:
+        """``POST …/scenes/{index}/animate`` with ``model`` and ``prompt`` (both optional): queue the scene's clip."""
+        index = int(request.match_info["index"])
+
+        async def action(sb_id: str, form: Any) -> None:
+            fields = parse(Animate, {name: str(form[name]).strip() for name in ("model", "prompt")
+                                     if str(form.get(name, "")).strip()})
+            board = await self.service.load(sb_id)
+            model = validate_video_model(self.service, fields.model, board.size)
+            await self.service.animator.animate(sb_id, index, model=model, prompt=fields.prompt)
+
+        return await self._act(request, action, f"Scene {index + 1} is being animated.")
 
     async def approve(self, request: web.Request) -> web.StreamResponse:
         """``POST …/approve`` with ``scenes`` (ticked indexes) or ``all``."""
@@ -140,6 +155,7 @@ class StoryboardAdmin:
         one = "/storyboards/{id}"
         return [
             web.get("/storyboards", self.index), web.post("/storyboards", self.create), web.get(one, self.detail),
-            web.post(one + "/scenes/{index:\\d+}", self.regenerate), web.post(one + "/approve", self.approve),
+            web.post(one + "/scenes/{index:\\d+}", self.regenerate),
+            web.post(one + "/scenes/{index:\\d+}/animate", self.animate), web.post(one + "/approve", self.approve),
             web.get(one + "/download", self.download), web.post(one + "/delete", self.delete),
         ]

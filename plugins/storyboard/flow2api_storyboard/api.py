@@ -7,6 +7,7 @@ GET      /v1/storyboards/{id}                            one storyboard object
 DELETE   /v1/storyboards/{id}                            remove it and its images
 POST     /v1/storyboards/{id}/scenes/{index}/regenerate  ``{"prompt"?}`` → 202
 POST     /v1/storyboards/{id}/approve                    ``{"scenes": [0, 2]}`` or ``{"all": true}``
+POST     /v1/storyboards/{id}/scenes/{index}/animate     ``{"model"?, "prompt"?}`` → 202, the scene's clip queued
 GET      /v1/storyboards/{id}/download[?scenes=all]      the ZIP (approved scenes, or every scene with an image)
 =======  ==============================================  ===========================================
 
@@ -53,6 +54,16 @@ class Regenerate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    prompt: StrictStr | None = Field(None, min_length=1, max_length=4000)
+
+
+class Animate(BaseModel):
+    """``POST …/animate`` body: an image-to-video ``model`` (id or alias; default ``[storyboard] video_model``) and
+    a ``prompt`` for the motion (default: the scene's image prompt)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: StrictStr | None = Field(None, min_length=1)
     prompt: StrictStr | None = Field(None, min_length=1, max_length=4000)
 
 
@@ -104,6 +115,21 @@ def validate_create(service: StoryboardService, fields: CreateStoryboard) -> tup
     except ModelNotFoundError as exc:
         raise UnknownModelError(exc.message, param="model") from None
     return story, model.id
+
+
+def validate_video_model(service: StoryboardService, model: str | None, size: str | None) -> str:
+    """The resolved id of a clip's video ``model`` (default ``[storyboard] video_model``; ``size``, the
+    storyboard's, picks an alias's aspect); 400 for an unknown model, an image model or one that cannot start
+    from one image (text-to-video only, or two frames needed)."""
+    try:
+        found = service.jobs.video_model(model or service.config.video_model, size=size)
+    except ModelNotFoundError as exc:
+        raise UnknownModelError(exc.message, param="model") from None
+    if found.min_images > 1 or found.max_images == 0:
+        raise InvalidRequestError(
+            f"The model '{found.id}' cannot animate one image (it takes {found.min_images}–{found.max_images} input"
+            " images); choose an image-to-video model.", param="model")
+    return found.id
 
 
 class StoryboardApi:
@@ -160,11 +186,8 @@ class StoryboardApi:
         """``POST /v1/storyboards/{id}/scenes/{index}/regenerate`` ``{"prompt"?}`` → 202 the storyboard;
         404 unknown scene, 409 while the scene is still queued or generating."""
         fields = parse(Regenerate, await read_body(request, allow_empty=True))
-        try:
-            index = int(request.match_info["index"])
-        except ValueError:
-            raise InvalidRequestError("The scene index must be an integer.", param="index") from None
-        board = await self.service.regenerate(request.match_info["id"], index, fields.prompt, self._owner(request))
+        board = await self.service.regenerate(request.match_info["id"], scene_index(request), fields.prompt,
+                                              self._owner(request))
         return web.json_response(self._object(request, board), status=202)
 
     async def approve(self, request: web.Request) -> web.Response:
@@ -176,6 +199,18 @@ class StoryboardApi:
         board = await self.service.approve(request.match_info["id"], None if fields.all else fields.scenes,
                                            self._owner(request))
         return web.json_response(self._object(request, board))
+
+    async def animate(self, request: web.Request) -> web.Response:
+        """``POST /v1/storyboards/{id}/scenes/{index}/animate`` ``{"model"?, "prompt"?}`` → 202 the storyboard with
+        the scene's ``clip`` queued (a Videos API job, ``clip.video_id``, once generating). 400 bad field or
+        model, 404 unknown storyboard or scene, 409 scene not approved or its clip still being generated."""
+        fields = parse(Animate, await read_body(request, allow_empty=True))
+        sb_id, owner = request.match_info["id"], self._owner(request)
+        board = await self.service.load(sb_id, owner)
+        model = validate_video_model(self.service, fields.model, board.size)
+        board = await self.service.animator.animate(sb_id, scene_index(request), model=model, prompt=fields.prompt,
+                                                    owner=owner)
+        return web.json_response(self._object(request, board), status=202)
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         """``GET /v1/storyboards/{id}/download[?scenes=all]`` → ``application/zip`` (see :mod:`.archive`);
@@ -189,26 +224,42 @@ class StoryboardApi:
             web.post("/storyboards", self.create), web.get("/storyboards", self.list),
             web.get("/storyboards/{id}", self.retrieve), web.delete("/storyboards/{id}", self.delete),
             web.post("/storyboards/{id}/scenes/{index}/regenerate", self.regenerate),
+            web.post("/storyboards/{id}/scenes/{index}/animate", self.animate),
             web.post("/storyboards/{id}/approve", self.approve), web.get("/storyboards/{id}/download", self.download),
         ]
+
+
+def scene_index(request: web.Request) -> int:
+    """The ``{index}`` of the URL; 400 when it is not an integer."""
+    try:
+        return int(request.match_info["index"])
+    except ValueError:
+        raise InvalidRequestError("The scene index must be an integer.", param="index") from None
 
 
 async def stream_zip(request: web.Request, service: StoryboardService, board: Storyboard, *,
                      everything: bool) -> web.StreamResponse:
     """Send ``board``'s ZIP (approved scenes, or all with an image when ``everything``) as it is built."""
     wanted = (DONE, APPROVED) if everything else (APPROVED,)
-    images = {}
+    images, clips = {}, {}
     for scene in board.scenes:
         data = await service.jobs.read_media(scene.image) if scene.image and scene.status in wanted else None
-        if data is not None:
-            images[scene.index] = data
+        if data is None:
+            continue
+        images[scene.index] = data
+        clip = scene.clip
+        # the latest finished clip: while one is made again (or after that failed) the previous one still shows
+        # this image, as a regenerated image drops its clip
+        video = await service.jobs.read_media(clip.video) if clip and clip.video else None
+        if video is not None:
+            clips[scene.index] = video
     if not images:
         raise ConflictError("No scene to download: approve scenes first, or ask for ?scenes=all.", param="scenes")
     response = web.StreamResponse(headers={
         "Content-Type": "application/zip", "Content-Disposition": f'attachment; filename="{board.id}.zip"',
     })
     await response.prepare(request)
-    async for chunk in chunks(build_zip(board, images)):
+    async for chunk in chunks(build_zip(board, images, clips)):
         await response.write(chunk)
     await response.write_eof()
     return response

@@ -13,7 +13,8 @@ SECTION = "storyboard"
 
 
 class StoryboardConfig(BaseModel):
-    """``[storyboard]``: the default image model, parallelism, limits and the optional text planner.
+    """``[storyboard]``: the default image model and image-to-video model (a scene's clip), parallelism, limits
+    and the optional text planner.
 
     With ``text_base_url``, ``text_api_key`` and ``text_model`` all set, scenes are planned by that
     OpenAI-compatible chat-completions endpoint (OpenRouter, a local server …); otherwise by the built-in
@@ -23,6 +24,8 @@ class StoryboardConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     image_model: str = Field("gemini-3.1-flash-image", min_length=1, description="default image model id or alias")
+    video_model: str = Field("veo_3_1_i2v_s_fast_fl", min_length=1,
+                             description="default image-to-video model or alias of a scene's clip (size: the aspect)")
     max_parallel: int = Field(3, ge=1, le=16, description="scene images generated at once per storyboard")
     max_story_chars: int = Field(50_000, ge=100, le=500_000, description="longest story accepted, characters")
     max_references: int = Field(3, ge=0, le=10,

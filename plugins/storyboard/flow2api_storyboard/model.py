@@ -3,6 +3,9 @@
 Storyboard ``status``: ``planning`` → ``generating`` → ``ready`` → ``approved``; ``failed`` when planning
 failed or every scene failed. A regenerated scene takes the storyboard back to ``generating``.
 Scene ``status``: ``queued`` → ``generating`` → ``done`` | ``failed``; ``approved`` after approval.
+A scene's ``clip`` (issue 20 item 7, an approved scene animated): ``queued`` → ``generating`` → ``done`` |
+``failed``. While a clip is pending the row is stored as ``animating`` (:attr:`Storyboard.stored_status`), so
+a restart takes it up again; the public ``status`` stays what the images make it.
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PLANNING, GENERATING, READY, APPROVED, FAILED = "planning", "generating", "ready", "approved", "failed"
 QUEUED, DONE = "queued", "done"
+ANIMATING = "animating"
 UNFINISHED = (PLANNING, GENERATING)
+RESUMED = (*UNFINISHED, ANIMATING)
 SURFACE = "storyboards"
 MAX_SCENES = 24
 
 SceneStatus = Literal["queued", "generating", "done", "failed", "approved"]
+ClipStatus = Literal["queued", "generating", "done", "failed"]
 
 
 class Character(BaseModel):
@@ -65,6 +71,25 @@ class Plan(BaseModel):
         return self
 
 
+class Clip(BaseModel):
+    """A scene's short video, made from its approved image by an image-to-video ``model``. ``attempt`` numbers
+    its generations: the Videos API job of the current one is :meth:`Storyboard.clip_task_id`. ``video`` is
+    the media-cache name of the finished clip."""
+
+    status: ClipStatus = "queued"
+    model: str
+    prompt: str
+    attempt: int = 0
+    video: str | None = None
+    mime_type: str | None = None
+    error: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Queued or generating: work a restart takes up again."""
+        return self.status in (QUEUED, GENERATING)
+
+
 class Scene(BaseModel):
     """One scene. ``image`` is the media-cache name of its current image; ``attempt`` numbers its generations
     (the task row of the current one is ``<storyboard id>-<index>-<attempt>``); ``references`` the scene
@@ -81,6 +106,7 @@ class Scene(BaseModel):
     error: str | None = None
     attempt: int = 0
     references: list[int] = Field(default_factory=list)
+    clip: Clip | None = None
 
 
 class Storyboard(BaseModel):
@@ -106,6 +132,18 @@ class Storyboard(BaseModel):
         """The task row of ``scene``'s current generation."""
         return f"{self.id}-{scene.index}-{scene.attempt}"
 
+    def clip_task_id(self, scene: Scene) -> str:
+        """The Videos API job of ``scene``'s current clip (``GET /v1/videos/{id}`` shows it to the owner)."""
+        assert scene.clip is not None
+        return f"video_{self.id}_{scene.index}_{scene.clip.attempt}"
+
+    @property
+    def stored_status(self) -> str:
+        """The row's status: ``animating`` while a clip is pending once the images are settled, else ``status``."""
+        if self.status not in UNFINISHED and any(s.clip and s.clip.pending for s in self.scenes):
+            return ANIMATING
+        return self.status
+
     def settle(self) -> None:
         """Recompute ``status`` from the scenes once planning is over (see the module docstring)."""
         if self.status in (PLANNING,) or (self.status == FAILED and not self.scenes):
@@ -129,8 +167,19 @@ class Storyboard(BaseModel):
                 "index": s.index, "title": s.title, "narration": s.narration, "prompt": s.prompt,
                 "characters": s.characters, "status": s.status,
                 "image_url": media_url(s.image) if s.image else None, "error": s.error, "references": s.references,
+                "clip": _public_clip(self, s, media_url),
             } for s in self.scenes],
         }
+
+
+def _public_clip(board: Storyboard, scene: Scene, media_url: Any) -> dict[str, Any] | None:
+    """A scene's ``clip`` object: ``{status, model, prompt, video_id, video_url, error}`` (``None``: never animated)."""
+    clip = scene.clip
+    if clip is None:
+        return None
+    return {"status": clip.status, "model": clip.model, "prompt": clip.prompt,
+            "video_id": board.clip_task_id(scene) if clip.attempt and clip.status != QUEUED else None,
+            "video_url": media_url(clip.video) if clip.video else None, "error": clip.error}
 
 
 def slug(text: str, limit: int = 40) -> str:

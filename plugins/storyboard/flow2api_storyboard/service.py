@@ -13,7 +13,8 @@ shows the character waits for the anchor's image and gets it as a reference imag
 Restart: on start every ``planning`` or ``generating`` storyboard is taken up again. A scene left
 ``generating`` first asks the job engine whether its task finished (``finished_image``): the image
 made before the restart is kept, not generated twice; otherwise the scene is generated again under
-a new attempt number (a new task row).
+a new attempt number (a new task row). Clips of approved scenes (:mod:`.animate`) are resumed too: the
+row of a storyboard with a pending clip is stored ``animating``.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ import aiohttp
 
 from flow2api.errors import ConflictError, Flow2APIError, NotFoundError
 from flow2api.plugin import ImageJob, InputImage, Owner, WorkflowHost
+from flow2api_storyboard.animate import Animator
 from flow2api_storyboard.config import StoryboardConfig
 from flow2api_storyboard.model import (
-    APPROVED, DONE, FAILED, GENERATING, PLANNING, QUEUED, SURFACE, UNFINISHED, PlanningError, Scene, Storyboard,
+    APPROVED, DONE, FAILED, GENERATING, PLANNING, QUEUED, RESUMED, SURFACE, PlanningError, Scene, Storyboard,
     compose_prompt,
 )
 from flow2api_storyboard.planner import plan
@@ -50,6 +52,8 @@ class StoryboardService:
         self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._http: aiohttp.ClientSession | None = None
+        self.animator = Animator(self)
+        """The scenes' clips (issue 20 item 7)."""
 
     def _lock(self, sb_id: str) -> asyncio.Lock:
         lock = self._locks.get(sb_id)
@@ -67,7 +71,8 @@ class StoryboardService:
         return Storyboard.model_validate(row.data)
 
     async def _save(self, board: Storyboard) -> None:
-        await self.store.put(board.id, owner=board.owner, status=board.status, data=board.model_dump(mode="json"))
+        await self.store.put(board.id, owner=board.owner, status=board.stored_status,
+                             data=board.model_dump(mode="json"))
 
     async def change(self, sb_id: str, edit: Callable[[Storyboard], Any], owner: str | None = None) -> Storyboard:
         """Apply ``edit`` to the stored storyboard under its lock, settle its status and store it."""
@@ -95,25 +100,36 @@ class StoryboardService:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        await self.animator.cancel(sb_id)  # a clip's video job runs on: it is the owner's video (/v1/videos)
         for scene in board.scenes:
-            if scene.image:
-                await self.jobs.remove_media(scene.image)
+            for name in (scene.image, scene.clip.video if scene.clip else None):
+                if name:
+                    await self.jobs.remove_media(name)
         await self.store.delete(sb_id)
 
     async def regenerate(self, sb_id: str, index: int, prompt: str | None, owner: str | None = None) -> Storyboard:
-        """Queue scene ``index`` again (with a new ``prompt`` if given); 404 for an unknown scene, 409 while it runs."""
+        """Queue scene ``index`` again (with a new ``prompt`` if given); 404 for an unknown scene, 409 while it or
+        its clip runs. Its clip (of the old image) is dropped, its video removed from the media cache."""
+        stale: list[str] = []
 
         def edit(board: Storyboard) -> None:
             scene = _scene(board, index)
             if board.status == PLANNING or scene.status in (QUEUED, GENERATING):
                 raise ConflictError(f"Scene {index} is still being generated; regenerate it once it is done.")
+            if scene.clip is not None and scene.clip.pending:
+                raise ConflictError(f"The clip of scene {index} is still being generated; regenerate it once"
+                                    " the clip is done.")
             if prompt is not None:
                 scene.prompt = prompt
-            scene.status, scene.error = QUEUED, None
+            if scene.clip is not None and scene.clip.video:
+                stale.append(scene.clip.video)
+            scene.status, scene.error, scene.clip = QUEUED, None, None
             if board.status in (APPROVED, FAILED):
                 board.status, board.error = GENERATING, None
 
         board = await self.change(sb_id, edit, owner)
+        for name in stale:
+            await self.jobs.remove_media(name)
         self.kick(sb_id)
         return board
 
@@ -139,11 +155,12 @@ class StoryboardService:
     # -- background ------------------------------------------------------------------------------------
 
     async def start(self, http: aiohttp.ClientSession) -> int:
-        """Take up every unfinished storyboard (restart); returns how many."""
+        """Take up every unfinished storyboard and pending clip (restart); returns how many storyboards."""
         self._http = http
-        rows = await self.store.unfinished(UNFINISHED)
+        rows = await self.store.unfinished(RESUMED)
         for row in rows:
             self.kick(row.id)
+            self.animator.resume(Storyboard.model_validate(row.data))
         if rows:
             log.info("storyboards: %d unfinished storyboard(s) taken up again after start-up", len(rows))
         return len(rows)
@@ -155,6 +172,7 @@ class StoryboardService:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.animator.cancel()
 
     def kick(self, sb_id: str) -> None:
         """Run the storyboard's background task unless it runs already (it looks for queued scenes again)."""

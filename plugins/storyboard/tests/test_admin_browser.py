@@ -1,7 +1,8 @@
 """The admin page "Storyboards" in real headless Chromium (Debian's package, driven by Playwright), JavaScript off:
 log in, paste a story, watch the scenes fill in (the page refreshes itself), edit a prompt and regenerate, approve
-all, download the ZIP; its contact sheet opened offline. Screenshots under ``test-output/screenshots/``; the
-contact sheet's is also docs/storyboards-contact-sheet.png (copied there when FLOW2API_UPDATE_DOC_SHOTS is set)."""
+all, animate a scene into a clip, download the ZIP; its contact sheet (with the clip) opened offline. Screenshots
+under ``test-output/screenshots/``; the contact sheet's is also docs/storyboards-contact-sheet.png (copied there
+when FLOW2API_UPDATE_DOC_SHOTS is set)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def browser_available() -> None:
 
 
 async def test_storyboards_page_without_javascript(demo: Demo, tmp_path: Path, browser_available: None) -> None:
-    await demo.start(storyboard={"max_parallel": 3})
+    await demo.start(storyboard={"max_parallel": 3}, flow={"poll_interval": 0.05})  # clips take a few polls
     SHOTS.mkdir(parents=True, exist_ok=True)
     url = demo.url
     async with async_playwright() as pw:
@@ -91,18 +92,27 @@ async def test_storyboards_page_without_javascript(demo: Demo, tmp_path: Path, b
             await page.click("#approve-form button[name=all]")
             await page.locator("#storyboard-status", has_text="approved").wait_for()
             await shot("03-approved")
+
+            await page.fill("#clip-0 input[name=prompt]", "the lamp's beam sweeps over the sea")
+            await page.click("#clip-0 button[type=submit]")
+            await page.wait_for_url(detail)
+            assert "is being animated" in await page.inner_text("main")
+            await page.locator("#clip-0 .clip-status", has_text="done").wait_for()  # the page refreshes itself
+            assert await page.locator("#clip-0 video").count() == 1
+            await shot("03-animated")
             async with page.expect_download() as waiting:
                 await page.click("#download-approved")
             download = await waiting.value
             data = Path(await download.path()).read_bytes()
 
             archive = zipfile.ZipFile(io.BytesIO(data))
-            assert len(archive.namelist()) == 8
+            assert len(archive.namelist()) == 9  # six images, one clip, storyboard.json, index.html
             unpacked = tmp_path / "unpacked"
             archive.extractall(unpacked)
             sheet = await context.new_page()
             await sheet.goto((unpacked / "index.html").as_uri())
             assert await sheet.locator("figure img").count() == 6
+            assert await sheet.locator("figure video").count() == 1
             await sheet.screenshot(path=str(SHOTS / "storyboard-04-contact-sheet.png"), full_page=True)
             if os.environ.get("FLOW2API_UPDATE_DOC_SHOTS"):  # refresh the docs' picture on request only: a test
                 # run must leave the checkout as it found it
