@@ -112,17 +112,17 @@ class WebhookService:
         return (url, secret) if url and secret else None
 
     async def deliver_due(self, now: float | None = None) -> int:
-        """Attempt every event due at ``now`` (default: the present), at most :data:`BATCH` at once; returns
-        how many were due."""
-        due = await self._events.due(time.time() if now is None else now, BATCH)
-        await asyncio.gather(*(self._attempt(event) for event in due))
-        return len(due)
+        """Claim the events due at ``now`` (default: the present), at most :data:`BATCH`, and attempt them at once;
+        returns how many this call claimed (events another instance claims meanwhile are left to it)."""
+        started = time.time()
+        until = started + self._settings.current.webhooks.timeout + CLAIM_MARGIN_S
+        claimed = await self._events.claim_due(started if now is None else now, until, BATCH)
+        await asyncio.gather(*(self._attempt(event) for event in claimed))
+        return len(claimed)
 
     async def _attempt(self, event: WebhookEvent) -> None:
+        """One delivery of a claimed event and its recorded outcome."""
         config = self._settings.current.webhooks
-        started = time.time()
-        if not await self._events.claim(event, started + config.timeout + CLAIM_MARGIN_S):
-            return  # another instance (or scan) has it
         attempts, target = event.attempts + 1, await self._target(event)
         code: int | None = None
         error: str | None = "no webhook url and secret configured for this event"
