@@ -27,7 +27,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
 import aiohttp
@@ -35,6 +35,7 @@ from aiohttp import web
 from standardwebhooks import Webhook
 
 from flow2api import __version__
+from flow2api.plugin import Owner
 from flow2api.settings import SETTINGS, SettingsHolder
 from flow2api.storage.batcher import describe
 from flow2api.storage.crypto import SecretBox
@@ -192,6 +193,26 @@ class WebhookService:
         """Close the HTTP client."""
         if self._http is not None:
             await self._http.close()
+
+
+class WorkflowWebhooks:
+    """:class:`flow2api.plugin.WebhookEvents` of one workflow plugin: its events (``<workflow>.<what>``) go into
+    the outbox of :class:`WebhookService`, to the owner's key's endpoint, else ``[webhooks] url``."""
+
+    def __init__(self, service: WebhookService, workflow: str) -> None:
+        self._service = service
+        self._prefix = f"{workflow}."
+
+    async def emit(self, type: str, data: Mapping[str, Any], *, owner: Owner) -> str | None:
+        """Enqueue one event (see :class:`flow2api.plugin.WebhookEvents`); ``ValueError`` for a type outside the
+        workflow's own ``<name>.`` namespace; a storage failure is logged and answered ``None``."""
+        if not type.startswith(self._prefix) or len(type) == len(self._prefix):
+            raise ValueError(f"a workflow's webhook event type must start with '{self._prefix}', not {type!r}")
+        try:
+            return await self._service.enqueue(type, dict(data), api_key_id=owner.key_id)
+        except Exception as exc:  # noqa: BLE001 - bookkeeping must not fail the workflow's own change
+            log.warning("webhook event %s not stored: %s", type, describe(exc))
+            return None
 
 
 WEBHOOKS: Final = web.AppKey("webhooks", WebhookService)

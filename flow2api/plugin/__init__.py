@@ -48,7 +48,7 @@ from flow2api.plugin.job import Call, InputImage, Job, Kind
 from flow2api.plugin.resume import ResumeModel
 from flow2api.plugin.workflow import (
     AdminPages, DocumentStore, GeneratedImage, ImageJob, ImageJobs, ImageModel, MountedWorkflow, Owner, StoredDocument,
-    Workflow, WorkflowHost,
+    WebhookEvents, Workflow, WorkflowHost,
 )
 
 __all__ = [
@@ -83,6 +83,7 @@ __all__ = [
     "Submitted",
     "Submitting",
     "Usage",
+    "WebhookEvents",
     "Workflow",
     "WorkflowHost",
 ]

@@ -23,7 +23,8 @@ from standardwebhooks import Webhook
 
 from flow2api.apikeys import API_KEYS
 from flow2api.errors import GenerationFailedError
-from flow2api.jobs.webhooks import TEST_EVENT, WEBHOOKS, backoff
+from flow2api.jobs.webhooks import TEST_EVENT, WEBHOOKS, WorkflowWebhooks, backoff
+from flow2api.plugin import Owner, WebhookEvents
 from flow2api.storage.webhooks import DELIVERED, GIVEN_UP, PENDING, WEBHOOK_EVENTS
 from flow2api.testing import FAKE_IMAGE_MODEL, FAKE_VIDEO_MODEL, FakeWorld, until
 
@@ -201,6 +202,20 @@ async def test_a_scan_skips_an_event_another_instance_is_claiming(fake: FakeWorl
         await other.close()
     assert await service.deliver_due(now=later) == 1
     assert [e["id"] for e in receiver.accepted] == ["evt_free", "evt_locked"]
+
+
+async def test_a_workflow_emits_only_its_own_events(fake: FakeWorld, receivers) -> None:  # noqa: ANN001
+    receiver = await receivers()
+    gw = await fake.start(webhooks=hooks(receiver.url))
+    events = WorkflowWebhooks(gw.app[WEBHOOKS], "storyboard")  # what the core hands a workflow plugin
+    assert isinstance(events, WebhookEvents)
+    owner = Owner(owner="global", name="global")
+    for forged in ("video.completed", "storyboard", "storyboard.", "storyboards.ready"):
+        with pytest.raises(ValueError, match="must start with 'storyboard.'"):
+            await events.emit(forged, {"id": "x"}, owner=owner)
+    event_id = await events.emit("storyboard.ready", {"id": "sb_1"}, owner=owner)
+    [event] = await until(lambda: _async(receiver.accepted), 10)
+    assert event["id"] == event_id and event["type"] == "storyboard.ready" and event["data"] == {"id": "sb_1"}
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
