@@ -13,7 +13,7 @@ class _Section(BaseModel):
 
 class JobsSection(_Section):
     """``[jobs]``: leases of Videos API jobs between instances on one database (docs/deployment.md), and the
-    shutdown grace of paid jobs a client left (:mod:`flow2api.jobs.detached`, docs/reliability.md)."""
+    shutdown grace of paid jobs a client left (:mod:`flow2api.jobs.detached`, docs/api.md "Paid work")."""
 
     lease_seconds: float = Field(
         30, ge=1, le=3600, description="seconds a running job stays its instance's without renewal (renewed every "

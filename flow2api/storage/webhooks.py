@@ -2,11 +2,12 @@
 
 An event row is written when a task ends (or the admin sends a test event) and stays until it is
 ``delivered`` or ``failed`` (given up): the delivery service (:mod:`flow2api.jobs.webhooks`) reads due rows
-(``pending`` with ``next_attempt_at`` ≤ now) and *claims* them in one statement (:meth:`WebhookRepository.claim_due`)
-that moves their ``next_attempt_at`` past the attempt, then records each outcome. As for video leases
-(:mod:`flow2api.storage.leases`), PostgreSQL picks the rows with ``SELECT … FOR UPDATE SKIP LOCKED`` and the ``UPDATE``
-repeats the condition, so two instances claiming at once take different events and neither waits for the
-other's transaction; SQLite runs one writer at a time. ``task_id`` is unique among rows that have one: a task that is closed twice enqueues once.
+(``pending`` with ``next_attempt_at`` ≤ now) and *claims* them in one statement
+(:meth:`WebhookRepository.claim_due`) that moves their ``next_attempt_at`` past the attempt, then records each
+outcome. As for video leases (:mod:`flow2api.storage.leases`), PostgreSQL picks the rows with ``SELECT … FOR
+UPDATE SKIP LOCKED`` and the ``UPDATE`` repeats the condition, so two instances claiming at once take different
+events and neither waits for the other's transaction; SQLite runs one writer at a time. ``task_id`` is unique
+among rows that have one: a task that is closed twice enqueues once.
 An endpoint's secret is sealed with the data directory's key (:class:`~flow2api.storage.crypto.SecretBox`).
 SQLAlchemy Core statements (:mod:`flow2api.storage.schema`), so SQLite and PostgreSQL alike.
 """
