@@ -42,7 +42,7 @@ from flow2api.jobs.engine import ENGINE, finishing_jobs
 from flow2api.jobs.instances import setup_instances
 from flow2api.jobs.retention import setup_retention
 from flow2api.jobs.runner import SURFACE as VIDEO_SURFACE, VIDEO_JOBS, VideoJobRunner
-from flow2api.jobs.webhooks import setup_webhooks
+from flow2api.jobs.webhooks import WEBHOOKS, WorkflowWebhooks, setup_webhooks
 from flow2api.jobs.workflows import EngineImageJobs
 from flow2api.limits import IN_FLIGHT, RATE_LIMITER, InFlightLimit
 from flow2api.media import MEDIA, VIDEO_INPUTS, InputStore, open_media_store
@@ -163,7 +163,8 @@ def _mount_workflows(app: web.Application, v1: web.Application, workflows: Mappi
     jobs = EngineImageJobs(app)
     for name, workflow in workflows.items():
         host = WorkflowHost(jobs=jobs, store=WorkflowDocuments(app[DATABASE], name),
-                            admin=WorkflowAdminPages(name), data_dir=app[SETTINGS].current.storage.data_dir)
+                            admin=WorkflowAdminPages(name), data_dir=app[SETTINGS].current.storage.data_dir,
+                            events=WorkflowWebhooks(app[WEBHOOKS], name))
         one = workflow.mount(host)
         v1.add_routes(one.api)
         app.cleanup_ctx.append(_lifespan(workflow))

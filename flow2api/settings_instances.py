@@ -12,13 +12,18 @@ class _Section(BaseModel):
 
 
 class JobsSection(_Section):
-    """``[jobs]``: leases of Videos API jobs between instances on one database (docs/deployment.md)."""
+    """``[jobs]``: leases of Videos API jobs between instances on one database (docs/deployment.md), and the
+    shutdown grace of paid jobs a client left (:mod:`flow2api.jobs.detached`, docs/api.md "Paid work")."""
 
     lease_seconds: float = Field(
         30, ge=1, le=3600, description="seconds a running job stays its instance's without renewal (renewed every "
         "third of it); past that another instance takes it over",
     )
     claim_interval: float = Field(5, gt=0, le=600, description="seconds between looks for jobs nobody holds")
+    shutdown_grace: float = Field(
+        30, ge=0, le=3600, description="seconds a stopping server lets paid jobs whose client left finish (their "
+        "results stored); the ones still running then are failed as server_shutdown, never submitted again",
+    )
 
 
 class CoordinationSection(_Section):

@@ -13,9 +13,21 @@ repeated request with the same ``Idempotency-Key`` gets it.
 Bounds: each such task still holds its account's lease slot (the pool's
 per-account concurrency), so there are never more of them than account slots;
 each step keeps the job's ``[generation] image_timeout``/``video_timeout``
-deadline. They are cancelled only at shutdown (:func:`finishing_jobs`); a row
-left unfinished then is failed by the next heartbeat of a live instance
-(:mod:`flow2api.jobs.instances`), or resumed if its surface resumes (Videos API).
+deadline.
+
+Shutdown (:func:`flow2api.jobs.engine.finishing_jobs`, :meth:`DetachedJobs.close`):
+the server first lets them run up to ``[jobs] shutdown_grace`` seconds (30 by
+default; aiohttp's own handler grace, gunicorn's ``graceful_timeout`` and
+Kubernetes' termination grace are of that order), so a job upstream accepted
+ends as it would have: media cached, row ``completed``, webhook event stored
+(delivered by the next process if this one's sender has stopped). A job still
+running after the grace is cancelled and its row failed
+``server_shutdown`` — it is never submitted again, neither by this process nor
+by the next one (chat, images and Gemini rows are not re-run at start-up; a row
+a crashed process left unfinished is failed by the next heartbeat of a live
+instance, :mod:`flow2api.jobs.instances`), so it is never paid twice; its
+``resume`` column keeps upstream's state for the operator. Videos API jobs do
+not run here: the video runner leaves them to be resumed.
 """
 
 from __future__ import annotations
@@ -54,12 +66,17 @@ class DetachedJobs:
         if self._tasks:
             await asyncio.wait(set(self._tasks))
 
-    async def close(self) -> None:
-        """Cancel every task and wait for them (shutdown only: each settles its row on the way out)."""
-        for task in self._tasks:
+    async def close(self, grace: float = 0.0) -> int:
+        """Shutdown only: let the tasks run up to ``grace`` seconds, then cancel the rest and wait for them (each
+        settles its row on the way out); returns how many were cancelled."""
+        if self._tasks and grace > 0:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        left = set(self._tasks)
+        for task in left:
             task.cancel()
-        if self._tasks:
-            await asyncio.wait(set(self._tasks))
+        if left:
+            await asyncio.wait(left)
+        return len(left)
 
 
 class Finisher:

@@ -382,7 +382,15 @@ ENGINE: Final = web.AppKey("job_engine", JobEngine)
 
 
 async def finishing_jobs(app: web.Application) -> AsyncIterator[None]:
-    """``cleanup_ctx``: at shutdown, cancel the paid jobs still finishing in the background (their rows are
-    settled on the way out); registered before the resources they use are closed."""
+    """``cleanup_ctx``: at shutdown, let the paid jobs still finishing in the background run up to ``[jobs]
+    shutdown_grace`` seconds, then cancel the rest (their rows failed ``server_shutdown`` on the way out;
+    :mod:`flow2api.jobs.detached`); registered before the resources they use are closed."""
     yield
-    await app[ENGINE].detached.close()
+    detached = app[ENGINE].detached
+    running, grace = len(detached), app[SETTINGS].current.jobs.shutdown_grace
+    if running:
+        log.info("shutdown: %d paid job(s) whose client left still running; waiting up to %g s", running, grace)
+    cancelled = await detached.close(grace)
+    if cancelled:
+        log.warning("shutdown: %d paid job(s) cancelled after the %g s grace, failed as server_shutdown",
+                    cancelled, grace)

@@ -27,7 +27,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
 import aiohttp
@@ -35,6 +35,7 @@ from aiohttp import web
 from standardwebhooks import Webhook
 
 from flow2api import __version__
+from flow2api.plugin import Owner
 from flow2api.settings import SETTINGS, SettingsHolder
 from flow2api.storage.batcher import describe
 from flow2api.storage.crypto import SecretBox
@@ -112,17 +113,17 @@ class WebhookService:
         return (url, secret) if url and secret else None
 
     async def deliver_due(self, now: float | None = None) -> int:
-        """Attempt every event due at ``now`` (default: the present), at most :data:`BATCH` at once; returns
-        how many were due."""
-        due = await self._events.due(time.time() if now is None else now, BATCH)
-        await asyncio.gather(*(self._attempt(event) for event in due))
-        return len(due)
+        """Claim the events due at ``now`` (default: the present), at most :data:`BATCH`, and attempt them at once;
+        returns how many this call claimed (events another instance claims meanwhile are left to it)."""
+        started = time.time()
+        until = started + self._settings.current.webhooks.timeout + CLAIM_MARGIN_S
+        claimed = await self._events.claim_due(started if now is None else now, until, BATCH)
+        await asyncio.gather(*(self._attempt(event) for event in claimed))
+        return len(claimed)
 
     async def _attempt(self, event: WebhookEvent) -> None:
+        """One delivery of a claimed event and its recorded outcome."""
         config = self._settings.current.webhooks
-        started = time.time()
-        if not await self._events.claim(event, started + config.timeout + CLAIM_MARGIN_S):
-            return  # another instance (or scan) has it
         attempts, target = event.attempts + 1, await self._target(event)
         code: int | None = None
         error: str | None = "no webhook url and secret configured for this event"
@@ -192,6 +193,26 @@ class WebhookService:
         """Close the HTTP client."""
         if self._http is not None:
             await self._http.close()
+
+
+class WorkflowWebhooks:
+    """:class:`flow2api.plugin.WebhookEvents` of one workflow plugin: its events (``<workflow>.<what>``) go into
+    the outbox of :class:`WebhookService`, to the owner's key's endpoint, else ``[webhooks] url``."""
+
+    def __init__(self, service: WebhookService, workflow: str) -> None:
+        self._service = service
+        self._prefix = f"{workflow}."
+
+    async def emit(self, type: str, data: Mapping[str, Any], *, owner: Owner) -> str | None:
+        """Enqueue one event (see :class:`flow2api.plugin.WebhookEvents`); ``ValueError`` for a type outside the
+        workflow's own ``<name>.`` namespace; a storage failure is logged and answered ``None``."""
+        if not type.startswith(self._prefix) or len(type) == len(self._prefix):
+            raise ValueError(f"a workflow's webhook event type must start with '{self._prefix}', not {type!r}")
+        try:
+            return await self._service.enqueue(type, dict(data), api_key_id=owner.key_id)
+        except Exception as exc:  # noqa: BLE001 - bookkeeping must not fail the workflow's own change
+            log.warning("webhook event %s not stored: %s", type, describe(exc))
+            return None
 
 
 WEBHOOKS: Final = web.AppKey("webhooks", WebhookService)

@@ -48,7 +48,7 @@ from flow2api.plugin.job import Call, InputImage, Job, Kind
 from flow2api.plugin.resume import ResumeModel
 from flow2api.plugin.workflow import (
     AdminPages, DocumentStore, GeneratedImage, GeneratedVideo, ImageJob, ImageJobs, ImageModel, MountedWorkflow, Owner,
-    StoredDocument, VideoJob, VideoModel, Workflow, WorkflowHost,
+    StoredDocument, VideoJob, VideoModel, WebhookEvents, Workflow, WorkflowHost,
 )
 
 __all__ = [
@@ -86,6 +86,7 @@ __all__ = [
     "Usage",
     "VideoJob",
     "VideoModel",
+    "WebhookEvents",
     "Workflow",
     "WorkflowHost",
 ]

@@ -16,8 +16,9 @@ Lifecycle (``flow2api.discovery.build_workflows``, then ``flow2api.app.create_ap
 public interface: one image per call, through the same model resolution, key permission, account
 selection, failover, media cache, usage and metrics as ``POST /v1/images/generations``; and one video
 per call through the background video runner, as ``POST /v1/videos``),
-:class:`DocumentStore` (rows of the workflow's own documents in the core's database) and
-:class:`AdminPages` (the admin layout around a page the workflow renders). The core never imports
+:class:`DocumentStore` (rows of the workflow's own documents in the core's database),
+:class:`AdminPages` (the admin layout around a page the workflow renders) and :class:`WebhookEvents`
+(the signed-webhook outbox, for the workflow's own events). The core never imports
 a workflow; a workflow imports only this package and :mod:`flow2api.errors`.
 """
 
@@ -220,14 +221,34 @@ class AdminPages(Protocol):
     async def flash(self, request: web.Request, message: str, level: str = "ok") -> None: ...
 
 
+@runtime_checkable
+class WebhookEvents(Protocol):
+    """The signed-webhook outbox as a workflow may use it (``flow2api.jobs.webhooks.WorkflowWebhooks``).
+
+    ``async emit(type, data, *, owner) -> str | None``
+        Store one event ``{"id": "evt_…", "object": "event", "type": type, "created_at": <Unix s>, "data": data}``
+        in the core's durable outbox; it is delivered as the core's own events are (Standard Webhooks headers,
+        retries with back-off, given up after ``[webhooks] give_up_after_seconds``, survives restarts) to the
+        endpoint of ``owner``'s API key if it has one, else ``[webhooks] url``. ``type`` must start with the
+        workflow's ``name`` and a dot (``"storyboard.ready"``), else ``ValueError``: a workflow never sends
+        the core's ``video.*`` / ``image.*`` events. ``data`` is a JSON object (by convention ``{"id": …}``
+        of the workflow's document). Returns the event id, or ``None`` when no endpoint is configured (nothing
+        stored) or the outbox could not be written (logged; the workflow's own change stands). docs/webhooks.md.
+    """
+
+    async def emit(self, type: str, data: Mapping[str, Any], *, owner: Owner) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class WorkflowHost:
-    """What the core lends a workflow at :meth:`Workflow.mount`."""
+    """What the core lends a workflow at :meth:`Workflow.mount`; ``events`` is the webhook outbox
+    (:class:`WebhookEvents`)."""
 
     jobs: ImageJobs
     store: DocumentStore
     admin: AdminPages
     data_dir: Path
+    events: WebhookEvents
 
 
 @dataclass(frozen=True, slots=True)

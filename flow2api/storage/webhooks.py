@@ -2,9 +2,12 @@
 
 An event row is written when a task ends (or the admin sends a test event) and stays until it is
 ``delivered`` or ``failed`` (given up): the delivery service (:mod:`flow2api.jobs.webhooks`) reads due rows
-(``pending`` with ``next_attempt_at`` ≤ now), *claims* one by moving its ``next_attempt_at`` forward with a
-conditional ``UPDATE`` (so two instances on one database never send it at the same time), and records the
-outcome. ``task_id`` is unique among rows that have one: a task that is closed twice enqueues once.
+(``pending`` with ``next_attempt_at`` ≤ now) and *claims* them in one statement
+(:meth:`WebhookRepository.claim_due`) that moves their ``next_attempt_at`` past the attempt, then records each
+outcome. As for video leases (:mod:`flow2api.storage.leases`), PostgreSQL picks the rows with ``SELECT … FOR
+UPDATE SKIP LOCKED`` and the ``UPDATE`` repeats the condition, so two instances claiming at once take different
+events and neither waits for the other's transaction; SQLite runs one writer at a time. ``task_id`` is unique
+among rows that have one: a task that is closed twice enqueues once.
 An endpoint's secret is sealed with the data directory's key (:class:`~flow2api.storage.crypto.SecretBox`).
 SQLAlchemy Core statements (:mod:`flow2api.storage.schema`), so SQLite and PostgreSQL alike.
 """
@@ -13,10 +16,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, select, update
 
 from flow2api.storage.crypto import SecretBox
 from flow2api.storage.database import Database
@@ -25,10 +28,19 @@ from flow2api.storage.schema import upsert, webhook_endpoints as endpoints, webh
 PENDING, DELIVERED, GIVEN_UP = "pending", "delivered", "failed"
 
 _BY_ID = events.c.id == bindparam("event_id")
-_DUE = (select(events).where(events.c.status == PENDING, events.c.next_attempt_at <= bindparam("now"))
-        .order_by(events.c.next_attempt_at, events.c.id).limit(bindparam("limit")))
-_CLAIM = (update(events).where(_BY_ID, events.c.status == PENDING, events.c.next_attempt_at == bindparam("seen"))
-          .values(next_attempt_at=bindparam("until")).returning(events.c.id))
+
+
+def _due(table: Any = events) -> Any:
+    """The condition of an event to attempt now: ``pending`` and its next attempt at or before ``now``."""
+    return and_(table.c.status == PENDING, table.c.next_attempt_at <= bindparam("now"))
+
+
+_CANDIDATES = events.alias("candidates")  # the subquery's own name, so it is not correlated with the UPDATE's table
+_PICK = (select(_CANDIDATES.c.id).where(_due(_CANDIDATES))
+         .order_by(_CANDIDATES.c.next_attempt_at, _CANDIDATES.c.id).limit(bindparam("limit", type_=Integer))
+         .with_for_update(skip_locked=True))  # PostgreSQL only; SQLite's compiler leaves it out
+_CLAIM_DUE = (update(events).where(events.c.id.in_(_PICK.scalar_subquery()), _due())
+              .values(next_attempt_at=bindparam("until")).returning(*events.c))
 _OUTCOME = update(events).where(_BY_ID)
 _RECENT = select(events).order_by(events.c.created_at.desc(), events.c.id.desc()).limit(bindparam("limit"))
 _ENDPOINT = select(endpoints).where(endpoints.c.api_key_id == bindparam("key_id"))
@@ -87,16 +99,15 @@ class WebhookRepository:
         })
         return bool(rows)
 
-    async def due(self, now: float, limit: int = 20) -> list[WebhookEvent]:
-        """``pending`` events whose next attempt is due at ``now``, the longest waiting first."""
-        return [WebhookEvent(**row._mapping) for row in await self._db.fetch_all(_DUE, {"now": now, "limit": limit})]
-
-    async def claim(self, event: WebhookEvent, until: float) -> bool:
-        """Take ``event`` for one attempt: its ``next_attempt_at`` becomes ``until`` (when an attempt cut short by
-        a crash is tried again) if nobody changed it since it was read; ``True`` when this caller has it."""
-        rows = await self._db.writes.write_one(_CLAIM, {"event_id": event.id, "seen": event.next_attempt_at,
-                                                        "until": until})
-        return bool(rows)
+    async def claim_due(self, now: float, until: float, limit: int = 20) -> list[WebhookEvent]:
+        """Take up to ``limit`` events due at ``now`` (the longest waiting first) for one attempt each: their
+        ``next_attempt_at`` becomes ``until`` (when an attempt cut short by a crash is tried again). Returns them
+        as they are now, in no order; an event another instance is claiming at this moment is skipped, never
+        waited for."""
+        if limit <= 0:
+            return []
+        rows = await self._db.writes.write_one(_CLAIM_DUE, {"now": now, "until": until, "limit": limit})
+        return [WebhookEvent(**row._mapping) for row in rows]
 
     async def record(self, event_id: str, *, attempts: int, status: str, next_attempt_at: float | None,
                      url: str | None, last_status: int | None = None, last_error: str | None = None) -> None:

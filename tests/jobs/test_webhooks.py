@@ -1,23 +1,30 @@
 """Signed webhooks (issue 21, item 7): events of ended image and video tasks reach a real receiver, signed with
 Standard Webhooks headers that ``standardwebhooks.Webhook(secret).verify`` accepts, through the durable outbox:
 refused deliveries are retried with back-off until one is accepted (the event then arrives once), an undelivered
-event survives a restart, an API key's own endpoint replaces the global one."""
+event survives a restart, an API key's own endpoint replaces the global one. Every gateway test runs on SQLite and on a
+real PostgreSQL (:func:`flow2api.testing.postgres_url`), as the storage tests do."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import dataclasses
+import functools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 import pytest
 from aiohttp import web
 from standardwebhooks import Webhook
 
 from flow2api.apikeys import API_KEYS
 from flow2api.errors import GenerationFailedError
-from flow2api.jobs.webhooks import WEBHOOKS, backoff
+from flow2api.jobs.webhooks import TEST_EVENT, WEBHOOKS, WorkflowWebhooks, backoff
+from flow2api.plugin import Owner, WebhookEvents
 from flow2api.storage.webhooks import DELIVERED, GIVEN_UP, PENDING, WEBHOOK_EVENTS
 from flow2api.testing import FAKE_IMAGE_MODEL, FAKE_VIDEO_MODEL, FakeWorld, until
 
@@ -33,6 +40,7 @@ class Receiver:
 
     secret: str
     refuse: int = 0
+    delay: float = 0.0  # seconds before each answer
     attempts: list[dict[str, Any]] = field(default_factory=list)  # every verified delivery, refused ones too
     accepted: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
@@ -42,18 +50,29 @@ class Receiver:
         event = Webhook(self.secret).verify(body, dict(request.headers))  # raises on a bad signature: a 500
         assert request.headers["webhook-id"] == event["id"]
         self.attempts.append(event)
+        await asyncio.sleep(self.delay)
         if len(self.attempts) <= self.refuse:
             return web.Response(status=503, text="not now")
         self.accepted.append(event)
         return web.Response(status=204)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fake(request: pytest.FixtureRequest, fake: FakeWorld) -> FakeWorld:
+    """The plugin's :func:`flow2api.testing.fake` whose gateways store in the shared data directory's SQLite file,
+    or in a new database on the test PostgreSQL (every gateway of one test on the same one)."""
+    if request.param == "sqlite":
+        return fake
+    storage = {"url": request.getfixturevalue("postgres_url")}
+    return dataclasses.replace(fake, start=functools.partial(fake.start, storage=storage))
+
+
 @pytest.fixture
 def receivers(aiohttp_server: Callable) -> Callable:
-    """``await receivers(secret, refuse=0)`` → a served :class:`Receiver`."""
+    """``await receivers(secret, refuse=0, delay=0)`` → a served :class:`Receiver`."""
 
-    async def start(secret: str = SECRET, refuse: int = 0) -> Receiver:
-        receiver = Receiver(secret, refuse)
+    async def start(secret: str = SECRET, refuse: int = 0, delay: float = 0.0) -> Receiver:
+        receiver = Receiver(secret, refuse, delay)
         app = web.Application()
         app.router.add_post("/hook", receiver.handle)
         server = await aiohttp_server(app)
@@ -104,7 +123,8 @@ async def test_an_undelivered_event_is_delivered_after_a_restart(fake: FakeWorld
     first = await fake.start(webhooks=hooks(receiver.url, retry_initial_seconds=60))
     await sdk(first).images.generate(model=FAKE_IMAGE_MODEL, prompt="x")
     await until(lambda: _async(receiver.attempts), 10)
-    [pending] = await first.app[WEBHOOK_EVENTS].recent()
+    # the receiver answers before the gateway records the refusal: wait for the row
+    [pending] = await until(lambda: _attempted(first.app[WEBHOOK_EVENTS]), 10)
     assert pending.status == PENDING and pending.attempts == 1 and pending.last_status == 503
     await first.server.close()  # the process stops with the event undelivered, its retry a minute away
 
@@ -147,6 +167,57 @@ async def test_no_endpoint_no_event(fake: FakeWorld, sdk) -> None:  # noqa: ANN0
     assert await gw.app[WEBHOOK_EVENTS].recent() == []
 
 
+@pytest.mark.parametrize("fake", ["postgresql"], indirect=True)
+async def test_two_instances_on_one_postgresql_deliver_each_event_once(fake: FakeWorld, receivers) -> None:  # noqa: ANN001
+    receiver = await receivers(delay=0.05)  # slow answers: both instances' attempts overlap
+    a, b = [await fake.start(server={"instance_id": name}, webhooks=hooks(receiver.url)) for name in "AB"]
+    due_at = time.time() + 0.5  # every event falls due at once, for both instances' next scans
+    ids = [f"evt_race{i:02d}" for i in range(50)]  # more than one scan's batch
+    for event_id, gw in zip(ids, [a, b] * 25):
+        assert await gw.app[WEBHOOK_EVENTS].enqueue(event_id, type=TEST_EVENT, payload=json.dumps({"id": event_id}),
+                                                    now=due_at)
+    await until(lambda: _all_delivered(a.app[WEBHOOK_EVENTS], ids), 20)
+    await _settle(a)
+    await _settle(b)
+    assert sorted(e["id"] for e in receiver.accepted) == ids  # every event once, none twice
+    assert {(await a.app[WEBHOOK_EVENTS].get(i)).attempts for i in ids} == {1}
+
+
+@pytest.mark.parametrize("fake", ["postgresql"], indirect=True)
+async def test_a_scan_skips_an_event_another_instance_is_claiming(fake: FakeWorld, receivers,  # noqa: ANN001
+                                                                  postgres_url: str) -> None:
+    receiver = await receivers()
+    gw = await fake.start(webhooks=hooks(receiver.url, poll_interval=3600))  # only the scans below
+    service, events, later = gw.app[WEBHOOKS], gw.app[WEBHOOK_EVENTS], time.time() + 3600
+    for event_id in ("evt_locked", "evt_free"):
+        await events.enqueue(event_id, type=TEST_EVENT, payload=json.dumps({"id": event_id}), now=later)
+    other = await psycopg.AsyncConnection.connect(postgres_url)  # another instance, mid-claim of one row
+    try:
+        await other.execute("SELECT id FROM webhook_events WHERE id = 'evt_locked' FOR UPDATE")
+        # this instance's one database thread must not wait for the other's transaction
+        assert await asyncio.wait_for(service.deliver_due(now=later), 5) == 1
+        assert [e["id"] for e in receiver.accepted] == ["evt_free"]
+    finally:
+        await other.rollback()  # the other instance's transaction ends without claiming
+        await other.close()
+    assert await service.deliver_due(now=later) == 1
+    assert [e["id"] for e in receiver.accepted] == ["evt_free", "evt_locked"]
+
+
+async def test_a_workflow_emits_only_its_own_events(fake: FakeWorld, receivers) -> None:  # noqa: ANN001
+    receiver = await receivers()
+    gw = await fake.start(webhooks=hooks(receiver.url))
+    events = WorkflowWebhooks(gw.app[WEBHOOKS], "storyboard")  # what the core hands a workflow plugin
+    assert isinstance(events, WebhookEvents)
+    owner = Owner(owner="global", name="global")
+    for forged in ("video.completed", "storyboard", "storyboard.", "storyboards.ready"):
+        with pytest.raises(ValueError, match="must start with 'storyboard.'"):
+            await events.emit(forged, {"id": "x"}, owner=owner)
+    event_id = await events.emit("storyboard.ready", {"id": "sb_1"}, owner=owner)
+    [event] = await until(lambda: _async(receiver.accepted), 10)
+    assert event["id"] == event_id and event["type"] == "storyboard.ready" and event["data"] == {"id": "sb_1"}
+
+
 def test_backoff_doubles_up_to_the_cap() -> None:
     assert [backoff(n, 5, 3600) for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
     assert backoff(20, 5, 3600) == 3600 and backoff(500, 5, 3600) == 3600
@@ -170,6 +241,15 @@ async def _with_status(events, event_id: str, status: str) -> Any:  # noqa: ANN0
     return stored if stored.status == status else None
 
 
+async def _attempted(events) -> list[Any] | None:  # noqa: ANN001
+    recent = await events.recent()
+    return recent if recent and all(e.attempts for e in recent) else None
+
+
+async def _all_delivered(events, ids: list[str]) -> bool:  # noqa: ANN001
+    return all(event.status == DELIVERED for event in [await events.get(i) for i in ids])
+
+
 def _due_now() -> Any:
     from sqlalchemy import bindparam, update
 
@@ -179,6 +259,5 @@ def _due_now() -> Any:
 
 async def _settle(gw) -> None:  # noqa: ANN001
     """A few scans of the outbox more (poll_interval 0.1 s)."""
-    import asyncio
     await asyncio.sleep(0.4)
     await gw.app[WEBHOOKS].deliver_due()

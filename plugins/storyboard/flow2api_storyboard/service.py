@@ -137,9 +137,12 @@ class StoryboardService:
         """Approve scenes ``scenes`` (``None``: every scene with an image); the storyboard becomes ``approved``.
 
         404 for an unknown scene, 409 for a scene without an image (queued, generating, failed) or when no
-        scene has one."""
+        scene has one. The approval that leaves every scene approved emits the ``storyboard.ready`` webhook
+        event (``data: {"id": <storyboard id>}``, to the owner's key's endpoint, else ``[webhooks] url``)."""
+        became_ready: list[bool] = []
 
         def edit(board: Storyboard) -> None:
+            was_ready = _every_scene_approved(board)
             chosen = [_scene(board, i) for i in scenes] if scenes is not None else [
                 s for s in board.scenes if s.status in (DONE, APPROVED)]
             blocked = [s.index for s in chosen if s.status not in (DONE, APPROVED)]
@@ -149,8 +152,13 @@ class StoryboardService:
             for scene in chosen:
                 scene.status = APPROVED
             board.status = APPROVED
+            became_ready.append(not was_ready and _every_scene_approved(board))
 
-        return await self.change(sb_id, edit, owner)
+        board = await self.change(sb_id, edit, owner)
+        if became_ready[0]:
+            await self.host.events.emit("storyboard.ready", {"id": board.id}, owner=Owner(
+                owner=board.owner, name=board.owner_name, key_id=board.owner_key_id))
+        return board
 
     # -- background ------------------------------------------------------------------------------------
 
@@ -330,3 +338,7 @@ def _anchors(board: Storyboard) -> dict[str, int]:
             anchors.setdefault(name, scene.index)
     return anchors
 
+
+def _every_scene_approved(board: Storyboard) -> bool:
+    """Whether the storyboard has scenes and every one has an approved image (``storyboard.ready``)."""
+    return bool(board.scenes) and all(s.status == APPROVED and s.image for s in board.scenes)
