@@ -21,7 +21,7 @@ from openai import AsyncOpenAI
 from videofx_gateway import API_KEY, REPO, Gateway, Upstream, make_settings, shipped_catalog
 
 from flow2api.catalog import Alias, CatalogEntry, ResolveHints
-from flow2api.testing import png
+from flow2api.testing import AdminSite, png
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 CATALOG = shipped_catalog()
@@ -81,6 +81,15 @@ async def test_every_old_id_resolves_to_its_canonical_model(gateway: Gateway) ->
             assert resp.status == 200 and shown["is_alias"] is True, shown
             assert shown["flow2api"].get("alias_of", canonical) == canonical
             assert shown["flow2api"]["resolves_to"] == canonical
+
+
+async def test_the_admin_models_page_lists_every_old_id_with_its_model(admin: AdminSite) -> None:
+    """Where legacy ids are listed: the admin site's aliases table (``/admin/models``), old id → its model."""
+    status, html, _ = await admin.client.get("/admin/models")
+    assert status == 200
+    for old, canonical in OLD_IDS.items():
+        row = html.split(f"<td><code>{old}</code></td>", 1)[1].split("</tr>", 1)[0]
+        assert canonical in row, old
 
 
 def sent_keys(upstream: Upstream) -> list[str]:
