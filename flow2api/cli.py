@@ -31,7 +31,8 @@ from flow2api.admin.store import ADMIN_STORE, AdminLogin
 from flow2api.catalog import CatalogError, catalog_path, load_catalog
 from flow2api.clientkey import ClientKey, settle_client_key
 from flow2api.commands import (
-    add_account, count_accounts, db_command, import_original_command, keys_command, list_accounts, manage_account,
+    ACCOUNT_COLUMNS, add_account, count_accounts, db_command, import_original_command, keys_command, list_accounts,
+    manage_account,
 )
 from flow2api.errors import Flow2APIError
 from flow2api.logs import configure_logging, end_startup
@@ -299,7 +300,7 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("serve", None): _serve,
     ("demo", None): _serve,
     ("accounts", "add"): _accounts_add,
-    ("accounts", "list"): _lines(lambda s, _a: list_accounts(s), "id\tfamily\temail\ttier\tcredits\tstate\tsecret"),
+    ("accounts", "list"): _lines(lambda s, _a: list_accounts(s), "\t".join(ACCOUNT_COLUMNS)),
     ("accounts", None): _lines(manage_account),
     ("keys", None): _lines(keys_command),
     ("db", None): _lines(db_command),

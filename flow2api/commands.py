@@ -13,7 +13,7 @@ from pathlib import Path
 from flow2api.coordination import create_coordinator
 from flow2api.discovery import families_of
 from flow2api.pool import AccountPool
-from flow2api.proxies import HttpSessions
+from flow2api.proxies import HttpSessions, redact_proxy
 from flow2api.settings import Settings, SettingsHolder
 from flow2api.storage import Database, SecretBox, database_url, load_or_create_key
 from flow2api.storage.accounts import AccountRepository
@@ -96,14 +96,30 @@ async def add_account(settings: Settings, family: str, credentials: dict[str, st
     return f"account {record.id} ({record.family}) {record.email}: tier {record.tier}, credits {record.credits}"
 
 
+#: The columns of ``flow2api accounts list`` (tab-separated, one header line).
+ACCOUNT_COLUMNS = ("id", "family", "email", "tier", "credits", "state", "image", "video", "proxy", "secret")
+
+
 async def list_accounts(settings: Settings) -> list[str]:
-    """One line per stored account, secrets masked."""
+    """One tab-separated line per stored account (columns :data:`ACCOUNT_COLUMNS`), secrets masked.
+
+    ``image``/``video``: the account's concurrent slots of that kind (``off`` when the kind is disabled for it,
+    ``unlimited`` for ``-1``, as the admin site's "-1 = unlimited"). ``proxy``: the account's own proxy without
+    its credentials (``socks5://***@host:1080``), else ``global`` when ``[proxy]`` is on (what it then uses,
+    docs/architecture.md step 6), else ``direct``.
+    """
+    from flow2api.original_import import slot_limit   # imported when used, as import_original below
+
+    fallback = "global" if settings.global_proxy_url else "direct"
     async with account_pool(settings) as pool:
         lines = []
         for r in pool.records():
             state = "enabled" if r.enabled else f"disabled ({r.ban_reason or 'by operator'})"
-            secret = mask(next(iter(r.secrets.values()), ""))
-            lines.append(f"{r.id}\t{r.family}\t{r.email}\t{r.tier or '-'}\t{r.credits if r.credits is not None else '-'}\t{state}\t{secret}")
+            proxy = redact_proxy(r.proxy_url, keep_user=False) if r.proxy_url else fallback
+            fields = (r.id, r.family, r.email, r.tier or "-", "-" if r.credits is None else r.credits, state,
+                      slot_limit(r.image_enabled, r.image_concurrency), slot_limit(r.video_enabled, r.video_concurrency),
+                      proxy, mask(next(iter(r.secrets.values()), "")))
+            lines.append("\t".join(map(str, fields)))
         return lines
 
 

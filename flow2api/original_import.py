@@ -82,10 +82,13 @@ def account_fields(row: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _describe(token_id: Any, record: AccountRecord, projects: int) -> str:
-    def limit(enabled: bool, value: int) -> str:
-        return "off" if not enabled else ("unlimited" if value < 0 else str(value))
+def slot_limit(enabled: bool, value: int) -> str:
+    """An account's image or video slots in words: ``off`` (kind disabled), ``unlimited`` (``-1``) or the number."""
+    return "off" if not enabled else ("unlimited" if value < 0 else str(value))
 
+
+def _describe(token_id: Any, record: AccountRecord, projects: int) -> str:
+    limit = slot_limit
     state = "enabled" if record.enabled else f"disabled ({record.ban_reason})"
     return (f"  token {token_id} → account {record.id} {record.email}: {state}, "
             f"proxy {'yes' if record.proxy_url else 'no'}, image {limit(record.image_enabled, record.image_concurrency)}, "

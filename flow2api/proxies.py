@@ -23,14 +23,16 @@ log = logging.getLogger(__name__)
 SUPPORTED_SCHEMES = ("http", "https", "socks4", "socks5", "socks5h")
 
 
-def redact_proxy(url: str | None) -> str:
-    """The proxy URL without its password, for logs and messages."""
+def redact_proxy(url: str | None, *, keep_user: bool = True) -> str:
+    """The proxy URL without its password (``socks5://bob:***@host:1080``), for logs and messages; with
+    ``keep_user=False`` without the user name either (``socks5://***@host:1080``, as ``flow2api accounts
+    list`` prints it). ``"direct"`` for no proxy."""
     if not url:
         return "direct"
     parts = urlsplit(url)
     host = parts.hostname or "?"
     port = f":{parts.port}" if parts.port else ""
-    user = f"{parts.username}:***@" if parts.username else ""
+    user = "" if not parts.username else f"{parts.username}:***@" if keep_user else "***@"
     return f"{parts.scheme}://{user}{host}{port}"
 
 

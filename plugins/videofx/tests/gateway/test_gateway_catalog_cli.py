@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from flow2api.testing import copy_models_yaml
 
 
@@ -19,9 +21,12 @@ def check(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_shipped_catalog_is_clean(tmp_path: Path) -> None:
-    result = check(copy_models_yaml(tmp_path), tmp_path)
+    path = copy_models_yaml(tmp_path)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    result = check(path, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert re.search(r"models\.yaml: 232 models, 81 aliases, digest [0-9a-f]{12}\n$", result.stdout)
+    counts = f"{len(raw['models'])} models, {len(raw['aliases'])} aliases"
+    assert re.search(rf"models\.yaml: {counts}, digest [0-9a-f]{{12}}\n$", result.stdout)
     assert "warning:" not in result.stdout
 
 

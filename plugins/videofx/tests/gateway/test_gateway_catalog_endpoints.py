@@ -33,10 +33,15 @@ async def test_aliases_are_listed_apart_with_is_alias(gateway: Gateway) -> None:
     image = by_id["gemini-3.0-pro-image"]["flow2api"]
     assert image["kind"] == "image" and image["aspects"] == ["landscape", "portrait", "square", "four-three", "three-four"]
     assert image["sizes"] == ["2k", "4k"] and image["targets"]["portrait"]["4k"] == "gemini-3.0-pro-image-portrait-4k"
-    video = by_id["veo_3_1_t2v_8s"]["flow2api"]
+    video = by_id["veo_3_1_t2v_4s"]["flow2api"]
     assert video["also_concrete"] is True and "quality" not in video["hints"]
-    assert video["targets"]["portrait"] == {"none": "veo_3_1_t2v_portrait_8s", "4k": "veo_3_1_t2v_portrait_8s_4k",
-                                            "1080p": "veo_3_1_t2v_portrait_8s_1080p"}
+    assert video["targets"]["portrait"] == {"none": "veo_3_1_t2v_portrait_4s", "4k": "veo_3_1_t2v_portrait_4s_4k",
+                                            "1080p": "veo_3_1_t2v_portrait_4s_1080p"}
+    # a spec alias whose own model had another id's settings: a plain alias now, over the canonical ids
+    folded = by_id["veo_3_1_t2v_8s"]["flow2api"]
+    assert folded["also_concrete"] is False and folded["resolves_to"] == "veo_3_1_t2v_landscape"
+    assert folded["targets"]["portrait"] == {"none": "veo_3_1_t2v_portrait", "4k": "veo_3_1_t2v_portrait_4k",
+                                             "1080p": "veo_3_1_t2v_portrait_1080p"}
 
 
 async def test_models_list_has_models_then_aliases_with_capabilities(gateway: Gateway) -> None:
@@ -56,7 +61,7 @@ async def test_models_list_has_models_then_aliases_with_capabilities(gateway: Ga
     fast = by_id["veo_3_1_t2v_fast"]["flow2api"]
     assert fast["sub_kind"] == "t2v" and fast["duration_seconds"] == 8 and fast["available"] is True
     assert by_id["veo_3_1_t2v_fast_4s"]["flow2api"]["is_alias"] is False   # an also-concrete id is listed once, as a model
-    video = next(m for m in models if m.id == "veo_3_1_t2v_8s_4k").model_extra["flow2api"]
+    video = next(m for m in models if m.id == "veo_3_1_t2v_4k").model_extra["flow2api"]
     assert video["kind"] == "video" and video["is_alias"] is False and video["available"] is True
     assert video["duration_seconds"] == 8 and video["upsample"] == "VIDEO_RESOLUTION_4K"
     assert video["required_tier"] == "PAYGATE_TIER_TWO" and video["aspect_ratio"] == "VIDEO_ASPECT_RATIO_LANDSCAPE"

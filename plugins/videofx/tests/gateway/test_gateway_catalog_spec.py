@@ -68,14 +68,21 @@ def legacy_ids(catalog: Catalog) -> dict[str, str]:
     return {a.id: a.alias_of for a in catalog.aliases.values() if a.alias_of is not None}
 
 
+def same_as(spec: list[dict[str, Any]]) -> dict[str, str]:
+    """``{id: the id it is an alias of}``: the spec's §4.3 "alias of" column (identical configuration), which the
+    catalog serves as that one model (docs/catalog.md "Legacy ids")."""
+    return {e["id"]: e["alias_of"] for e in spec if e["status"] == "active_at_head" and e.get("alias_of")}
+
+
 def test_every_active_id_is_served_with_the_spec_params(spec: list[dict[str, Any]], catalog: Catalog) -> None:
     active = [e for e in spec if e["status"] == "active_at_head"]
     assert len(active) == 214
-    legacy = legacy_ids(catalog)   # near-duplicates folded into one model (docs/catalog.md "Legacy ids")
+    folded = same_as(spec)   # same-settings ids folded into one model (docs/catalog.md "Legacy ids")
+    assert len(folded) == 82
     mismatches = []
     for e in active:
         entry = catalog.resolve(e["id"])
-        assert entry.id == legacy.get(e["id"], e["id"]) and entry.kind.value == e["kind"] and entry.available
+        assert entry.id == folded.get(e["id"], e["id"]) and entry.kind.value == e["kind"] and entry.available
         provider = f"videofx-{e['kind']}"
         # The spec's (labs) route first; routes through the post-migration family may follow it.
         assert entry.routes[0].provider == provider
@@ -87,8 +94,8 @@ def test_every_active_id_is_served_with_the_spec_params(spec: list[dict[str, Any
     assert mismatches == []
     # spec §4.1: /v1/models order; the flow.google.com-only models (§10, §14 of the batchexecute spec) follow.
     public = [e.id for e in catalog.public_entries()]
-    assert public[:len(active) - len(legacy)] == [e["id"] for e in active if e["id"] not in legacy]
-    extras = [catalog.entries[i] for i in public[len(active):]]
+    assert public[:len(active) - len(folded)] == [e["id"] for e in active if e["id"] not in folded]
+    extras = [catalog.entries[i] for i in public[len(active) - len(folded):]]
     assert extras and all(r.provider == "flowweb-video" for e in extras for r in e.routes)
 
 
@@ -100,14 +107,17 @@ def test_ids_removed_before_head_are_not_served(spec: list[dict[str, Any]], cata
 def test_every_alias_resolves_like_the_spec_table(spec: list[dict[str, Any]], catalog: Catalog) -> None:
     aliases = {e["id"]: e for e in spec if e["status"] == "resolver_alias_at_head"}
     assert len(aliases) == 59 and set(catalog.aliases) - set(aliases) - set(legacy_ids(catalog)) == FRIENDLY_ALIASES
+    folded = same_as(spec)
     for alias_id, e in aliases.items():
         alias = catalog.aliases[alias_id]
         assert alias.kind.value == e["kind"] and alias.default_aspect == e["default_aspect"]
-        assert alias.also_concrete == bool(e.get("also_concrete_model_id")) == (alias_id in catalog.entries)
+        # an also-concrete id whose model is another id's settings is folded: the alias stays, over that id
+        concrete = bool(e.get("also_concrete_model_id")) and alias_id not in folded
+        assert alias.also_concrete == concrete == (alias_id in catalog.entries), alias_id
         if e["kind"] == "image":
             check_image_alias(catalog, e)
         else:
-            check_video_alias(catalog, e, aliases)
+            check_video_alias(catalog, e, aliases, folded)
 
 
 def check_image_alias(catalog: Catalog, e: dict[str, Any]) -> None:
@@ -133,17 +143,22 @@ def check_image_alias(catalog: Catalog, e: dict[str, Any]) -> None:
             assert catalog.resolve(alias_id, ResolveHints(aspect_ratio=ratio, quality=quality)).id == f"{alias_id}-{word}{suffix}"
 
 
-def check_video_alias(catalog: Catalog, e: dict[str, Any], aliases: dict[str, dict[str, Any]]) -> None:
-    """landscape/portrait from ``resolves_to``; ``imageSize`` 4k/1080p switches to the ``<alias>_<size>`` alias if any."""
-    alias_id, targets = e["id"], e["resolves_to"]
+def check_video_alias(catalog: Catalog, e: dict[str, Any], aliases: dict[str, dict[str, Any]],
+                      folded: dict[str, str]) -> None:
+    """landscape/portrait from ``resolves_to``; ``imageSize`` 4k/1080p switches to the ``<alias>_<size>`` alias if
+    any; a target the spec names as an alias of another id is that id."""
+    alias_id = e["id"]
+    targets = {aspect: folded.get(target, target) for aspect, target in e["resolves_to"].items()}
     assert catalog.resolve(alias_id).id == targets[e["default_aspect"]]
     if e.get("also_concrete_model_id"):
-        assert catalog.resolve(alias_id).id == alias_id   # no hints: the concrete id's behaviour
+        # no hints: the concrete id's behaviour
+        assert catalog.resolve(alias_id).id == folded.get(alias_id, alias_id)
     for aspect, ratio in (("landscape", "16:9"), ("portrait", "9:16")):
         assert catalog.resolve(alias_id, ResolveHints(aspect_ratio=ratio)).id == targets[aspect]
         for size in ("4k", "1080p"):
             sibling = aliases.get(f"{alias_id}_{size}")
             want = sibling["resolves_to"][aspect] if sibling else targets[aspect]
+            want = folded.get(want, want)
             assert catalog.resolve(alias_id, ResolveHints(aspect_ratio=ratio, image_size=size)).id == want
         # quality is an Images API notion: it never upsamples a video.
         assert catalog.resolve(alias_id, ResolveHints(aspect_ratio=ratio, quality="high")).id == targets[aspect]

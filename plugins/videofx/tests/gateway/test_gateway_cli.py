@@ -35,6 +35,39 @@ async def test_accounts_add_and_list(tmp_path: Path, upstream: Upstream) -> None
     assert code == 0 and "cli@example.com" in out
     for text in (out, err):
         assert account.st not in text and account.st[-12:] not in text
+    header, row = (line.split("\t") for line in out.strip().splitlines())
+    assert header == ["id", "family", "email", "tier", "credits", "state", "image", "video", "proxy", "secret"]
+    assert row[6:9] == ["unlimited", "unlimited", "direct"]
+
+
+async def test_accounts_list_shows_slots_and_the_proxy_without_its_credentials(tmp_path: Path, upstream: Upstream) -> None:
+    """Issue 19: the image/video concurrency and the proxy (user and password left out) of each account."""
+    account = upstream.emulator.add_account("slots@example.com", tier="PAYGATE_TIER_ONE")
+    common = ("--config", str(config_for(tmp_path, upstream)), "--data-dir", str(tmp_path / "data"))
+    assert (await flow2api("accounts", "add", "--st", account.st, *common))[0] == 0
+    proxy = "socks5://proxyuser:proxypass@127.0.0.1:1080"
+    code, _, err = await flow2api("accounts", "edit", "1", "--proxy", proxy, "--image-concurrency", "3", "--no-video",
+                                  *common)
+    assert code == 0, err
+
+    def columns(out: str) -> dict[str, str]:
+        header, row = (line.split("\t") for line in out.strip().splitlines())
+        return dict(zip(header, row, strict=True))
+
+    code, out, err = await flow2api("accounts", "list", *common)
+    assert code == 0, err
+    assert {k: columns(out)[k] for k in ("image", "video", "proxy")} == {
+        "image": "3", "video": "off", "proxy": "socks5://***@127.0.0.1:1080"}
+    assert "proxyuser" not in out + err and "proxypass" not in out + err
+    # no proxy of its own: the global [proxy] when it is on, else direct
+    assert (await flow2api("accounts", "edit", "1", "--proxy", "", "--video-concurrency", "2", "--video", *common))[0] == 0
+    with_global = write_config(tmp_path / "global.toml", {
+        **upstream.sections(), "proxy": {"proxy_enabled": True, "proxy_url": "http://g:gpass@127.0.0.1:3128"}})
+    code, out, err = await flow2api("accounts", "list", "--config", str(with_global), *common[2:])
+    assert code == 0, err
+    assert (columns(out)["video"], columns(out)["proxy"]) == ("2", "global") and "gpass" not in out + err
+    code, out, _ = await flow2api("accounts", "list", *common)
+    assert columns(out)["proxy"] == "direct"
 
 
 async def test_accounts_add_with_a_dead_session_token_fails_cleanly(tmp_path: Path, upstream: Upstream) -> None:
