@@ -28,7 +28,7 @@ from aiohttp import web
 
 from flow2api.admin.api.common import json_response, read_json
 from flow2api.admin.forms import AccountCreate, AccountFields, parse
-from flow2api.admin.pages.accounts import family_credentials, find_account, matches
+from flow2api.admin.pages.accounts import find_account, matches, set_account_enabled, store_new_account
 from flow2api.admin.transfer import build_export, parse_import, run_import
 from flow2api.admin.views import account_view
 from flow2api.errors import InvalidRequestError
@@ -46,10 +46,7 @@ async def list_accounts(request: web.Request) -> web.Response:
 async def create_account(request: web.Request) -> web.Response:
     """``POST /api/accounts``: check the credential upstream, store (upsert by e-mail) → 201."""
     pool = request.config_dict[POOL]
-    create = parse(AccountCreate, await read_json(request))
-    fields = {k: v for k, v in create.model_dump(exclude_unset=True, exclude={"family", "st", "credentials"}).items()
-              if v is not None}
-    record = await pool.add(create.family, family_credentials(pool, create), **fields)
+    record = await store_new_account(pool, parse(AccountCreate, await read_json(request)))
     return json_response(account_view(record, pool), status=201)
 
 
@@ -80,12 +77,8 @@ async def delete_account(request: web.Request) -> web.Response:
 async def set_enabled(request: web.Request) -> web.Response:
     """``POST /api/accounts/{id}/enable`` (clears ban and error streak) or ``/disable``."""
     pool = request.config_dict[POOL]
-    record = find_account(pool, request.match_info["id"])
-    enable = request.match_info["action"] == "enable"
-    changes = parse(AccountFields, {"enabled": enable}).changes()
-    if not enable:
-        changes["ban_reason"] = "disabled by the operator"
-    return json_response(account_view(await pool.update(record.id, **changes), pool))
+    record = await set_account_enabled(pool, request.match_info["id"], request.match_info["action"] == "enable")
+    return json_response(account_view(record, pool))
 
 
 async def refresh_account(request: web.Request) -> web.Response:

@@ -52,6 +52,24 @@ def family_credentials(pool: AccountPool, create: AccountCreate) -> dict[str, st
     return credentials
 
 
+async def store_new_account(pool: AccountPool, create: AccountCreate) -> AccountRecord:
+    """Check the credential upstream and store the account (upsert by e-mail) with the fields ``create`` sets;
+    the family's upstream errors propagate (e.g. ``upstream_credential_rejected`` for a dead ST)."""
+    fields = create.model_dump(exclude_unset=True, exclude={"family", "st", "credentials"})
+    fields = {k: v for k, v in fields.items() if v is not None}
+    return await pool.add(create.family, family_credentials(pool, create), **fields)
+
+
+async def set_account_enabled(pool: AccountPool, account_id: str | int, enable: bool) -> AccountRecord:
+    """Enable the account (clears the ban and the error streak) or disable it (ban reason "disabled by the
+    operator"); the updated record. Raises ``NotFoundError`` (404) for an unknown id."""
+    record = find_account(pool, account_id)
+    changes = parse(AccountFields, {"enabled": enable}).changes()
+    if not enable:
+        changes["ban_reason"] = "disabled by the operator"
+    return await pool.update(record.id, **changes)
+
+
 def matches(view: dict, query: str, state: str) -> bool:
     """Search over id, e-mail, name, remark, tier (case-insensitive) and an exact state filter."""
     if state and view["state"] != state:
@@ -80,10 +98,7 @@ async def add_account(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     data = form_data(form, ("family", "st", "remark", "proxy_url", "image_concurrency", "video_concurrency"))
     try:
-        create = parse(AccountCreate, data)
-        fields = create.model_dump(exclude_unset=True, exclude={"family", "st", "credentials"})
-        fields = {k: v for k, v in fields.items() if v is not None}
-        record = await pool.add(create.family, family_credentials(pool, create), **fields)
+        record = await store_new_account(pool, parse(AccountCreate, data))
     except Flow2APIError as exc:
         await flash(request, f"Account not added: {exc.message}", "error")
         raise web.HTTPSeeOther("/admin/accounts") from None
@@ -159,13 +174,8 @@ async def edit_account(request: web.Request) -> web.StreamResponse:
 
 async def set_enabled(request: web.Request) -> web.StreamResponse:
     """``POST /admin/accounts/{id}/enable`` or ``/disable``; enabling clears the ban and the error streak."""
-    pool = request.config_dict[POOL]
-    record = find_account(pool, request.match_info["id"])
     enable = request.match_info["action"] == "enable"
-    changes = parse(AccountFields, {"enabled": enable}).changes()
-    if not enable:
-        changes["ban_reason"] = "disabled by the operator"
-    await pool.update(record.id, **changes)
+    record = await set_account_enabled(request.config_dict[POOL], request.match_info["id"], enable)
     await flash(request, f"Account {record.id} {'enabled' if enable else 'disabled'}.")
     back = str((await request.post()).get("back", ""))
     raise web.HTTPSeeOther(back if back.startswith("/admin/") and "//" not in back else f"/admin/accounts/{record.id}")
