@@ -34,7 +34,10 @@ from flow2api.admin.views import account_view
 from flow2api.errors import InvalidRequestError
 from flow2api.pool import POOL
 
+routes = web.RouteTableDef()  # filled by the decorators below, in source order; installed by setup_account_api
 
+
+@routes.get("/accounts")
 async def list_accounts(request: web.Request) -> web.Response:
     """``GET /api/accounts``: every account matching ``q`` (search) and ``state``."""
     pool = request.config_dict[POOL]
@@ -43,6 +46,7 @@ async def list_accounts(request: web.Request) -> web.Response:
     return json_response({"data": shown, "total": len(views)})
 
 
+@routes.post("/accounts")
 async def create_account(request: web.Request) -> web.Response:
     """``POST /api/accounts``: check the credential upstream, store (upsert by e-mail) → 201."""
     pool = request.config_dict[POOL]
@@ -50,12 +54,14 @@ async def create_account(request: web.Request) -> web.Response:
     return json_response(account_view(record, pool), status=201)
 
 
+@routes.get(r"/accounts/{id:\d+}")
 async def get_account(request: web.Request) -> web.Response:
     """``GET /api/accounts/{id}``."""
     pool = request.config_dict[POOL]
     return json_response(account_view(find_account(pool, request.match_info["id"]), pool))
 
 
+@routes.patch(r"/accounts/{id:\d+}")
 async def patch_account(request: web.Request) -> web.Response:
     """``PATCH /api/accounts/{id}``: change the given fields only."""
     pool = request.config_dict[POOL]
@@ -66,6 +72,7 @@ async def patch_account(request: web.Request) -> web.Response:
     return json_response(account_view(await pool.update(record.id, **changes), pool))
 
 
+@routes.delete(r"/accounts/{id:\d+}")
 async def delete_account(request: web.Request) -> web.Response:
     """``DELETE /api/accounts/{id}``: delete for good."""
     pool = request.config_dict[POOL]
@@ -74,6 +81,7 @@ async def delete_account(request: web.Request) -> web.Response:
     return json_response({"id": record.id, "deleted": True})
 
 
+@routes.post(r"/accounts/{id:\d+}/{action:enable|disable}")
 async def set_enabled(request: web.Request) -> web.Response:
     """``POST /api/accounts/{id}/enable`` (clears ban and error streak) or ``/disable``."""
     pool = request.config_dict[POOL]
@@ -81,6 +89,7 @@ async def set_enabled(request: web.Request) -> web.Response:
     return json_response(account_view(record, pool))
 
 
+@routes.post(r"/accounts/{id:\d+}/refresh")
 async def refresh_account(request: web.Request) -> web.Response:
     """``POST /api/accounts/{id}/refresh``: ST→AT and credits now; a dead ST disables the account (and is the error)."""
     pool = request.config_dict[POOL]
@@ -89,6 +98,7 @@ async def refresh_account(request: web.Request) -> web.Response:
     return json_response(account_view(find_account(pool, record.id), pool))
 
 
+@routes.post("/accounts/import")
 async def import_accounts(request: web.Request) -> web.Response:
     """``POST /api/accounts/import``: bulk upsert; items that fail are listed, the others imported."""
     body = await read_json(request)
@@ -101,6 +111,7 @@ async def import_accounts(request: web.Request) -> web.Response:
     return json_response(out)
 
 
+@routes.get("/accounts/export")
 async def export_accounts(request: web.Request) -> web.Response:
     """``GET /api/accounts/export[?include_secrets=true]``: ``{"tokens": [...], "exported_at", "secrets_included"}``."""
     flag = request.query.get("include_secrets", "false").lower()
@@ -111,13 +122,4 @@ async def export_accounts(request: web.Request) -> web.Response:
 
 def setup_account_api(api: web.Application) -> None:
     """Register the account endpoints on the ``/api`` sub-app."""
-    r = api.router
-    r.add_get("/accounts", list_accounts)
-    r.add_post("/accounts", create_account)
-    r.add_post("/accounts/import", import_accounts)
-    r.add_get("/accounts/export", export_accounts)
-    r.add_get(r"/accounts/{id:\d+}", get_account)
-    r.add_patch(r"/accounts/{id:\d+}", patch_account)
-    r.add_delete(r"/accounts/{id:\d+}", delete_account)
-    r.add_post(r"/accounts/{id:\d+}/{action:enable|disable}", set_enabled)
-    r.add_post(r"/accounts/{id:\d+}/refresh", refresh_account)
+    api.router.add_routes(routes)

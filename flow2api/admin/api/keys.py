@@ -27,23 +27,29 @@ from flow2api.admin.views import key_view, token_view
 from flow2api.apikeys import API_KEYS
 from flow2api.errors import NotFoundError
 
+routes = web.RouteTableDef()  # filled by the decorators below, in source order; installed by setup_key_api
 
+
+@routes.get("/keys")
 async def list_keys(request: web.Request) -> web.Response:
     """``GET /api/keys``."""
     return json_response({"data": [key_view(r) for r in await request.config_dict[API_KEYS].list()]})
 
 
+@routes.post("/keys")
 async def create_key(request: web.Request) -> web.Response:
     """``POST /api/keys`` → 201 with the plaintext key, once."""
     record, key = await create_key_from(request, parse(KeyCreate, await read_json(request)))
     return json_response({"key": key, "record": key_view(record)}, status=201)
 
 
+@routes.get(r"/keys/{id:\d+}")
 async def get_key(request: web.Request) -> web.Response:
     """``GET /api/keys/{id}``."""
     return json_response(key_view(await find_key(request)))
 
 
+@routes.patch(r"/keys/{id:\d+}")
 async def patch_key(request: web.Request) -> web.Response:
     """``PATCH /api/keys/{id}``: change the given fields only."""
     record = await find_key(request)
@@ -51,6 +57,7 @@ async def patch_key(request: web.Request) -> web.Response:
     return json_response(key_view(updated))
 
 
+@routes.delete(r"/keys/{id:\d+}")
 async def revoke_key(request: web.Request) -> web.Response:
     """``DELETE /api/keys/{id}``: revoke for good."""
     record = await find_key(request)
@@ -58,11 +65,13 @@ async def revoke_key(request: web.Request) -> web.Response:
     return json_response({"id": record.id, "revoked": True})
 
 
+@routes.get("/admin-tokens")
 async def list_tokens(request: web.Request) -> web.Response:
     """``GET /api/admin-tokens``."""
     return json_response({"data": [token_view(t) for t in request.config_dict[ADMIN_STORE].tokens()]})
 
 
+@routes.post("/admin-tokens")
 async def create_token(request: web.Request) -> web.Response:
     """``POST /api/admin-tokens`` → 201 with the plaintext token, once."""
     data = parse(TokenCreate, await read_json(request))
@@ -70,6 +79,7 @@ async def create_token(request: web.Request) -> web.Response:
     return json_response({"token": token, "record": token_view(record)}, status=201)
 
 
+@routes.delete(r"/admin-tokens/{id:\d+}")
 async def revoke_token(request: web.Request) -> web.Response:
     """``DELETE /api/admin-tokens/{id}``."""
     token_id = int(request.match_info["id"])
@@ -80,12 +90,4 @@ async def revoke_token(request: web.Request) -> web.Response:
 
 def setup_key_api(api: web.Application) -> None:
     """Register the key and admin-token endpoints on the ``/api`` sub-app."""
-    r = api.router
-    r.add_get("/keys", list_keys)
-    r.add_post("/keys", create_key)
-    r.add_get(r"/keys/{id:\d+}", get_key)
-    r.add_patch(r"/keys/{id:\d+}", patch_key)
-    r.add_delete(r"/keys/{id:\d+}", revoke_key)
-    r.add_get("/admin-tokens", list_tokens)
-    r.add_post("/admin-tokens", create_token)
-    r.add_delete(r"/admin-tokens/{id:\d+}", revoke_token)
+    api.router.add_routes(routes)

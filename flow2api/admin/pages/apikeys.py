@@ -23,6 +23,8 @@ from flow2api.errors import InvalidRequestError, NotFoundError
 
 KEY_FIELDS = ("name", "rpm", "concurrency", "models", "expires_at")
 
+routes = web.RouteTableDef()  # filled by the decorators below, in source order; installed by setup_key_routes
+
 
 def check_models(request: web.Request, models: Iterable[str] | None) -> None:
     """Raise ``InvalidRequestError`` (param ``models``) naming ids the current catalog does not know."""
@@ -74,11 +76,13 @@ async def _page(request: web.Request, *, new_key: str | None = None, created: di
     }, status=status, active="keys")
 
 
+@routes.get("/keys")
 async def keys_page(request: web.Request) -> web.StreamResponse:
     """``GET /admin/keys``: the key list and the create form."""
     return await _page(request)
 
 
+@routes.post("/keys")
 async def create_key(request: web.Request) -> web.StreamResponse:
     """``POST /admin/keys`` (``name``, ``rpm``, ``concurrency``, ``models``, ``expires_at`` date): create and show the key once."""
     form = await request.post()
@@ -90,6 +94,7 @@ async def create_key(request: web.Request) -> web.StreamResponse:
     return await _page(request, new_key=key, created=key_view(record))
 
 
+@routes.get(r"/keys/{id:\d+}")
 async def key_page(request: web.Request) -> web.StreamResponse:
     """``GET /admin/keys/{id}``: the edit form."""
     record = await find_key(request)
@@ -99,6 +104,7 @@ async def key_page(request: web.Request) -> web.StreamResponse:
     }, active="keys")
 
 
+@routes.post(r"/keys/{id:\d+}")
 async def edit_key(request: web.Request) -> web.StreamResponse:
     """``POST /admin/keys/{id}``: save name, limits, allowed models (empty = all), expiry (empty = never), enabled."""
     key_id = (await find_key(request)).id
@@ -113,6 +119,7 @@ async def edit_key(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/admin/keys")
 
 
+@routes.post(r"/keys/{id:\d+}/revoke")
 async def revoke_key(request: web.Request) -> web.StreamResponse:
     """``POST /admin/keys/{id}/revoke``: delete the key; clients using it get 401 from then on."""
     record = await find_key(request)
@@ -123,9 +130,4 @@ async def revoke_key(request: web.Request) -> web.StreamResponse:
 
 def setup_key_routes(admin_app: web.Application) -> None:
     """Register the API key pages on the admin sub-app."""
-    r = admin_app.router
-    r.add_get("/keys", keys_page)
-    r.add_post("/keys", create_key)
-    r.add_get(r"/keys/{id:\d+}", key_page)
-    r.add_post(r"/keys/{id:\d+}", edit_key)
-    r.add_post(r"/keys/{id:\d+}/revoke", revoke_key)
+    admin_app.router.add_routes(routes)
