@@ -38,7 +38,7 @@ from flow2api.errors import Flow2APIError
 from flow2api.logs import configure_logging, end_startup
 from flow2api.serving import GuardedAppRunner, return_large_blocks, socket_timeouts
 from flow2api.settings import Settings, SettingsError, load_settings
-from flow2api.startup import BannerFacts, banner, prepare, prepare_demo
+from flow2api.startup import BannerFacts, banner, demo_outcome, prepare, prepare_demo
 
 log = logging.getLogger("flow2api")
 DEFAULT_ADMIN_PASSWORD = "admin"  # [global] admin_password's default (flow2api.settings)
@@ -99,6 +99,7 @@ async def run_server(settings: Settings, *, demo: bool | None, out: TextIO | Non
                     "is added (flow2api accounts add), or start without --no-demo to try the bundled emulator", data_dir)
     async with contextlib.AsyncExitStack() as stack:
         prepared = await prepare_demo(settings, stack) if demo else prepare(settings)
+        demo, reason = demo_outcome(demo, reason, prepared)
         # The generated key lives in the base data directory, so the demo's key keeps working afterwards.
         settings, key = settle_client_key(prepared.settings, data_dir)
         app = create_app(settings, providers=prepared.providers, demo_accounts=prepared.demo_accounts,

@@ -154,6 +154,16 @@ async def prepare_demo(
     final = first.settings.with_plugin_sections(sections)
     return Prepared(final, build_providers(final, factories, first.workflows), tuple(accounts), first.workflows)
 
+def demo_outcome(wanted: bool, reason: str, prepared: Prepared) -> tuple[bool, str]:
+    """Whether the server really runs in demo mode, and the banner's reason: ``(wanted, reason)`` unless demo mode
+    was wanted but no installed family bundles an emulator (only the core, or plugins without one), so no demo
+    account exists; then live, saying so (the banner must not promise emulators that do not answer)."""
+    if wanted and not prepared.demo_accounts:
+        return False, (f"demo mode wanted ({reason}), but no installed provider plugin bundles an emulator, "
+                       "e.g. pip install flow2api-videofx")
+    return wanted, reason
+
+
 DEMO: Final = web.AppKey("demo", bool)
 
 

@@ -14,6 +14,7 @@ import pytest
 from flow2api.clientkey import settle_client_key
 from flow2api.settings import SettingsError, load_settings
 from flow2api.testing import REPO, run_cli
+from flow2api.testing.processes import needs_providers
 
 
 def test_no_key_configured_generates_one_once(tmp_path: Path) -> None:
@@ -42,6 +43,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@needs_providers()  # demo mode: a family's bundled emulator answers
 async def test_serve_from_an_empty_directory_prints_the_banner_and_links(tmp_path: Path) -> None:
     """The shipped catalog is found from any directory; the banner names URL, mode, key and admin login."""
     import aiohttp

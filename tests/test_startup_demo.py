@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from flow2api.plugin import DemoUpstream
-from flow2api.startup import prepare_demo
+from flow2api.startup import demo_outcome, prepare_demo
 from flow2api.testing import make_settings
 from flow2api.testing.fakes import FakeFamily, FakeProvider
 
@@ -100,3 +100,17 @@ async def test_an_emulator_that_cannot_start_fails_prepare_demo(tmp_path: Path) 
     async with contextlib.AsyncExitStack() as stack:
         with pytest.raises(OSError, match="address in use"):
             await prepare_demo(make_settings(tmp_path), stack, {"fake-image": lambda context: provider})
+
+
+async def test_demo_mode_without_an_emulator_is_announced_as_live(tmp_path: Path) -> None:
+    """Only the core installed (or families without a bundled emulator): no demo account exists, so the banner and
+    ``/health`` must not claim demo mode (a core-only ``flow2api serve`` once printed "mode demo" with ``demo: false``)."""
+    async with contextlib.AsyncExitStack() as stack:
+        bare = await prepare_demo(make_settings(tmp_path), stack, {"fake-image": lambda context: FakeProvider()})
+        assert bare.demo_accounts == ()
+        demo, reason = demo_outcome(True, "no account is stored", bare)
+        assert not demo and reason.startswith("demo mode wanted (no account is stored), but no installed provider")
+        assert demo_outcome(False, "2 account(s)", bare) == (False, "2 account(s)")
+        provider = FakeProvider(family=BlockingFamily())
+        emulated = await prepare_demo(make_settings(tmp_path), stack, {"fake-image": lambda context: provider})
+        assert demo_outcome(True, "started with `flow2api demo`", emulated) == (True, "started with `flow2api demo`")

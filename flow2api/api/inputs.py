@@ -47,17 +47,33 @@ IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif", "
 VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime", "video/webm"})
 
 
+def _checked(data: bytes, *, param: str, max_bytes: int, what: str, types: frozenset[str], named: str) -> InputImage:
+    """``data`` as an :class:`InputImage` when it is at most ``max_bytes`` and its magic bytes are one of
+    ``types``; else ``PayloadTooLargeError`` (413) or ``InvalidRequestError`` (400) naming ``param``, the message
+    starting with ``what`` ("An input image") and saying ``named`` (the accepted types in words)."""
+    if len(data) > max_bytes:
+        raise PayloadTooLargeError(f"{what} is larger than {max_bytes // 1024} KiB.", param=param)
+    mime = sniff_mime(data)
+    if mime not in types:
+        raise InvalidRequestError(f"{what} is not {named}.", param=param)
+    return InputImage(data=data, mime_type=mime)
+
+
+def _data_uri_payload(uri: str, *, param: str, message: str) -> str:
+    """The base64 part of ``data:<type>;base64,<data>``; ``InvalidRequestError(message)`` (400) for another form."""
+    header, sep, payload = uri.partition(",")
+    if not sep or not header.startswith("data:") or not header.endswith(";base64"):
+        raise InvalidRequestError(message, param=param)
+    return payload
+
+
 def decode_image(data: bytes, *, param: str, max_bytes: int = MAX_IMAGE_BYTES) -> InputImage:
     """Check raw image bytes (≤ ``max_bytes``, PNG/JPEG/WebP/GIF/BMP by magic bytes) → :class:`InputImage`.
 
     Raises ``PayloadTooLargeError`` (413) or ``InvalidRequestError`` (400) naming ``param``.
     """
-    if len(data) > max_bytes:
-        raise PayloadTooLargeError(f"An input image is larger than {max_bytes // 1024} KiB.", param=param)
-    mime = sniff_mime(data)
-    if mime not in IMAGE_TYPES:
-        raise InvalidRequestError("An input image is not a PNG, JPEG, WebP, GIF or BMP image.", param=param)
-    return InputImage(data=data, mime_type=mime)
+    return _checked(data, param=param, max_bytes=max_bytes, what="An input image", types=IMAGE_TYPES,
+                    named="a PNG, JPEG, WebP, GIF or BMP image")
 
 
 def _base64_bytes(payload: str, *, param: str, max_bytes: int, what: str = "An input image") -> bytes:
@@ -82,24 +98,16 @@ def decode_video(data: bytes | str, *, param: str, max_bytes: int) -> InputImage
     ``max_bytes``. Raises ``PayloadTooLargeError`` (413) or ``InvalidRequestError`` (400) naming ``param``.
     """
     if isinstance(data, str):
-        header, sep, payload = data.partition(",")
-        if not sep or not header.startswith("data:") or not header.endswith(";base64"):
-            raise InvalidRequestError("A video in JSON must be a data URI (data:video/mp4;base64,<data>) or "
-                                      '{"id": "<video id>"}.', param=param)
+        payload = _data_uri_payload(data, param=param, message="A video in JSON must be a data URI "
+                                    '(data:video/mp4;base64,<data>) or {"id": "<video id>"}.')
         data = _base64_bytes(payload, param=param, max_bytes=max_bytes, what="The video")
-    if len(data) > max_bytes:
-        raise PayloadTooLargeError(f"The video is larger than {max_bytes // 1024} KiB.", param=param)
-    mime = sniff_mime(data)
-    if mime not in VIDEO_TYPES:
-        raise InvalidRequestError("The video is not an MP4, MOV or WebM file.", param=param)
-    return InputImage(data=data, mime_type=mime)
+    return _checked(data, param=param, max_bytes=max_bytes, what="The video", types=VIDEO_TYPES,
+                    named="an MP4, MOV or WebM file")
 
 
 def decode_data_uri(uri: str, *, param: str, max_bytes: int = MAX_IMAGE_BYTES) -> InputImage:
     """Decode ``data:image/<type>;base64,<data>``; 400 for another scheme, bad base64 or a non-image."""
-    header, sep, payload = uri.partition(",")
-    if not sep or not header.startswith("data:") or not header.endswith(";base64"):
-        raise InvalidRequestError("Image data URIs must look like data:image/png;base64,<data>.", param=param)
+    payload = _data_uri_payload(uri, param=param, message="Image data URIs must look like data:image/png;base64,<data>.")
     return decode_base64_image(payload, param=param, max_bytes=max_bytes)
 
 

@@ -2,8 +2,8 @@
 Alembic migrations, encrypted secrets.
 
 ``Database`` owns the connection, the migrations and the one write path (the group
-commit, ``Database.writes``); :mod:`.schema` holds the tables; the repositories (:mod:`.accounts`, :mod:`.tasks`,
-:mod:`.usage`, :mod:`.apikeys`, :mod:`.admin`, :mod:`.overrides`, :mod:`.stats`,
+commit, ``Database.writes``); :mod:`.schema` holds the tables; the repositories (:mod:`.accounts`,
+:mod:`.tasks` with :mod:`.task_queries`, :mod:`.usage`, :mod:`.apikeys`, :mod:`.admin`, :mod:`.overrides`, :mod:`.stats`,
 :mod:`.leases`, :mod:`.instances`)
 own their tables' queries;
 :class:`SecretBox` encrypts account secrets with Fernet.

@@ -1,4 +1,5 @@
-"""Queries of the ``tasks`` table (every accepted generation, from acceptance to its end) and of ``request_logs``.
+"""Writes of the ``tasks`` table (every accepted generation, from acceptance to its end), and ``request_logs``;
+the reads of ``tasks`` are in :mod:`flow2api.storage.task_queries`, whose names this module re-exports.
 
 A task row is written before anything is sent upstream (ARCHITECTURE "Nothing
 is lost"). Columns the surfaces rely on:
@@ -25,19 +26,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 from aiohttp import web
-from sqlalchemy import Integer, and_, bindparam, func, insert, not_, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, func, insert, not_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from flow2api.storage.database import Database
 from flow2api.storage.schema import delete_batch, request_logs, tasks
-
-QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "in_progress", "completed", "failed"
-UNFINISHED = (QUEUED, RUNNING)
-VIDEOS_SURFACE = "videos"  # the Videos API's rows (flow2api.api.videos.SURFACE): served after they finish
+# The read side lives in task_queries; its names are re-exported here, the import path every caller uses.
+from flow2api.storage.task_queries import (  # noqa: F401 - re-exported
+    BY_ID, FAILED, QUEUED, RUNNING, SUCCEEDED, UNFINISHED, VIDEOS_SURFACE, TaskQueries, TaskRecord,
+)
 
 MAX_SUMMARY_STRING = 500
 MAX_SUMMARY_ITEMS = 50
@@ -84,66 +84,21 @@ def summarize_request(value: Any, *, limit: int = MAX_SUMMARY_STRING, depth: int
     return [v for _, v in kept] + ([extra] if extra else [])
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRecord:
-    """One generation task. ``result``, ``request`` and ``resume`` are JSON-able dicts; times are Unix seconds."""
-
-    id: str
-    kind: str
-    model: str
-    prompt: str
-    status: str
-    progress: float
-    account_id: int | None
-    api_key: str | None
-    result: dict[str, Any] | None
-    error: str | None
-    created_at: float
-    updated_at: float
-    completed_at: float | None
-    resume: dict[str, Any] | None = None
-    surface: str | None = None
-    owner: str | None = None
-    api_key_id: int | None = None
-    request: dict[str, Any] | None = None
-    idempotency_key: str | None = None
-    request_hash: str | None = None
-    deleted_at: float | None = None
-    lease_owner: str | None = None  # the instance running a background job, and until when (flow2api.storage.leases)
-    lease_until: float | None = None
-    instance_id: str | None = None  # the instance that accepted it (flow2api.storage.instances)
-
-    @property
-    def finished(self) -> bool:
-        """True once the task is ``completed`` or ``failed``."""
-        return self.status in (SUCCEEDED, FAILED)
-
-
-_JSON_COLUMNS = ("result", "resume", "request")
-_BY_ID = tasks.c.id == bindparam("task_id")
-
-
 def _keep(name: str) -> Any:
     """``COALESCE(:name, column)``: the given value, or the stored one when ``None``."""
     return func.coalesce(bindparam(f"new_{name}"), tasks.c[name])
 
 
 # One statement for every update, so concurrent ones share a batch; absolute values, so it is idempotent.
-_UPDATE = update(tasks).where(_BY_ID).values({
+_UPDATE = update(tasks).where(BY_ID).values({
     **{name: _keep(name) for name in ("status", "progress", "account_id", "result", "error", "resume", "completed_at")},
     "updated_at": bindparam("new_updated_at"),
 })
 _INSERT = insert(tasks)
-_RESUME = update(tasks).where(_BY_ID)  # SET resume, updated_at
-_ABANDON = update(tasks).where(_BY_ID, tasks.c.status.in_(UNFINISHED))  # SET status, error, completed_at, updated_at
-_DELETED = update(tasks).where(_BY_ID)  # SET deleted_at
-_RELEASE = update(tasks).where(_BY_ID).values(idempotency_key=None)
-_GET = select(tasks).where(_BY_ID)
-_IDEMPOTENT = select(tasks).where(tasks.c.owner == bindparam("owner"),
-                                  tasks.c.idempotency_key == bindparam("idempotency_key"))
-_UNFINISHED = select(tasks).where(
-    tasks.c.surface == bindparam("surface"), tasks.c.status.in_(UNFINISHED), tasks.c.deleted_at.is_(None),
-).order_by(tasks.c.created_at, tasks.c.id)
+_RESUME = update(tasks).where(BY_ID)  # SET resume, updated_at
+_ABANDON = update(tasks).where(BY_ID, tasks.c.status.in_(UNFINISHED))  # SET status, error, completed_at, updated_at
+_DELETED = update(tasks).where(BY_ID)  # SET deleted_at
+_RELEASE = update(tasks).where(BY_ID).values(idempotency_key=None)
 # A finished row older than the cutoff, unless it is a video the Videos API may still serve (its MP4 is in the
 # media cache: written at completion, kept [cache] timeout seconds). Every operand is NOT NULL (legacy rows have
 # no surface or completed_at): with a NULL in it, NOT (…) would be NULL and the row kept forever.
@@ -155,13 +110,6 @@ _PRUNE = delete_batch(tasks, and_(
 ))
 
 
-def _record(row: Any) -> TaskRecord:
-    data = dict(row._mapping)
-    for name in _JSON_COLUMNS:
-        data[name] = json.loads(data[name]) if data.get(name) else None
-    return TaskRecord(**data)
-
-
 class IdempotencyConflict(Exception):
     """Another task of the same owner already holds this idempotency key; ``existing`` is that task."""
 
@@ -170,8 +118,8 @@ class IdempotencyConflict(Exception):
         self.existing = existing
 
 
-class TaskRepository:
-    """Create, advance, list and soft-delete task rows.
+class TaskRepository(TaskQueries):
+    """Create, advance, list and soft-delete task rows (the reads: :class:`~flow2api.storage.task_queries.TaskQueries`).
 
     ``on_finished(task_id)`` is awaited after :meth:`update` stored ``completed`` or ``failed`` (the webhook
     outbox, :mod:`flow2api.jobs.webhooks`; it must not raise). ``instance`` (``[server] instance_id``) is
@@ -179,7 +127,7 @@ class TaskRepository:
     """
 
     def __init__(self, db: Database, instance: str | None = None) -> None:
-        self._db = db
+        super().__init__(db)
         self._instance = instance
         self.on_finished: Callable[[str], Awaitable[None]] | None = None
 
@@ -285,46 +233,9 @@ class TaskRepository:
             "status": FAILED, "error": error, "completed_at": now, "updated_at": now, "task_id": task_id,
         }, idempotent=True)
 
-    async def get(self, task_id: str) -> TaskRecord | None:
-        """The task, or ``None`` (deleted ones included)."""
-        row = await self._db.fetch_one(_GET, {"task_id": task_id})
-        return _record(row) if row is not None else None
-
-    async def find_idempotent(self, owner: str, idempotency_key: str) -> TaskRecord | None:
-        """The owner's task created with ``idempotency_key``, or ``None``."""
-        row = await self._db.fetch_one(_IDEMPOTENT, {"owner": owner, "idempotency_key": idempotency_key})
-        return _record(row) if row is not None else None
-
     async def release_key(self, task_id: str) -> None:
         """Clear the task's ``idempotency_key`` (its job failed: the key may start a new one). Group commit."""
         await self._db.writes.write(_RELEASE, {"task_id": task_id}, idempotent=True)
-
-    async def unfinished(self, surface: str) -> list[TaskRecord]:
-        """Tasks of ``surface`` still ``queued`` or ``in_progress`` and not deleted, oldest first (restart resume)."""
-        rows = await self._db.fetch_all(_UNFINISHED, {"surface": surface})
-        return [_record(row) for row in rows]
-
-    async def page(
-        self, *, owner: str, surface: str, after: str | None = None, limit: int = 20, order: str = "desc",
-    ) -> tuple[list[TaskRecord], bool]:
-        """One page of the owner's not-deleted tasks of ``surface`` and whether more follow.
-
-        Ordered by creation time (``desc`` newest first, or ``asc``); ``after`` is
-        the id of the last task of the previous page (OpenAI cursor pagination).
-        An unknown ``after`` starts from the beginning.
-        """
-        descending = order != "asc"
-        query = select(tasks).where(tasks.c.owner == owner, tasks.c.surface == surface, tasks.c.deleted_at.is_(None))
-        cursor = await self.get(after) if after else None
-        if cursor is not None and cursor.owner == owner:
-            created, key = tasks.c.created_at, tasks.c.id
-            before = (created < cursor.created_at, key < cursor.id) if descending else (
-                created > cursor.created_at, key > cursor.id)
-            query = query.where(or_(before[0], and_(created == cursor.created_at, before[1])))
-        columns = (tasks.c.created_at, tasks.c.id)
-        query = query.order_by(*(c.desc() if descending else c.asc() for c in columns)).limit(limit + 1)
-        rows = [_record(row) for row in await self._db.fetch_all(query)]
-        return rows[:limit], len(rows) > limit
 
     async def prune_before(self, cutoff: float, limit: int = 500, *, servable_since: float = 0.0) -> int:
         """Delete at most ``limit`` finished tasks (``completed`` or ``failed``) that ended before Unix time

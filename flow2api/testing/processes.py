@@ -1,7 +1,8 @@
 """``flow2api`` as a child process, for tests and drills that run the command as an operator does: a settings
 file written from sections, a free loopback port, start (output to a log file), wait for ``/ready``, stop.
 
-Part of :mod:`flow2api.testing` (see :func:`flow2api.testing.run_cli` for one command run to its end).
+Part of :mod:`flow2api.testing` (see :func:`flow2api.testing.run_cli` for one command run to its end);
+:func:`needs_providers` skips a test whose child needs provider plugins that are not installed.
 """
 
 from __future__ import annotations
@@ -15,12 +16,28 @@ import socket
 import sys
 import time
 from collections.abc import Mapping
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
+from flow2api.discovery import ENTRY_POINT_GROUP
 from flow2api.testing.files import REPO
+
+
+def needs_providers(*names: str) -> pytest.MarkDecorator:
+    """A ``skipif`` mark for a test whose child ``flow2api`` needs provider plugins installed: every entry point
+    ``names`` (``videofx-image`` …) of group ``flow2api.providers``, or any provider at all when none is named.
+
+    Found by name in the installed distributions' metadata, never imported (the core's tests import no plugin),
+    so a venv with only the core skips such a test and says which plugin it needs.
+    """
+    installed = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    missing = sorted(set(names) - installed) if names else ([] if installed else ["a provider plugin"])
+    return pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)} installed (pip install -e "
+                              "plugins/videofx …)")
 
 
 def write_config(path: Path, sections: Mapping[str, Mapping[str, Any]]) -> Path:

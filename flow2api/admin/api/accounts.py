@@ -28,13 +28,16 @@ from aiohttp import web
 
 from flow2api.admin.api.common import json_response, read_json
 from flow2api.admin.forms import AccountCreate, AccountFields, parse
-from flow2api.admin.pages.accounts import family_credentials, find_account, matches
+from flow2api.admin.pages.accounts import find_account, matches, set_account_enabled, store_new_account
 from flow2api.admin.transfer import build_export, parse_import, run_import
 from flow2api.admin.views import account_view
 from flow2api.errors import InvalidRequestError
 from flow2api.pool import POOL
 
+routes = web.RouteTableDef()  # filled by the decorators below, in source order; installed by setup_account_api
 
+
+@routes.get("/accounts")
 async def list_accounts(request: web.Request) -> web.Response:
     """``GET /api/accounts``: every account matching ``q`` (search) and ``state``."""
     pool = request.config_dict[POOL]
@@ -43,22 +46,22 @@ async def list_accounts(request: web.Request) -> web.Response:
     return json_response({"data": shown, "total": len(views)})
 
 
+@routes.post("/accounts")
 async def create_account(request: web.Request) -> web.Response:
     """``POST /api/accounts``: check the credential upstream, store (upsert by e-mail) → 201."""
     pool = request.config_dict[POOL]
-    create = parse(AccountCreate, await read_json(request))
-    fields = {k: v for k, v in create.model_dump(exclude_unset=True, exclude={"family", "st", "credentials"}).items()
-              if v is not None}
-    record = await pool.add(create.family, family_credentials(pool, create), **fields)
+    record = await store_new_account(pool, parse(AccountCreate, await read_json(request)))
     return json_response(account_view(record, pool), status=201)
 
 
+@routes.get(r"/accounts/{id:\d+}")
 async def get_account(request: web.Request) -> web.Response:
     """``GET /api/accounts/{id}``."""
     pool = request.config_dict[POOL]
     return json_response(account_view(find_account(pool, request.match_info["id"]), pool))
 
 
+@routes.patch(r"/accounts/{id:\d+}")
 async def patch_account(request: web.Request) -> web.Response:
     """``PATCH /api/accounts/{id}``: change the given fields only."""
     pool = request.config_dict[POOL]
@@ -69,6 +72,7 @@ async def patch_account(request: web.Request) -> web.Response:
     return json_response(account_view(await pool.update(record.id, **changes), pool))
 
 
+@routes.delete(r"/accounts/{id:\d+}")
 async def delete_account(request: web.Request) -> web.Response:
     """``DELETE /api/accounts/{id}``: delete for good."""
     pool = request.config_dict[POOL]
@@ -77,17 +81,15 @@ async def delete_account(request: web.Request) -> web.Response:
     return json_response({"id": record.id, "deleted": True})
 
 
+@routes.post(r"/accounts/{id:\d+}/{action:enable|disable}")
 async def set_enabled(request: web.Request) -> web.Response:
     """``POST /api/accounts/{id}/enable`` (clears ban and error streak) or ``/disable``."""
     pool = request.config_dict[POOL]
-    record = find_account(pool, request.match_info["id"])
-    enable = request.match_info["action"] == "enable"
-    changes = parse(AccountFields, {"enabled": enable}).changes()
-    if not enable:
-        changes["ban_reason"] = "disabled by the operator"
-    return json_response(account_view(await pool.update(record.id, **changes), pool))
+    record = await set_account_enabled(pool, request.match_info["id"], request.match_info["action"] == "enable")
+    return json_response(account_view(record, pool))
 
 
+@routes.post(r"/accounts/{id:\d+}/refresh")
 async def refresh_account(request: web.Request) -> web.Response:
     """``POST /api/accounts/{id}/refresh``: ST→AT and credits now; a dead ST disables the account (and is the error)."""
     pool = request.config_dict[POOL]
@@ -96,6 +98,7 @@ async def refresh_account(request: web.Request) -> web.Response:
     return json_response(account_view(find_account(pool, record.id), pool))
 
 
+@routes.post("/accounts/import")
 async def import_accounts(request: web.Request) -> web.Response:
     """``POST /api/accounts/import``: bulk upsert; items that fail are listed, the others imported."""
     body = await read_json(request)
@@ -108,6 +111,7 @@ async def import_accounts(request: web.Request) -> web.Response:
     return json_response(out)
 
 
+@routes.get("/accounts/export")
 async def export_accounts(request: web.Request) -> web.Response:
     """``GET /api/accounts/export[?include_secrets=true]``: ``{"tokens": [...], "exported_at", "secrets_included"}``."""
     flag = request.query.get("include_secrets", "false").lower()
@@ -118,13 +122,4 @@ async def export_accounts(request: web.Request) -> web.Response:
 
 def setup_account_api(api: web.Application) -> None:
     """Register the account endpoints on the ``/api`` sub-app."""
-    r = api.router
-    r.add_get("/accounts", list_accounts)
-    r.add_post("/accounts", create_account)
-    r.add_post("/accounts/import", import_accounts)
-    r.add_get("/accounts/export", export_accounts)
-    r.add_get(r"/accounts/{id:\d+}", get_account)
-    r.add_patch(r"/accounts/{id:\d+}", patch_account)
-    r.add_delete(r"/accounts/{id:\d+}", delete_account)
-    r.add_post(r"/accounts/{id:\d+}/{action:enable|disable}", set_enabled)
-    r.add_post(r"/accounts/{id:\d+}/refresh", refresh_account)
+    api.router.add_routes(routes)

@@ -21,68 +21,57 @@ from aiohttp import web
 
 from flow2api.admin.api.common import json_response, read_json
 from flow2api.admin.forms import KeyCreate, KeyFields, TokenCreate, parse
-from flow2api.admin.pages.apikeys import check_models
+from flow2api.admin.pages.apikeys import create_key_from, find_key, update_key_from
 from flow2api.admin.store import ADMIN_STORE
 from flow2api.admin.views import key_view, token_view
 from flow2api.apikeys import API_KEYS
-from flow2api.errors import InvalidRequestError, NotFoundError
+from flow2api.errors import NotFoundError
+
+routes = web.RouteTableDef()  # filled by the decorators below, in source order; installed by setup_key_api
 
 
-async def _key_or_404(request: web.Request):  # noqa: ANN202 - an ApiKeyRecord
-    record = await request.config_dict[API_KEYS].get(int(request.match_info["id"]))
-    if record is None:
-        raise NotFoundError(f"No API key {request.match_info['id']}")
-    return record
-
-
+@routes.get("/keys")
 async def list_keys(request: web.Request) -> web.Response:
     """``GET /api/keys``."""
     return json_response({"data": [key_view(r) for r in await request.config_dict[API_KEYS].list()]})
 
 
+@routes.post("/keys")
 async def create_key(request: web.Request) -> web.Response:
     """``POST /api/keys`` → 201 with the plaintext key, once."""
-    data = parse(KeyCreate, await read_json(request))
-    check_models(request, data.models)
-    try:
-        record, key = await request.config_dict[API_KEYS].create(
-            data.name, rpm=data.rpm or 0, concurrency=data.concurrency or 0, models=tuple(data.models or ()),
-            expires_at=data.expires_at,
-        )
-    except ValueError as exc:
-        raise InvalidRequestError(str(exc)) from None
+    record, key = await create_key_from(request, parse(KeyCreate, await read_json(request)))
     return json_response({"key": key, "record": key_view(record)}, status=201)
 
 
+@routes.get(r"/keys/{id:\d+}")
 async def get_key(request: web.Request) -> web.Response:
     """``GET /api/keys/{id}``."""
-    return json_response(key_view(await _key_or_404(request)))
+    return json_response(key_view(await find_key(request)))
 
 
+@routes.patch(r"/keys/{id:\d+}")
 async def patch_key(request: web.Request) -> web.Response:
     """``PATCH /api/keys/{id}``: change the given fields only."""
-    record = await _key_or_404(request)
-    fields = parse(KeyFields, await read_json(request))
-    check_models(request, fields.models)
-    try:
-        updated = await request.config_dict[API_KEYS].update(record.id, **fields.changes())
-    except ValueError as exc:
-        raise InvalidRequestError(str(exc)) from None
+    record = await find_key(request)
+    updated = await update_key_from(request, record.id, parse(KeyFields, await read_json(request)))
     return json_response(key_view(updated))
 
 
+@routes.delete(r"/keys/{id:\d+}")
 async def revoke_key(request: web.Request) -> web.Response:
     """``DELETE /api/keys/{id}``: revoke for good."""
-    record = await _key_or_404(request)
+    record = await find_key(request)
     await request.config_dict[API_KEYS].revoke(record.id)
     return json_response({"id": record.id, "revoked": True})
 
 
+@routes.get("/admin-tokens")
 async def list_tokens(request: web.Request) -> web.Response:
     """``GET /api/admin-tokens``."""
     return json_response({"data": [token_view(t) for t in request.config_dict[ADMIN_STORE].tokens()]})
 
 
+@routes.post("/admin-tokens")
 async def create_token(request: web.Request) -> web.Response:
     """``POST /api/admin-tokens`` → 201 with the plaintext token, once."""
     data = parse(TokenCreate, await read_json(request))
@@ -90,6 +79,7 @@ async def create_token(request: web.Request) -> web.Response:
     return json_response({"token": token, "record": token_view(record)}, status=201)
 
 
+@routes.delete(r"/admin-tokens/{id:\d+}")
 async def revoke_token(request: web.Request) -> web.Response:
     """``DELETE /api/admin-tokens/{id}``."""
     token_id = int(request.match_info["id"])
@@ -100,12 +90,4 @@ async def revoke_token(request: web.Request) -> web.Response:
 
 def setup_key_api(api: web.Application) -> None:
     """Register the key and admin-token endpoints on the ``/api`` sub-app."""
-    r = api.router
-    r.add_get("/keys", list_keys)
-    r.add_post("/keys", create_key)
-    r.add_get(r"/keys/{id:\d+}", get_key)
-    r.add_patch(r"/keys/{id:\d+}", patch_key)
-    r.add_delete(r"/keys/{id:\d+}", revoke_key)
-    r.add_get("/admin-tokens", list_tokens)
-    r.add_post("/admin-tokens", create_token)
-    r.add_delete(r"/admin-tokens/{id:\d+}", revoke_token)
+    api.router.add_routes(routes)

@@ -34,12 +34,16 @@ from flow2api.errors import InvalidRequestError
 from flow2api.settings import SettingsError
 from flow2api.storage import DATABASE
 
+routes = web.RouteTableDef()  # filled by the decorators below, in source order; installed by setup_system_api
 
+
+@routes.get("/overview")
 async def get_overview(request: web.Request) -> web.Response:
     """``GET /api/overview``."""
     return json_response(await overview(request))
 
 
+@routes.get("/models")
 async def get_models(request: web.Request) -> web.Response:
     """``GET /api/models``: the catalog in force."""
     holder = request.config_dict[CATALOG]
@@ -48,6 +52,7 @@ async def get_models(request: web.Request) -> web.Response:
     })
 
 
+@routes.post("/catalog/reload")
 async def reload_catalog(request: web.Request) -> web.Response:
     """``POST /api/catalog/reload``: re-read ``models.yaml`` now."""
     holder = request.config_dict[CATALOG]
@@ -55,12 +60,14 @@ async def reload_catalog(request: web.Request) -> web.Response:
     return json_response({"reloaded": reloaded, "catalog": catalog_state(holder)})
 
 
+@routes.get("/settings")
 async def get_settings(request: web.Request) -> web.Response:
     """``GET /api/settings``: every editable setting."""
     editor = request.config_dict[SETTINGS_EDITOR]
     return json_response({"fields": [f.as_json() for f in editor.fields()], "source": editor.holder.current.source})
 
 
+@routes.patch("/settings")
 async def patch_settings(request: web.Request) -> web.Response:
     """``PATCH /api/settings``: validate, apply (core at once, plugin sections after restart) and store."""
     editor = request.config_dict[SETTINGS_EDITOR]
@@ -76,6 +83,7 @@ async def patch_settings(request: web.Request) -> web.Response:
     return json_response({"changed": changed, "fields": [f.as_json() for f in editor.fields()]})
 
 
+@routes.get("/logs")
 async def get_logs(request: web.Request) -> web.Response:
     """``GET /api/logs``: one page of request log rows, newest first: ``{"data": [...], "older", "newer"}`` —
     row ids to pass as ``?before=`` / ``?after=`` for the pages beside it (``null`` where there is none)."""
@@ -86,6 +94,7 @@ async def get_logs(request: web.Request) -> web.Response:
     return json_response({"data": page.rows, "older": page.older, "newer": page.newer})
 
 
+@routes.get("/tasks")
 async def get_tasks(request: web.Request) -> web.Response:
     """``GET /api/tasks``: one page of tasks, newest first, with ``media`` links: ``{"data", "older", "newer"}``
     (task ids for ``?before=`` / ``?after=``); ``prompt`` and ``error`` are cut to 500 characters."""
@@ -98,6 +107,7 @@ async def get_tasks(request: web.Request) -> web.Response:
     return json_response({"data": page.rows, "older": page.older, "newer": page.newer})
 
 
+@routes.post("/proxies/test")
 async def test_proxy(request: web.Request) -> web.Response:
     """``POST /api/proxies/test``: 200 with the outcome (a failed test is a result, not an error)."""
     data = parse(ProxyTest, await read_json(request))
@@ -106,12 +116,4 @@ async def test_proxy(request: web.Request) -> web.Response:
 
 def setup_system_api(api: web.Application) -> None:
     """Register the overview, catalog, settings, logs, tasks and proxy endpoints on the ``/api`` sub-app."""
-    r = api.router
-    r.add_get("/overview", get_overview)
-    r.add_get("/models", get_models)
-    r.add_post("/catalog/reload", reload_catalog)
-    r.add_get("/settings", get_settings)
-    r.add_patch("/settings", patch_settings)
-    r.add_get("/logs", get_logs)
-    r.add_get("/tasks", get_tasks)
-    r.add_post("/proxies/test", test_proxy)
+    api.router.add_routes(routes)

@@ -28,6 +28,8 @@ EDIT_FIELDS = ("name", "remark", "image_concurrency", "video_concurrency", "prox
 EDIT_CHECKBOXES = ("image_enabled", "video_enabled")
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
+routes = web.RouteTableDef()  # filled by the decorators below, in source order; installed by setup_account_routes
+
 
 def find_account(pool: AccountPool, account_id: str | int) -> AccountRecord:
     """The pool record with this id; raises ``NotFoundError`` (404)."""
@@ -52,6 +54,24 @@ def family_credentials(pool: AccountPool, create: AccountCreate) -> dict[str, st
     return credentials
 
 
+async def store_new_account(pool: AccountPool, create: AccountCreate) -> AccountRecord:
+    """Check the credential upstream and store the account (upsert by e-mail) with the fields ``create`` sets;
+    the family's upstream errors propagate (e.g. ``upstream_credential_rejected`` for a dead ST)."""
+    fields = create.model_dump(exclude_unset=True, exclude={"family", "st", "credentials"})
+    fields = {k: v for k, v in fields.items() if v is not None}
+    return await pool.add(create.family, family_credentials(pool, create), **fields)
+
+
+async def set_account_enabled(pool: AccountPool, account_id: str | int, enable: bool) -> AccountRecord:
+    """Enable the account (clears the ban and the error streak) or disable it (ban reason "disabled by the
+    operator"); the updated record. Raises ``NotFoundError`` (404) for an unknown id."""
+    record = find_account(pool, account_id)
+    changes = parse(AccountFields, {"enabled": enable}).changes()
+    if not enable:
+        changes["ban_reason"] = "disabled by the operator"
+    return await pool.update(record.id, **changes)
+
+
 def matches(view: dict, query: str, state: str) -> bool:
     """Search over id, e-mail, name, remark, tier (case-insensitive) and an exact state filter."""
     if state and view["state"] != state:
@@ -62,6 +82,7 @@ def matches(view: dict, query: str, state: str) -> bool:
     return query.lower() in haystack
 
 
+@routes.get("/accounts")
 async def accounts_page(request: web.Request) -> web.StreamResponse:
     """``GET /admin/accounts?q=&state=``: the account list, add, import and export forms."""
     pool = request.config_dict[POOL]
@@ -74,16 +95,14 @@ async def accounts_page(request: web.Request) -> web.StreamResponse:
     }, active="accounts")
 
 
+@routes.post("/accounts")
 async def add_account(request: web.Request) -> web.StreamResponse:
     """``POST /admin/accounts`` (``st``, ``remark``, ``proxy_url``, concurrency, kind checkboxes): check the ST upstream, store."""
     pool = request.config_dict[POOL]
     form = await request.post()
     data = form_data(form, ("family", "st", "remark", "proxy_url", "image_concurrency", "video_concurrency"))
     try:
-        create = parse(AccountCreate, data)
-        fields = create.model_dump(exclude_unset=True, exclude={"family", "st", "credentials"})
-        fields = {k: v for k, v in fields.items() if v is not None}
-        record = await pool.add(create.family, family_credentials(pool, create), **fields)
+        record = await store_new_account(pool, parse(AccountCreate, data))
     except Flow2APIError as exc:
         await flash(request, f"Account not added: {exc.message}", "error")
         raise web.HTTPSeeOther("/admin/accounts") from None
@@ -91,6 +110,7 @@ async def add_account(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/admin/accounts/{record.id}")
 
 
+@routes.post("/accounts/import")
 async def import_accounts(request: web.Request) -> web.StreamResponse:
     """``POST /admin/accounts/import`` (multipart: ``data`` text or ``file`` upload): bulk upsert, report flashed."""
     form = await request.post()
@@ -116,6 +136,7 @@ async def import_accounts(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/admin/accounts")
 
 
+@routes.post("/accounts/export")
 async def export_accounts(request: web.Request) -> web.StreamResponse:
     """``POST /admin/accounts/export`` (``include_secrets`` checkbox): the ``{"tokens": [...]}`` file as a download."""
     form = await request.post()
@@ -128,6 +149,7 @@ async def export_accounts(request: web.Request) -> web.StreamResponse:
     )
 
 
+@routes.get(r"/accounts/{id:\d+}")
 async def account_page(request: web.Request) -> web.StreamResponse:
     """``GET /admin/accounts/{id}``: details, edit form, actions, recent failed requests and tasks of the account."""
     record = find_account(request.config_dict[POOL], request.match_info["id"])
@@ -139,6 +161,7 @@ async def account_page(request: web.Request) -> web.StreamResponse:
     }, active="accounts")
 
 
+@routes.post(r"/accounts/{id:\d+}")
 async def edit_account(request: web.Request) -> web.StreamResponse:
     """``POST /admin/accounts/{id}``: save name, remark, kinds, concurrency, proxy (empty keeps it; ``clear_proxy`` removes it)."""
     pool = request.config_dict[POOL]
@@ -157,20 +180,17 @@ async def edit_account(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/admin/accounts/{record.id}")
 
 
+@routes.post(r"/accounts/{id:\d+}/{action:enable|disable}")
 async def set_enabled(request: web.Request) -> web.StreamResponse:
     """``POST /admin/accounts/{id}/enable`` or ``/disable``; enabling clears the ban and the error streak."""
-    pool = request.config_dict[POOL]
-    record = find_account(pool, request.match_info["id"])
     enable = request.match_info["action"] == "enable"
-    changes = parse(AccountFields, {"enabled": enable}).changes()
-    if not enable:
-        changes["ban_reason"] = "disabled by the operator"
-    await pool.update(record.id, **changes)
+    record = await set_account_enabled(request.config_dict[POOL], request.match_info["id"], enable)
     await flash(request, f"Account {record.id} {'enabled' if enable else 'disabled'}.")
     back = str((await request.post()).get("back", ""))
     raise web.HTTPSeeOther(back if back.startswith("/admin/") and "//" not in back else f"/admin/accounts/{record.id}")
 
 
+@routes.post(r"/accounts/{id:\d+}/refresh")
 async def refresh_account(request: web.Request) -> web.StreamResponse:
     """``POST /admin/accounts/{id}/refresh``: renew the credential (ST→AT) and re-read credits and tier now."""
     pool = request.config_dict[POOL]
@@ -185,6 +205,7 @@ async def refresh_account(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/admin/accounts/{record.id}")
 
 
+@routes.get(r"/accounts/{id:\d+}/delete")
 async def delete_page(request: web.Request) -> web.StreamResponse:
     """``GET /admin/accounts/{id}/delete``: the confirmation page."""
     record = find_account(request.config_dict[POOL], request.match_info["id"])
@@ -192,6 +213,7 @@ async def delete_page(request: web.Request) -> web.StreamResponse:
                         active="accounts")
 
 
+@routes.post(r"/accounts/{id:\d+}/delete")
 async def delete_account(request: web.Request) -> web.StreamResponse:
     """``POST /admin/accounts/{id}/delete`` (``confirm`` = the account's e-mail): delete it for good."""
     pool = request.config_dict[POOL]
@@ -207,14 +229,4 @@ async def delete_account(request: web.Request) -> web.StreamResponse:
 
 def setup_account_routes(admin_app: web.Application) -> None:
     """Register the account pages on the admin sub-app."""
-    r = admin_app.router
-    r.add_get("/accounts", accounts_page)
-    r.add_post("/accounts", add_account)
-    r.add_post("/accounts/import", import_accounts)
-    r.add_post("/accounts/export", export_accounts)
-    r.add_get(r"/accounts/{id:\d+}", account_page)
-    r.add_post(r"/accounts/{id:\d+}", edit_account)
-    r.add_post(r"/accounts/{id:\d+}/{action:enable|disable}", set_enabled)
-    r.add_post(r"/accounts/{id:\d+}/refresh", refresh_account)
-    r.add_get(r"/accounts/{id:\d+}/delete", delete_page)
-    r.add_post(r"/accounts/{id:\d+}/delete", delete_account)
+    admin_app.router.add_routes(routes)
