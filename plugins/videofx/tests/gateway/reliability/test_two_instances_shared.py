@@ -36,12 +36,12 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from flow2api_videofx.emulator import EmulatorSettings, FlowEmulator
 from flow2api_videofx.emulator.keys import CONTEXT
-from videofx_drills import prompt_of
+from videofx_drills import instance_config, prompt_of, taken_over, video_submits
 from videofx_gateway import IMAGE_MODEL
 
 from flow2api.testing import AdminClient, S3Server, run_cli
 from flow2api.testing.crash import API_KEY, all_completed_and_served, resumable
-from flow2api.testing.processes import free_port, spawn_cli, stop, wait_ready, write_config
+from flow2api.testing.processes import free_port, spawn_cli, stop, wait_ready
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 log_ = logging.getLogger(__name__)
@@ -50,7 +50,6 @@ IMAGES = 50
 JOBS = 50
 RPM = 10
 GENERATE = "batchGenerateImages"
-SUBMIT = "batchAsyncGenerateVideo"
 VIDEO_MODEL = "veo_3_1_t2v_fast_landscape"
 WITHIN = 1.0  # seconds a change may take to reach the other instance (issue 17 item 3)
 
@@ -130,18 +129,10 @@ async def test_two_instances_share_slots_limits_changes_and_video_jobs(
     log = tmp_path / "servers.log"
 
     def config(name: str) -> tuple[str, ...]:
-        path = write_config(tmp_path / f"{name}.toml", {
-            "global": {"api_key": API_KEY}, "server": {"instance_id": name},
-            "storage": {"url": postgres_url, "secret_key": secret_key},
-            "coordination": {"redis_url": redis_url}, "cache": s3_cache,
-            "jobs": {"lease_seconds": 2, "claim_interval": 0.5},
-            "generation": {"video_workers": JOBS, "video_slot_wait_timeout": 60, "image_slot_wait_timeout": 60},
-            "flow": {"labs_base_url": f"{base}/fx/api", "api_base_url": f"{base}/v1", "poll_interval": 0.25},
-            "captcha": {"captcha_method": "yescaptcha", "yescaptcha_base_url": f"{base}/solver",
-                        "yescaptcha_api_key": emulator.settings.solver_client_key, "solver_poll_interval": 0.01},
-            "catalog": {"watch": False}, "logging": {"level": "INFO"},
-        })
-        return "--config", str(path), "--data-dir", str(tmp_path / f"data-{name}")
+        return instance_config(
+            tmp_path, name, emulator, base, storage={"url": postgres_url, "secret_key": secret_key},
+            coordination={"redis_url": redis_url}, cache=s3_cache, flow={"poll_interval": 0.25},
+            generation={"video_workers": JOBS, "video_slot_wait_timeout": 60, "image_slot_wait_timeout": 60})
 
     # the first account: one image generation at a time; the second: no images (the original's import format)
     tokens = tmp_path / "accounts.json"
@@ -214,8 +205,7 @@ async def test_two_instances_share_slots_limits_changes_and_video_jobs(
             servers["A"] = await spawn_cli("serve", "--no-demo", *config("A"), "--port", str(ports["A"]), log=log)
             await wait_ready(urls["A"], servers["A"])
             await all_completed_and_served(urls["A"], auth, ids, timeout=10)  # A's own media dir never held them: S3
-            submits = collections.Counter(prompt_of(r.json) for r in emulator.requests
-                                          if r.operation.startswith(SUBMIT) and r.status == 200)
+            submits = video_submits(emulator)
             assert set(submits) == {f"shared drill job {i}" for i in range(JOBS)}, "a job was never submitted"
             assert not {p: n for p, n in submits.items() if n > 1}, "a job was submitted upstream twice"
 
@@ -264,8 +254,6 @@ async def test_two_instances_share_slots_limits_changes_and_video_jobs(
             await stop(server)
 
     logged = log.read_text(encoding="utf-8", errors="replace")
-    taken_over = re.findall(r" B flow2api\.jobs\.runner .*video jobs: (\d+) unfinished job\(s\) taken up again from an "
-                            r"instance gone", logged)
-    assert sum(map(int, taken_over)) == JOBS, "B's log does not say it took A's jobs over"
+    assert taken_over(logged, "B") == JOBS, "B's log does not say it took A's jobs over"
     for secret in secrets:
         assert secret not in logged, "a secret is in a server's log"
