@@ -15,7 +15,8 @@ c. keys created with the CLI while both run are served by B within 1 s; one revo
    disabled through A's admin API is not used by B 1 s later (503 ``no_account_available``, no generation
    upstream), and account 2 given images through A's API serves B's images 1 s later.
 
-Leases of 2 s and claims every 0.5 s (as test_two_instances.py), 16 px images, 24 status polls per video.
+Leases of 2 s and claims every 0.5 s (as test_two_instances.py), 16 px images, 32 status polls at 0.25 s per
+video (8 s: all 50 still render at the kill).
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ async def test_two_instances_share_slots_limits_changes_and_video_jobs(
         tmp_path: Path, aiohttp_server: Callable, postgres_url: str, redis_url: str, s3_server: S3Server,
         s3_cache: dict[str, Any]) -> None:
     emulator = FlowEmulator(EmulatorSettings(
-        at_lifetime_s=86400, captcha_polls_to_ready=0, video_polls_to_finish=24, image_size=16,
+        at_lifetime_s=86400, captcha_polls_to_ready=0, video_polls_to_finish=32, image_size=16,
         max_recorded_requests=200_000))
     emulator.faults.add({"kind": "latency", "operation": GENERATE, "latency_ms": 30})  # a generation takes time
     in_flight = InFlight()
@@ -150,6 +151,7 @@ async def test_two_instances_share_slots_limits_changes_and_video_jobs(
     auth = {"Authorization": f"Bearer {API_KEY}"}
     secrets = [*(a.st for a in accounts), API_KEY, rpm_key, secret_key, s3_cache["s3_secret_access_key"]]
     began, took = time.monotonic(), {}
+    making_keys: asyncio.Task | None = None
     try:
         await asyncio.gather(*(wait_ready(urls[name], servers[name]) for name in servers))
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=90)) as http:
@@ -180,6 +182,19 @@ async def test_two_instances_share_slots_limits_changes_and_video_jobs(
             assert sum(p.startswith("rpm ") for p in generated_by() if p) == RPM
 
             took["b"] = time.monotonic() - began
+            async def make_keys() -> dict[str, tuple[int, str]]:
+                """Two keys made with the CLI while both instances run, each served by B within 1 s:
+                ``{"api"|"cli": (id, key)}``, by how phase c revokes it."""
+                made = await asyncio.gather(*(cli(config("A"), "keys", "create", "--name", f"revoked {how}")
+                                              for how in ("api", "cli")))
+                keys = {how: (int(re.search(r"created key (\d+)", out)[1]), out.split()[-1])
+                        for how, out in zip(("api", "cli"), made)}
+                secrets.extend(key for _, key in keys.values())
+                for how, (_, key) in keys.items():
+                    took[f"key made by the CLI served by B after ({how})"] = await until_status(http, urls["B"], key,
+                                                                                                 200)
+                return keys
+
             # d. 50 video jobs accepted by A and rendering upstream, then A is SIGKILLed
             async def create(i: int) -> str:
                 body = {"model": VIDEO_MODEL, "prompt": f"shared drill job {i}"}
@@ -200,6 +215,7 @@ async def test_two_instances_share_slots_limits_changes_and_video_jobs(
                     assert (await resp.json())["status"] == "in_progress", "a job ended before the kill"
             servers["A"].kill()  # SIGKILL: no shutdown code runs, A's leases and Redis slot holders are left behind
             await servers["A"].wait()
+            making_keys = asyncio.create_task(make_keys())  # phase c's two keys, while B finishes A's jobs
             await all_completed_and_served(urls["B"], auth, ids, timeout=45)
             took["d done on B"] = time.monotonic() - began
             servers["A"] = await spawn_cli("serve", "--no-demo", *config("A"), "--port", str(ports["A"]), log=log)
@@ -218,18 +234,14 @@ async def test_two_instances_share_slots_limits_changes_and_video_jobs(
             status, listed, text = await admin.api("GET", "/api/accounts", token=token)
             assert status == 200, text
             account_ids = {a["email"]: a["id"] for a in listed["data"]}
-            created = await asyncio.gather(*(cli(config("A"), "keys", "create", "--name", f"revoked {how}")
-                                             for how in ("api", "cli")))
-            keys = {how: (int(re.search(r"created key (\d+)", out)[1]), out.split()[-1])
-                    for how, out in zip(("api", "cli"), created)}
-            secrets += [key for _, key in keys.values()]
-            for _, key in keys.values():
-                assert await until_status(http, urls["B"], key, 200) < WITHIN, "a CLI-made key took over 1 s on B"
+            keys = await making_keys
             status, _, text = await admin.api("DELETE", f"/api/keys/{keys['api'][0]}", token=token)
             assert status < 300, text
-            assert await until_status(http, urls["B"], keys["api"][1], 401) < WITHIN
+            took["key revoked through A refused by B after"] = await until_status(http, urls["B"], keys["api"][1], 401)
             await cli(config("A"), "keys", "revoke", str(keys["cli"][0]))
-            assert await until_status(http, urls["B"], keys["cli"][1], 401) < WITHIN
+            took["key revoked by the CLI refused by B after"] = await until_status(http, urls["B"], keys["cli"][1], 401)
+            slow = {what: t for what, t in took.items() if what.startswith("key ") and t >= WITHIN}
+            assert not slow, f"a key change took 1 s or more to reach B: {slow}"
 
             # account 1, B's only image account, disabled through A: 1 s later B refuses images (none left) rather
             # than use it; account 2 given images through A: 1 s later B serves them with it
@@ -248,7 +260,10 @@ async def test_two_instances_share_slots_limits_changes_and_video_jobs(
             assert {generated_by()[f"after enable {i}"] for i in range(3)} == {emails[1]}
             took["c"] = time.monotonic() - began
     finally:
-        log_.info("seconds since the servers were started, at the end of each phase: %s", took)
+        log_.info("seconds since the servers were started at the end of each phase, and each key change's delay "
+                  "on B: %s", took)
+        if making_keys is not None:
+            making_keys.cancel()
         await admin.close()
         for server in servers.values():
             await stop(server)
