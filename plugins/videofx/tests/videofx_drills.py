@@ -9,21 +9,27 @@ docs/reliability.md for what CI runs).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
+import re
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from flow2api_videofx.emulator import FlowEmulator
 from videofx_gateway import IMAGE_MODEL, VIDEOFX_FACTORIES
 
 from flow2api.app import create_app
 from flow2api.discovery import build_providers
 from flow2api.pool import POOL, AccountPool
 from flow2api.settings import Settings
+from flow2api.testing.crash import API_KEY
+from flow2api.testing.processes import write_config
 
 FULL = os.environ.get("FLOW2API_DRILL_FULL") == "1"
 
@@ -82,3 +88,42 @@ async def served_like_cli(settings: Settings) -> AsyncIterator[Served]:
         yield Served(app, runner, f"http://127.0.0.1:{port}")
     finally:
         await runner.cleanup()
+
+
+#: The labs.google operation name of every video submit (text, start image, …: they all start so).
+VIDEO_SUBMIT = "batchAsyncGenerateVideo"
+
+
+def instance_config(directory: Path, name: str, emulator: FlowEmulator, base: str,
+                    **sections: dict[str, Any]) -> tuple[str, ...]:
+    """The ``--config``/``--data-dir`` arguments of instance ``name`` in a multi-instance drill (one settings
+    file and one data directory each, under ``directory``), pointed at ``emulator`` served at ``base``.
+
+    Defaults: :data:`~flow2api.testing.crash.API_KEY`, ``[server] instance_id = name``, 2 s leases claimed
+    every 0.5 s, status polls every 0.2 s, the emulator's solver polled every 10 ms, no catalog watching, INFO
+    logs; ``sections`` are merged over them key by key (``storage={"url": …}``, ``flow={"poll_interval": …}``).
+    """
+    defaults: dict[str, dict[str, Any]] = {
+        "global": {"api_key": API_KEY}, "server": {"instance_id": name},
+        "jobs": {"lease_seconds": 2, "claim_interval": 0.5},
+        "flow": {"labs_base_url": f"{base}/fx/api", "api_base_url": f"{base}/v1", "poll_interval": 0.2},
+        "captcha": {"captcha_method": "yescaptcha", "yescaptcha_base_url": f"{base}/solver",
+                    "yescaptcha_api_key": emulator.settings.solver_client_key, "solver_poll_interval": 0.01},
+        "catalog": {"watch": False}, "logging": {"level": "INFO"},
+    }
+    merged = {key: {**defaults.get(key, {}), **sections.get(key, {})} for key in {**defaults, **sections}}
+    path = write_config(directory / f"{name}.toml", merged)
+    return "--config", str(path), "--data-dir", str(directory / f"data-{name}")
+
+
+def video_submits(emulator: FlowEmulator) -> collections.Counter[str | None]:
+    """How many video submits upstream accepted (HTTP 200), per prompt, from the emulator's request log."""
+    return collections.Counter(prompt_of(r.json) for r in emulator.requests
+                               if r.operation.startswith(VIDEO_SUBMIT) and r.status == 200)
+
+
+def taken_over(logged: str, instance: str) -> int:
+    """How many video jobs ``instance``'s log lines (in ``logged``) say it took over from an instance gone."""
+    found = re.findall(rf" {re.escape(instance)} flow2api\.jobs\.runner .*video jobs: (\d+) unfinished job\(s\) "
+                       r"taken up again from an instance gone", logged)
+    return sum(map(int, found))

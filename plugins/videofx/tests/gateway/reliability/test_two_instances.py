@@ -10,8 +10,6 @@ claims every 0.5 s, so the drill stays well under a minute.
 from __future__ import annotations
 
 import asyncio
-import collections
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,15 +18,14 @@ import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 from flow2api_videofx.emulator import EmulatorSettings, FlowEmulator
-from videofx_drills import prompt_of
+from videofx_drills import instance_config, taken_over, video_submits
 
 from flow2api.testing.crash import API_KEY, all_completed_and_served, resumable
-from flow2api.testing.processes import free_port, spawn_cli, stop, wait_ready, write_config
+from flow2api.testing.processes import free_port, spawn_cli, stop, wait_ready
 
 pytestmark = pytest.mark.reliability
 
 JOBS = 15
-SUBMIT = "batchAsyncGenerateVideo"
 MODEL = "veo_3_1_t2v_fast_landscape"
 
 
@@ -40,24 +37,13 @@ async def test_kill_9_of_one_instance_hands_its_video_jobs_to_the_other(
     base = str((await aiohttp_server(emulator.app())).make_url("")).rstrip("/")
     sts = [emulator.add_account(f"ha{i}@example.com", tier="PAYGATE_TIER_TWO", credits=1_000_000).st for i in range(2)]
 
-    def submitted() -> list[str | None]:
-        return [prompt_of(r.json) for r in emulator.requests if r.operation.startswith(SUBMIT) and r.status == 200]
-
     secret_key = Fernet.generate_key().decode()
     log = tmp_path / "servers.log"
 
     def config(name: str) -> tuple[str, ...]:
-        path = write_config(tmp_path / f"{name}.toml", {
-            "global": {"api_key": API_KEY}, "server": {"instance_id": name},
-            "storage": {"url": postgres_url, "secret_key": secret_key},
-            "jobs": {"lease_seconds": 2, "claim_interval": 0.5},
-            "generation": {"video_workers": JOBS, "video_slot_wait_timeout": 60},
-            "flow": {"labs_base_url": f"{base}/fx/api", "api_base_url": f"{base}/v1", "poll_interval": 0.2},
-            "captcha": {"captcha_method": "yescaptcha", "yescaptcha_base_url": f"{base}/solver",
-                        "yescaptcha_api_key": emulator.settings.solver_client_key, "solver_poll_interval": 0.01},
-            "catalog": {"watch": False}, "logging": {"level": "INFO"},
-        })
-        return "--config", str(path), "--data-dir", str(tmp_path / f"data-{name}")
+        return instance_config(tmp_path, name, emulator, base,
+                               storage={"url": postgres_url, "secret_key": secret_key},
+                               generation={"video_workers": JOBS, "video_slot_wait_timeout": 60})
 
     for st in sts:
         add = await spawn_cli("accounts", "add", "--st", st, *config("A"), log=log)
@@ -94,12 +80,10 @@ async def test_kill_9_of_one_instance_hands_its_video_jobs_to_the_other(
         for server in servers.values():
             await stop(server)
 
-    submits = collections.Counter(submitted())
+    submits = video_submits(emulator)
     assert set(submits) == {f"two instances job {i}" for i in range(JOBS)}, "a job was never submitted"
     assert not {p: n for p, n in submits.items() if n > 1}, "a job was submitted upstream twice"
     logged = log.read_text(encoding="utf-8", errors="replace")
-    taken_over = re.findall(r" B flow2api\.jobs\.runner .*video jobs: (\d+) unfinished job\(s\) taken up again from an "
-                            r"instance gone", logged)
-    assert sum(map(int, taken_over)) == JOBS, "B's log does not say it took A's jobs over"
+    assert taken_over(logged, "B") == JOBS, "B's log does not say it took A's jobs over"
     for secret in (*sts, API_KEY, secret_key):
         assert secret not in logged, "a secret is in a server's log"
