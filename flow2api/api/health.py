@@ -43,7 +43,10 @@ class StorageProbe:
         """Probe forever (the app's ``storage_probe`` cleanup context cancels it)."""
         while True:
             try:
-                await asyncio.wait_for(database.fetch_one(text("SELECT 1")), PROBE_TIMEOUT_S)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancel that lands as the SELECT
+                # answers, and the app's cleanup then waits for this loop forever
+                async with asyncio.timeout(PROBE_TIMEOUT_S):
+                    await database.fetch_one(text("SELECT 1"))
                 self.reachable = True
             except Exception:  # noqa: BLE001 - any failure of the probe means "not reachable"
                 self.reachable = False
