@@ -4,7 +4,8 @@ Slots are counted per account and kind (``image_concurrency`` / ``video_concurre
 by the app's coordinator (:mod:`flow2api.coordination`: this process, or every instance on one Redis), which
 also shares cool-downs and the refresh lock. When every account that could serve a request is busy, the
 request waits in a FIFO queue (:mod:`.leases`) up to the slot-wait timeout, then gets 503; with Redis the
-head of the queue also looks every ``[coordination] slot_poll_interval`` s for a slot another instance freed.
+head of the queue also looks every ``[coordination] slot_poll_interval`` s for a slot another instance freed
+(not when this process's own leases fill every candidate: :mod:`.slots`). One coordinator call per look.
 What a failure does to an account is decided by :func:`flow2api.pool.health.judge` and applied here."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import aiohttp
 
 from flow2api.catalog import CatalogEntry
-from flow2api.coordination import Coordinator, slot_key
+from flow2api.coordination import Coordinator
 from flow2api.coordination.local import InProcessCoordinator
 from flow2api.errors import (
     CoordinationUnavailableError,
@@ -33,11 +34,12 @@ from flow2api.errors import (
 )
 from flow2api.logs import register_secrets
 from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Kind, Provider
-from flow2api.pool.candidates import busy, find_candidates, has_slot, next_cooldown_end, slot_limit
+from flow2api.pool.candidates import busy, find_candidates, next_cooldown_end
 from flow2api.pool.health import judge
 from flow2api.pool.leases import AccountHandle, Lease, SlotWaiters
 from flow2api.pool.refresh import SESSION_EXPIRED, Refresher
-from flow2api.pool.strategies import STRATEGIES, StrategyState
+from flow2api.pool.slots import SlotBook
+from flow2api.pool.strategies import StrategyState
 from flow2api.proxies import HttpSessions
 from flow2api.settings import Settings, SettingsHolder
 from flow2api.storage.accounts import AccountRecord, AccountRepository
@@ -76,7 +78,8 @@ class AccountPool:
         self.refresher = Refresher(self)
         self.last_checked: dict[int, float] = {}
         self.proxy_failures: dict[str, int] = {}  # redacted proxy URL → connection failures since start
-        self._strategy_state = StrategyState()
+        self.strategy_state = StrategyState()
+        self._book = SlotBook()  # the shared counts and cool-downs as the coordinator last reported them
 
     @property
     def settings(self) -> Settings:
@@ -264,32 +267,27 @@ class AccountPool:
                     raise NoAccountAvailableError(busy(entry, len(usable), timeout))
                 await self._waiters.wait(ticket, usable, deadline - loop.time())
                 continue
-            survey = await coordination.survey(list(self._records), kind.value)
-            candidates, why = find_candidates(self, entry, providers, frozenset(excluded), survey.cooling)
+            candidates, why = find_candidates(self, entry, providers, frozenset(excluded), self._book.cooling)
             if account_id is not None:
                 candidates = [c for c in candidates if c.account_id == account_id]
                 why = why or f"account {account_id} cannot serve the model '{entry.id}' now"
             if not candidates:
                 wait = next_cooldown_end(self, entry, providers, frozenset(excluded), now=time.time(),
-                                         cooling=survey.cooling)
+                                         cooling=self._book.cooling)
                 raise NoAccountAvailableError(why, retry_after=wait)
             usable = frozenset(c.account_id for c in candidates)
-            loaded = [replace(c, in_flight=survey.in_flight.get(c.account_id, 0)) for c in candidates
-                      if c.account_id in self._records]
-            free = [c for c in loaded if has_slot(self._records[c.account_id], c, kind)]
-            blocked = self._waiters.blocked(ticket, usable)
-            if free and not blocked:
-                chosen = STRATEGIES[self.settings.call_logic.call_mode](free, self._strategy_state, kind)
-                # The strategy's choice first, then the least busy others: when another request (here or on
-                # another instance) took the chosen slot since the survey, the hold moves on in the same step.
-                order = [chosen, *sorted((c for c in free if c is not chosen), key=lambda c: c.in_flight)]
-                held = await coordination.try_hold(
-                    [slot_key(c.account_id, kind.value) for c in order],
-                    [slot_limit(self._records[c.account_id], kind) for c in order])
-                if held is not None:  # else all were taken since the survey: wait, then look again
-                    chosen = order[held[0]]
+            # The strategy's choice first, then the others: the take moves on in the same step when another
+            # request (here or on another instance) took the chosen slot since the counts were seen. Empty when
+            # this process alone fills every candidate: then only a release here can help, no trip, no poll.
+            order = [] if self._waiters.blocked(ticket, usable) else self._book.order(self, candidates, kind)
+            asked = [c.account_id for c in order]
+            if order:
+                taken = await coordination.take(asked, kind.value, self._book.limits(self, order, kind))
+                news = self._book.learn(asked, kind, taken.survey)
+                if taken.hold is not None and taken.index is not None:
+                    chosen = order[taken.index]
                     self._in_flight[(chosen.account_id, kind)] += 1
-                    lease = Lease(self, chosen.account_id, kind, chosen.route, chosen.provider, hold=held[1])
+                    lease = Lease(self, chosen.account_id, kind, chosen.route, chosen.provider, hold=taken.hold)
                     try:
                         await self.refresher.ensure_fresh(lease.account_id)
                     except Flow2APIError as exc:
@@ -299,10 +297,12 @@ class AccountPool:
                         excluded.add(lease.account_id)
                         continue
                     return lease
+                if news:
+                    continue  # another instance cooled one down: the candidates (or the 503's reason) change
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise NoAccountAvailableError(busy(entry, len(candidates), timeout))
-            if coordination.distributed:  # a slot freed by another instance wakes nobody here
+            if coordination.distributed and asked:  # a slot freed by another instance wakes nobody here
                 remaining = min(remaining, coordination.poll_interval)
             await self._waiters.wait(ticket, usable, remaining)
 

@@ -1,0 +1,77 @@
+"""What this instance knows of the shared slot counts and cool-downs, and the order it asks for slots in.
+
+An acquire on Redis used to be two trips: a survey of every account's count and cool-down, then the hold.
+Now it is one (:meth:`flow2api.coordination.Coordinator.take`), and the counts the strategy compares come
+from the reply of the previous take — kept here, per account and kind, with the cool-downs it reported.
+They may be a moment old; that only changes which account is tried first, never what is admitted: the
+take checks the true count and cool-down itself, atomically, and moves on to the next account when the first
+filled meanwhile.
+
+The one thing decided without asking Redis is a refusal that cannot be wrong: an account whose leases *in
+this process* already reach its limit is full whatever the others do (every lease here holds a slot there,
+and a released one leaves Redis after it left this count), so it is not asked for; when that is every
+candidate, the request waits for a release here without a trip.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from flow2api.coordination import Survey
+from flow2api.plugin import Kind
+from flow2api.pool.candidates import has_slot, slot_limit
+from flow2api.pool.leases import Candidate
+from flow2api.pool.strategies import STRATEGIES
+
+if TYPE_CHECKING:  # the pool imports this module
+    from flow2api.pool.pool import AccountPool
+
+
+class SlotBook:
+    """The last holder counts (account id, kind → live holders on every instance) and cool-downs (account id →
+    end, Unix s) the coordinator reported; empty until the first take."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[int, Kind], int] = {}
+        self.cooling: dict[int, float] = {}
+
+    def learn(self, account_ids: Sequence[int], kind: Kind, survey: Survey) -> bool:
+        """Keep what a take of ``account_ids`` saw; whether it found one of them cooling down that was not known
+        to be (the candidates change: the caller looks again at once instead of waiting)."""
+        now = time.time()
+        news = False
+        for account_id in account_ids:
+            self.counts[(account_id, kind)] = survey.in_flight.get(account_id, 0)
+            end = survey.cooling.get(account_id)
+            if end is None:
+                self.cooling.pop(account_id, None)
+                continue
+            news = news or (end > now and self.cooling.get(account_id, 0.0) <= now)
+            self.cooling[account_id] = end
+        return news
+
+    def order(self, pool: AccountPool, candidates: Sequence[Candidate], kind: Kind) -> list[Candidate]:
+        """The candidates to ask for, in order: the strategy's choice among those believed free, then the rest
+        least busy first; without the accounts this process alone fills (empty: wait for a release here)."""
+        distributed = pool.coordination.distributed
+        estimated: list[Candidate] = []
+        for candidate in candidates:
+            record = pool.record(candidate.account_id)
+            if not has_slot(record, candidate, kind):  # candidate.in_flight is this process's count
+                continue
+            if distributed:  # the shared count as last seen, at least this process's
+                seen = self.counts.get((candidate.account_id, kind), 0)
+                candidate = replace(candidate, in_flight=max(seen, candidate.in_flight))
+            estimated.append(candidate)
+        free = [c for c in estimated if has_slot(pool.record(c.account_id), c, kind)]
+        if not free:
+            return sorted(estimated, key=lambda c: c.in_flight)
+        chosen = STRATEGIES[pool.settings.call_logic.call_mode](free, pool.strategy_state, kind)
+        return [chosen, *sorted((c for c in estimated if c is not chosen), key=lambda c: c.in_flight)]
+
+    def limits(self, pool: AccountPool, order: Sequence[Candidate], kind: Kind) -> list[int]:
+        """Each ordered candidate's limit for ``kind`` (``-1`` unlimited), as the take wants them."""
+        return [slot_limit(pool.record(c.account_id), kind) for c in order]
