@@ -51,6 +51,9 @@ class Hold:
     token: str
     keys: tuple[str, ...]
     released: bool = field(default=False)
+    limit: int = -1
+    """The slot limit the hold was taken under (``-1``: unlimited, or not a slot); a release hands the slot on
+    to a waiter of this instance only while the account's limit is not lower (:mod:`flow2api.pool.slots`)."""
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ class InProcessCoordinator:
             key = slot_key(account_id, kind)
             if taken is None and (limit < 0 or self._counts.get(key, 0) < limit):
                 self._counts[key] += 1
-                taken = index, Hold(str(next(self._tokens)), (key,))
+                taken = index, Hold(str(next(self._tokens)), (key,), limit=limit)
         survey = await self.survey(account_ids, kind)
         return Taken(None, None, survey) if taken is None else Taken(taken[0], taken[1], survey)
 

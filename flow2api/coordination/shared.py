@@ -151,9 +151,9 @@ class RedisCoordinator:
                 "the coordination backend (Redis) is unreachable; new work is refused until it is back",
             ) from exc
 
-    def adopt(self, token: str, keys: Iterable[str]) -> Hold:
-        """The hold a script took as ``token`` in ``keys`` (full Redis key names), renewed from now on."""
-        hold = Hold(token, tuple(keys))
+    def adopt(self, token: str, keys: Iterable[str], *, limit: int = -1) -> Hold:
+        """The hold a script took as ``token`` in ``keys`` (full Redis key names, under ``limit``), renewed from now on."""
+        hold = Hold(token, tuple(keys), limit=limit)
         self._held[hold.token] = hold
         return hold
 
@@ -183,7 +183,7 @@ class RedisCoordinator:
                         {i: float(end) for i, end in zip(ids, ends) if end})
         if not index:
             return Taken(None, None, survey)
-        return Taken(index - 1, self.adopt(token, [slots[index - 1]]), survey)
+        return Taken(index - 1, self.adopt(token, [slots[index - 1]], limit=limits[index - 1]), survey)
 
     def release(self, hold: Hold, then: Callable[[], None]) -> None:
         """Stop renewing ``hold`` and remove it from its sets in the background, then ``then()``; when Redis is

@@ -11,6 +11,14 @@ The one thing decided without asking Redis is a refusal that cannot be wrong: an
 this process* already reach its limit is full whatever the others do (every lease here holds a slot there,
 and a released one leaves Redis after it left this count), so it is not asked for; when that is every
 candidate, the request waits for a release here without a trip.
+
+And a release here with a request here waiting for that account hands the slot over as it is (the holder
+token stays in Redis, renewed; :func:`may_hand_over`): no trip to give it back and none to take it again, and
+the count every instance sees never changes, so nothing is admitted that was not already. Not when the
+account's limit was lowered since the slot was taken (then it goes back to Redis, which applies the new
+limit). Within an instance that is the arrival order a release here always gave; across instances a
+freed slot was already as good as this instance's (its waiter was woken at once, other instances look every
+``slot_poll_interval``).
 """
 
 from __future__ import annotations
@@ -20,11 +28,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from flow2api.coordination import Survey
+from flow2api.coordination import Hold, Survey
 from flow2api.plugin import Kind
 from flow2api.pool.candidates import has_slot, slot_limit
 from flow2api.pool.leases import Candidate
 from flow2api.pool.strategies import STRATEGIES
+from flow2api.storage.accounts import AccountRecord
 
 if TYPE_CHECKING:  # the pool imports this module
     from flow2api.pool.pool import AccountPool
@@ -75,3 +84,12 @@ class SlotBook:
     def limits(self, pool: AccountPool, order: Sequence[Candidate], kind: Kind) -> list[int]:
         """Each ordered candidate's limit for ``kind`` (``-1`` unlimited), as the take wants them."""
         return [slot_limit(pool.record(c.account_id), kind) for c in order]
+
+
+def may_hand_over(record: AccountRecord | None, kind: Kind, hold: Hold) -> bool:
+    """Whether a released ``kind`` ``hold`` of ``record``'s account may pass to a waiter as it is: the account is
+    still known and its limit is not below the one the slot was taken under (``-1``: unlimited)."""
+    if record is None:
+        return False
+    limit = slot_limit(record, kind)
+    return limit < 0 or 0 <= hold.limit <= limit
