@@ -49,18 +49,20 @@ NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.flo
 
 #: KEYS n slot sets in order of preference, then their n cool-down keys; ARGV token, ttl ms, then each set's
 #: limit (< 0 unlimited) → {i, n counts, n cool-down ends ('' = none)}: i is the 1-based index of the set now
-#: held (the first not cooling down with room after dropping expired holders), 0 when none; the counts are
-#: the live holders after the step. One call per acquire: the pool chooses from the counts of the last one.
+#: held (the first not cooling down with fewer live holders than its limit), 0 when none; the counts are the
+#: live holders (expiry after now) after the step. Only the set held is pruned of expired holders: counting
+#: the others read-only halves the script's time (200 of them run back to back in one pipeline). One call per
+#: acquire: the pool chooses from the counts of the last one.
 TAKE = NOW + """
 local n = #KEYS / 2
 local ttl = tonumber(ARGV[2])
 local out = {0}
 for i = 1, n do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
-  local count = redis.call('ZCARD', KEYS[i])
+  local count = redis.call('ZCOUNT', KEYS[i], '(' .. now, '+inf')
   local cooling = redis.call('GET', KEYS[n + i])
   local limit = tonumber(ARGV[i + 2])
   if out[1] == 0 and not cooling and (limit < 0 or count < limit) then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
     redis.call('ZADD', KEYS[i], now + ttl, ARGV[1])
     redis.call('PEXPIRE', KEYS[i], ttl * 2)
     out[1] = i

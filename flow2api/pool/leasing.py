@@ -102,10 +102,10 @@ class Leasing:
             # The strategy's choice first, then the others: the take moves on in the same step when another
             # request (here or on another instance) took the chosen slot since the counts were seen. Empty when
             # this process alone fills every candidate: then only a release here can help, no trip, no poll.
-            order = [] if self._waiters.blocked(ticket, usable) else self._book.order(pool, candidates, kind)
+            order, limits = ([], []) if self._waiters.blocked(ticket, usable) else self._book.order(pool, candidates, kind)
             asked = [c.account_id for c in order]
             if order:
-                taken = await coordination.take(asked, kind.value, self._book.limits(pool, order, kind))
+                taken = await coordination.take(asked, kind.value, limits)
                 news = self._book.learn(asked, kind, taken.survey)
                 if taken.hold is not None and taken.index is not None:
                     if (lease := await self._lease(order[taken.index], kind, taken.hold, excluded)) is not None:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from flow2api.coordination import Hold, Survey
 from flow2api.plugin import Kind
-from flow2api.pool.candidates import has_slot, slot_limit
+from flow2api.pool.candidates import slot_limit
 from flow2api.pool.leases import Candidate
 from flow2api.pool.strategies import STRATEGIES
 from flow2api.storage.accounts import AccountRecord
@@ -62,28 +62,24 @@ class SlotBook:
             self.cooling[account_id] = end
         return news
 
-    def order(self, pool: AccountPool, candidates: Sequence[Candidate], kind: Kind) -> list[Candidate]:
-        """The candidates to ask for, in order: the strategy's choice among those believed free, then the rest
-        least busy first; without the accounts this process alone fills (empty: wait for a release here)."""
+    def order(self, pool: AccountPool, candidates: Sequence[Candidate], kind: Kind) -> tuple[list[Candidate], list[int]]:
+        """The candidates to ask for, in order — the strategy's choice among those believed free, then the rest
+        least busy first — and each one's limit (``-1`` unlimited); without the accounts this process alone
+        fills (empty: wait for a release here)."""
         distributed = pool.coordination.distributed
-        estimated: list[Candidate] = []
+        estimated: list[tuple[Candidate, int]] = []
         for candidate in candidates:
-            record = pool.record(candidate.account_id)
-            if not has_slot(record, candidate, kind):  # candidate.in_flight is this process's count
+            limit = slot_limit(pool.record(candidate.account_id), kind)
+            if 0 <= limit <= candidate.in_flight:  # candidate.in_flight is this process's count
                 continue
-            if distributed:  # the shared count as last seen, at least this process's
-                seen = self.counts.get((candidate.account_id, kind), 0)
-                candidate = replace(candidate, in_flight=max(seen, candidate.in_flight))
-            estimated.append(candidate)
-        free = [c for c in estimated if has_slot(pool.record(c.account_id), c, kind)]
-        if not free:
-            return sorted(estimated, key=lambda c: c.in_flight)
-        chosen = STRATEGIES[pool.settings.call_logic.call_mode](free, pool.strategy_state, kind)
-        return [chosen, *sorted((c for c in estimated if c is not chosen), key=lambda c: c.in_flight)]
-
-    def limits(self, pool: AccountPool, order: Sequence[Candidate], kind: Kind) -> list[int]:
-        """Each ordered candidate's limit for ``kind`` (``-1`` unlimited), as the take wants them."""
-        return [slot_limit(pool.record(c.account_id), kind) for c in order]
+            seen = self.counts.get((candidate.account_id, kind), 0) if distributed else 0
+            if seen > candidate.in_flight:  # the shared count as last seen, at least this process's
+                candidate = replace(candidate, in_flight=seen)
+            estimated.append((candidate, limit))
+        free = [c for c, limit in estimated if limit < 0 or c.in_flight < limit]
+        chosen = STRATEGIES[pool.settings.call_logic.call_mode](free, pool.strategy_state, kind) if free else None
+        ordered = sorted(estimated, key=lambda pair: (pair[0] is not chosen, pair[0].in_flight))
+        return [c for c, _ in ordered], [limit for _, limit in ordered]
 
 
 def may_hand_over(record: AccountRecord | None, kind: Kind, hold: Hold) -> bool:
