@@ -3,11 +3,12 @@
 Profiled with 200 concurrent acquires (``bench/slot_acquire.py``, docs/performance.md), most of the time of
 a lone redis-py command is not Redis: it is the client's own work per command — a connection taken from the
 pool, one ``send`` system call, the reply read line by line — so a burst of requests queued behind each
-other for the connections and the event loop. :class:`Pipeliner` sends every command queued while the
-previous batch is on the wire as **one** pipeline (``transaction=False``: no ``MULTI``; each script is atomic
-on its own): one connection, one write, one read of all replies. An idle coordinator pays no delay (a lone
-command leaves at once), a busy one batches more — the group commit of :mod:`flow2api.storage.batcher`,
-applied to Redis.
+other for the connections and the event loop. :class:`Pipeliner` sends every command queued during one turn of
+the event loop as **one** pipeline (``transaction=False``: no ``MULTI``; each script is atomic on its own): one
+connection, one write, one read of all replies. The 200 requests of a burst queue in the same turn, so they
+share one trip; a lone command leaves at the next turn, with no added wait. Pipelines do not wait for each
+other (each takes a connection of the pool): with one pipeline in flight at a time the burst queued behind
+trip after trip (measured slower, docs/performance.md).
 
 Scripts go by ``EVALSHA`` (the script's SHA1, computed here, loaded once on the server); a server that does
 not know it (first use, after a restart or ``SCRIPT FLUSH``) answers ``NOSCRIPT`` and the command is sent
@@ -43,7 +44,7 @@ Command = tuple[Any, ...]
 
 
 class Pipeliner:
-    """Sends the commands of concurrent callers in pipelines of ``client``, one pipeline in flight at a time.
+    """Sends the commands of concurrent callers in pipelines of ``client``, one per event-loop turn.
 
     :meth:`call` and :meth:`script` return the command's reply, or raise what redis-py raises for it
     (``RedisError``, ``OSError``, ``TimeoutError``: the coordinator turns them into a 503). A failure of the
@@ -64,7 +65,7 @@ class Pipeliner:
         """Run ``script`` with ``keys`` and ``args`` (``EVALSHA``, ``EVAL`` once if the server lacks it); its reply."""
         return await self._queue(("EVALSHA", script.sha, len(keys), *keys, *args), script)
 
-    def _queue(self, command: Command, script: LuaScript | None, ) -> asyncio.Future[Any]:
+    def _queue(self, command: Command, script: LuaScript | None) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queued.append((command, script, future))
@@ -112,7 +113,7 @@ class Pipeliner:
                 future.set_result(reply)
 
     async def close(self) -> None:
-        """Wait for the batch in flight and the commands queued behind it."""
+        """Send what is queued and wait for every pipeline in flight."""
         while self._trips or self._queued:
             self._flush()
             await asyncio.gather(*self._trips, return_exceptions=True)
