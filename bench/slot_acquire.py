@@ -7,15 +7,17 @@ in-process coordinator), one on a ``redis-server`` this script starts (``flow2ap
 the step the job engine takes per attempt; HTTP and the provider are left out, so the number is the
 coordination's alone): acquire, hold ``--hold`` ms, release. Two shapes:
 
-* ``uncontended``: 10 accounts × 40 image slots = 400 for 200 tasks, every request finds a slot: the pure cost of a count,
-  a Lua hold and (with Redis) the cool-down read;
+* ``uncontended``: 10 accounts × 40 image slots = 400 for 200 tasks, every request finds a slot: the pure cost of
+  a take (with Redis one ``TAKE`` script call: the hold, the cool-downs and the counts, pipelined with the
+  other requests' calls);
 * ``contended``: 10 accounts × 2 slots = 20 for 200 tasks: most requests wait in the queue, so the time
-  includes the wait for a slot (and, with Redis, the ``slot_poll_interval`` granularity).
+  includes the wait for a slot (with Redis, a slot released here is handed to the next waiter here as it is).
 
 Both backends run in alternating rounds (``--rounds``); the script prints p50/p99/max per backend and shape
 and the ratio Redis / in-process.
 
-Run: ``.venv/bin/python bench/slot_acquire.py [--requests 4000] [--concurrency 200] [--rounds 3] [--hold 200]``.
+Run: ``.venv/bin/python bench/slot_acquire.py [--requests 4000] [--concurrency 200] [--rounds 3] [--hold 200]
+[--shape all|uncontended|contended]``.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ async def main(args: argparse.Namespace) -> None:
                     await run(pool, 40, 400, args.concurrency, args.hold)
                 print(f"{args.requests} leases per round, {args.concurrency} concurrent, hold {args.hold:g} ms, "
                       f"{args.rounds} round(s); load average {Path('/proc/loadavg').read_text().split()[:3]}")
-                for shape, slots in SHAPES.items():
+                for shape, slots in ((s, n) for s, n in SHAPES.items() if args.shape in ("all", s)):
                     times: dict[str, list[float]] = {name: [] for name in pools}
                     for round_number in range(args.rounds):
                         order = list(pools) if round_number % 2 == 0 else list(reversed(pools))
@@ -134,4 +136,5 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--hold", type=float, default=200.0, help="ms each lease is held")
+    parser.add_argument("--shape", choices=("all", *SHAPES), default="all", help="run one shape only (default all)")
     asyncio.run(main(parser.parse_args()))

@@ -84,8 +84,10 @@ def exit_after(args: list[str]) -> float:
 
 async def populate(config: Path, data: Path, accounts: int, tasks: int, media: int) -> None:
     """Fill ``data`` with accounts (encrypted secrets, one project each), finished tasks and media files."""
+    from sqlalchemy import Connection, insert
+
     from flow2api.settings import load_settings
-    from flow2api.storage import Database, SecretBox, load_or_create_key
+    from flow2api.storage import Database, schema, SecretBox, load_or_create_key
     from flow2api.storage.accounts import AccountRepository
     from flow2api.storage.tasks import owner_of
 
@@ -101,14 +103,19 @@ async def populate(config: Path, data: Path, accounts: int, tasks: int, media: i
             )
             await repo.add_project(record.id, f"{i:08d}-0000-4000-8000-000000000000", "flow2api")
         now = time.time()
-        rows = [(f"task-{i:06d}", "image", "gemini-3.1-flash-image-landscape", f"prompt {i}", "completed", 100,
-                 "global", owner_of(None), "chat", '{"summary": {}}', '{"urls": [], "names": []}', now, now, now)
+        rows = [{"id": f"task-{i:06d}", "kind": "image", "model": "gemini-3.1-flash-image-landscape",
+                 "prompt": f"prompt {i}", "status": "completed", "progress": 100, "api_key": "global",
+                 "owner": owner_of(None), "surface": "chat", "request": '{"summary": {}}',
+                 "result": '{"urls": [], "names": []}', "created_at": now, "updated_at": now, "completed_at": now}
                 for i in range(tasks)]
-        await database.conn.execute("BEGIN")  # one transaction for the bulk insert
-        await database.conn.executemany(
-            "INSERT INTO tasks (id, kind, model, prompt, status, progress, api_key, owner, surface, request, result,"
-            " created_at, updated_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        await database.conn.commit()
+        # One transaction for the bulk insert, in the database's own thread (``Database.run``): the aiosqlite-style
+        # ``conn.execute("BEGIN")`` this used broke when storage moved to SQLAlchemy (the facade has no transactions).
+
+        def bulk_insert(connection: Connection) -> None:
+            with connection.begin():
+                connection.execute(insert(schema.tasks), rows)
+
+        await database.run(bulk_insert)
     finally:
         await database.close()
     directory = data / "media"

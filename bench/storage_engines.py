@@ -25,8 +25,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import emulator, gateway, load, load_average  # noqa: E402
-from hot_path import Tally, cpu_seconds, images_call, measured  # noqa: E402
+from _harness import emulator, gateway  # noqa: E402
+from cpu_per_image_backends import arguments, compare, tree_cpu  # noqa: E402
 
 from flow2api.testing.postgres import find_bin_dir, start_postgres  # noqa: E402
 
@@ -45,50 +45,14 @@ async def main(args: argparse.Namespace) -> None:
                 "postgresql": await stack.enter_async_context(gateway(
                     upstream, log_level=args.log_level, extra_toml=f'[storage]\nurl = "{url}"\n')),
             }
-            calls = {name: images_call(gw) for name, gw in engines.items()}
-            for one in calls.values():
-                await load("warm-up", 10, 100, one)
-            print(f"images surface, {args.rounds} round(s) per level, {load_average()} at start")
-            names = list(engines)
-            for concurrency in (int(c) for c in args.concurrency.split(",")):
-                total = args.requests if concurrency > 1 else max(50, args.requests // 5)
-                tallies = {name: Tally(f"{name}, c={concurrency}") for name in names}
-                postgres_cpu = 0.0
-                for round_number in range(args.rounds):
-                    shift = round_number % len(names)
-                    for name in names[shift:] + names[:shift]:
-                        before = cpu_seconds(server.pid) + _children_cpu(server.pid)
-                        await measured(tallies[name], engines[name].pid, concurrency, total, calls[name])
-                        if name == "postgresql":
-                            postgres_cpu += cpu_seconds(server.pid) + _children_cpu(server.pid) - before
-                print(f"--- c={concurrency}: {args.rounds} x {total} requests each ({load_average()})")
-                for name in names:
-                    print(f"{tallies[name].merged().line()}  server CPU {tallies[name].cpu_ms_per_request():5.2f} ms/req")
-                done = sum(r.ok + r.failed for r in tallies["postgresql"].runs)
-                ratio = tallies["postgresql"].cpu_ms_per_request() / tallies["sqlite"].cpu_ms_per_request()
-                print(f"  gateway CPU per request, postgresql / sqlite: {ratio:.2f}x; PostgreSQL's own processes "
-                      f"{postgres_cpu / done * 1000:.2f} ms/req")
+            await compare(engines, {"PostgreSQL's own processes": lambda: tree_cpu(server.pid)}, args)
     finally:
         server.stop()
 
 
-def _children_cpu(pid: int) -> float:
-    """CPU seconds of the postmaster's children (the backends: one per connection, checkpointer, WAL writer)."""
-    total = 0.0
-    with contextlib.suppress(OSError):
-        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            with contextlib.suppress(OSError):
-                total += cpu_seconds(int(child))
-    return total
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=600, help="requests per run at c>1 (default 600)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per concurrency level (default 3)")
-    parser.add_argument("--concurrency", default="1,50", help="comma-separated client counts (default 1,50)")
+    parser = arguments(__doc__.splitlines()[0])
     parser.add_argument("--synchronous-commit", choices=("on", "off"), default="on",
                         help="PostgreSQL's synchronous_commit (default on; off is what SQLite's synchronous=NORMAL "
                              "in WAL mode promises: no corruption, the last commits may be lost in a power cut)")
-    parser.add_argument("--log-level", default="INFO", help="gateway [logging] level (default INFO, as shipped)")
     asyncio.run(main(parser.parse_args()))

@@ -6,7 +6,8 @@ The pool leases through a :class:`Coordinator` and never asks which one it has:
   counts in this process, as one instance always did;
 * :class:`~flow2api.coordination.shared.RedisCoordinator`: the same operations on Redis, so they hold across
   every instance sharing it — slot holders are members of a sorted set scored by their expiry (renewed while
-  held, so a dead instance's slots free themselves), taken by a Lua script; cool-downs are keys with a TTL;
+  held, so a dead instance's slots free themselves), taken by one Lua script per acquire that also skips the
+  accounts cooling down and reports the counts it saw (:meth:`Coordinator.take`); cool-downs are keys with a TTL;
   the credential-refresh lock is redis-py's :class:`redis.asyncio.lock.Lock` (``SET NX PX``, token release).
 
 The rate limiter (:mod:`flow2api.limits`) follows the same choice: :func:`create_rate_limiter`. A lost Redis
@@ -26,7 +27,7 @@ from aiohttp import web
 from flow2api.limits import InProcessRateLimiter, RateLimiter
 from flow2api.settings import CoordinationSection, RateLimitSection
 
-__all__ = ["COORDINATION", "Coordinator", "Hold", "Survey", "create_coordinator", "create_rate_limiter", "slot_key"]
+__all__ = ["COORDINATION", "Coordinator", "Hold", "Survey", "Taken", "create_coordinator", "create_rate_limiter", "slot_key"]
 
 
 def slot_key(account_id: int, kind: str) -> str:
@@ -50,6 +51,20 @@ class Hold:
     token: str
     keys: tuple[str, ...]
     released: bool = field(default=False)
+    limit: int = -1
+    """The slot limit the hold was taken under (``-1``: unlimited, or not a slot); a release hands the slot on
+    to a waiter of this instance only while the account's limit is not lower (:mod:`flow2api.pool.slots`)."""
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What :meth:`Coordinator.take` did: ``index`` (into the account ids asked) of the account whose slot is
+    now held by ``hold``, both ``None`` when every one was full or cooling down; ``survey`` — the live holder
+    counts (the new hold included) and shared cool-downs of the accounts asked, as the step saw them."""
+
+    index: int | None
+    hold: Hold | None
+    survey: Survey
 
 
 class Coordinator(Protocol):
@@ -67,9 +82,10 @@ class Coordinator(Protocol):
         """The live slot holders of ``kind`` per account and the accounts cooling down, in one look."""
         ...
 
-    async def try_hold(self, keys: Sequence[str], limits: Sequence[int]) -> tuple[int, Hold] | None:
-        """Join the first slot set of ``keys`` (in order) with fewer live holders than its limit (``< 0``:
-        unlimited): its index and the hold; ``None`` when every one is full. Atomic across instances."""
+    async def take(self, account_ids: Sequence[int], kind: str, limits: Sequence[int]) -> Taken:
+        """Hold a ``kind`` slot of the first of ``account_ids`` (in order) that is not cooling down and has fewer
+        live holders than its limit (``limits[i]``, ``< 0``: unlimited), and report what it saw — one atomic
+        step across instances (on Redis one script call: no survey trip before it)."""
         ...
 
     def release(self, hold: Hold, then: Callable[[], None]) -> None:

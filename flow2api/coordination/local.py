@@ -12,7 +12,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from flow2api.coordination import Hold, Survey, slot_key
+from flow2api.coordination import Hold, Survey, Taken, slot_key
 
 
 class InProcessCoordinator:
@@ -31,13 +31,17 @@ class InProcessCoordinator:
         counts = {i: n for i in account_ids if (n := self._counts.get(slot_key(i, kind), 0))}
         return Survey(counts, {})
 
-    async def try_hold(self, keys: Sequence[str], limits: Sequence[int]) -> tuple[int, Hold] | None:
-        """Take a slot of the first of ``keys`` held fewer times than its limit (``< 0``: unlimited)."""
-        for index, (key, limit) in enumerate(zip(keys, limits)):
-            if limit < 0 or self._counts.get(key, 0) < limit:
+    async def take(self, account_ids: Sequence[int], kind: str, limits: Sequence[int]) -> Taken:
+        """Take a ``kind`` slot of the first of ``account_ids`` held fewer times than its limit (``< 0``:
+        unlimited); the counts after the step (cool-downs are in the rows: none reported here)."""
+        taken: tuple[int, Hold] | None = None
+        for index, (account_id, limit) in enumerate(zip(account_ids, limits)):
+            key = slot_key(account_id, kind)
+            if taken is None and (limit < 0 or self._counts.get(key, 0) < limit):
                 self._counts[key] += 1
-                return index, Hold(str(next(self._tokens)), (key,))
-        return None
+                taken = index, Hold(str(next(self._tokens)), (key,), limit=limit)
+        survey = await self.survey(account_ids, kind)
+        return Taken(None, None, survey) if taken is None else Taken(taken[0], taken[1], survey)
 
     def release(self, hold: Hold, then: Callable[[], None]) -> None:
         """Give the slot back at once, then ``then()``."""

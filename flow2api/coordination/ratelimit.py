@@ -14,6 +14,7 @@ import contextlib
 import secrets
 from collections.abc import AsyncIterator, Callable
 
+from flow2api.coordination.pipelining import LuaScript
 from flow2api.coordination.shared import NOW, RedisCoordinator
 from flow2api.limits import WINDOW_S, concurrency_refusal, key_budget, window_refusal
 from flow2api.request_state import Caller
@@ -49,6 +50,7 @@ for i = 1, 4 do
 end
 return {0, 0}
 """
+ADMIT_SCRIPT = LuaScript.of(ADMIT)
 
 
 class RedisRateLimiter:
@@ -61,7 +63,6 @@ class RedisRateLimiter:
     def __init__(self, coordinator: RedisCoordinator, limits: Callable[[], RateLimitSection]) -> None:
         self._redis = coordinator
         self._limits = limits
-        self._admit = coordinator.client.register_script(ADMIT)
 
     @contextlib.asynccontextmanager
     async def admit(self, caller: Caller) -> AsyncIterator[None]:
@@ -75,8 +76,8 @@ class RedisRateLimiter:
             yield
             return
         token = secrets.token_hex(8)
-        full, retry_ms = await self._redis.run(self._admit(
-            keys=keys, args=[token, *budget, int(WINDOW_S * 1000), self._redis.ttl_ms]))
+        full, retry_ms = await self._redis.run(self._redis.pipeline.script(
+            ADMIT_SCRIPT, keys, [token, *budget, int(WINDOW_S * 1000), self._redis.ttl_ms]))
         if full:
             who = f"this API key ({caller.name})" if full in (1, 3) else "the gateway"
             limit = budget[full - 1]

@@ -3,16 +3,20 @@
 Keys (all under ``[coordination] key_prefix``, default ``flow2api:``):
 
 * ``slots:<account>:<kind>`` — a sorted set of holder tokens scored by their expiry (Redis server time, ms).
-  :data:`HOLD` walks the chosen account first, then the other free ones, drops expired holders, checks the
-  count against the limit and adds the new holder to the first with room, in one Lua script: two instances
-  never both take the last slot, and requests racing for one account move on to the next at once. This process renews its holders every
-  ``hold_ttl / 3`` seconds; a dead instance stops renewing and its holders expire after ``hold_ttl``.
+  :data:`TAKE` walks the chosen account first, then the other candidates, drops expired holders, skips an
+  account cooling down, checks the count against the limit and adds the new holder to the first with room,
+  and returns every count and cool-down it saw, in one Lua script: two instances never both take the last
+  slot, requests racing for one account move on to the next at once, and the pool's next choice starts from
+  these counts (no survey trip before a hold). This process renews its holders every ``hold_ttl / 3``
+  seconds; a dead instance stops renewing and its holders expire after ``hold_ttl``.
 * ``cooldown:<account>`` — the Unix time a cool-down ends, with a TTL to that moment; :data:`SURVEY` reads
-  the slot counts and cool-downs of every account in one script call before the pool chooses.
+  the slot counts and cool-downs of several accounts in one script call.
 * ``refresh:<account>`` — redis-py's :class:`~redis.asyncio.lock.Lock` (``SET NX PX`` with a random token,
   released by a token-checking Lua script) around one credential refresh.
 
 Every command is bounded by ``[coordination] timeout``; a failure raises ``CoordinationUnavailableError``.
+Commands of concurrent requests share pipelines (:class:`~flow2api.coordination.pipelining.Pipeliner`: one
+trip for a burst), scripts go by ``EVALSHA``.
 Scores use Redis's clock (``TIME`` inside the scripts), so instances with skewed clocks agree on expiry.
 """
 
@@ -31,7 +35,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import LockError, RedisError
 
-from flow2api.coordination import Hold, Survey, slot_key
+from flow2api.coordination import Hold, Survey, Taken, slot_key
+from flow2api.coordination.pipelining import LuaScript, Pipeliner
 from flow2api.errors import CoordinationUnavailableError
 from flow2api.settings import CoordinationSection
 
@@ -42,20 +47,31 @@ T = TypeVar("T")
 #: Redis server time in ms, shared by the scripts (Redis ≥ 5 replicates scripts by effect, so TIME is allowed).
 NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
-#: KEYS slot sets in order of preference; ARGV token, ttl ms, then each set's limit (< 0 unlimited) → the
-#: 1-based index of the set now held (the first with room after dropping expired holders), 0 when all are full.
-HOLD = NOW + """
+#: KEYS n slot sets in order of preference, then their n cool-down keys; ARGV token, ttl ms, then each set's
+#: limit (< 0 unlimited) → {i, n counts, n cool-down ends ('' = none)}: i is the 1-based index of the set now
+#: held (the first not cooling down with fewer live holders than its limit), 0 when none; the counts are the
+#: live holders (expiry after now) after the step. Only the set held is pruned of expired holders: counting
+#: the others read-only halves the script's time (200 of them run back to back in one pipeline). One call per
+#: acquire: the pool chooses from the counts of the last one.
+TAKE = NOW + """
+local n = #KEYS / 2
 local ttl = tonumber(ARGV[2])
-for i, key in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+local out = {0}
+for i = 1, n do
+  local count = redis.call('ZCOUNT', KEYS[i], '(' .. now, '+inf')
+  local cooling = redis.call('GET', KEYS[n + i])
   local limit = tonumber(ARGV[i + 2])
-  if limit < 0 or redis.call('ZCARD', key) < limit then
-    redis.call('ZADD', key, now + ttl, ARGV[1])
-    redis.call('PEXPIRE', key, ttl * 2)
-    return i
+  if out[1] == 0 and not cooling and (limit < 0 or count < limit) then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+    redis.call('ZADD', KEYS[i], now + ttl, ARGV[1])
+    redis.call('PEXPIRE', KEYS[i], ttl * 2)
+    out[1] = i
+    count = count + 1
   end
+  out[i + 1] = count
+  out[n + i + 1] = cooling or ''
 end
-return 0
+return out
 """
 
 #: KEYS n slot sets, then n cool-down keys → n live holder counts, then n cool-down ends ('' = none).
@@ -77,6 +93,8 @@ for i, key in ipairs(KEYS) do
 end
 return #KEYS
 """
+
+TAKE_SCRIPT, SURVEY_SCRIPT, RENEW_SCRIPT = (LuaScript.of(text) for text in (TAKE, SURVEY, RENEW))
 
 REFRESH_LOCK_TTL = 120.0
 """Seconds a refresh lock outlives a crashed holder (a refresh takes a few seconds)."""
@@ -110,9 +128,8 @@ class RedisCoordinator:
             url, max_connections=section.max_connections, timeout=section.timeout, socket_timeout=section.timeout,
             socket_connect_timeout=section.timeout, retry=Retry(NoBackoff(), 1), decode_responses=True,
         ))
-        self._hold = self.client.register_script(HOLD)
-        self._survey = self.client.register_script(SURVEY)
-        self._renew = self.client.register_script(RENEW)
+        self.pipeline = Pipeliner(self.client)
+        """Every command of this coordinator (and of the rate limiter) goes through it: see :mod:`.pipelining`."""
         self._held: dict[str, Hold] = {}
         # Set unless a renewal is in flight: a release waits for that one (it may carry the released token and
         # would re-add it after the ZREM); releases do not wait for each other.
@@ -136,9 +153,9 @@ class RedisCoordinator:
                 "the coordination backend (Redis) is unreachable; new work is refused until it is back",
             ) from exc
 
-    def adopt(self, token: str, keys: Iterable[str]) -> Hold:
-        """The hold a script took as ``token`` in ``keys`` (full Redis key names), renewed from now on."""
-        hold = Hold(token, tuple(keys))
+    def adopt(self, token: str, keys: Iterable[str], *, limit: int = -1) -> Hold:
+        """The hold a script took as ``token`` in ``keys`` (full Redis key names, under ``limit``), renewed from now on."""
+        hold = Hold(token, tuple(keys), limit=limit)
         self._held[hold.token] = hold
         return hold
 
@@ -150,20 +167,25 @@ class RedisCoordinator:
         if not ids:
             return Survey({}, {})
         keys = [self.key(slot_key(i, kind)) for i in ids] + [self.key(f"cooldown:{i}") for i in ids]
-        reply = await self.run(self._survey(keys=keys))
+        reply = await self.run(self.pipeline.script(SURVEY_SCRIPT, keys, []))
         counts, ends = reply[:len(ids)], reply[len(ids):]
         return Survey({i: int(n) for i, n in zip(ids, counts) if int(n)},
                       {i: float(end) for i, end in zip(ids, ends) if end})
 
-    async def try_hold(self, keys: Sequence[str], limits: Sequence[int]) -> tuple[int, Hold] | None:
-        """Take a slot of the first of ``keys`` with room, atomically (one script)."""
+    async def take(self, account_ids: Sequence[int], kind: str, limits: Sequence[int]) -> Taken:
+        """Take a ``kind`` slot of the first of ``account_ids`` not cooling down with room, atomically, and report
+        the counts and cool-downs seen (one :data:`TAKE` script call)."""
+        ids = list(account_ids)
         token = secrets.token_hex(8)
-        full = [self.key(k) for k in keys]
-        index = int(await self.run(self._hold(keys=full, args=[token, self.ttl_ms, *limits])))
+        slots = [self.key(slot_key(i, kind)) for i in ids]
+        keys = slots + [self.key(f"cooldown:{i}") for i in ids]
+        reply = await self.run(self.pipeline.script(TAKE_SCRIPT, keys, [token, self.ttl_ms, *limits]))
+        index, counts, ends = int(reply[0]), reply[1:len(ids) + 1], reply[len(ids) + 1:]
+        survey = Survey({i: int(n) for i, n in zip(ids, counts) if int(n)},
+                        {i: float(end) for i, end in zip(ids, ends) if end})
         if not index:
-            return None
-        hold = self.adopt(token, [full[index - 1]])
-        return index - 1, hold
+            return Taken(None, None, survey)
+        return Taken(index - 1, self.adopt(token, [slots[index - 1]], limit=limits[index - 1]), survey)
 
     def release(self, hold: Hold, then: Callable[[], None]) -> None:
         """Stop renewing ``hold`` and remove it from its sets in the background, then ``then()``; when Redis is
@@ -180,13 +202,7 @@ class RedisCoordinator:
     async def _remove(self, hold: Hold, then: Callable[[], None]) -> None:
         try:
             await self._not_renewing.wait()
-            if len(hold.keys) == 1:
-                await self.run(self.client.zrem(hold.keys[0], hold.token))
-            else:
-                pipe = self.client.pipeline(transaction=False)
-                for key in hold.keys:
-                    pipe.zrem(key, hold.token)
-                await self.run(pipe.execute())
+            await asyncio.gather(*(self.run(self.pipeline.call("ZREM", key, hold.token)) for key in hold.keys))
         except CoordinationUnavailableError:
             pass  # logged by run(); the holder expires
         finally:
@@ -201,7 +217,8 @@ class RedisCoordinator:
                 continue
             self._not_renewing.clear()
             try:
-                await self.run(self._renew(keys=[k for k, _ in pairs], args=[self.ttl_ms, *(t for _, t in pairs)]))
+                await self.run(self.pipeline.script(
+                    RENEW_SCRIPT, [k for k, _ in pairs], [self.ttl_ms, *(t for _, t in pairs)]))
             except CoordinationUnavailableError:
                 pass  # logged by run(); renewed next time, or the holders expire
             finally:
@@ -213,7 +230,7 @@ class RedisCoordinator:
         """Store ``until`` under ``cooldown:<id>`` with a TTL ending then (nothing when it is past)."""
         ttl_ms = int((until - time.time()) * 1000)
         if ttl_ms > 0:
-            await self.run(self.client.set(self.key(f"cooldown:{account_id}"), repr(until), px=ttl_ms))
+            await self.run(self.pipeline.call("SET", self.key(f"cooldown:{account_id}"), repr(until), "PX", ttl_ms))
 
     @contextlib.asynccontextmanager
     async def refresh_lock(self, account_id: int) -> AsyncIterator[None]:
@@ -262,4 +279,5 @@ class RedisCoordinator:
             self.release(hold, lambda: None)
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.pipeline.close()
         await self.client.aclose()

@@ -28,12 +28,6 @@ def slot_limit(record: AccountRecord, kind: Kind) -> int:
     return record.image_concurrency if kind is Kind.IMAGE else record.video_concurrency
 
 
-def has_slot(record: AccountRecord, candidate: Candidate, kind: Kind) -> bool:
-    """Whether ``candidate`` (of ``record``) runs fewer ``kind`` jobs than its limit."""
-    limit = slot_limit(record, kind)
-    return limit < 0 or candidate.in_flight < limit
-
-
 def busy(entry: CatalogEntry, accounts: int, timeout: float) -> str:
     """The 503 message when every one of ``accounts`` that can serve ``entry`` stayed busy for ``timeout`` s."""
     return (f"all {accounts} account(s) that can serve the model '{entry.id}' are busy"

@@ -4,7 +4,8 @@ Slots are counted per account and kind (``image_concurrency`` / ``video_concurre
 by the app's coordinator (:mod:`flow2api.coordination`: this process, or every instance on one Redis), which
 also shares cool-downs and the refresh lock. When every account that could serve a request is busy, the
 request waits in a FIFO queue (:mod:`.leases`) up to the slot-wait timeout, then gets 503; with Redis the
-head of the queue also looks every ``[coordination] slot_poll_interval`` s for a slot another instance freed.
+head of the queue also looks every ``[coordination] slot_poll_interval`` s for a slot another instance freed
+(not when this process's own leases fill every candidate: :mod:`.slots`). One coordinator call per look.
 What a failure does to an account is decided by :func:`flow2api.pool.health.judge` and applied here."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import aiohttp
 
 from flow2api.catalog import CatalogEntry
-from flow2api.coordination import Coordinator, slot_key
+from flow2api.coordination import Coordinator
 from flow2api.coordination.local import InProcessCoordinator
 from flow2api.errors import (
     CoordinationUnavailableError,
@@ -33,11 +34,12 @@ from flow2api.errors import (
 )
 from flow2api.logs import register_secrets
 from flow2api.plugin import AccountFamily, AccountUpdate, AccountView, Kind, Provider
-from flow2api.pool.candidates import busy, find_candidates, has_slot, next_cooldown_end, slot_limit
 from flow2api.pool.health import judge
 from flow2api.pool.leases import AccountHandle, Lease, SlotWaiters
+from flow2api.pool.leasing import Leasing
 from flow2api.pool.refresh import SESSION_EXPIRED, Refresher
-from flow2api.pool.strategies import STRATEGIES, StrategyState
+from flow2api.pool.slots import SlotBook
+from flow2api.pool.strategies import StrategyState
 from flow2api.proxies import HttpSessions
 from flow2api.settings import Settings, SettingsHolder
 from flow2api.storage.accounts import AccountRecord, AccountRepository
@@ -45,7 +47,7 @@ from flow2api.storage.accounts import AccountRecord, AccountRepository
 log = logging.getLogger(__name__)
 
 
-class AccountPool:
+class AccountPool(Leasing):
     """All accounts of all families, their slots and their health.
 
     ``families`` maps family names to the plugins' :class:`AccountFamily`
@@ -70,13 +72,14 @@ class AccountPool:
         self._records: dict[int, AccountRecord] = {}
         self._projects: dict[int, list[str]] = defaultdict(list)
         self._in_flight: dict[tuple[int, Kind], int] = defaultdict(int)
-        self._waiters = SlotWaiters()
+        self._waiters = SlotWaiters(lost=lambda hold: self.coordination.release(hold, self._waiters.wake_all))
         self._tickets = itertools.count()
         self.coordination: Coordinator = coordination if coordination is not None else InProcessCoordinator()
         self.refresher = Refresher(self)
         self.last_checked: dict[int, float] = {}
         self.proxy_failures: dict[str, int] = {}  # redacted proxy URL → connection failures since start
-        self._strategy_state = StrategyState()
+        self.strategy_state = StrategyState()
+        self._book = SlotBook()  # the shared counts and cool-downs as the coordinator last reported them
 
     @property
     def settings(self) -> Settings:
@@ -223,102 +226,7 @@ class AccountPool:
                 await self.repo.add_project(account_id, project_id, title)
                 self._projects[account_id].append(project_id)
 
-    # -- leasing ---------------------------------------------------------------------------------------------
-
-    async def acquire(
-        self,
-        entry: CatalogEntry,
-        providers: Mapping[str, Provider],
-        *,
-        exclude: frozenset[int] = frozenset(),
-        timeout: float = 0.0,
-        account_id: int | None = None,
-    ) -> Lease:
-        """Lease an account that can serve ``entry``, refreshing its credential first if due.
-
-        ``account_id`` restricts the choice to that one account (resuming a job
-        that upstream holds in that account's project).
-
-        Waits up to ``timeout`` seconds for a free slot. Raises
-        ``NoAccountAvailableError`` (503) when no account can serve the model or
-        none became free in time; the message says why, without secrets.
-        """
-        ticket = next(self._tickets)
-        try:
-            return await self._acquire(ticket, entry, providers, set(exclude), timeout, account_id)
-        finally:
-            self._waiters.leave(ticket)
-
-    async def _acquire(self, ticket: int, entry: CatalogEntry, providers: Mapping[str, Provider],
-                       excluded: set[int], timeout: float, account_id: int | None) -> Lease:
-        kind = entry.kind
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        coordination = self.coordination
-        usable: frozenset[int] = frozenset()
-        while True:
-            if usable and coordination.distributed and self._waiters.blocked(ticket, usable):
-                # An earlier request here waits for the same accounts and looks first: no survey, no poll (with
-                # hundreds waiting, their looks would flood Redis); its leaving or a release wakes this one.
-                if deadline - loop.time() <= 0:
-                    raise NoAccountAvailableError(busy(entry, len(usable), timeout))
-                await self._waiters.wait(ticket, usable, deadline - loop.time())
-                continue
-            survey = await coordination.survey(list(self._records), kind.value)
-            candidates, why = find_candidates(self, entry, providers, frozenset(excluded), survey.cooling)
-            if account_id is not None:
-                candidates = [c for c in candidates if c.account_id == account_id]
-                why = why or f"account {account_id} cannot serve the model '{entry.id}' now"
-            if not candidates:
-                wait = next_cooldown_end(self, entry, providers, frozenset(excluded), now=time.time(),
-                                         cooling=survey.cooling)
-                raise NoAccountAvailableError(why, retry_after=wait)
-            usable = frozenset(c.account_id for c in candidates)
-            loaded = [replace(c, in_flight=survey.in_flight.get(c.account_id, 0)) for c in candidates
-                      if c.account_id in self._records]
-            free = [c for c in loaded if has_slot(self._records[c.account_id], c, kind)]
-            blocked = self._waiters.blocked(ticket, usable)
-            if free and not blocked:
-                chosen = STRATEGIES[self.settings.call_logic.call_mode](free, self._strategy_state, kind)
-                # The strategy's choice first, then the least busy others: when another request (here or on
-                # another instance) took the chosen slot since the survey, the hold moves on in the same step.
-                order = [chosen, *sorted((c for c in free if c is not chosen), key=lambda c: c.in_flight)]
-                held = await coordination.try_hold(
-                    [slot_key(c.account_id, kind.value) for c in order],
-                    [slot_limit(self._records[c.account_id], kind) for c in order])
-                if held is not None:  # else all were taken since the survey: wait, then look again
-                    chosen = order[held[0]]
-                    self._in_flight[(chosen.account_id, kind)] += 1
-                    lease = Lease(self, chosen.account_id, kind, chosen.route, chosen.provider, hold=held[1])
-                    try:
-                        await self.refresher.ensure_fresh(lease.account_id)
-                    except Flow2APIError as exc:
-                        self.release(lease)
-                        if not isinstance(exc, CredentialRejectedError):  # already disabled by ensure_fresh
-                            await self.record_failure(lease, exc)
-                        excluded.add(lease.account_id)
-                        continue
-                    return lease
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise NoAccountAvailableError(busy(entry, len(candidates), timeout))
-            if coordination.distributed:  # a slot freed by another instance wakes nobody here
-                remaining = min(remaining, coordination.poll_interval)
-            await self._waiters.wait(ticket, usable, remaining)
-
-    def release(self, lease: Lease) -> None:
-        """Give the lease's slot back (idempotent) and wake waiting requests."""
-        if lease.released:
-            return
-        lease.released = True
-        key = (lease.account_id, lease.kind)
-        self._in_flight[key] -= 1
-        if self._in_flight[key] <= 0:
-            del self._in_flight[key]
-        if lease.hold is not None:
-            self.coordination.release(lease.hold, self._waiters.wake_all)  # wakes once the slot is free everywhere
-        else:
-            self._waiters.wake_all()
+    # -- leasing: acquire and release (flow2api.pool.leasing) -------------------------------------------------
 
     async def refresh_now(self, account_id: int) -> None:
         """Refresh an account's credential (and credits) now; raises what the family raises, ``KeyError`` if unknown."""

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from flow2api.coordination import Coordinator, create_coordinator, slot_key
+from flow2api.coordination import Coordinator, create_coordinator
 from flow2api.plugin import AccountUpdate, AccountView, Kind
 from flow2api.settings import CoordinationSection
 from flow2api.testing import API_KEY, FAKE_IMAGE_MODEL, FakeFamily, FakeProvider, FakeWorld
@@ -48,18 +48,19 @@ async def coordinator(request: pytest.FixtureRequest) -> AsyncIterator[Coordinat
 
 
 async def hold(coordinator: Coordinator, account_id: int, limit: int, kind: str = "image") -> bool:
-    return await coordinator.try_hold([slot_key(account_id, kind)], [limit]) is not None
+    return (await coordinator.take([account_id], kind, [limit])).hold is not None
 
 
 async def test_slots_are_counted_held_and_given_back_on_both_backends(coordinator: Coordinator) -> None:
-    first = await coordinator.try_hold([slot_key(7, "image")], [2])
-    assert first is not None and first[0] == 0
+    first = await coordinator.take([7], "image", [2])
+    assert first.index == 0 and first.hold is not None
+    assert first.survey.in_flight == {7: 1}  # the count after the step, reported by the same call
     assert await hold(coordinator, 7, 2)
     assert not await hold(coordinator, 7, 2)
     assert (await coordinator.survey([7, 8], "image")).in_flight == {7: 2}
     assert (await coordinator.survey([7, 8], "video")).in_flight == {}
     woken = asyncio.Event()
-    coordinator.release(first[1], woken.set)
+    coordinator.release(first.hold, woken.set)
     await asyncio.wait_for(woken.wait(), 5)
     assert (await coordinator.survey([7], "image")).in_flight == {7: 1}
     assert await hold(coordinator, 7, 2)
@@ -68,9 +69,10 @@ async def test_slots_are_counted_held_and_given_back_on_both_backends(coordinato
 
 async def test_a_full_first_choice_moves_the_hold_to_the_next_set(coordinator: Coordinator) -> None:
     assert await hold(coordinator, 1, 1)
-    index, _ = await coordinator.try_hold([slot_key(1, "image"), slot_key(2, "image")], [1, 1])
-    assert index == 1
-    assert await coordinator.try_hold([slot_key(1, "image"), slot_key(2, "image")], [1, 1]) is None
+    taken = await coordinator.take([1, 2], "image", [1, 1])
+    assert taken.index == 1 and taken.survey.in_flight == {1: 1, 2: 1}
+    full = await coordinator.take([1, 2], "image", [1, 1])
+    assert full.index is None and full.hold is None and full.survey.in_flight == {1: 1, 2: 1}
 
 
 async def test_a_dead_instances_slot_frees_itself_and_a_live_one_keeps_it(instances: Any) -> None:
