@@ -255,9 +255,10 @@ class RedisCoordinator:
     # -- life ----------------------------------------------------------------------------------------------
 
     async def ping(self) -> bool:
-        """Whether Redis answers ``PING`` within ``timeout``."""
+        """Whether Redis answers ``PING`` within ``timeout`` seconds."""
         try:
-            return bool(await asyncio.wait_for(self.client.ping(), self.timeout))
+            async with asyncio.timeout(self.timeout):  # not wait_for: 3.11's drops a cancel landing with the reply
+                return bool(await self.client.ping())
         except (RedisError, OSError, TimeoutError):
             return False
 
