@@ -68,12 +68,15 @@ class ReleaseChannel:
     async def _listen_forever(self) -> None:
         while True:
             try:
-                async with self.client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                async with self.client.pubsub() as pubsub:
                     await pubsub.subscribe(self.channel)
-                    self.subscribed.set()
                     while True:
                         message = await pubsub.get_message(timeout=HEALTH_INTERVAL)
-                        if message is not None and message["type"] == "message":
+                        if message is None:
+                            continue
+                        if message["type"] == "subscribe":  # Redis confirmed it: up from now on
+                            self.subscribed.set()
+                        elif message["type"] == "message":
                             self._deliver(message["data"])
             except (RedisError, OSError) as exc:
                 log.warning("release notices unavailable (%s); waiters poll for slots meanwhile", type(exc).__name__)

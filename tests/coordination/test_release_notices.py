@@ -50,6 +50,9 @@ async def test_a_release_on_one_instance_wakes_the_waiter_on_another_well_before
     fake: FakeWorld, redis_url: str,
 ) -> None:
     first, second = await one_slot_on_two(fake, redis_url, poll=30)
+    coordinator = second.pool.coordination
+    assert isinstance(coordinator, RedisCoordinator)
+    await asyncio.wait_for(coordinator.releases.subscribed.wait(), 5)  # it subscribes in the background
     took, statuses = await held_on_first_then_second(fake, first, second)
     assert statuses == [200, 200]
     assert took < 5  # ~2 s (the rest of the first's second, then its own): the poll alone would take 30 s
