@@ -66,6 +66,7 @@ class ReleaseChannel:
             self._wake(int(account), kind)
 
     async def _listen_forever(self) -> None:
+        warned = False  # one warning per outage, not one per second
         while True:
             try:
                 async with self.client.pubsub() as pubsub:
@@ -76,10 +77,14 @@ class ReleaseChannel:
                             continue
                         if message["type"] == "subscribe":  # Redis confirmed it: up from now on
                             self.subscribed.set()
+                            warned = False
                         elif message["type"] == "message":
                             self._deliver(message["data"])
             except (RedisError, OSError) as exc:
-                log.warning("release notices unavailable (%s); waiters poll for slots meanwhile", type(exc).__name__)
+                if not warned:
+                    warned = True
+                    log.warning("release notices unavailable (%s); waiters poll for slots meanwhile",
+                                type(exc).__name__)
             finally:
                 self.subscribed.clear()
             await asyncio.sleep(RESUBSCRIBE_DELAY)

@@ -6,7 +6,8 @@ also shares cool-downs and the refresh lock. When every account that could serve
 request waits in a FIFO queue (:mod:`.leases`) up to the slot-wait timeout, then gets 503; with Redis the
 waiters are woken by another instance's release notice (:mod:`flow2api.coordination.releases`), and the
 head of the queue also looks every ``[coordination] slot_poll_interval`` s for a slot another instance freed
-(the fallback for a lost notice or a dead instance's expired holder; not when this process's own leases fill every candidate: :mod:`.slots`). One coordinator call per look.
+(the fallback for a lost notice or a dead instance's expired holder; not when this process's own leases
+fill every candidate: :mod:`.slots`). One coordinator call per look.
 What a failure does to an account is decided by :func:`flow2api.pool.health.judge` and applied here."""
 
 from __future__ import annotations
