@@ -202,3 +202,22 @@ async def test_deleting_the_storyboard_deletes_its_clip_jobs_also_of_a_dropped_c
     rows = await demo.app[DATABASE].fetch_all(
         "SELECT id FROM tasks WHERE surface = 'videos' AND deleted_at IS NOT NULL ORDER BY id")
     assert [r.id for r in rows] == sorted(ids)  # soft-deleted: the rows stay for statistics
+
+
+async def test_deleting_the_storyboard_while_its_clip_is_made_deletes_that_job(demo: Demo) -> None:
+    await demo.start(flow={"poll_interval": 1.0})  # the clip stays generating upstream for a while
+    async with aiohttp.ClientSession() as http:
+        board = await approved_board(demo, http, scenes=1)
+        base = f"{demo.url}/v1/storyboards/{board['id']}"
+        await call(http, "POST", f"{base}/approve", {"all": True})
+        assert (await call(http, "POST", f"{base}/scenes/0/animate", {}))[0] == 202
+        for _ in range(200):  # until the job's row exists
+            clip = (await call(http, "GET", base))[1]["scenes"][0]["clip"]
+            record = await demo.app[TASKS].get(clip["video_id"]) if clip["video_id"] else None
+            if record is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert record is not None and not record.finished
+        assert (await call(http, "DELETE", base))[0] == 200
+        assert (await call(http, "GET", f"{demo.url}/v1/videos/{clip['video_id']}"))[0] == 404
+        assert clip["video_id"] not in {v["id"] for v in (await call(http, "GET", f"{demo.url}/v1/videos"))[1]["data"]}
