@@ -33,5 +33,7 @@ class CoordinationSection(_Section):
     key_prefix: str = Field("flow2api:", description="prefix of every Redis key (several gateways on one Redis)")
     hold_ttl: float = Field(30, ge=1, description="seconds a slot or concurrency holder lives unless renewed (a dead instance's expire)")
     timeout: float = Field(2, gt=0, description="seconds for one Redis command before the work is refused with 503")
-    slot_poll_interval: float = Field(0.05, gt=0, description="seconds between looks for a slot another instance freed")
+    slot_poll_interval: float = Field(
+        1.0, gt=0, description="seconds between looks for a slot another instance freed, the fallback of the "
+                               "release notices (Redis pub/sub), which wake a waiter at once")
     max_connections: int = Field(64, ge=1, description="Redis connections per instance; more commands wait for one")

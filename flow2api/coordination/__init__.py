@@ -76,7 +76,7 @@ class Coordinator(Protocol):
     distributed: bool
     """Whether other processes share the counts (then a waiter also polls for slots freed elsewhere)."""
     poll_interval: float
-    """Seconds a waiting request sleeps between looks when ``distributed``."""
+    """Seconds a waiting request sleeps between looks when ``distributed`` (the fallback of :meth:`on_release`)."""
 
     async def survey(self, account_ids: Sequence[int], kind: str) -> Survey:
         """The live slot holders of ``kind`` per account and the accounts cooling down, in one look."""
@@ -89,7 +89,13 @@ class Coordinator(Protocol):
         ...
 
     def release(self, hold: Hold, then: Callable[[], None]) -> None:
-        """Leave the hold's sets (idempotent, never raises), then call ``then`` (wake local waiters)."""
+        """Leave the hold's sets (idempotent, never raises), then call ``then`` (wake local waiters); a shared
+        coordinator also tells the other instances (:meth:`on_release`)."""
+        ...
+
+    def on_release(self, wake: Callable[[int, str], None]) -> None:
+        """Call ``wake(account id, kind)`` when another instance released a slot of that account and kind — a
+        hint to look again, at most once per release and possibly never (then the ``poll_interval`` look finds it)."""
         ...
 
     def refresh_lock(self, account_id: int) -> contextlib.AbstractAsyncContextManager[None]:

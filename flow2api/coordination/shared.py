@@ -14,6 +14,9 @@ Keys (all under ``[coordination] key_prefix``, default ``flow2api:``):
 * ``refresh:<account>`` — redis-py's :class:`~redis.asyncio.lock.Lock` (``SET NX PX`` with a random token,
   released by a token-checking Lua script) around one credential refresh.
 
+* ``released:<db>`` — the pub/sub channel of release notices (:mod:`.releases`): a release here wakes the
+  waiters of the other instances at once; their ``slot_poll_interval`` look is the fallback.
+
 Every command is bounded by ``[coordination] timeout``; a failure raises ``CoordinationUnavailableError``.
 Commands of concurrent requests share pipelines (:class:`~flow2api.coordination.pipelining.Pipeliner`: one
 trip for a burst), scripts go by ``EVALSHA``.
@@ -37,6 +40,7 @@ from redis.exceptions import LockError, RedisError
 
 from flow2api.coordination import Hold, Survey, Taken, slot_key
 from flow2api.coordination.pipelining import LuaScript, Pipeliner
+from flow2api.coordination.releases import ReleaseChannel, Wake
 from flow2api.errors import CoordinationUnavailableError
 from flow2api.settings import CoordinationSection
 
@@ -130,6 +134,8 @@ class RedisCoordinator:
         ))
         self.pipeline = Pipeliner(self.client)
         """Every command of this coordinator (and of the rate limiter) goes through it: see :mod:`.pipelining`."""
+        self.releases = ReleaseChannel(url, self.prefix, section.timeout)
+        """Release notices to and from the other instances (:mod:`.releases`)."""
         self._held: dict[str, Hold] = {}
         # Set unless a renewal is in flight: a release waits for that one (it may carry the released token and
         # would re-add it after the ZREM); releases do not wait for each other.
@@ -199,10 +205,25 @@ class RedisCoordinator:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    def on_release(self, wake: Wake) -> None:
+        """Call ``wake(account id, kind)`` when another instance released a slot (a hint: the waiter re-takes)."""
+        self.releases.on_release(wake)
+
+    def _notices(self, hold: Hold) -> list[str]:
+        """The release notices of ``hold``: one per limited slot set (an unlimited slot never keeps anyone waiting)."""
+        if hold.limit < 0:
+            return []
+        slots = self.key("slots:")
+        return [self.releases.message(int(account), kind) for key in hold.keys if key.startswith(slots)
+                for account, _, kind in [key[len(slots):].partition(":")]]
+
     async def _remove(self, hold: Hold, then: Callable[[], None]) -> None:
         try:
             await self._not_renewing.wait()
-            await asyncio.gather(*(self.run(self.pipeline.call("ZREM", key, hold.token)) for key in hold.keys))
+            # ZREMs before the PUBLISHes in the same pipeline trip: a woken waiter's TAKE runs after the removal.
+            steps = [self.pipeline.call("ZREM", key, hold.token) for key in hold.keys]
+            steps += [self.pipeline.call("PUBLISH", self.releases.channel, notice) for notice in self._notices(hold)]
+            await asyncio.gather(*(self.run(step) for step in steps))
         except CoordinationUnavailableError:
             pass  # logged by run(); the holder expires
         finally:
@@ -266,6 +287,7 @@ class RedisCoordinator:
         """Start renewing holders; says in the log whether Redis answers (the app starts either way: ``/ready``
         reports it)."""
         self._renewal = asyncio.get_running_loop().create_task(self._renew_forever(), name="coordination-renewal")
+        self.releases.start()
         reachable = await self.ping()
         (log.info if reachable else log.warning)(
             "coordination on Redis %s (%s)", self.url, "reachable" if reachable else "unreachable")
@@ -280,5 +302,6 @@ class RedisCoordinator:
             self.release(hold, lambda: None)
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.releases.close()
         await self.pipeline.close()
         await self.client.aclose()

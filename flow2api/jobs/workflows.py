@@ -176,6 +176,21 @@ class EngineImageJobs:
         )
         app[VIDEO_JOBS].submit(job.task_id)
 
+    async def delete_video(self, task_id: str, owner: Owner) -> bool:
+        """Soft-delete ``owner``'s Videos API job ``task_id`` as ``DELETE /v1/videos/{id}`` does (its files leave the
+        media store, ``deleted_at`` set, the row kept for statistics); unlike that endpoint also an unfinished job,
+        which the video runner then no longer takes up. ``False`` when no such undeleted row of ``owner`` exists."""
+        tasks = self._app[TASKS]
+        record = await tasks.get(task_id)
+        # the row's owner is its key's (the admin's videos are the settings key's, as _queue_video stores them)
+        if (record is None or record.surface != VIDEO_SURFACE or record.deleted_at is not None
+                or record.owner != owner_of(owner.key_id)):
+            return False
+        for name in (record.result or {}).get("names") or []:
+            await self._app[MEDIA].delete(name)
+        await tasks.mark_deleted(task_id)
+        return True
+
     def caller(self, request: web.Request) -> Owner:
         """The authenticated caller of an API request (after the auth stage); raises ``KeyError`` before it."""
         caller = request[STATE].caller

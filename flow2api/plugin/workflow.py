@@ -134,8 +134,14 @@ class ImageJobs(Protocol):
         unless that row exists already, then wait until the row ends. Calling again with the same
         ``task_id`` (after a restart) joins the same job: it is never submitted twice. Raises
         ``PermissionDeniedError`` (403) as ``generate_image``, ``InvalidRequestError`` (400) for a model
-        no longer in the catalog, ``GenerationFailedError`` (the row's error as its message) when the
-        job failed or its file has left the media cache. Cancelling the call leaves the job running.
+        no longer in the catalog (both before the row is created: no job of that id exists),
+        ``GenerationFailedError`` (the row's error as its message) when the job failed or its file has
+        left the media cache. Cancelling the call leaves the job running.
+    ``async delete_video(task_id, owner) -> bool``
+        Soft-delete ``owner``'s Videos API job ``task_id`` as ``DELETE /v1/videos/{id}`` does: its files
+        leave the media store, the row stays for statistics, ``GET /v1/videos/{id}`` answers 404. An
+        unfinished job is deleted too (it leaves the API and is not resumed after a restart).
+        ``False`` when no such job of ``owner`` exists (never queued, or deleted already).
     ``async concurrency(owner) -> int``
         The owner's key's concurrency limit (0 = none), to bound a workflow's parallel jobs by it.
     ``caller(request) -> Owner``
@@ -156,6 +162,8 @@ class ImageJobs(Protocol):
     def video_model(self, model: str, *, size: str | None = None) -> VideoModel: ...
 
     async def generate_video(self, job: VideoJob) -> GeneratedVideo: ...
+
+    async def delete_video(self, task_id: str, owner: Owner) -> bool: ...
 
     async def concurrency(self, owner: Owner) -> int: ...
 

@@ -137,6 +137,13 @@ class SlotWaiters:
             if later > ticket and ids & usable and not waiter.done():
                 waiter.set_result(None)
 
+    def wake(self, account_id: int, kind: str) -> None:
+        """Wake the waiters that could use a ``kind`` (``"image"`` / ``"video"``) slot of ``account_id`` to re-check
+        (another instance released one); those they hold back in line are woken when they leave."""
+        for _, ids, wanted, waiter in self._waiters:
+            if account_id in ids and (wanted is None or wanted.value == kind) and not waiter.done():
+                waiter.set_result(None)
+
     def wake_all(self) -> None:
         """Wake every waiter (in arrival order) to re-check; called whenever a slot or an account changes."""
         for _, _, _, waiter in self._waiters:

@@ -3,7 +3,8 @@
 A request finds the candidates (:mod:`.candidates`), asks the coordinator for a slot of one of them in the
 order :class:`~flow2api.pool.slots.SlotBook` gives — one call, whatever the backend — and otherwise waits in
 the FIFO line (:class:`~flow2api.pool.leases.SlotWaiters`) until a release here wakes it or hands it a slot,
-or, when other instances hold slots, until the next ``[coordination] slot_poll_interval`` look; after the
+or, when other instances hold slots, until their release notice (:mod:`flow2api.coordination.releases`)
+or at the latest the next ``[coordination] slot_poll_interval`` look; after the
 slot-wait timeout it gets 503. The slot is the lease's until :meth:`Leasing.release`.
 """
 
@@ -116,7 +117,7 @@ class Leasing:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise NoAccountAvailableError(busy(entry, len(candidates), timeout))
-            if coordination.distributed and asked:  # a slot freed by another instance wakes nobody here
+            if coordination.distributed and asked:  # a notice from another instance may be lost: look again then
                 remaining = min(remaining, coordination.poll_interval)
             handed = await self._waiters.wait(ticket, usable, remaining, kind)
 

@@ -4,8 +4,10 @@ Slots are counted per account and kind (``image_concurrency`` / ``video_concurre
 by the app's coordinator (:mod:`flow2api.coordination`: this process, or every instance on one Redis), which
 also shares cool-downs and the refresh lock. When every account that could serve a request is busy, the
 request waits in a FIFO queue (:mod:`.leases`) up to the slot-wait timeout, then gets 503; with Redis the
+waiters are woken by another instance's release notice (:mod:`flow2api.coordination.releases`), and the
 head of the queue also looks every ``[coordination] slot_poll_interval`` s for a slot another instance freed
-(not when this process's own leases fill every candidate: :mod:`.slots`). One coordinator call per look.
+(the fallback for a lost notice or a dead instance's expired holder; not when this process's own leases
+fill every candidate: :mod:`.slots`). One coordinator call per look.
 What a failure does to an account is decided by :func:`flow2api.pool.health.judge` and applied here."""
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class AccountPool(Leasing):
         self._waiters = SlotWaiters(lost=lambda hold: self.coordination.release(hold, self._waiters.wake_all))
         self._tickets = itertools.count()
         self.coordination: Coordinator = coordination if coordination is not None else InProcessCoordinator()
+        self.coordination.on_release(self._waiters.wake)  # a slot freed by another instance
         self.refresher = Refresher(self)
         self.last_checked: dict[int, float] = {}
         self.proxy_failures: dict[str, int] = {}  # redacted proxy URL → connection failures since start

@@ -17,8 +17,8 @@ token stays in Redis, renewed; :func:`may_hand_over`): no trip to give it back a
 the count every instance sees never changes, so nothing is admitted that was not already. Not when the
 account's limit was lowered since the slot was taken (then it goes back to Redis, which applies the new
 limit). Within an instance that is the arrival order a release here always gave; across instances a
-freed slot was already as good as this instance's (its waiter was woken at once, other instances look every
-``slot_poll_interval``).
+freed slot was already as good as this instance's (its waiter was woken at once, other instances' waiters by
+the release notice, a few ms later, or at their next ``slot_poll_interval`` look).
 """
 
 from __future__ import annotations

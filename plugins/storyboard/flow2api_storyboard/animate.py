@@ -19,7 +19,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from flow2api.errors import ConflictError, Flow2APIError, GenerationFailedError, NotFoundError
-from flow2api.plugin import InputImage, Owner, VideoJob
+from flow2api.plugin import InputImage, VideoJob
 from flow2api_storyboard.model import APPROVED, DONE, FAILED, GENERATING, QUEUED, Clip, Storyboard
 
 if TYPE_CHECKING:
@@ -52,7 +52,9 @@ class Animator:
             if scene.clip is not None and scene.clip.pending:
                 raise ConflictError(f"The clip of scene {index} is still being generated.", param="index")
             old = scene.clip
-            scene.clip = Clip(model=model, prompt=prompt or scene.prompt, attempt=old.attempt if old else 0,
+            # numbered after every clip the scene had (a regeneration drops the clip, not its jobs)
+            attempt = max(scene.clip_attempts, old.attempt if old else 0)
+            scene.clip = Clip(model=model, prompt=prompt or scene.prompt, attempt=attempt,
                               video=old.video if old else None, mime_type=old.mime_type if old else None)
 
         board = await self.service.change(sb_id, edit, owner)
@@ -93,11 +95,14 @@ class Animator:
             log.exception("storyboard %s clip %d crashed", sb_id, index)
             await self._fail(sb_id, index, "internal_error: see the server log")
 
-    async def _fail(self, sb_id: str, index: int, error: str) -> None:
+    async def _fail(self, sb_id: str, index: int, error: str, *, queued: bool = True) -> None:
+        """Store the clip failed with ``error``; ``queued=False``: it failed before its job was queued (no
+        ``video_id``)."""
+
         def failed(board: Storyboard) -> None:
             clip = board.scenes[index].clip
             if clip is not None:
-                clip.status, clip.error = FAILED, error
+                clip.status, clip.error, clip.never_queued = FAILED, error, not queued
 
         await self.service.change(sb_id, failed)
 
@@ -109,18 +114,20 @@ class Animator:
         image = await self.jobs.read_media(scene.image) if scene.image else None
         if scene.clip.status == QUEUED:
             if image is None:
-                await self._fail(sb_id, index, "image_expired: the scene's image has left the media cache")
+                await self._fail(sb_id, index, "image_expired: the scene's image has left the media cache",
+                                 queued=False)
                 return
 
             def begin(b: Storyboard) -> None:  # stored before the job exists: a restart asks for the same job
                 clip = b.scenes[index].clip
                 assert clip is not None
-                clip.status, clip.attempt, clip.error = GENERATING, clip.attempt + 1, None
+                clip.status, clip.attempt, clip.error, clip.never_queued = GENERATING, clip.attempt + 1, None, False
+                b.scenes[index].clip_attempts = clip.attempt
 
             board = await self.service.change(sb_id, begin)
             scene = board.scenes[index]
         assert scene.clip is not None
-        owner = Owner(owner=board.owner, name=board.owner_name, key_id=board.owner_key_id)
+        owner = board.job_owner
         # the image is only read by the core when the job does not exist yet (not after a restart)
         inputs = (InputImage(data=image, mime_type=scene.mime_type or "image/png"),) if image is not None else ()
         job = VideoJob(task_id=board.clip_task_id(scene), owner=owner, model=scene.clip.model,
@@ -129,9 +136,10 @@ class Animator:
             made = await self.jobs.generate_video(job)
         except Flow2APIError as exc:
             log.info("storyboard %s clip %d failed: %s", sb_id, index, exc.code)
-            # a failed video job's message is its row's "code: message" already
-            await self._fail(sb_id, index, exc.message if isinstance(exc, GenerationFailedError)
-                             else f"{exc.code}: {exc.message}")
+            # a failed video job's message is its row's "code: message" already; any other error is raised
+            # before the job's row is created (ImageJobs.generate_video): there is no job to name
+            ran = isinstance(exc, GenerationFailedError)
+            await self._fail(sb_id, index, exc.message if ran else f"{exc.code}: {exc.message}", queued=ran)
             return
         previous: list[str] = []
 

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flow2api.plugin import Owner
+
 PLANNING, GENERATING, READY, APPROVED, FAILED = "planning", "generating", "ready", "approved", "failed"
 QUEUED, DONE = "queued", "done"
 ANIMATING = "animating"
@@ -74,7 +76,8 @@ class Plan(BaseModel):
 class Clip(BaseModel):
     """A scene's short video, made from its approved image by an image-to-video ``model``. ``attempt`` numbers
     its generations: the Videos API job of the current one is :meth:`Storyboard.clip_task_id`. ``video`` is
-    the media-cache name of the finished clip."""
+    the media-cache name of the finished clip. ``never_queued``: the current attempt failed before its job was
+    queued (a key not allowed the video model, an expired image), so no job of that id exists."""
 
     status: ClipStatus = "queued"
     model: str
@@ -83,6 +86,7 @@ class Clip(BaseModel):
     video: str | None = None
     mime_type: str | None = None
     error: str | None = None
+    never_queued: bool = False
 
     @property
     def pending(self) -> bool:
@@ -93,7 +97,8 @@ class Clip(BaseModel):
 class Scene(BaseModel):
     """One scene. ``image`` is the media-cache name of its current image; ``attempt`` numbers its generations
     (the task row of the current one is ``<storyboard id>-<index>-<attempt>``); ``references`` the scene
-    indexes whose images were passed as reference images."""
+    indexes whose images were passed as reference images. ``clip_attempts`` counts every clip attempt begun,
+    also of clips dropped by a regeneration, so a new clip never reuses a job id and a deletion finds them."""
 
     index: int
     title: str
@@ -107,6 +112,7 @@ class Scene(BaseModel):
     attempt: int = 0
     references: list[int] = Field(default_factory=list)
     clip: Clip | None = None
+    clip_attempts: int = 0
 
 
 class Storyboard(BaseModel):
@@ -128,6 +134,11 @@ class Storyboard(BaseModel):
     characters: list[Character] = Field(default_factory=list)
     scenes: list[Scene] = Field(default_factory=list)
 
+    @property
+    def job_owner(self) -> Owner:
+        """The owner of the storyboard's jobs and webhook events (its key, as the core knows it)."""
+        return Owner(owner=self.owner, name=self.owner_name, key_id=self.owner_key_id)
+
     def task_id(self, scene: Scene) -> str:
         """The task row of ``scene``'s current generation."""
         return f"{self.id}-{scene.index}-{scene.attempt}"
@@ -136,6 +147,12 @@ class Storyboard(BaseModel):
         """The Videos API job of ``scene``'s current clip (``GET /v1/videos/{id}`` shows it to the owner)."""
         assert scene.clip is not None
         return f"video_{self.id}_{scene.index}_{scene.clip.attempt}"
+
+    def clip_task_ids(self, scene: Scene) -> list[str]:
+        """Every Videos API job id ``scene``'s clips may have had, oldest first (some may never have been
+        queued); a row stored before ``clip_attempts`` existed counts its current clip's attempts."""
+        attempts = max(scene.clip_attempts, scene.clip.attempt if scene.clip else 0)
+        return [f"video_{self.id}_{scene.index}_{attempt}" for attempt in range(1, attempts + 1)]
 
     @property
     def stored_status(self) -> str:
@@ -178,7 +195,8 @@ def _public_clip(board: Storyboard, scene: Scene, media_url: Any) -> dict[str, A
     if clip is None:
         return None
     return {"status": clip.status, "model": clip.model, "prompt": clip.prompt,
-            "video_id": board.clip_task_id(scene) if clip.attempt and clip.status != QUEUED else None,
+            "video_id": board.clip_task_id(scene) if clip.attempt and clip.status != QUEUED
+            and not clip.never_queued else None,
             "video_url": media_url(clip.video) if clip.video else None, "error": clip.error}
 
 

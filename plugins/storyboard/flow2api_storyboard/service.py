@@ -94,17 +94,21 @@ class StoryboardService:
         return board
 
     async def delete(self, sb_id: str, owner: str | None = None) -> None:
-        """Stop its task, remove its images from the media cache and its row. ``NotFoundError`` if absent."""
+        """Stop its tasks, remove its images and clips from the media cache, soft-delete every clip's Videos API
+        job (``GET /v1/videos/{id}`` then answers 404, as after ``DELETE /v1/videos/{id}``) and remove its row.
+        ``NotFoundError`` if absent."""
         board = await self.load(sb_id, owner)
         task = self._tasks.pop(sb_id, None)
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        await self.animator.cancel(sb_id)  # a clip's video job runs on: it is the owner's video (/v1/videos)
+        await self.animator.cancel(sb_id)
         for scene in board.scenes:
             for name in (scene.image, scene.clip.video if scene.clip else None):
                 if name:
                     await self.jobs.remove_media(name)
+            for video_id in board.clip_task_ids(scene):  # also clips dropped by a regeneration
+                await self.jobs.delete_video(video_id, board.job_owner)
         await self.store.delete(sb_id)
 
     async def regenerate(self, sb_id: str, index: int, prompt: str | None, owner: str | None = None) -> Storyboard:
@@ -156,8 +160,7 @@ class StoryboardService:
 
         board = await self.change(sb_id, edit, owner)
         if became_ready[0]:
-            await self.host.events.emit("storyboard.ready", {"id": board.id}, owner=Owner(
-                owner=board.owner, name=board.owner_name, key_id=board.owner_key_id))
+            await self.host.events.emit("storyboard.ready", {"id": board.id}, owner=board.job_owner)
         return board
 
     # -- background ------------------------------------------------------------------------------------
@@ -243,7 +246,7 @@ class StoryboardService:
 
     async def _generate(self, board: Storyboard) -> None:
         """Generate every queued (or interrupted) scene of ``board``, bounded, anchors first."""
-        owner = Owner(owner=board.owner, name=board.owner_name, key_id=board.owner_key_id)
+        owner = board.job_owner
         limit = self.config.max_parallel
         try:
             key_limit = await self.jobs.concurrency(owner)

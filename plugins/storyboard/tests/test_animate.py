@@ -167,5 +167,57 @@ async def test_a_key_not_allowed_the_video_model_gets_a_failed_clip_and_no_video
                 break
             await asyncio.sleep(0.05)
     assert clip["status"] == "failed" and clip["error"].startswith("permission_denied: "), clip
+    assert clip["video_id"] is None  # it would name a job that was never created
     assert await demo.app[DATABASE].fetch_all("SELECT id FROM tasks WHERE surface = 'videos'") == []  # nothing queued
     assert (await demo.emulator("GET", START_IMAGE))["requests"] == []
+
+
+async def test_deleting_the_storyboard_deletes_its_clip_jobs_also_of_a_dropped_clip(demo: Demo) -> None:
+    await demo.start(flow={"poll_interval": 0.05})
+    async with aiohttp.ClientSession() as http:
+        board = await approved_board(demo, http, scenes=1)
+        base = f"{demo.url}/v1/storyboards/{board['id']}"
+        await call(http, "POST", f"{base}/approve", {"all": True})
+        assert (await call(http, "POST", f"{base}/scenes/0/animate", {}))[0] == 202
+        first = (await clip_done(demo, http, board["id"], 0))["scenes"][0]["clip"]
+        # a regenerated image drops the clip; the next clip is a new job, not the dropped one joined again
+        assert (await call(http, "POST", f"{base}/scenes/0/regenerate", {}))[0] == 202
+        await wait_for(http, base, ("ready",))
+        await call(http, "POST", f"{base}/approve", {"all": True})
+        assert (await call(http, "POST", f"{base}/scenes/0/animate", {}))[0] == 202
+        second = (await clip_done(demo, http, board["id"], 0))["scenes"][0]["clip"]
+        assert second["status"] == "done" and second["video_id"] != first["video_id"], (first, second)
+        ids = [first["video_id"], second["video_id"]]
+        for video_id in ids:
+            assert (await call(http, "GET", f"{demo.url}/v1/videos/{video_id}"))[0] == 200
+
+        assert (await call(http, "DELETE", base))[0] == 200
+        for video_id in ids:  # gone as after DELETE /v1/videos/{id}
+            status, error = await call(http, "GET", f"{demo.url}/v1/videos/{video_id}")
+            assert status == 404 and error["error"]["param"] == "video_id", error
+        listed = (await call(http, "GET", f"{demo.url}/v1/videos"))[1]["data"]
+        assert not {v["id"] for v in listed} & set(ids)
+        async with http.get(second["video_url"]) as response:
+            assert response.status == 404
+    rows = await demo.app[DATABASE].fetch_all(
+        "SELECT id FROM tasks WHERE surface = 'videos' AND deleted_at IS NOT NULL ORDER BY id")
+    assert [r.id for r in rows] == sorted(ids)  # soft-deleted: the rows stay for statistics
+
+
+async def test_deleting_the_storyboard_while_its_clip_is_made_deletes_that_job(demo: Demo) -> None:
+    await demo.start(flow={"poll_interval": 1.0})  # the clip stays generating upstream for a while
+    async with aiohttp.ClientSession() as http:
+        board = await approved_board(demo, http, scenes=1)
+        base = f"{demo.url}/v1/storyboards/{board['id']}"
+        await call(http, "POST", f"{base}/approve", {"all": True})
+        assert (await call(http, "POST", f"{base}/scenes/0/animate", {}))[0] == 202
+        for _ in range(200):  # until the job's row exists
+            clip = (await call(http, "GET", base))[1]["scenes"][0]["clip"]
+            record = await demo.app[TASKS].get(clip["video_id"]) if clip["video_id"] else None
+            if record is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert record is not None and not record.finished
+        assert (await call(http, "DELETE", base))[0] == 200
+        assert (await call(http, "GET", f"{demo.url}/v1/videos/{clip['video_id']}"))[0] == 404
+        assert clip["video_id"] not in {v["id"] for v in (await call(http, "GET", f"{demo.url}/v1/videos"))[1]["data"]}
