@@ -1,4 +1,4 @@
-"""Project, account and image RPCs of the emulator: jHPbke, nzlxg, maseQ, ogiZ0b, SPrCad (spec §5.1, §5.2, §5.9, §7).
+"""Project, account and image RPCs of the emulator: jHPbke, nzlxg, HTrJv, maseQ, ogiZ0b, SPrCad (spec §5.1, §5.2, §5.9, §7).
 
 Layouts are checked slot by slot against the spec (the version it prefers where sources
 conflict, §13); a wrong slot is a bare ``[3]`` on the wire with the slot in ``X-Emulator-Detail``.
@@ -14,6 +14,7 @@ from typing import Any
 
 from flow2api_flowkit.emulator.render import fit_long_edge, inspect_upload, mean_color, render_jpeg, sniff_mime
 
+from .models import catalogue_payload
 from .rpc import RpcContext, array, context, expect, guard_generation, nulls, rpc, uuid_at
 from .state import Media
 from .wire import RpcError
@@ -57,6 +58,14 @@ async def credits(rc: RpcContext) -> Any:
     """``[]`` → ``[credits, paygateTier, null, serviceTier]`` (spec §7)."""
     expect(rc.args == [], "nzlxg takes no arguments ([])")
     return [rc.account.credits, rc.account.tier, None, rc.account.service_tier]
+
+
+@rpc("HTrJv")
+async def model_catalogue(rc: RpcContext) -> Any:
+    """``[]`` → the model catalogue of models.py (families at ``[0][4]`` video, ``[0][5]`` image; spec §7);
+    no reCAPTCHA token (spec §8)."""
+    expect(rc.args == [], "HTrJv takes no arguments ([])")
+    return catalogue_payload(rc.emulator)
 
 
 @rpc("maseQ")

@@ -53,5 +53,8 @@ class EmulatorSettings(BaseModel):
     """Require ``X-Same-Domain: 1`` on batchexecute (the web app sends it, spec §2.2)."""
     upload_granularity: int = Field(1_048_576, ge=1)
     """``X-Goog-Upload-Chunk-Granularity`` of the video upload: non-final chunks are multiples of it (spec §14.2)."""
+    extend_key: str = Field("veo_3_1_extend_lite", min_length=1)
+    """Model key of the "Extend (Veo 3.1 - Lite)" usage the ``HTrJv`` catalogue lists (real clients read it from
+    there, spec §5.7, §10): a test may rename it to check that a client does not hard-code it."""
     fault_seed: int = 0
     max_recorded: int = Field(10_000, ge=1)

@@ -4,62 +4,27 @@ Submits answer ``[null, <credits left>, [[summary]…], [[RECORD]…]]`` with st
 video's media and workflow ids derived from the item's seeds (spec §3.3; a reused seed is refused); each
 ``jwpduf`` naming a video advances it (2 running, then 3 done at ``video_polls_to_finish``
 polls, or the ``video_fail`` status); ``as29s`` gives the bare id until the signed URLs exist
-(``url_delay_reads`` reads after status 3). Model keys are the ones spec §10 lists per RPC;
-``_ultra`` keys need paygate tier 2. Costs are invented except Omni 8 s = 12 and 4K = 50.
+(``url_delay_reads`` reads after status 3). Model keys and costs are those of the model table
+(models.py: spec §10 per RPC; extend and promotion keys only as the ``HTrJv`` catalogue lists them for the
+account's service tier); ``_ultra`` keys need paygate tier 2.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from typing import Any
 
 from flow2api_flowkit.emulator.render import video_asset
 
 from .handlers import image_item
+from .models import (
+    EXTEND_REQUIREMENTS, FIRST_LAST_KEYS, I2V_KEYS, PROMOTION_REQUIREMENTS, R2V_KEYS, T2V_KEYS, cost, duration, usage_for,
+    video_usages,
+)
 from .rpc import RpcContext, array, context, expect, guard_generation, nulls, rpc, spend, uuid_at
 from .state import Media
 from .wire import RpcError
-
-_N = (4, 6, 8, 10)
-T2V_KEYS = frozenset(
-    [f"abra_t2v_{n}s{r}" for n in _N for r in ("", "_360p")]
-    + ["veo_3_1_t2v_lite", "veo_3_1_lite_lower_priority", "veo_3_1_t2v_fast"]
-    + [f"veo_3_1_t2v_lite_{n}s_low_priority" for n in (4, 6, 8)]
-)
-I2V_KEYS = frozenset(
-    [f"abra_i2v_{n}s{r}" for n in _N for r in ("", "_360p")]
-    + ["veo_3_1_i2v_lite_low_priority", "veo_3_1_i2v_lite", "veo_3_1_i2v_s_fast_ultra"]
-)
-FIRST_LAST_KEYS = frozenset(
-    [f"omni_flash_i2v_{n}s_first_last{r}" for n in _N for r in ("", "_360p")]
-    + ["veo_3_1_interpolation_lite_low_priority", "veo_3_1_interpolation_lite", "veo_3_1_i2v_s_fl",
-       "veo_3_1_i2v_s_portrait_fl", "veo_3_1_i2v_s_fast_ultra_fl", "veo_3_1_i2v_s_fast_portrait_ultra_fl"]
-)
-R2V_KEYS = frozenset([f"abra_r2v_{n}s{r}" for n in _N for r in ("", "_360p")] + ["veo_3_1_r2v_lite_low_priority"])
-#: Extend keys are read from HTrJv by real clients (spec §5.7, §10); these two are the emulator's guess.
-EXTEND_KEYS = frozenset({"veo_3_1_extend_lite", "veo_3_1_extend"})
-UPSAMPLERS = {2: "veo_3_1_upsampler_1080p", 3: "veo_3_1_upsampler_4k"}
-
-
-def cost(key: str) -> int:
-    """Credits a video costs (invented but Omni 8 s = 12 and 4K upscale = 50, spec §10)."""
-    if key == "veo_3_1_upsampler_4k":
-        return 50
-    if key.startswith(("abra_", "omni_")):
-        return 12
-    if "low_priority" in key or "lower_priority" in key:
-        return 0
-    if "fast" in key or "ultra" in key:
-        return 20
-    return 10
-
-
-def duration(key: str) -> int:
-    """Clip seconds the key implies (default 8)."""
-    found = re.search(r"_(\d+)s(?:_|$)", key)
-    return int(found.group(1)) if found else 8
 
 
 def _prompt(value: Any, where: str) -> str:
@@ -225,7 +190,9 @@ async def extend_video(rc: RpcContext) -> Any:
 
     def item(it: list, where: str, project: str | None):  # noqa: ANN202
         array(it, where, length=6)
-        key, aspect = _key_and_aspect(rc, it[2], it[3], where, EXTEND_KEYS)
+        # spec §5.7, §10: the key must be an extend usage of the catalogue (HTrJv) open to the account's tier
+        usage = usage_for(rc, it[2], EXTEND_REQUIREMENTS, f"{where}[2]")
+        key, aspect = _key_and_aspect(rc, usage.key, it[3], where, frozenset({usage.key}))
         expect(it[4] is None, f"{where}[4] must be null")
         src = array(it[0], f"{where}[0]", min_len=2, max_len=4)
         expect(src[0] is None, f"{where}[0][0] must be null")
@@ -244,7 +211,7 @@ async def extend_video(rc: RpcContext) -> Any:
             expect(len(frames) == 2 and all(isinstance(f, int) for f in frames)
                    and 1 <= frames[0] < frames[1] <= video.duration_s * 24, f"{where}[0]: bad frame range")
         return prompt, key, aspect, {"source": video.id, **ids}
-    return await _submit(rc, item)
+    return await _submit(rc, item, costs={u.key: u.price for u in video_usages(rc.emulator)})
 
 
 @rpc("p0UkFb")
@@ -265,9 +232,11 @@ async def upscale_video(rc: RpcContext) -> Any:
     workflow = array(row[4], "args[0][0][4]", length=5)
     expect(workflow[1] == video.workflow_id, "args[0][0][4][1] must be the source's workflow id")
     uuid_at(workflow[4], "args[0][0][4][4]")
-    expect(row[6] in UPSAMPLERS and row[31] == UPSAMPLERS[row[6]], "args[0][0][6]/[31]: target and upsampler key differ")
+    expect(row[6] in PROMOTION_REQUIREMENTS, "args[0][0][6] must be a resolution 1-3")
+    # spec §5.8: row[31] must be an upsampler usage of the catalogue for that target, open to the account's tier
+    usage = usage_for(rc, row[31], (PROMOTION_REQUIREMENTS[row[6]],), "args[0][0][31]")
     guard_generation(rc, token, action="VIDEO_GENERATION", project=project)
-    spend(rc, cost(row[31]))
+    spend(rc, usage.price)
     suffix = "_4k_upsampled" if row[6] == 3 else "_upsampled"
     out = _new_video(rc, project, video.prompt, row[31], video.aspect, media_id=video.id + suffix, source=video.id)
     return [None, rc.account.credits, [[[out.id, None, None, [out.prompt[:40]], project]]], [[out.record()]]]
