@@ -30,6 +30,7 @@ from flow2api.plugin import AccountSession, AccountUpdate, InputImage
 from flow2api_flowkit.projects import ProjectGoneError
 from flow2api_flowkit.wording import PROJECT_GONE_HINT, XSRF_HINT
 from flow2api_flowweb.bootstrap import fetch_page
+from flow2api_flowweb.catalogue import Catalogue, parse_catalogue
 from flow2api_flowweb.config import FlowWebConfig
 from flow2api_flowweb.cookies import dump_jar, load_jar
 from flow2api_flowweb.envelope import RpcRequest, XsrfChallenge, parse_reply, payload_of
@@ -128,6 +129,11 @@ class FlowWebClient:
     async def credits(self) -> tuple[int | None, str, int | None]:
         """``nzlxg`` → (credits, paygate tier name, service tier)."""
         return credits_and_tier(await self.call("nzlxg", self.layout.credits(), source_path="/"))
+
+    async def model_catalogue(self) -> Catalogue:
+        """``HTrJv`` (``[]``, no reCAPTCHA token, spec §7, §8) → the model families and usages
+        (:mod:`~flow2api_flowweb.catalogue`); callers cache it (:mod:`~flow2api_flowweb.model_keys`)."""
+        return parse_catalogue(await self.call("HTrJv", self.layout.model_catalogue(), source_path="/"))
 
     # -- images (spec §5.1, §5.2, §5.9) --------------------------------------------------------------------
 

@@ -49,6 +49,8 @@ class FlowWebConfig(BaseModel):
     url_wait_attempts: int = Field(10, ge=1, description="as29s reads after status 3 until the signed URL exists (spec §6.1)")
     bootstrap_max_age: float = Field(1800, ge=0, description="re-read at / f.sid / bl from the page after this many seconds")
     project_pool_size: int = Field(4, ge=1)
+    model_catalogue_ttl: float = Field(3600, gt=0, description="seconds an account's HTrJv model catalogue is kept "
+                                       "before it is read again for the extend and upsampler keys (spec §10)")
     captcha_attempts: int = Field(2, ge=1, description="tries per account with a fresh reCAPTCHA token after unusual activity")
     executor_token: SecretStr = Field(SecretStr(""), description="shared secret the browser extension authenticates with")
     browser_timeout: float = Field(240, gt=0, description="seconds a browser may take to execute one request")

@@ -35,6 +35,7 @@ from flow2api_flowweb.config import FlowWebSettings, load_config
 from flow2api_flowweb.cookies import check_jar, dump_jar, load_jar, parse_cookies
 from flow2api_flowweb.executors import Executor, HttpExecutor
 from flow2api_flowweb.layouts import Layout
+from flow2api_flowweb.model_keys import ModelKeys
 from flow2api_flowweb.poller import StatusPoller
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class FlowWebFamily(FamilyBase):
         self.http_executor = HttpExecutor(self.config, self.tokens)
         self.browser_executor = BrowserExecutor(self.hub, self.config.browser_timeout)
         self.projects = ProjectPool(self.config.project_pool_size)
+        self.model_keys = ModelKeys(self.config.model_catalogue_ttl)
         if self.config.executor == "browser" and not self.config.executor_token.get_secret_value():
             log.warning("[flowweb] executor = browser but executor_token is empty: no browser can connect")
 

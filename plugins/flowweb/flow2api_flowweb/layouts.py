@@ -246,6 +246,11 @@ class Layout:
         """``nzlxg`` (spec §7): no arguments."""
         return []
 
+    @staticmethod
+    def model_catalogue() -> list[Any]:
+        """``HTrJv`` (spec §7): no arguments."""
+        return []
+
 
 def upscaled_id(media_id: str, target: str, seed: str, mode: Literal["suffix", "seed"]) -> str:
     """Id of an upscaled video: ``<id>_upsampled`` / ``<id>_4k_upsampled`` (A) or derived from the seed (B), spec §5.8."""

@@ -125,12 +125,19 @@ class FlowWebVideoProvider(ProviderBase):
         if not tier_allows(call.account.view.tier, options.required_tier):
             raise PermissionDeniedError(f"This model needs an account of tier {options.required_tier}.")
         client = self.family.client(call.account, call.http)
+        # spec §10: the extend and upsampler keys come from the account's HTrJv catalogue; a key its tier cannot
+        # use is a 400 here, before anything is uploaded, generated or paid for
+        if mode == "extend":
+            key = await self.family.model_keys.extend_key(client, options)
+        if options.upsample is not None:
+            await self.family.model_keys.upsampler_key(client, options)
         images = [] if mode in ("t2v", "extend") else call.job.images
         if mode == "edit":  # the source video's own project, so a lost project is not replaced for an edit
             project, kwargs = await prepare_edit(self.family, call, client, options)
         else:
             project, kwargs = await self.family.project_for(call.account, client), {}
-        for retried in (False, True):
+        retried = key_retried = False
+        while True:
             try:
                 if mode != "edit":
                     media = [await client.upload_image(project, image) for image in images]
@@ -148,7 +155,15 @@ class FlowWebVideoProvider(ProviderBase):
                     raise
                 if retried:
                     raise gone_again(exc) from exc
+                retried = True
                 project = await self.family.projects.replace(call.account, project, client.create_project)
+            except (InvalidRequestError, PermissionDeniedError) as exc:
+                # a refused extend key: the catalogue may have changed since it was read; re-read it once
+                newer = None if mode != "extend" or key_retried else await self.family.model_keys.replacement(
+                    exc, key, lambda: self.family.model_keys.extend_key(client, options, fresh=True))
+                if newer is None:
+                    raise
+                key_retried, key = True, newer
         first = records[0]
         if mode == "edit" and (len(records) != 1 or first.project_id != project):
             # qzent's check (spec §14.1): credits may be spent, so this is not retried
@@ -205,9 +220,10 @@ class FlowWebVideoProvider(ProviderBase):
                 yield Submitting(resume=state.at("promoting", upscale_id=upscale_id).to_json())
                 try:
                     project = await self._promote(
-                        client, project, source=media_id, workflow_id=found[0].workflow_id or state.workflow_id,
-                        aspect_ratio=options.aspect_ratio, target=options.upsample,
-                        upsampler_key=options.upsampler_key, seed=seed,
+                        client, project, options, source=media_id,
+                        workflow_id=found[0].workflow_id or state.workflow_id, aspect_ratio=options.aspect_ratio,
+                        target=options.upsample, upsampler_key=await self.family.model_keys.upsampler_key(client, options),
+                        seed=seed,
                     )
                 except ProjectLostError:
                     raise  # the video went with its project: there is no original to return either
@@ -229,7 +245,7 @@ class FlowWebVideoProvider(ProviderBase):
             credits, _, _ = await client.credits()
             yield Usage(remaining_credits=credits)
 
-    async def _promote(self, client: FlowWebClient, project: str, **kwargs: Any) -> str:
+    async def _promote(self, client: FlowWebClient, project: str, options: VideoOptions, **kwargs: Any) -> str:
         """Submit the promotion (``p0UkFb``, spec §5.8) in ``project`` and return the project it went to.
 
         When upstream lost ``project`` nothing was accepted yet: if the source video can still be read
@@ -237,7 +253,7 @@ class FlowWebVideoProvider(ProviderBase):
         if it cannot, the video was lost with its project (:class:`ProjectLostError`, project dropped).
         """
         try:
-            await client.submit_video("upscale", project, **kwargs)
+            await self._send_promotion(client, project, options, kwargs)
             return project
         except ProjectGoneError as exc:
             if exc.project_id != project:
@@ -249,8 +265,22 @@ class FlowWebVideoProvider(ProviderBase):
             await self.family.projects.forget(client.account, project)
             raise lost_with_project(gone) from None
         project = await self.family.projects.replace(client.account, project, client.create_project)
-        await client.submit_video("upscale", project, **kwargs)
+        await self._send_promotion(client, project, options, kwargs)
         return project
+
+    async def _send_promotion(self, client: FlowWebClient, project: str, options: VideoOptions,
+                              kwargs: dict[str, Any]) -> None:
+        """``p0UkFb`` with ``kwargs``; when upstream refuses the upsampler key (400/403) the account's catalogue
+        is re-read once and, if it now lists another key, the promotion is sent with that one (spec §10)."""
+        try:
+            await client.submit_video("upscale", project, **kwargs)
+            return
+        except (InvalidRequestError, PermissionDeniedError) as exc:
+            newer = await self.family.model_keys.replacement(
+                exc, kwargs["upsampler_key"], lambda: self.family.model_keys.upsampler_key(client, options, fresh=True))
+            if newer is None:
+                raise
+        await client.submit_video("upscale", project, **{**kwargs, "upsampler_key": newer})
 
     async def _poll(self, client: FlowWebClient, project: str, media_id: str, label: str,
                     found: list[Record]) -> AsyncIterator[Progress]:
