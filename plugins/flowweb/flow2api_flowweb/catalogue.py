@@ -22,20 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flow2api.errors import UpstreamProtocolError
+from flow2api_flowweb.records import _get  # the same tolerant path reader as the records'
 from flow2api_flowweb.statuses import walk
 
 #: Requirement ids of the operations the plugin picks keys for (spec §5.7, §5.8).
 EXTEND_REQUIREMENTS = (1, 14)
 PROMOTION_REQUIREMENTS = {"VIDEO_RESOLUTION_720P": 21, "VIDEO_RESOLUTION_1080P": 15, "VIDEO_RESOLUTION_4K": 16}
 SERVICE_TIER_NAMES = {0: "UNSPECIFIED", 1: "ENTRY", 2: "INTERMEDIATE", 3: "ADVANCED"}
-
-
-def _get(value: Any, *path: int) -> Any:
-    for index in path:
-        if not isinstance(value, list) or not -len(value) <= index < len(value):
-            return None
-        value = value[index]
-    return value
 
 
 def _int(value: Any) -> int | None:
