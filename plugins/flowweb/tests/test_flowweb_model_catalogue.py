@@ -188,3 +188,18 @@ async def test_a_tier_without_4k_gets_a_400_naming_upscale_and_pays_nothing(entr
     assert flowweb.emulator.account("entry@example.com").credits == 500
     content = await chat(entry_gateway, "fw-t2v-1080p", "the same city")  # 1080p is open to ENTRY
     assert "_upsampled" in content or flowweb.emulator.calls("p0UkFb")[0].args[0][0][31] == "veo_3_1_upsampler_1080p"
+
+
+async def test_a_refused_upsampler_key_is_checked_against_a_fresh_catalogue_once(fw_gateway: Gateway,
+                                                                               flowweb: FlowWeb) -> None:
+    provider = fw_gateway.app[PROVIDERS]["flowweb-video"]
+    job = video_job("a bridge", video_model_key="veo_3_1_t2v_lite", upsample="VIDEO_RESOLUTION_4K",
+                    upsampler_key="veo_3_1_upsampler_4k")
+    flowweb.emulator.account("alice@example.com").service_tier = 1  # downgraded after the account was read
+    async with aiohttp.ClientSession() as http:
+        events = [e async for e in provider.generate(call_for(fw_gateway, job, http))]
+    # the account still reads as tier 2, so the fresh catalogue gives the same key: the refusal stands and the
+    # original video is returned, as for any failed promotion
+    assert len(flowweb.emulator.calls("HTrJv")) == 2 and len(flowweb.emulator.calls("p0UkFb")) == 1
+    output = next(e for e in events if isinstance(e, MediaOutput))
+    assert output.upstream_id == flowweb.emulator.calls("jwpduf")[0].args[2][0][0]
