@@ -10,6 +10,10 @@ same way) → ``as29s`` until the signed MP4 URL exists (it follows status 3 by 
 → :class:`~flow2api.plugin.MediaOutput`. :meth:`FlowWebVideoProvider.resume` continues from
 the ``resume`` state after a restart, on the same account.
 
+The extend (fZytfe) and upsampler (p0UkFb) keys are chosen from the account's ``HTrJv`` model catalogue
+(:mod:`~flow2api_flowweb.model_keys`, spec §10): checked before anything is submitted (a tier without the
+usage is a 400 naming the operation), and re-read once when upstream refuses the key.
+
 A project that vanishes after the submit (issue 18): ``jwpduf`` and ``as29s`` name media ids only (spec
 §6.1, §6.3), so polling and delivery go on and the account's next submit replaces the project. A
 promotion refused for its vanished project is sent once more in a new one when the source video can
@@ -219,11 +223,11 @@ class FlowWebVideoProvider(ProviderBase):
                 upscale_id = upscaled_id(media_id, options.upsample, seed, self.family.config.upscale_output_id)
                 yield Submitting(resume=state.at("promoting", upscale_id=upscale_id).to_json())
                 try:
+                    upsampler = await self.family.model_keys.upsampler_key(client, options)
                     project = await self._promote(
                         client, project, options, source=media_id,
                         workflow_id=found[0].workflow_id or state.workflow_id, aspect_ratio=options.aspect_ratio,
-                        target=options.upsample, upsampler_key=await self.family.model_keys.upsampler_key(client, options),
-                        seed=seed,
+                        target=options.upsample, upsampler_key=upsampler, seed=seed,
                     )
                 except ProjectLostError:
                     raise  # the video went with its project: there is no original to return either
