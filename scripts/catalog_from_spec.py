@@ -53,10 +53,12 @@ TIERS = {"PAYGATE_TIER_NOT_PAID": "free", "PAYGATE_TIER_ONE": "Pro", "PAYGATE_TI
 
 
 def drop_none(d: dict) -> dict:
+    """``d`` without its ``None`` values (an option the spec leaves empty is not written)."""
     return {k: v for k, v in d.items() if v is not None}
 
 
 def image_model(e: dict) -> dict:
+    """The model of one image row of the spec (§4.3): a ``videofx-image`` route; the default tier left out."""
     options = drop_none({
         "image_model": e["upstream_image_model_name"], "aspect_ratio": e["aspect_ratio"],
         "upsample": e["upsample_target"], "min_images": e["min_images"] or None, "max_images": e["max_images"],
@@ -68,6 +70,7 @@ def image_model(e: dict) -> dict:
 
 
 def video_model(e: dict) -> dict:
+    """The model of one video row of the spec (§4.3, key switches §4.2): a ``videofx-video`` route."""
     sub = SUB_KINDS[e["sub_kind"].replace(" +upsample", "")]
     options = drop_none({
         "video_model_key": e["upstream_video_model_key"], "sub_kind": sub, "aspect_ratio": e["aspect_ratio"],
