@@ -20,6 +20,7 @@ from flow2api.media import MediaCache, MediaStore
 from flow2api.media.cache import SMALL_BYTES
 from flow2api.plugin import MediaChunks
 from flow2api.settings_media import CacheSection
+from flow2api.testing.files import open_count
 
 PNG = b"\x89PNG\r\n\x1a\n"
 BIG = 40 * 1024 * 1024
@@ -98,35 +99,24 @@ async def test_a_recent_small_result_is_sliced_from_memory(tmp_path: Path) -> No
     assert b"".join([c async for c in await cache.open_chunks(stored.name)]) == data
 
 
-def open_files(path: Path) -> int:
-    """How many of this process's file descriptors point at ``path``."""
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            count += os.readlink(f"/proc/self/fd/{fd}") == str(path)
-        except OSError:
-            continue
-    return count
-
-
 async def test_a_local_read_stopped_early_closes_its_file(tmp_path: Path) -> None:
     cache = MediaCache(tmp_path / "media")
     stored = await cache.store_bytes(payload(2 * SMALL_BYTES))  # not kept in memory: read from the file
     path = cache.directory / stored.name
     opened = [await cache.open_chunks(stored.name) for _ in range(20)]
-    assert open_files(path) == 0  # opening holds nothing until the first chunk
+    assert open_count(path) == 0  # opening holds nothing until the first chunk
     for chunks in opened:
         assert len(await anext(chunks)) == CHUNK
-    assert open_files(path) == 20
+    assert open_count(path) == 20
     for chunks in opened[:10]:
         await chunks.aclose()
     for chunks in opened[10:]:
         async with chunks:
             await anext(chunks)
-    assert open_files(path) == 0
+    assert open_count(path) == 0
     stored_after = await cache.open_chunks(stored.name)
     assert stored_after is not None and sum([len(c) async for c in stored_after]) == 2 * SMALL_BYTES
-    assert open_files(path) == 0  # the end of the chunks closes it too
+    assert open_count(path) == 0  # the end of the chunks closes it too
 
 
 async def test_a_big_s3_object_is_read_back_in_chunks(s3_store: Any) -> None:

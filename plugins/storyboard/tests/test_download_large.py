@@ -35,6 +35,7 @@ from flow2api.startup import prepare
 from flow2api.testing import (
     FAKE_IMAGE_MODEL, FakeProvider, S3Server, Script, image_plan, make_settings, until, video_plan, write_fake_catalog,
 )
+from flow2api.testing.files import open_count
 from flow2api.testing.postgres import free_port
 from flow2api_storyboard.model import slug
 
@@ -145,33 +146,29 @@ def assert_archive(path: Path, board: dict[str, Any], expected: str) -> None:
         assert first.filename in archive.read("index.html").decode()
 
 
-@pytest.mark.parametrize("backend", ["local", "s3"])
-async def test_a_40_mb_image_downloads_in_the_zip_without_being_held_in_memory(
-    backend: str, tmp_path: Path, aiohttp_client: Callable, request: pytest.FixtureRequest,
-) -> None:
+async def big_board(backend: str, tmp_path: Path, aiohttp_client: Callable,
+                    request: pytest.FixtureRequest) -> tuple[TestClient, dict[str, Any], str]:
+    """A gateway on ``backend`` (``local`` or ``s3``) with an approved one-scene storyboard whose image is 40 MB;
+    returns the client, the storyboard and the image's sha256."""
     sections: dict[str, Any] = {}
     if backend == "s3":
         s3: S3Server = request.getfixturevalue("s3_child")
         sections["cache"] = s3.cache_settings(s3.create_bucket())
     data, expected = big_image()
     client = await gateway(tmp_path, aiohttp_client, data, **sections)
-    del data  # what the fake provider holds stays allocated before the measurement: not counted in the peak
-    board = await approved_board(client)
+    del data  # what the fake provider holds stays allocated before a measurement: not counted in its peak
+    return client, await approved_board(client), expected
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+async def test_a_40_mb_image_downloads_in_the_zip_without_being_held_in_memory(
+    backend: str, tmp_path: Path, aiohttp_client: Callable, request: pytest.FixtureRequest,
+) -> None:
+    client, board, expected = await big_board(backend, tmp_path, aiohttp_client, request)
     target = tmp_path / "storyboard.zip"
     peak = await download(client, board["id"], target)
     assert peak < PEAK_LIMIT, f"{peak} bytes allocated at the peak of a {BIG}-byte download ({backend})"
     assert_archive(target, board, expected)
-
-
-def open_files(path: Path) -> int:
-    """How many of this process's file descriptors point at ``path``."""
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            count += os.readlink(f"/proc/self/fd/{fd}") == str(path)
-        except OSError:
-            continue
-    return count
 
 
 async def abort_download(client: TestClient, sb_id: str) -> None:
@@ -185,14 +182,7 @@ async def abort_download(client: TestClient, sb_id: str) -> None:
 async def test_downloads_cut_short_release_their_files_and_connections(
     backend: str, tmp_path: Path, aiohttp_client: Callable, request: pytest.FixtureRequest,
 ) -> None:
-    sections: dict[str, Any] = {}
-    if backend == "s3":
-        s3: S3Server = request.getfixturevalue("s3_child")
-        sections["cache"] = s3.cache_settings(s3.create_bucket())
-    data, expected = big_image()
-    client = await gateway(tmp_path, aiohttp_client, data, **sections)
-    del data
-    board = await approved_board(client)
+    client, board, expected = await big_board(backend, tmp_path, aiohttp_client, request)
     gc.disable()  # only an explicit close may release them: not the collector finalizing what a cycle still holds
     try:
         await abort_downloads(client, board, backend, tmp_path)
@@ -213,7 +203,7 @@ async def abort_downloads(client: TestClient, board: dict[str, Any], backend: st
             await abort_download(client, board["id"])
 
         async def closed() -> bool:
-            return open_files(path) == 0
+            return open_count(path) == 0
 
         await until(closed, timeout=30)  # each handler closes the file once its next write fails
     else:
