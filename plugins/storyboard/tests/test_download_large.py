@@ -2,7 +2,8 @@
 40 MB (fake providers from ``flow2api.testing``) downloads through the in-process app (aiohttp's test client)
 while Python's peak allocation (tracemalloc) stays far below the file's size, from the local media directory and
 from an S3 bucket; the unpacked member is the stored image byte for byte, in the order and under the names of
-before. Downloads the client hangs up on release the file they read, and their S3 connection (more aborted
+before. A file deleted before its turn drops the connection (the client is not left waiting for the rest);
+downloads the client hangs up on release the file they read, and their S3 connection (more aborted
 downloads than the pool has connections, then a whole one). The S3 API is moto's server in a child process here,
 so its own copies of the object (moto reads an object whole per GET) are not counted as the gateway's."""
 
@@ -91,9 +92,9 @@ async def gateway(tmp_path: Path, aiohttp_client: Callable, data: bytes, **secti
     return client
 
 
-async def approved_board(client: TestClient) -> dict[str, Any]:
-    """A one-scene storyboard, generated and approved."""
-    async with client.post("/v1/storyboards", json={"story": STORY, "scenes": 1, "consistent_characters": False},
+async def approved_board(client: TestClient, scenes: int = 1) -> dict[str, Any]:
+    """A storyboard of ``scenes`` scenes, generated and approved."""
+    async with client.post("/v1/storyboards", json={"story": STORY, "scenes": scenes, "consistent_characters": False},
                            headers=auth()) as response:
         assert response.status == 202, await response.text()
         sb_id = (await response.json())["id"]
@@ -146,10 +147,10 @@ def assert_archive(path: Path, board: dict[str, Any], expected: str) -> None:
         assert first.filename in archive.read("index.html").decode()
 
 
-async def big_board(backend: str, tmp_path: Path, aiohttp_client: Callable,
-                    request: pytest.FixtureRequest) -> tuple[TestClient, dict[str, Any], str]:
-    """A gateway on ``backend`` (``local`` or ``s3``) with an approved one-scene storyboard whose image is 40 MB;
-    returns the client, the storyboard and the image's sha256."""
+async def big_board(backend: str, tmp_path: Path, aiohttp_client: Callable, request: pytest.FixtureRequest,
+                    scenes: int = 1) -> tuple[TestClient, dict[str, Any], str]:
+    """A gateway on ``backend`` (``local`` or ``s3``) with an approved storyboard of ``scenes`` scenes whose every
+    image is 40 MB; returns the client, the storyboard and the image's sha256."""
     sections: dict[str, Any] = {}
     if backend == "s3":
         s3: S3Server = request.getfixturevalue("s3_child")
@@ -157,7 +158,7 @@ async def big_board(backend: str, tmp_path: Path, aiohttp_client: Callable,
     data, expected = big_image()
     client = await gateway(tmp_path, aiohttp_client, data, **sections)
     del data  # what the fake provider holds stays allocated before a measurement: not counted in its peak
-    return client, await approved_board(client), expected
+    return client, await approved_board(client, scenes), expected
 
 
 @pytest.mark.parametrize("backend", ["local", "s3"])
@@ -213,3 +214,25 @@ async def abort_downloads(client: TestClient, board: dict[str, Any], backend: st
         async with asyncio.timeout(60):  # 7 s here when every body is released
             for _ in range(100):
                 await abort_download(client, board["id"])
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+async def test_a_file_gone_before_its_turn_drops_the_connection(
+    backend: str, tmp_path: Path, aiohttp_client: Callable, request: pytest.FixtureRequest,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client, board, _ = await big_board(backend, tmp_path, aiohttp_client, request, scenes=2)
+    received = 0
+    async with asyncio.timeout(60):  # not a hang: the body ends at once, cut short
+        with pytest.raises(aiohttp.ClientPayloadError):
+            async with client.get(f"/v1/storyboards/{board['id']}/download", headers=auth()) as response:
+                assert response.status == 200
+                received += len(await response.content.readexactly(CHUNK))
+                # both images leave the store; the first one's read is under way (an open file, a GET answering)
+                async with client.delete(f"/v1/storyboards/{board['id']}", headers=auth()) as deleted:
+                    assert deleted.status == 200
+                async for chunk in response.content.iter_chunked(CHUNK):
+                    received += len(chunk)
+    assert BIG <= received < 2 * BIG  # the first image whole, not the second
+    assert "download cut short, a file could not be read" in caplog.text
+    assert "unhandled error" not in caplog.text  # the middleware did not try a 500 after the status line
