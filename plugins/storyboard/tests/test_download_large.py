@@ -26,16 +26,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from storyboard_helpers import approved_board, auth, gateway
 from yarl import URL
-from storyboard_helpers import STORY, WORKFLOWS, auth
 
-from flow2api.app import create_app
-from flow2api.plugin import Kind
-from flow2api.pool import POOL
-from flow2api.startup import prepare
-from flow2api.testing import (
-    FAKE_IMAGE_MODEL, FakeProvider, S3Server, Script, image_plan, make_settings, until, video_plan, write_fake_catalog,
-)
+from flow2api.testing import S3Server, until
 from flow2api.testing.files import open_count
 from flow2api.testing.postgres import free_port
 from flow2api_storyboard.model import slug
@@ -75,40 +69,6 @@ def big_image() -> tuple[bytes, str]:
     """40 MB that sniff as a PNG, and their sha256."""
     data = b"\x89PNG\r\n\x1a\n" + os.urandom(BIG - 8)
     return data, hashlib.sha256(data).hexdigest()
-
-
-async def gateway(tmp_path: Path, aiohttp_client: Callable, data: bytes, **sections: dict[str, Any]) -> TestClient:
-    """The app with the storyboard workflow and fake providers whose every image is ``data``, one account."""
-    catalog = write_fake_catalog(tmp_path / "fake-models.yaml")
-    settings = make_settings(tmp_path, catalog={"path": str(catalog), "watch": False},
-                             storyboard={"image_model": FAKE_IMAGE_MODEL}, **sections)
-    image, video = Script(default=image_plan(data)), Script(default=video_plan())
-    factories = {"fake-image": lambda ctx: FakeProvider("fake-image", Kind.IMAGE, script=image),
-                 "fake-video": lambda ctx: FakeProvider("fake-video", Kind.VIDEO, script=video)}
-    prepared = prepare(settings, factories, WORKFLOWS)
-    app = create_app(prepared.settings, providers=prepared.providers, workflows=prepared.workflows)
-    client = await aiohttp_client(app)
-    await app[POOL].add("fake", {"token": "acct0"})
-    return client
-
-
-async def approved_board(client: TestClient, scenes: int = 1) -> dict[str, Any]:
-    """A storyboard of ``scenes`` scenes, generated and approved."""
-    async with client.post("/v1/storyboards", json={"story": STORY, "scenes": scenes, "consistent_characters": False},
-                           headers=auth()) as response:
-        assert response.status == 202, await response.text()
-        sb_id = (await response.json())["id"]
-
-    async def ready() -> dict[str, Any] | None:
-        async with client.get(f"/v1/storyboards/{sb_id}", headers=auth()) as r:
-            board = await r.json()
-        assert board["status"] != "failed", board
-        return board if board["status"] == "ready" else None
-
-    await until(ready, timeout=120, interval=0.1)
-    async with client.post(f"/v1/storyboards/{sb_id}/approve", json={"all": True}, headers=auth()) as response:
-        assert response.status == 200, await response.text()
-        return await response.json()
 
 
 async def download(client: TestClient, sb_id: str, target: Path) -> int:
