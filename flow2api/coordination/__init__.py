@@ -18,6 +18,7 @@ refused, never admitted past a limit nobody can count.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -65,6 +66,10 @@ class Taken:
     index: int | None
     hold: Hold | None
     survey: Survey
+    free_in: float = math.inf
+    """When nothing was held: seconds until the earliest live holder of an account asked that was full (not
+    cooling down) expires — the moment a dead instance's holder frees its slot unless renewed first; ``inf``
+    when unknown or when a slot was taken (the in-process coordinator: its holders never expire)."""
 
 
 class Coordinator(Protocol):
@@ -93,9 +98,11 @@ class Coordinator(Protocol):
         coordinator also tells the other instances (:meth:`on_release`)."""
         ...
 
-    def on_release(self, wake: Callable[[int, str], None]) -> None:
+    def on_release(self, wake: Callable[[int, str], None], missed: Callable[[], None]) -> None:
         """Call ``wake(account id, kind)`` when another instance released a slot of that account and kind — a
-        hint to look again, at most once per release and possibly never (then the ``poll_interval`` look finds it)."""
+        hint to look again, at most once per release and possibly never (then the ``poll_interval`` look finds it);
+        call ``missed()`` when notices may have been lost (the subscription just came up again): every waiter
+        looks again once."""
         ...
 
     def refresh_lock(self, account_id: int) -> contextlib.AbstractAsyncContextManager[None]:

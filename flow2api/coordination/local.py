@@ -53,7 +53,7 @@ class InProcessCoordinator:
                     del self._counts[key]
         then()
 
-    def on_release(self, wake: Callable[[int, str], None]) -> None:
+    def on_release(self, wake: Callable[[int, str], None], missed: Callable[[], None]) -> None:
         """Nothing to hear: no other instance shares these counts (a release here wakes the waiters itself)."""
 
     async def cool_down(self, account_id: int, until: float) -> None:

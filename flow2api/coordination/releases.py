@@ -9,8 +9,12 @@ for that account and kind.
 
 A notice is only a hint: the woken request still takes the slot through the ``TAKE`` script, so a late,
 duplicated or foreign notice can never over-admit. Pub/sub delivers at most once — a notice published while
-this instance's subscription is down is lost — so the poll stays as the fallback (default 1 s), and holders
-of a dead instance, which expire rather than being released, are found by it too.
+this instance's subscription is down is lost — so each time Redis confirms the subscription (the first time
+and after every reconnection) every local waiter is woken once to look again (``missed``): whatever was
+released while nobody listened is then visible to its ``TAKE``, and every later release is heard. Holders of
+a dead instance expire rather than being released (no notice): the ``TAKE`` that finds an account full says
+when its earliest holder expires, and the waiter looks again then (:mod:`flow2api.pool.leasing`). The poll
+(default 1 s) stays as the last fallback.
 """
 
 from __future__ import annotations
@@ -49,15 +53,18 @@ class ReleaseChannel:
         self.subscribed = asyncio.Event()
         """Set while the subscription is up (for ``/health``-like checks and tests)."""
         self._wake: Wake = lambda account_id, kind: None
+        self._missed: Callable[[], None] = lambda: None
         self._task: asyncio.Task[None] | None = None
 
     def message(self, account_id: int, kind: str) -> str:
         """The notice of a released ``kind`` slot of ``account_id``."""
         return f"{account_id}:{kind}:{self.tag}"
 
-    def on_release(self, wake: Wake) -> None:
-        """Call ``wake(account id, kind)`` for every notice another instance publishes (the pool's waiters)."""
+    def on_release(self, wake: Wake, missed: Callable[[], None]) -> None:
+        """Call ``wake(account id, kind)`` for every notice another instance publishes (the pool's waiters), and
+        ``missed()`` each time Redis confirms the subscription (notices sent before it are lost: look again)."""
         self._wake = wake
+        self._missed = missed
 
     def _deliver(self, data: str) -> None:
         account, _, rest = data.partition(":")
@@ -78,6 +85,9 @@ class ReleaseChannel:
                         if message["type"] == "subscribe":  # Redis confirmed it: up from now on
                             self.subscribed.set()
                             warned = False
+                            # Also after redis-py's own reconnection (it resubscribes itself): a notice sent
+                            # while down is lost, so every waiter looks once; later releases are heard.
+                            self._missed()
                         elif message["type"] == "message":
                             self._deliver(message["data"])
             except (RedisError, OSError) as exc:

@@ -5,10 +5,12 @@ Keys (all under ``[coordination] key_prefix``, default ``flow2api:``):
 * ``slots:<account>:<kind>`` — a sorted set of holder tokens scored by their expiry (Redis server time, ms).
   :data:`TAKE` walks the chosen account first, then the other candidates, drops expired holders, skips an
   account cooling down, checks the count against the limit and adds the new holder to the first with room,
-  and returns every count and cool-down it saw, in one Lua script: two instances never both take the last
-  slot, requests racing for one account move on to the next at once, and the pool's next choice starts from
-  these counts (no survey trip before a hold). This process renews its holders every ``hold_ttl / 3``
-  seconds; a dead instance stops renewing and its holders expire after ``hold_ttl``.
+  and returns every count and cool-down it saw (and, when every one was full, when its earliest holder
+  expires), in one Lua script: two instances never both take the last slot, requests racing for one account
+  move on to the next at once, and the pool's next choice starts from these counts (no survey trip before a
+  hold). This process renews its holders every ``hold_ttl / 3`` seconds; a dead instance stops renewing and
+  its holders expire after ``hold_ttl``, which publishes no notice: the waiters for them look again at that
+  moment (:attr:`~flow2api.coordination.Taken.free_in`).
 * ``cooldown:<account>`` — the Unix time a cool-down ends, with a TTL to that moment; :data:`SURVEY` reads
   the slot counts and cool-downs of several accounts in one script call.
 * ``refresh:<account>`` — redis-py's :class:`~redis.asyncio.lock.Lock` (``SET NX PX`` with a random token,
@@ -28,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -52,15 +55,18 @@ T = TypeVar("T")
 NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
 #: KEYS n slot sets in order of preference, then their n cool-down keys; ARGV token, ttl ms, then each set's
-#: limit (< 0 unlimited) → {i, n counts, n cool-down ends ('' = none)}: i is the 1-based index of the set now
-#: held (the first not cooling down with fewer live holders than its limit), 0 when none; the counts are the
-#: live holders (expiry after now) after the step. Only the set held is pruned of expired holders: counting
-#: the others read-only halves the script's time (200 of them run back to back in one pipeline). One call per
-#: acquire: the pool chooses from the counts of the last one.
+#: limit (< 0 unlimited) → {i, n counts, n cool-down ends ('' = none), free ms}: i is the 1-based index of the
+#: set now held (the first not cooling down with fewer live holders than its limit), 0 when none; the counts
+#: are the live holders (expiry after now) after the step. Only the set held is pruned of expired holders:
+#: counting the others read-only halves the script's time (200 of them run back to back in one pipeline). One
+#: call per acquire: the pool chooses from the counts of the last one. When none is held, free ms is the time
+#: until the earliest live holder of a full set (not cooling down) expires, -1 when there is none: a dead
+#: instance's holder frees its slot then, and no notice says so (the waiter looks again at that moment).
 TAKE = NOW + """
 local n = #KEYS / 2
 local ttl = tonumber(ARGV[2])
 local out = {0}
+local full = {}
 for i = 1, n do
   local count = redis.call('ZCOUNT', KEYS[i], '(' .. now, '+inf')
   local cooling = redis.call('GET', KEYS[n + i])
@@ -71,10 +77,21 @@ for i = 1, n do
     redis.call('PEXPIRE', KEYS[i], ttl * 2)
     out[1] = i
     count = count + 1
+  elseif not cooling and limit >= 0 and count > 0 then
+    full[#full + 1] = i
   end
   out[i + 1] = count
   out[n + i + 1] = cooling or ''
 end
+local free = -1
+if out[1] == 0 then
+  for _, i in ipairs(full) do
+    local first = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    local left = tonumber(first[2]) - now
+    if free < 0 or left < free then free = left end
+  end
+end
+out[2 * n + 2] = free
 return out
 """
 
@@ -100,6 +117,8 @@ return #KEYS
 
 TAKE_SCRIPT, SURVEY_SCRIPT, RENEW_SCRIPT = (LuaScript.of(text) for text in (TAKE, SURVEY, RENEW))
 
+EXPIRY_MARGIN = 0.005
+"""Seconds added to a holder's remaining life before looking again (a holder expiring *at* ``now`` is gone)."""
 REFRESH_LOCK_TTL = 120.0
 """Seconds a refresh lock outlives a crashed holder (a refresh takes a few seconds)."""
 REFRESH_LOCK_WAIT = 60.0
@@ -186,11 +205,12 @@ class RedisCoordinator:
         slots = [self.key(slot_key(i, kind)) for i in ids]
         keys = slots + [self.key(f"cooldown:{i}") for i in ids]
         reply = await self.run(self.pipeline.script(TAKE_SCRIPT, keys, [token, self.ttl_ms, *limits]))
-        index, counts, ends = int(reply[0]), reply[1:len(ids) + 1], reply[len(ids) + 1:]
+        index, counts, ends = int(reply[0]), reply[1:len(ids) + 1], reply[len(ids) + 1:2 * len(ids) + 1]
         survey = Survey({i: int(n) for i, n in zip(ids, counts) if int(n)},
                         {i: float(end) for i, end in zip(ids, ends) if end})
         if not index:
-            return Taken(None, None, survey)
+            free_ms = int(reply[-1])
+            return Taken(None, None, survey, free_in=free_ms / 1000 + EXPIRY_MARGIN if free_ms >= 0 else math.inf)
         return Taken(index - 1, self.adopt(token, [slots[index - 1]], limit=limits[index - 1]), survey)
 
     def release(self, hold: Hold, then: Callable[[], None]) -> None:
@@ -205,9 +225,10 @@ class RedisCoordinator:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    def on_release(self, wake: Wake) -> None:
-        """Call ``wake(account id, kind)`` when another instance released a slot (a hint: the waiter re-takes)."""
-        self.releases.on_release(wake)
+    def on_release(self, wake: Wake, missed: Callable[[], None]) -> None:
+        """Call ``wake(account id, kind)`` when another instance released a slot (a hint: the waiter re-takes),
+        ``missed()`` when the subscription came up (again): notices sent while it was down are lost."""
+        self.releases.on_release(wake, missed)
 
     def _notices(self, hold: Hold) -> list[str]:
         """The release notices of ``hold``: one per limited slot set (an unlimited slot never keeps anyone waiting)."""

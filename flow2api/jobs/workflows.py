@@ -40,9 +40,12 @@ from flow2api.jobs.runner import SURFACE as VIDEO_SURFACE
 from flow2api.jobs.runner import VIDEO_JOBS
 from flow2api.jobs.urls import media_url, public_base_url
 from flow2api.media import MEDIA, VIDEO_INPUTS
+from flow2api.media.cache import CHUNK_BYTES
 from flow2api.pipeline.proxy import ProxyRouting
 from flow2api.pipeline.selection import select
-from flow2api.plugin import GeneratedImage, GeneratedVideo, ImageJob, ImageModel, Kind, Owner, VideoJob, VideoModel
+from flow2api.plugin import (
+    GeneratedImage, GeneratedVideo, ImageJob, ImageModel, Kind, MediaChunks, Owner, VideoJob, VideoModel,
+)
 from flow2api.request_state import STATE, Caller
 from flow2api.settings import SETTINGS
 from flow2api.storage.tasks import SUCCEEDED, TASKS, TaskRecord, owner_of
@@ -209,6 +212,10 @@ class EngineImageJobs:
     async def read_media(self, name: str) -> bytes | None:
         """The cached file's bytes, or ``None`` when unknown or expired."""
         return await self._app[MEDIA].read_bytes(name)
+
+    async def open_media(self, name: str, chunk_size: int = CHUNK_BYTES) -> MediaChunks | None:
+        """:meth:`flow2api.media.MediaStore.open_chunks`: the file in chunks, ``None`` when unknown or expired."""
+        return await self._app[MEDIA].open_chunks(name, chunk_size)
 
     async def remove_media(self, name: str) -> None:
         """Delete a stored file (nothing when it is gone already)."""

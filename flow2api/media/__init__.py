@@ -3,7 +3,8 @@
 ``app[MEDIA]`` is a :class:`MediaStore`; :func:`open_media_store` builds the
 backend ``[cache] backend`` names — :class:`MediaCache` (a local directory) or
 ``S3MediaStore`` (:mod:`flow2api.media.s3`, imported only then: ``aiobotocore``
-is the ``s3`` extra, ``pip install 'flow2api[s3]'``).
+is the ``s3`` extra, ``pip install 'flow2api[s3]'``). :meth:`MediaStore.open_chunks` reads a stored file back as
+:class:`~flow2api.plugin.MediaChunks` (chunks, never the whole file in memory).
 """
 
 from pathlib import Path

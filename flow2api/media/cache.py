@@ -34,7 +34,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -42,7 +42,7 @@ from aiohttp import web
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential
 
 from flow2api.errors import ProxyConnectError, UpstreamTimeoutError, UpstreamUnavailableError
-from flow2api.plugin import PROXY_ERRORS
+from flow2api.plugin import PROXY_ERRORS, MediaChunks
 from flow2api.media.files import TokenSource
 from flow2api.media.signing import UrlSigner
 from flow2api.media.types import MIME_BY_EXTENSION, extension_for, sniff_mime
@@ -194,6 +194,11 @@ class MediaStore(abc.ABC):
         """The whole stored file, or ``None`` when unknown or expired."""
 
     @abc.abstractmethod
+    async def _open_chunks(self, name: str, chunk_size: int) -> MediaChunks | None:
+        """The stored file opened for :meth:`open_chunks` (its size known, nothing held yet), or ``None`` when
+        unknown or expired."""
+
+    @abc.abstractmethod
     async def _respond(
         self, request: web.BaseRequest, name: str, headers: Mapping[str, str],
     ) -> web.StreamResponse | None:
@@ -247,6 +252,22 @@ class MediaStore(abc.ABC):
             return None
         recent = self.recent_bytes(name)
         return recent if recent is not None else await self._read(name)
+
+    async def open_chunks(self, name: str, chunk_size: int = CHUNK_BYTES) -> MediaChunks | None:
+        """The file opened for reading in chunks of at most ``chunk_size`` bytes (default 256 KiB), never whole in
+        memory: a :class:`~flow2api.plugin.MediaChunks` (size, MIME type, the chunks; ``aclose`` when stopping
+        early). ``None`` when the name is malformed, unknown or expired. Opening costs a ``stat`` (local) or a
+        ``HeadObject`` (S3); the file (or S3 connection) is opened on the first chunk, so many may be opened and
+        read one after another. ``OSError`` when the backend fails; ``ValueError`` for ``chunk_size`` < 1.
+        """
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1 byte")
+        if not valid_name(name):
+            return None
+        recent = self.recent_bytes(name)
+        if recent is not None:  # just generated and still in memory: sliced, no I/O
+            return MediaChunks(name, len(recent), self.mime_for(name), _slices(recent, chunk_size))
+        return await self._open_chunks(name, chunk_size)
 
     async def respond(
         self, request: web.BaseRequest, name: str, headers: Mapping[str, str],
@@ -362,3 +383,8 @@ class MediaStore(abc.ABC):
         finally:
             if upload is not None and not finished:
                 await upload.abort()  # left only when something failed before the file was complete
+
+
+async def _slices(data: bytes, chunk_size: int) -> AsyncGenerator[bytes, None]:
+    for start in range(0, len(data), chunk_size):
+        yield data[start:start + chunk_size]

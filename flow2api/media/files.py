@@ -8,6 +8,7 @@
 * :class:`TokenSource` — unguessable file names without a system call each.
 * :func:`open_private` / :func:`private_dir` — files ``0600`` in directories ``0700`` whatever the umask:
   results and inputs are the callers' (issue 18).
+* :func:`read_chunks` — a file read back in chunks, one worker-thread read each (downloads of big files).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import base64
 import os
 import threading
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,6 +35,21 @@ def private_dir(path: Path) -> Path:
 def open_private(path: Path) -> BinaryIO:
     """``path`` opened for writing (created or truncated) with mode ``0600``, not the umask's ``0644``."""
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "wb")
+
+
+async def read_chunks(path: Path, chunk_size: int) -> AsyncGenerator[bytes, None]:
+    """The bytes of ``path`` in chunks of ``chunk_size`` (the last one shorter), each read in a worker thread.
+
+    The file is opened on the first chunk and closed after the last, on an error and on ``aclose()``; an
+    open file keeps its bytes readable even if the file is deleted meanwhile (POSIX). ``OSError``
+    (``FileNotFoundError`` when it is gone before the first chunk).
+    """
+    file = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(file.read, chunk_size):
+            yield chunk
+    finally:
+        file.close()
 
 
 def write_atomic(directory: Path, name: str, data: bytes) -> None:

@@ -25,8 +25,9 @@ from typing import BinaryIO
 from aiohttp import web
 
 from flow2api.media.cache import EMPTY_SUFFIX, SMALL_BYTES, MediaStore, Upload, valid_name
-from flow2api.media.files import BatchedFileWriter, open_private, private_dir, write_atomic
+from flow2api.media.files import BatchedFileWriter, open_private, private_dir, read_chunks, write_atomic
 from flow2api.media.signing import UrlSigner
+from flow2api.plugin import MediaChunks
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,19 @@ class MediaCache(MediaStore):
             return await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:
             return None
+
+    async def _open_chunks(self, name: str, chunk_size: int) -> MediaChunks | None:
+        """The size from the index (a ``stat`` for a file another instance wrote); each chunk one threaded read."""
+        path = self.path_for(name)
+        if path is None:
+            return None
+        size = self.size_of(name)
+        if size is None:
+            try:
+                size = (await asyncio.to_thread(path.stat)).st_size
+            except FileNotFoundError:
+                return None
+        return MediaChunks(name, size, self.mime_for(name), read_chunks(path, chunk_size))
 
     async def _respond(
         self, request: web.BaseRequest, name: str, headers: Mapping[str, str],

@@ -26,91 +26,29 @@ import contextlib
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
-import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from aiohttp import web
-from botocore.exceptions import BotoCoreError, ClientError
 
 from flow2api.media.cache import CHUNK_BYTES, EMPTY_SUFFIX, MediaStore, Upload, valid_name
+from flow2api.media.s3_upload import MultipartUpload, error_code, s3_errors
 from flow2api.media.signing import KEY_BYTES, UrlSigner
+from flow2api.plugin import MediaChunks
 from flow2api.settings import CacheSection
 
 log = logging.getLogger(__name__)
 
-PART_BYTES = 8 * 1024 * 1024  # multipart part size: S3 wants ≥ 5 MiB for every part but the last
 DELETE_BATCH = 1000  # keys per DeleteObjects call, S3's maximum
 KEY_OBJECT = ".media.key"  # not a valid media name, so the sweep never deletes it
+POOL_CONNECTIONS = 50  # HTTP connections to S3 at most (botocore's max_pool_connections); a read holds one
 INPUTS = "inputs/"  # input images of queued jobs: <prefix>inputs/<task id>/<n>.<ext>, not media names either
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 # One range ("bytes=a-b", "a-", "-n") goes to S3 as is; a multi-range request is answered whole (RFC 9110 §14.2:
 # a server may ignore Range), as S3 itself does.
 _ONE_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d+-\d*|-\d+)\s*$", re.IGNORECASE | re.ASCII)
-
-
-def _code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "error"))
-    return type(exc).__name__
-
-
-@contextlib.contextmanager
-def _s3_errors(action: str) -> Iterator[None]:
-    """S3 and connection failures → ``OSError`` with the S3 error code only (no key, URL or credential)."""
-    try:
-        yield
-    except (ClientError, BotoCoreError, aiohttp.ClientError) as exc:
-        raise OSError(f"media storage (S3) could not {action}: {_code(exc)}") from exc
-
-
-class _MultipartUpload(Upload):
-    """A big result: buffered up to :data:`PART_BYTES`, then sent as parts; one ``PutObject`` if it stays smaller."""
-
-    def __init__(self, store: S3MediaStore, key: str, mime_type: str) -> None:
-        self._store, self._key, self._mime = store, key, mime_type
-        self._buffer = bytearray()
-        self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
-
-    async def write(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        if len(self._buffer) >= PART_BYTES:
-            await self._send_part()
-
-    async def _send_part(self) -> None:
-        client, bucket = self._store.client, self._store.bucket
-        with _s3_errors("store a media file"):
-            if self._upload_id is None:
-                started = await client.create_multipart_upload(Bucket=bucket, Key=self._key, ContentType=self._mime)
-                self._upload_id = started["UploadId"]
-            number = len(self._parts) + 1
-            sent = await client.upload_part(
-                Bucket=bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buffer))
-        self._parts.append({"ETag": sent["ETag"], "PartNumber": number})
-        self._buffer = bytearray()
-
-    async def finish(self) -> None:
-        if self._upload_id is None:
-            await self._store.put_object(self._key, bytes(self._buffer), self._mime)
-            return
-        if self._buffer:
-            await self._send_part()
-        with _s3_errors("store a media file"):
-            await self._store.client.complete_multipart_upload(
-                Bucket=self._store.bucket, Key=self._key, UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts})
-
-    async def abort(self) -> None:
-        if self._upload_id is None:
-            return
-        try:
-            await self._store.client.abort_multipart_upload(
-                Bucket=self._store.bucket, Key=self._key, UploadId=self._upload_id)
-        except (ClientError, BotoCoreError, aiohttp.ClientError) as exc:  # the bucket's lifecycle rule cleans up
-            log.warning("media storage (S3): an unfinished upload could not be aborted: %s", _code(exc))
 
 
 class S3MediaStore(MediaStore):
@@ -123,8 +61,9 @@ class S3MediaStore(MediaStore):
 
     backend = "s3"
 
-    def __init__(self, section: CacheSection) -> None:
+    def __init__(self, section: CacheSection, *, max_connections: int = POOL_CONNECTIONS) -> None:
         super().__init__(ttl=section.timeout, max_bytes=section.max_bytes)
+        self.max_connections = max_connections
         self.bucket = section.s3_bucket
         self.prefix = section.s3_prefix
         self._section = section
@@ -170,7 +109,8 @@ class S3MediaStore(MediaStore):
             "aws_secret_access_key": secret.get_secret_value() if secret else None,
             # path-style for a custom endpoint: MinIO and most self-hosted S3 APIs have no per-bucket DNS names
             "config": AioConfig(s3={"addressing_style": "path" if section.s3_endpoint_url else "auto"},
-                                retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=50),
+                                retries={"mode": "standard", "max_attempts": 3},
+                                max_pool_connections=self.max_connections),
         }
         self._client = await self._exit.enter_async_context(get_session().create_client("s3", **options))
         try:
@@ -197,12 +137,12 @@ class S3MediaStore(MediaStore):
     async def _get(self, key: str) -> tuple[bytes, float] | None:
         """A whole object and its ``LastModified`` (Unix s), or ``None`` when it does not exist."""
         try:
-            with _s3_errors("read a media file"):
+            with s3_errors("read a media file"):
                 obj = await self.client.get_object(Bucket=self.bucket, Key=key)
                 async with obj["Body"] as body:
                     return await body.read(), obj["LastModified"].timestamp()
         except OSError as exc:
-            if _code(exc.__cause__ or exc) in _MISSING:
+            if error_code(exc.__cause__ or exc) in _MISSING:
                 return None
             raise
 
@@ -210,10 +150,10 @@ class S3MediaStore(MediaStore):
         """``PutObject``; ``create`` only if absent (``FileExistsError`` when it exists). ``OSError`` on failure."""
         extra = {"IfNoneMatch": "*"} if create else {}
         try:
-            with _s3_errors("store a media file"):
+            with s3_errors("store a media file"):
                 await self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=mime_type, **extra)
         except OSError as exc:
-            if create and _code(exc.__cause__ or exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+            if create and error_code(exc.__cause__ or exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise FileExistsError(key) from exc
             raise
 
@@ -221,7 +161,7 @@ class S3MediaStore(MediaStore):
         await self.put_object(self.prefix + name, data, self.mime_for(name))
 
     async def _begin(self, name: str, mime_type: str) -> Upload:
-        return _MultipartUpload(self, self.prefix + name, mime_type)
+        return MultipartUpload(self, self.prefix + name, mime_type)
 
     def _input_key(self, task_id: str, name: str = "") -> str:
         return f"{self.prefix}{INPUTS}{task_id}/{name}"
@@ -234,7 +174,7 @@ class S3MediaStore(MediaStore):
         return found[0] if found is not None else None  # no TTL: kept until the job ends
 
     async def delete_inputs(self, task_id: str) -> None:
-        with _s3_errors("delete input images"):
+        with s3_errors("delete input images"):
             async for page in self.client.get_paginator("list_objects_v2").paginate(
                     Bucket=self.bucket, Prefix=self._input_key(task_id)):
                 keys = [{"Key": item["Key"]} for item in page.get("Contents", ())]
@@ -251,10 +191,10 @@ class S3MediaStore(MediaStore):
     async def _head(self, name: str) -> dict[str, Any] | None:
         """``HeadObject`` of a live (unexpired) object, or ``None``."""
         try:
-            with _s3_errors("read a media file"):
+            with s3_errors("read a media file"):
                 head = await self.client.head_object(Bucket=self.bucket, Key=self.prefix + name)
         except OSError as exc:
-            if _code(exc.__cause__ or exc) in _MISSING:
+            if error_code(exc.__cause__ or exc) in _MISSING:
                 return None
             raise
         return None if self.expired(head["LastModified"].timestamp()) else head
@@ -262,6 +202,24 @@ class S3MediaStore(MediaStore):
     async def _read(self, name: str) -> bytes | None:
         found = await self._get(self.prefix + name)
         return found[0] if found is not None and not self.expired(found[1]) else None
+
+    async def _open_chunks(self, name: str, chunk_size: int) -> MediaChunks | None:
+        """``HeadObject`` now (size, TTL); the ``GetObject`` on the first chunk, its connection released when the
+        chunks end or stop (:class:`MediaChunks`)."""
+        head = await self._head(name)
+        if head is None:
+            return None
+        return MediaChunks(name, head["ContentLength"], self.mime_for(name),
+                           self._object_chunks(self.prefix + name, chunk_size))
+
+    async def _object_chunks(self, key: str, chunk_size: int) -> AsyncGenerator[bytes, None]:
+        with s3_errors("read a media file"):
+            obj = await self.client.get_object(Bucket=self.bucket, Key=key)
+            # Leaving the body's context (at the end, on an error, or on aclose() when the consumer stopped early)
+            # closes the HTTP response: an unread body would otherwise keep its pool connection for good.
+            async with obj["Body"] as body:
+                async for chunk in body.iter_chunks(chunk_size):
+                    yield chunk
 
     async def expiry(self, name: str) -> float | None:
         if not self.ttl or not valid_name(name):
@@ -274,7 +232,7 @@ class S3MediaStore(MediaStore):
         if head is None:
             return False
         self._drop_recent(name)
-        with _s3_errors("delete a media file"):
+        with s3_errors("delete a media file"):
             await self.client.delete_object(Bucket=self.bucket, Key=self.prefix + name)
         self._files, self._bytes = max(0, self._files - 1), max(0, self._bytes - head["ContentLength"])
         return True
@@ -290,13 +248,13 @@ class S3MediaStore(MediaStore):
         if _ONE_RANGE.match(wanted):
             args["Range"] = wanted.strip()
         try:
-            with _s3_errors("read a media file"):
+            with s3_errors("read a media file"):
                 if request.method == "HEAD":
                     obj = await self.client.head_object(**args)
                 else:
                     obj = await self.client.get_object(**args)
         except OSError as exc:
-            code = _code(exc.__cause__ or exc)
+            code = error_code(exc.__cause__ or exc)
             if code in _MISSING:
                 return None
             if code == "InvalidRange":
@@ -329,7 +287,7 @@ class S3MediaStore(MediaStore):
         """List the prefix; delete expired objects, then the oldest written past ``max_bytes``; returns the count."""
         live: list[tuple[float, str, int]] = []
         expired: list[str] = []
-        with _s3_errors("list media files"):
+        with s3_errors("list media files"):
             async for page in self.client.get_paginator("list_objects_v2").paginate(
                     Bucket=self.bucket, Prefix=self.prefix):
                 for item in page.get("Contents", ()):
@@ -352,7 +310,7 @@ class S3MediaStore(MediaStore):
         doomed = expired + over
         for start in range(0, len(doomed), DELETE_BATCH):
             batch = doomed[start:start + DELETE_BATCH]
-            with _s3_errors("delete media files"):
+            with s3_errors("delete media files"):
                 await self.client.delete_objects(
                     Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True})
         for key in doomed:
@@ -365,6 +323,6 @@ class S3MediaStore(MediaStore):
 
 
 async def _chunks(body: Any) -> AsyncIterator[bytes]:
-    with _s3_errors("read a media file"):
+    with s3_errors("read a media file"):
         async for chunk in body.iter_chunks(CHUNK_BYTES):
             yield chunk

@@ -31,8 +31,8 @@ defaults or defines each hook itself.
 
 The names live in sibling modules, one concern each — :mod:`~flow2api.plugin.context` (start-up
 context, config and proxy errors), :mod:`~flow2api.plugin.job` (kinds, jobs, calls),
-:mod:`~flow2api.plugin.accounts`, :mod:`~flow2api.plugin.events`, :mod:`~flow2api.plugin.resume` (a base
-for typed resume state), :mod:`~flow2api.plugin.hooks`
+:mod:`~flow2api.plugin.accounts`, :mod:`~flow2api.plugin.events`, :mod:`~flow2api.plugin.media` (a stored
+file read in chunks), :mod:`~flow2api.plugin.resume` (a base for typed resume state), :mod:`~flow2api.plugin.hooks`
 (the protocols and their base classes), :mod:`~flow2api.plugin.workflow` (workflow plugins, entry-point
 group ``flow2api.workflows``, and the job-engine, storage and admin interfaces they are handed) — and are
 imported from here.
@@ -45,6 +45,7 @@ from flow2api.plugin.context import PROXY_ERRORS, PluginConfigError, PluginConte
 from flow2api.plugin.events import DemoUpstream, Event, MediaOutput, Progress, Submitted, Submitting, Usage
 from flow2api.plugin.hooks import AccountFamily, FamilyBase, Provider, ProviderBase
 from flow2api.plugin.job import Call, InputImage, Job, Kind
+from flow2api.plugin.media import MediaChunks
 from flow2api.plugin.resume import ResumeModel
 from flow2api.plugin.workflow import (
     AdminPages, DocumentStore, GeneratedImage, GeneratedVideo, ImageJob, ImageJobs, ImageModel, MountedWorkflow, Owner,
@@ -70,6 +71,7 @@ __all__ = [
     "InputImage",
     "Job",
     "Kind",
+    "MediaChunks",
     "MediaOutput",
     "MountedWorkflow",
     "Owner",

@@ -33,6 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 from aiohttp import web
 
 from flow2api.plugin.job import InputImage
+from flow2api.plugin.media import MediaChunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +151,12 @@ class ImageJobs(Protocol):
         Public media links (``[cache] base_url`` honoured, signed when ``[cache] sign_urls`` is on).
     ``async read_media(name) -> bytes | None`` / ``async remove_media(name)``
         The media store (a directory or an S3 bucket, :class:`flow2api.media.MediaStore`): whole bytes
-        (reference images, downloads), deletion.
+        (reference images), deletion.
+    ``async open_media(name, chunk_size=262144) -> MediaChunks | None``
+        The same file opened for reading in chunks of at most ``chunk_size`` bytes (a download of files
+        too big to hold in memory: :class:`~flow2api.plugin.media.MediaChunks`, its ``size`` known before
+        the first chunk, released by ``aclose``); ``None`` when the name is malformed, unknown or expired.
+        ``OSError`` when the backend fails.
     """
 
     def image_model(self, model: str, *, size: str | None = None) -> ImageModel: ...
@@ -176,6 +182,8 @@ class ImageJobs(Protocol):
     async def read_media(self, name: str) -> bytes | None: ...
 
     async def remove_media(self, name: str) -> None: ...
+
+    async def open_media(self, name: str, chunk_size: int = 256 * 1024) -> MediaChunks | None: ...
 
 
 @dataclass(frozen=True, slots=True)

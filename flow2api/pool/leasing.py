@@ -3,15 +3,16 @@
 A request finds the candidates (:mod:`.candidates`), asks the coordinator for a slot of one of them in the
 order :class:`~flow2api.pool.slots.SlotBook` gives — one call, whatever the backend — and otherwise waits in
 the FIFO line (:class:`~flow2api.pool.leases.SlotWaiters`) until a release here wakes it or hands it a slot,
-or, when other instances hold slots, until their release notice (:mod:`flow2api.coordination.releases`)
-or at the latest the next ``[coordination] slot_poll_interval`` look; after the
-slot-wait timeout it gets 503. The slot is the lease's until :meth:`Leasing.release`.
+or, when other instances hold slots, until their release notice (:mod:`flow2api.coordination.releases`),
+the moment the earliest holder of the full accounts expires (a dead instance's: no notice is sent), or at
+the latest the next ``[coordination] slot_poll_interval`` look; after the slot-wait timeout it gets 503. The slot is the lease's until :meth:`Leasing.release`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
@@ -105,8 +106,10 @@ class Leasing:
             # this process alone fills every candidate: then only a release here can help, no trip, no poll.
             order, limits = ([], []) if self._waiters.blocked(ticket, usable) else self._book.order(pool, candidates, kind)
             asked = [c.account_id for c in order]
+            free_in = math.inf  # when the earliest holder of a full account asked expires, if it is not renewed
             if order:
                 taken = await coordination.take(asked, kind.value, limits)
+                free_in = taken.free_in
                 news = self._book.learn(asked, kind, taken.survey)
                 if taken.hold is not None and taken.index is not None:
                     if (lease := await self._lease(order[taken.index], kind, taken.hold, excluded)) is not None:
@@ -117,8 +120,10 @@ class Leasing:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise NoAccountAvailableError(busy(entry, len(candidates), timeout))
-            if coordination.distributed and asked:  # a notice from another instance may be lost: look again then
-                remaining = min(remaining, coordination.poll_interval)
+            if coordination.distributed and asked:
+                # A notice from another instance may be lost (look again after the poll interval), and a dead
+                # instance's holder expires without one (look again right then: the take sees it gone).
+                remaining = min(remaining, coordination.poll_interval, free_in)
             handed = await self._waiters.wait(ticket, usable, remaining, kind)
 
     async def _lease(self, chosen: Candidate, kind: Kind, hold: Hold, excluded: set[int]) -> Lease | None:

@@ -77,7 +77,8 @@ class AccountPool(Leasing):
         self._waiters = SlotWaiters(lost=lambda hold: self.coordination.release(hold, self._waiters.wake_all))
         self._tickets = itertools.count()
         self.coordination: Coordinator = coordination if coordination is not None else InProcessCoordinator()
-        self.coordination.on_release(self._waiters.wake)  # a slot freed by another instance
+        # a slot freed by another instance; every waiter looks again when notices may have been lost
+        self.coordination.on_release(self._waiters.wake, self._waiters.wake_all)
         self.refresher = Refresher(self)
         self.last_checked: dict[int, float] = {}
         self.proxy_failures: dict[str, int] = {}  # redacted proxy URL → connection failures since start

@@ -1,5 +1,6 @@
 """File and process helpers of :mod:`flow2api.testing`: a private copy of the shipped catalog, the two ways
-files get written (atomic replace, in place), a polling wait, and the ``flow2api`` command run as a user runs it."""
+files get written (atomic replace, in place), how often this process holds a file open, a polling wait, and the
+``flow2api`` command run as a user runs it."""
 
 from __future__ import annotations
 
@@ -30,6 +31,17 @@ def write_replace(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
+
+
+def open_count(path: Path) -> int:
+    """How many of this process's file descriptors are open on ``path`` (Linux: ``/proc/self/fd``)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+        except OSError:  # closed since listed
+            continue
+    return count
 
 
 def write_in_place(path: Path, text: str) -> None:

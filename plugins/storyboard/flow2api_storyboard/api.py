@@ -16,16 +16,21 @@ A key sees only its own storyboards: another key's id is a 404, as an unknown on
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from flow2api.errors import ConflictError, InvalidRequestError, ModelNotFoundError
-from flow2api_storyboard.archive import build_zip, chunks
-from flow2api_storyboard.model import APPROVED, DONE, MAX_SCENES, Storyboard
+from flow2api_storyboard.archive import build_zip, open_members, zip_chunks
+from flow2api_storyboard.model import MAX_SCENES, Storyboard
 from flow2api_storyboard.service import StoryboardService
+
+log = logging.getLogger(__name__)
 
 SIZE_PATTERN = r"^\d{2,5}x\d{2,5}$"
 
@@ -239,27 +244,30 @@ def scene_index(request: web.Request) -> int:
 
 async def stream_zip(request: web.Request, service: StoryboardService, board: Storyboard, *,
                      everything: bool) -> web.StreamResponse:
-    """Send ``board``'s ZIP (approved scenes, or all with an image when ``everything``) as it is built."""
-    wanted = (DONE, APPROVED) if everything else (APPROVED,)
-    images, clips = {}, {}
-    for scene in board.scenes:
-        data = await service.jobs.read_media(scene.image) if scene.image and scene.status in wanted else None
-        if data is None:
-            continue
-        images[scene.index] = data
-        clip = scene.clip
-        # the latest finished clip: while one is made again (or after that failed) the previous one still shows
-        # this image, as a regenerated image drops its clip
-        video = await service.jobs.read_media(clip.video) if clip and clip.video else None
-        if video is not None:
-            clips[scene.index] = video
-    if not images:
-        raise ConflictError("No scene to download: approve scenes first, or ask for ?scenes=all.", param="scenes")
-    response = web.StreamResponse(headers={
-        "Content-Type": "application/zip", "Content-Disposition": f'attachment; filename="{board.id}.zip"',
-    })
-    await response.prepare(request)
-    async for chunk in chunks(build_zip(board, images, clips)):
-        await response.write(chunk)
-    await response.write_eof()
-    return response
+    """Send ``board``'s ZIP (approved scenes, or all with an image when ``everything``) as it is built, each file
+    streamed from the media store in chunks (:mod:`flow2api_storyboard.archive`). 409 when no scene qualifies;
+    a file that cannot be read once the ZIP has begun drops the connection (logged), the client's ZIP truncated."""
+    async with contextlib.AsyncExitStack() as opened:
+        images, clips = await open_members(service.jobs, board, opened, everything=everything)
+        if not images:
+            raise ConflictError("No scene to download: approve scenes first, or ask for ?scenes=all.", param="scenes")
+        response = web.StreamResponse(headers={
+            "Content-Type": "application/zip", "Content-Disposition": f'attachment; filename="{board.id}.zip"',
+        })
+        await response.prepare(request)
+        stream = build_zip(board, images, clips, asyncio.get_running_loop())
+        try:
+            async with contextlib.aclosing(zip_chunks(stream)) as chunks:  # closed before the members it reads
+                async for chunk in chunks:
+                    await response.write(chunk)
+        except ConnectionResetError:  # the client hung up (aiohttp's write error is one)
+            raise
+        except OSError as exc:
+            # A file gone since it was opened (the storyboard deleted meanwhile) or the store failing, after the
+            # status line was sent: no error body can follow. The connection is dropped, so the client sees a
+            # truncated ZIP at once; a 500 rendered now by the errors middleware would corrupt the chunked body.
+            log.warning("storyboard %s: download cut short, a file could not be read: %s", board.id,
+                        exc.strerror or exc)
+            raise ConnectionResetError("storyboard download cut short") from exc
+        await response.write_eof()
+        return response

@@ -1,5 +1,6 @@
 """Helpers and fixtures of the storyboard tests (re-exported by conftest.py): a gateway in demo mode (the bundled Flow emulator, its demo account) with the
-storyboard workflow mounted, restartable on the same data directory; a fake OpenAI-compatible text server.
+storyboard workflow mounted, restartable on the same data directory; a fake OpenAI-compatible text server; an
+in-process app on fake providers whose images a test chooses (:func:`gateway`, :func:`approved_board`).
 
 The providers are the installed ``videofx-*`` entry points (loaded by name, as demo mode finds them), so these
 tests import no other plugin's modules.
@@ -18,11 +19,15 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 
 from flow2api.app import create_app
+from flow2api.plugin import Kind
+from flow2api.pool import POOL
 from flow2api.startup import Prepared, prepare, prepare_demo
-from flow2api.testing import API_KEY, make_settings
+from flow2api.testing import (
+    API_KEY, FAKE_IMAGE_MODEL, FakeProvider, Script, image_plan, make_settings, until, video_plan, write_fake_catalog,
+)
 from flow2api_storyboard import StoryboardWorkflow
 
 #: Six paragraphs, two recurring characters (Mira in five scenes, Tomas in three).
@@ -155,3 +160,37 @@ async def wait_for(http: aiohttp.ClientSession, url: str, statuses: tuple[str, .
             return board
         assert loop.time() < deadline, f"storyboard still {board['status']}: {board}"
         await asyncio.sleep(0.1)
+
+
+async def gateway(tmp_path: Path, aiohttp_client: Callable, data: bytes, **sections: dict[str, Any]) -> TestClient:
+    """The app with the storyboard workflow and fake providers whose every image is ``data``, one account."""
+    catalog = write_fake_catalog(tmp_path / "fake-models.yaml")
+    settings = make_settings(tmp_path, catalog={"path": str(catalog), "watch": False},
+                             storyboard={"image_model": FAKE_IMAGE_MODEL}, **sections)
+    image, video = Script(default=image_plan(data)), Script(default=video_plan())
+    factories = {"fake-image": lambda ctx: FakeProvider("fake-image", Kind.IMAGE, script=image),
+                 "fake-video": lambda ctx: FakeProvider("fake-video", Kind.VIDEO, script=video)}
+    prepared = prepare(settings, factories, WORKFLOWS)
+    app = create_app(prepared.settings, providers=prepared.providers, workflows=prepared.workflows)
+    client = await aiohttp_client(app)
+    await app[POOL].add("fake", {"token": "acct0"})
+    return client
+
+
+async def approved_board(client: TestClient, scenes: int = 1) -> dict[str, Any]:
+    """A storyboard of ``scenes`` scenes, generated and approved."""
+    async with client.post("/v1/storyboards", json={"story": STORY, "scenes": scenes, "consistent_characters": False},
+                           headers=auth()) as response:
+        assert response.status == 202, await response.text()
+        sb_id = (await response.json())["id"]
+
+    async def ready() -> dict[str, Any] | None:
+        async with client.get(f"/v1/storyboards/{sb_id}", headers=auth()) as r:
+            board = await r.json()
+        assert board["status"] != "failed", board
+        return board if board["status"] == "ready" else None
+
+    await until(ready, timeout=120, interval=0.1)
+    async with client.post(f"/v1/storyboards/{sb_id}/approve", json={"all": True}, headers=auth()) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
