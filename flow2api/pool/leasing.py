@@ -5,7 +5,8 @@ order :class:`~flow2api.pool.slots.SlotBook` gives — one call, whatever the ba
 the FIFO line (:class:`~flow2api.pool.leases.SlotWaiters`) until a release here wakes it or hands it a slot,
 or, when other instances hold slots, until their release notice (:mod:`flow2api.coordination.releases`),
 the moment the earliest holder of the full accounts expires (a dead instance's: no notice is sent), or at
-the latest the next ``[coordination] slot_poll_interval`` look; after the slot-wait timeout it gets 503. The slot is the lease's until :meth:`Leasing.release`.
+the latest the next ``[coordination] slot_poll_interval`` look; after the slot-wait timeout it gets 503.
+The slot is the lease's until :meth:`Leasing.release`.
 """
 
 from __future__ import annotations
