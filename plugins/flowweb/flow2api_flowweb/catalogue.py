@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flow2api.errors import UpstreamProtocolError
-from flow2api_flowweb.records import _get  # the same tolerant path reader as the records'
+from flow2api_flowweb.records import as_int, at_path
 from flow2api_flowweb.statuses import walk
 
 #: Requirement ids of the operations the plugin picks keys for (spec §5.7, §5.8).
@@ -31,12 +31,8 @@ PROMOTION_REQUIREMENTS = {"VIDEO_RESOLUTION_720P": 21, "VIDEO_RESOLUTION_1080P":
 SERVICE_TIER_NAMES = {0: "UNSPECIFIED", 1: "ENTRY", 2: "INTERMEDIATE", 3: "ADVANCED"}
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _ints(value: Any) -> tuple[int, ...]:
-    return tuple(v for v in value if _int(v) is not None) if isinstance(value, list) else ()
+    return tuple(v for v in value if as_int(v) is not None) if isinstance(value, list) else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +101,10 @@ class Catalogue:
 def _costs(value: Any) -> tuple[TierCost, ...]:
     costs = []
     for entry in value if isinstance(value, list) else []:
-        tier = _int(_get(entry, 0))
+        tier = as_int(at_path(entry, 0))
         if tier is None:
             continue
-        costs.append(TierCost(tier, _int(_get(entry, 1, 0, 1)), _get(entry, 1, 1) is None))
+        costs.append(TierCost(tier, as_int(at_path(entry, 1, 0, 1)), at_path(entry, 1, 1) is None))
     return tuple(costs)
 
 
@@ -116,7 +112,7 @@ def _requirements(options: Any) -> frozenset[int]:
     found: set[int] = set()
     for option in options if isinstance(options, list) else []:
         for value in walk(option):
-            if isinstance(value, list) and value and all(_int(v) is not None for v in value):
+            if isinstance(value, list) and value and all(as_int(v) is not None for v in value):
                 found.update(value)
     return frozenset(found)
 
@@ -124,28 +120,29 @@ def _requirements(options: Any) -> frozenset[int]:
 def to_usage(value: list[Any], family: str, hidden: bool) -> Usage:
     """A :class:`Usage` from one USAGE array whose slot 0 is the key (absent optional slots → empty/None)."""
     return Usage(
-        key=value[0], family=family, costs=_costs(_get(value, 4)), requirements=_requirements(_get(value, 7, 0)),
-        aspects=_ints(_get(value, 12, 0)), duration=_int(_get(value, 16)), max_images=_int(_get(value, 21, 2)),
-        resolutions=_ints(_get(value, 23, 0)), disabled=_get(value, 24) is True, hidden=hidden,
+        key=value[0], family=family, costs=_costs(at_path(value, 4)), requirements=_requirements(at_path(value, 7, 0)),
+        aspects=_ints(at_path(value, 12, 0)), duration=as_int(at_path(value, 16)),
+        max_images=as_int(at_path(value, 21, 2)),
+        resolutions=_ints(at_path(value, 23, 0)), disabled=at_path(value, 24) is True, hidden=hidden,
     )
 
 
 def _usages(families: Any) -> tuple[Usage, ...]:
     found = []
     for family in families if isinstance(families, list) else []:
-        name, usages = _get(family, 0), _get(family, 1)
+        name, usages = at_path(family, 0), at_path(family, 1)
         if not isinstance(usages, list):
             continue
-        hidden = _get(family, 5) is True
+        hidden = at_path(family, 5) is True
         found += [to_usage(u, name if isinstance(name, str) else "", hidden)
-                  for u in usages if isinstance(_get(u, 0), str) and _get(u, 0)]
+                  for u in usages if isinstance(at_path(u, 0), str) and at_path(u, 0)]
     return tuple(found)
 
 
 def parse_catalogue(payload: Any, rpc: str = "HTrJv") -> Catalogue:
     """The :class:`Catalogue` of an ``HTrJv`` reply; ``UpstreamProtocolError`` when ``payload[0][4]`` and
     ``payload[0][5]`` are both missing (upstream changed)."""
-    video, image = _get(payload, 0, 4), _get(payload, 0, 5)
+    video, image = at_path(payload, 0, 4), at_path(payload, 0, 5)
     if not isinstance(video, list) and not isinstance(image, list):
         raise UpstreamProtocolError(f"Flow {rpc} reply: payload[0][4] and [0][5] (model families) are missing "
                                     "(upstream changed?)")

@@ -33,6 +33,7 @@ from flow2api_flowweb.catalogue import (
 )
 from flow2api_flowweb.layouts import VIDEO_ASPECTS
 from flow2api_flowweb.options import VideoOptions
+from flow2api_flowweb.records import as_int
 
 if TYPE_CHECKING:
     from flow2api_flowweb.client import FlowWebClient
@@ -45,8 +46,8 @@ UNREADABLE_TTL = 60.0
 
 def service_tier(client: FlowWebClient) -> int | None:
     """The account's service tier (``nzlxg[3]``, read at add and refresh), ``None`` when unknown or 0."""
-    tier = client.account.view.state.get("service_tier")
-    return tier if isinstance(tier, int) and not isinstance(tier, bool) and tier > 0 else None
+    tier = as_int(client.account.view.state.get("service_tier"))
+    return tier if tier is not None and tier > 0 else None
 
 
 class ModelKeys:

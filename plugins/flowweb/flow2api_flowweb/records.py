@@ -33,12 +33,19 @@ PAYGATE_TIERS = {
 }
 
 
-def _get(value: Any, *path: int) -> Any:
+def at_path(value: Any, *path: int) -> Any:
+    """``value[i][j]…`` for ``path`` (negative indexes allowed), ``None`` where a slot is missing or not a list:
+    upstream arrays are read tolerantly (trailing and unknown slots ignored)."""
     for index in path:
         if not isinstance(value, list) or not -len(value) <= index < len(value):
             return None
         value = value[index]
     return value
+
+
+def as_int(value: Any) -> int | None:
+    """``value`` when it is an ``int`` (not a ``bool``, which JSON ``true`` becomes), else ``None``."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +83,7 @@ def _is_record(value: Any) -> bool:
 
 def _failure_message(status_slot: Any) -> str | None:
     for path in ((2, 0), (1, 1)):
-        text = _get(status_slot, *path)
+        text = at_path(status_slot, *path)
         if isinstance(text, str) and text:
             return text
     return None
@@ -97,23 +104,23 @@ def _reasons(status_slot: Any) -> tuple[str, ...]:
 
 def to_record(value: list[Any]) -> Record:
     """A :class:`Record` from one record array (absent optional slots are ``None``)."""
-    details = _get(value, 5)
-    status_slot = _get(details, 8)
-    status = _get(status_slot, 0)
-    video_url = _get(value, 7, 0, 8)
-    size = _get(details, 13)
+    details = at_path(value, 5)
+    status_slot = at_path(details, 8)
+    status = at_path(status_slot, 0)
+    video_url = at_path(value, 7, 0, 8)
+    size = at_path(details, 13)
     return Record(
         media_id=value[0],
-        project_id=value[1] if isinstance(_get(value, 1), str) else None,
-        workflow_id=value[2] if isinstance(_get(value, 2), str) else None,
-        status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+        project_id=value[1] if isinstance(at_path(value, 1), str) else None,
+        workflow_id=value[2] if isinstance(at_path(value, 2), str) else None,
+        status=as_int(status),
         message=_failure_message(status_slot),
-        poster_url=_get(details, 10) if isinstance(_get(details, 10), str) else None,
+        poster_url=at_path(details, 10) if isinstance(at_path(details, 10), str) else None,
         video_url=video_url if isinstance(video_url, str) else None,
         size=size if isinstance(size, int) else None,
-        model_key=_get(value, 7, 0, 12) if isinstance(_get(value, 7, 0, 12), str) else None,
+        model_key=at_path(value, 7, 0, 12) if isinstance(at_path(value, 7, 0, 12), str) else None,
         reasons=_reasons(status_slot) if status not in (SUBMITTED, RUNNING, DONE) else (),
-        duration=_seconds(_get(value, 7, 1, 2, 0)),
+        duration=_seconds(at_path(value, 7, 1, 2, 0)),
     )
 
 
@@ -139,7 +146,7 @@ def find_records(payload: Any) -> list[Record]:
 
 def submitted_records(payload: Any, rpc: str) -> list[Record]:
     """The records of a video submit reply (at payload[3], spec §5.3); ``UpstreamProtocolError`` when none."""
-    records = find_records(_get(payload, 3)) or find_records(payload)
+    records = find_records(at_path(payload, 3)) or find_records(payload)
     if not records:
         raise UpstreamProtocolError(f"Flow {rpc} reply: payload[3] (media records) is missing (upstream changed?)")
     return records
@@ -156,7 +163,7 @@ class GeneratedImage:
 
 
 def _image_url(item: Any, media_id: str) -> str | None:
-    url = _get(item, 6, 0, 13)
+    url = at_path(item, 6, 0, 13)
     if isinstance(url, str) and "/image/" in url:
         return url
     stack = [item]  # fallback of spec §5.1: any string naming /image/<mediaId>
@@ -181,8 +188,8 @@ def generated_images(payload: Any, rpc: str = "ogiZ0b") -> list[GeneratedImage]:
         if url is None:
             raise UpstreamProtocolError(f"Flow {rpc} reply: payload[0][{i}][6][0][13] (signed image URL) is missing "
                                         "(upstream changed?)")
-        workflow = _get(item, 2)
-        seed = _get(item, 6, 0, 1)
+        workflow = at_path(item, 2)
+        seed = at_path(item, 6, 0, 1)
         images.append(GeneratedImage(str(media_id), url, workflow if isinstance(workflow, str) else None,
                                      seed if isinstance(seed, int) else None))
     return images
@@ -190,7 +197,7 @@ def generated_images(payload: Any, rpc: str = "ogiZ0b") -> list[GeneratedImage]:
 
 def uploaded_media_id(payload: Any, rpc: str = "maseQ") -> str:
     """The media id of a ``maseQ`` reply ``[[mediaId, projectId, workflowId, "CAE", …], …]`` (spec §5.2)."""
-    media_id = _get(payload, 0, 0)
+    media_id = at_path(payload, 0, 0)
     if not isinstance(media_id, str) or not media_id:
         # spec §2.7: a declined upload (e.g. a 1x1 PNG) answers 200 without an id
         raise UpstreamProtocolError(f"Flow {rpc} reply: payload[0][0] (media id) is missing; Flow declined the image?")
@@ -207,11 +214,11 @@ def project_id(payload: Any, rpc: str = "jHPbke") -> str:
 
 def credits_and_tier(payload: Any, rpc: str = "nzlxg") -> tuple[int | None, str, int | None]:
     """``nzlxg`` → (credits, paygate tier name, service tier 1–3), spec §7 / §3.6."""
-    credits = _get(payload, 0)
+    credits = at_path(payload, 0)
     if not isinstance(credits, int) or isinstance(credits, bool):
         raise UpstreamProtocolError(f"Flow {rpc} reply: payload[0] (credits) is missing (upstream changed?)")
-    tier = _get(payload, 1)
-    service = _get(payload, 3)
+    tier = at_path(payload, 1)
+    service = at_path(payload, 3)
     return (credits, PAYGATE_TIERS.get(tier if isinstance(tier, int) else 0, "PAYGATE_TIER_NOT_PAID"),
             service if isinstance(service, int) else None)
 
